@@ -1,0 +1,102 @@
+//! `cargo xtask ci` and its pieces that need more than one cargo call.
+
+use crate::cmd::{available, cargo, run, workspace_root};
+use crate::tidy;
+
+/// Crates that have loom models in `tests/loom.rs`.
+const LOOM_CRATES: &[&str] = &["faster-epoch", "faster-hlog"];
+
+/// Every check CI runs, in order of increasing cost, stopping at the first failure.
+pub(crate) fn ci() -> Result<(), String> {
+    let started = std::time::Instant::now();
+    println!("==> tidy");
+    tidy::run(&workspace_root())?;
+    run("rustfmt", &mut cargo(&["fmt", "--all", "--check"]))?;
+    run(
+        "clippy",
+        &mut cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    tests()?;
+    run(
+        "doctests",
+        &mut cargo(&["test", "--workspace", "--all-features", "--doc"]),
+    )?;
+    loom()?;
+    let mut doc = cargo(&["doc", "--workspace", "--all-features", "--no-deps"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    run("rustdoc", &mut doc)?;
+    deny()?;
+    println!(
+        "\nci: all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The test suites, through cargo-nextest when it is installed.
+fn tests() -> Result<(), String> {
+    if available("cargo-nextest", &["nextest", "--version"]) {
+        run(
+            "tests (nextest)",
+            &mut cargo(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--profile",
+                "ci",
+            ]),
+        )
+    } else {
+        run(
+            "tests (cargo test)",
+            &mut cargo(&["test", "--workspace", "--all-features", "--all-targets"]),
+        )
+    }
+}
+
+/// The loom models, built into their own target directory so they do not invalidate the
+/// normal build.
+pub(crate) fn loom() -> Result<(), String> {
+    for krate in LOOM_CRATES {
+        let mut command = cargo(&["test", "--release", "-p", krate, "--test", "loom"]);
+        command
+            .env("RUSTFLAGS", "--cfg loom")
+            .env(
+                "LOOM_MAX_PREEMPTIONS",
+                std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "2".into()),
+            )
+            .env("CARGO_TARGET_DIR", workspace_root().join("target/loom"));
+        run(&format!("loom ({krate})"), &mut command)?;
+    }
+    Ok(())
+}
+
+/// cargo-deny's offline checks. Installs cargo-deny first when it is missing.
+pub(crate) fn deny() -> Result<(), String> {
+    if !available("cargo-deny", &["--version"]) {
+        run(
+            "install cargo-deny",
+            &mut cargo(&["install", "cargo-deny", "--locked"]),
+        )?;
+    }
+    run(
+        "cargo-deny (bans licenses sources)",
+        &mut cargo(&[
+            "deny",
+            "--all-features",
+            "check",
+            "bans",
+            "licenses",
+            "sources",
+        ]),
+    )
+}

@@ -1,0 +1,47 @@
+//! Project automation: the one entry point for checks, benchmarks and fuzzing.
+//!
+//! `cargo xtask ci` is what CI runs (through `.ci/run`); every other subcommand is a piece of
+//! it or a job too long for CI. Run `cargo xtask help` for the list.
+
+mod bench;
+mod ci;
+mod cmd;
+mod fuzz;
+mod tidy;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask <command>
+
+  ci            everything CI checks: tidy, fmt, clippy, tests, doctests, loom, rustdoc, deny
+  tidy          source hygiene and the crate graph of docs/ARCHITECTURE.md
+  loom          the loom models (LOOM_MAX_PREEMPTIONS=2 unless set)
+  deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
+  fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
+  bench [WHAT]  benchmarks: epoch | device | hlog | index | all (default all); extra args go to the bench
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::ci(),
+        Some("tidy") => tidy::run(&cmd::workspace_root()),
+        Some("loom") => ci::loom(),
+        Some("deny") => ci::deny(),
+        Some("fuzz") => fuzz::run(args.get(1).map(String::as_str)),
+        Some("bench") => bench::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
