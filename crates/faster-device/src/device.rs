@@ -1,0 +1,96 @@
+//! The [`Device`] trait and the [`Completion`] callback type: the contract every device keeps
+//! (the numbered rules are in the crate docs).
+
+use crate::error::DeviceError;
+use crate::geometry::Geometry;
+
+/// The callback that finishes one request. It is called exactly once for every submission
+/// that returned `Ok` (rule 1), on any thread, possibly before the submit call returns
+/// (rule 2).
+pub type Completion = Box<dyn FnOnce(Result<(), DeviceError>) + Send + 'static>;
+
+/// Positional, aligned, completion-based I/O on a logical byte space split into segments.
+///
+/// The trait is object safe; the layers above hold an `Arc<dyn Device>`. The safe methods of
+/// [`DeviceExt`](crate::DeviceExt) work on any device, `dyn Device` included. The crate docs
+/// list the rules (1–7) every implementation keeps and every caller may rely on.
+pub trait Device: Send + Sync + 'static {
+    /// The device's alignment, segment size and capacity. Constant for the device's life.
+    fn geometry(&self) -> Geometry;
+
+    /// Writes `len` bytes from `src` at `offset`, then calls `done`.
+    ///
+    /// # Errors
+    /// Synchronous errors ([`DeviceError::Misaligned`], [`DeviceError::OutOfSpace`],
+    /// [`DeviceError::Closed`], [`DeviceError::Truncated`], [`DeviceError::Poisoned`], or an
+    /// [`DeviceError::Io`] while creating a segment file) mean nothing was written and `done`
+    /// was dropped without being called.
+    ///
+    /// # Safety
+    /// `src..src + len` must stay valid for reads and unmodified until `done` has run (or
+    /// until this call returns `Err`).
+    unsafe fn write_raw(
+        &self,
+        offset: u64,
+        src: *const u8,
+        len: usize,
+        done: Completion,
+    ) -> Result<(), DeviceError>;
+
+    /// Reads `len` bytes at `offset` into `dst`, then calls `done`.
+    ///
+    /// # Errors
+    /// As for [`Device::write_raw`]; on a synchronous error `dst` was not touched.
+    ///
+    /// # Safety
+    /// `dst..dst + len` must stay valid for writes, and be accessed by nobody else, until
+    /// `done` has run (or until this call returns `Err`).
+    unsafe fn read_raw(
+        &self,
+        offset: u64,
+        dst: *mut u8,
+        len: usize,
+        done: Completion,
+    ) -> Result<(), DeviceError>;
+
+    /// Makes durable every write whose completion ran before this call (rule 5). Blocks.
+    ///
+    /// # Errors
+    /// The operating system's error, or [`DeviceError::Poisoned`] when an earlier flush failed.
+    fn flush(&self) -> Result<(), DeviceError>;
+
+    /// Like [`Device::flush`], but reports through `done`. The default runs `flush()` on the
+    /// calling thread and then `done`.
+    ///
+    /// # Errors
+    /// A synchronous error means `done` was dropped without being called.
+    fn flush_async(&self, done: Completion) -> Result<(), DeviceError> {
+        let result = self.flush();
+        done(result);
+        Ok(())
+    }
+
+    /// Removes every segment `s` with `(s + 1) * segment_size <= offset` (rule 6).
+    ///
+    /// # Errors
+    /// [`DeviceError::Closed`], or the operating system's error while removing a file.
+    fn truncate_until(&self, offset: u64) -> Result<(), DeviceError>;
+
+    /// The lowest offset the device still holds: the start of its first segment that was not
+    /// truncated (found again when a file device is reopened). The default is 0.
+    fn begin_offset(&self) -> u64 {
+        0
+    }
+
+    /// Reaps completions for devices whose completions need the caller's thread, running
+    /// their callbacks; returns how many ran. Devices that complete by themselves (all devices
+    /// of this crate) return 0.
+    fn poll(&self) -> usize {
+        0
+    }
+
+    /// Refuses later reads, writes and truncations with [`DeviceError::Closed`]; requests
+    /// already submitted still complete. Flushes stay allowed, so writes still in flight can be
+    /// made durable after closing.
+    fn close(&self);
+}

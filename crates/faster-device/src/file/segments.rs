@@ -1,0 +1,379 @@
+//! The set of segment files behind [`FileDevice`](crate::FileDevice) and
+//! `UringDevice`: naming, discovery on open, creation on first write,
+//! removal on truncation, dirty tracking and flush batches.
+//!
+//! Segment `s` lives in `<dir>/<prefix>.<s as 8 or more decimal digits>`. A file descriptor
+//! is shared (`Arc<SegmentFile>`) with every request that uses it, so truncating a segment
+//! while a request on it is in flight only unlinks the name; the request completes on the
+//! still-open file.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use rustix::fs::{FallocateFlags, Mode, OFlags};
+
+use super::flush_order::{FlushOrder, SyncResult, Ticket};
+use crate::device::Completion;
+use crate::error::{DeviceError, IoOp};
+use crate::geometry::Geometry;
+
+/// What [`SegmentFiles::open`] needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentConfig {
+    pub(crate) dir: PathBuf,
+    pub(crate) prefix: String,
+    pub(crate) geometry: Geometry,
+    pub(crate) direct_io: bool,
+    pub(crate) preallocate: bool,
+}
+
+/// One open segment file.
+pub(crate) struct SegmentFile {
+    fd: OwnedFd,
+    /// Set after a write to this file completed, cleared when a flush takes it (rule 5).
+    dirty: AtomicBool,
+}
+
+impl SegmentFile {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Called after a write to this file completed and before its callback runs, so a flush
+    /// that starts after the callback sees the mark (rule 5).
+    pub(crate) fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+}
+
+struct Table {
+    files: BTreeMap<u64, Arc<SegmentFile>>,
+    /// Segments below this index were truncated.
+    begin_segment: u64,
+}
+
+/// The files to sync for one flush.
+pub(crate) struct FlushBatch {
+    pub(crate) files: Vec<Arc<SegmentFile>>,
+    /// Whether the directory must be synced (files were created or removed).
+    pub(crate) dir: bool,
+}
+
+pub(crate) struct SegmentFiles {
+    config: SegmentConfig,
+    dir_fd: OwnedFd,
+    table: RwLock<Table>,
+    dir_dirty: AtomicBool,
+    order: FlushOrder,
+    poison: OnceLock<Arc<io::Error>>,
+    closed: AtomicBool,
+}
+
+fn os_error(op: IoOp, offset: u64, e: impl Into<io::Error>) -> DeviceError {
+    DeviceError::Io {
+        op,
+        offset,
+        source: Arc::new(e.into()),
+    }
+}
+
+/// Parses `<prefix>.<digits>` into a segment index.
+fn parse_segment_name(name: &str, prefix: &str) -> Option<u64> {
+    let digits = name.strip_prefix(prefix)?.strip_prefix('.')?;
+    if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+impl SegmentFiles {
+    /// Opens (creating if needed) the directory and every existing segment file in it.
+    pub(crate) fn open(config: SegmentConfig) -> Result<Self, DeviceError> {
+        let prefix = &config.prefix;
+        if prefix.is_empty() || prefix.contains(['/', '\0']) {
+            return Err(DeviceError::config(format!(
+                "segment file prefix {prefix:?} must be non-empty, without '/' or NUL"
+            )));
+        }
+        std::fs::create_dir_all(&config.dir).map_err(|e| os_error(IoOp::Open, 0, e))?;
+        let dir_fd = rustix::fs::open(
+            &config.dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| os_error(IoOp::Open, 0, e))?;
+        let mut files = BTreeMap::new();
+        let entries = std::fs::read_dir(&config.dir).map_err(|e| os_error(IoOp::Open, 0, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| os_error(IoOp::Open, 0, e))?;
+            let name = entry.file_name();
+            let Some(index) = name.to_str().and_then(|n| parse_segment_name(n, prefix)) else {
+                continue;
+            };
+            let offset = config.geometry.segment_start(index);
+            let fd = open_file(&entry.path(), config.direct_io, false)
+                .map_err(|e| os_error(IoOp::Open, offset, e))?;
+            files.insert(
+                index,
+                Arc::new(SegmentFile {
+                    fd,
+                    dirty: AtomicBool::new(false),
+                }),
+            );
+        }
+        let begin_segment = files.keys().next().copied().unwrap_or(0);
+        Ok(Self {
+            config,
+            dir_fd,
+            table: RwLock::new(Table {
+                files,
+                begin_segment,
+            }),
+            dir_dirty: AtomicBool::new(false),
+            order: FlushOrder::default(),
+            poison: OnceLock::new(),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn geometry(&self) -> Geometry {
+        self.config.geometry
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    pub(crate) fn direct_io(&self) -> bool {
+        self.config.direct_io
+    }
+
+    pub(crate) fn segment_path(&self, index: u64) -> PathBuf {
+        self.config
+            .dir
+            .join(format!("{}.{index:08}", self.config.prefix))
+    }
+
+    pub(crate) fn begin_offset(&self) -> u64 {
+        let begin = self
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .begin_segment;
+        self.config.geometry.segment_start(begin)
+    }
+
+    /// Indices of the segment files that exist now.
+    pub(crate) fn segment_indices(&self) -> Vec<u64> {
+        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        table.files.keys().copied().collect()
+    }
+
+    /// Rules 1 and 7, closed state and truncation, for a read.
+    pub(crate) fn admit_read(
+        &self,
+        offset: u64,
+        len: usize,
+        addr: usize,
+    ) -> Result<(), DeviceError> {
+        self.config.geometry.check(offset, len, addr)?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DeviceError::Closed);
+        }
+        let begin = self.begin_offset();
+        if offset < begin {
+            return Err(DeviceError::Truncated { offset, begin });
+        }
+        Ok(())
+    }
+
+    /// As [`SegmentFiles::admit_read`], and refuses writes after a failed flush.
+    pub(crate) fn admit_write(
+        &self,
+        offset: u64,
+        len: usize,
+        addr: usize,
+    ) -> Result<(), DeviceError> {
+        self.admit_read(offset, len, addr)?;
+        self.check_poison()
+    }
+
+    fn check_poison(&self) -> Result<(), DeviceError> {
+        match self.poison.get() {
+            Some(cause) => Err(DeviceError::Poisoned {
+                cause: Arc::clone(cause),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The file of `segment` if it exists (a missing one reads as zeros).
+    pub(crate) fn for_read(&self, segment: u64) -> Option<Arc<SegmentFile>> {
+        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        table.files.get(&segment).cloned()
+    }
+
+    /// The file of `segment`, created (and preallocated, if configured) if missing.
+    pub(crate) fn for_write(&self, segment: u64) -> Result<Arc<SegmentFile>, DeviceError> {
+        if let Some(file) = self.for_read(segment) {
+            return Ok(file);
+        }
+        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        let offset = self.config.geometry.segment_start(segment);
+        if segment < table.begin_segment {
+            return Err(DeviceError::Truncated {
+                offset,
+                begin: self.config.geometry.segment_start(table.begin_segment),
+            });
+        }
+        if let Some(file) = table.files.get(&segment) {
+            return Ok(Arc::clone(file));
+        }
+        let fd = open_file(&self.segment_path(segment), self.config.direct_io, true)
+            .map_err(|e| os_error(IoOp::Open, offset, e))?;
+        self.dir_dirty.store(true, Ordering::Release);
+        if self.config.preallocate {
+            let size = self.config.geometry.segment_size;
+            match rustix::fs::fallocate(&fd, FallocateFlags::empty(), 0, size) {
+                Ok(()) => {}
+                Err(rustix::io::Errno::OPNOTSUPP) => {
+                    log::debug!(
+                        "fallocate is not supported here; segment {segment} grows on demand"
+                    );
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(self.segment_path(segment));
+                    return Err(DeviceError::os(IoOp::Preallocate, offset, size, e.into()));
+                }
+            }
+        }
+        let file = Arc::new(SegmentFile {
+            fd,
+            dirty: AtomicBool::new(false),
+        });
+        table.files.insert(segment, Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// Removes every segment that lies entirely below `offset` (rule 6).
+    pub(crate) fn truncate_until(&self, offset: u64) -> Result<(), DeviceError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DeviceError::Closed);
+        }
+        let first_kept = offset / self.config.geometry.segment_size;
+        let removed = {
+            let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+            table.begin_segment = table.begin_segment.max(first_kept);
+            let kept = table.files.split_off(&first_kept);
+            std::mem::replace(&mut table.files, kept)
+        };
+        if !removed.is_empty() {
+            self.dir_dirty.store(true, Ordering::Release);
+        }
+        for index in removed.keys() {
+            let path = self.segment_path(*index);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(os_error(
+                        IoOp::Remove,
+                        self.config.geometry.segment_start(*index),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Starts a flush: a ticket and the batch of files to sync (flush_order rule 1).
+    pub(crate) fn begin_flush(&self) -> Result<(Ticket, FlushBatch), DeviceError> {
+        self.check_poison()?;
+        Ok(self.order.begin(|| {
+            let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+            let files = table
+                .files
+                .values()
+                .filter(|f| f.dirty.swap(false, Ordering::AcqRel))
+                .cloned()
+                .collect();
+            FlushBatch {
+                files,
+                dir: self.dir_dirty.swap(false, Ordering::AcqRel),
+            }
+        }))
+    }
+
+    /// Ends a flush: poisons the device on failure, then releases completions in ticket
+    /// order (flush_order rules 2 and 3).
+    pub(crate) fn finish_flush(&self, ticket: Ticket, result: SyncResult, done: Completion) {
+        if let Err(e) = &result {
+            let _ = self.poison.set(Arc::clone(e));
+        }
+        self.order.finish(ticket, result, done);
+    }
+
+    /// The directory's descriptor, for syncing it.
+    pub(crate) fn dir_fd(&self) -> BorrowedFd<'_> {
+        self.dir_fd.as_fd()
+    }
+
+    /// Syncs a batch on the calling thread: `fdatasync` each file, then `fsync` the
+    /// directory if needed. Stops at the first error.
+    pub(crate) fn sync_batch(&self, batch: &FlushBatch) -> SyncResult {
+        for file in &batch.files {
+            retry_intr(|| rustix::fs::fdatasync(file.fd())).map_err(|e| Arc::new(e.into()))?;
+        }
+        if batch.dir {
+            retry_intr(|| rustix::fs::fsync(self.dir_fd())).map_err(|e| Arc::new(e.into()))?;
+        }
+        Ok(())
+    }
+}
+
+fn retry_intr(mut f: impl FnMut() -> rustix::io::Result<()>) -> rustix::io::Result<()> {
+    loop {
+        match f() {
+            Err(rustix::io::Errno::INTR) => {}
+            other => return other,
+        }
+    }
+}
+
+fn open_file(path: &Path, direct_io: bool, create: bool) -> rustix::io::Result<OwnedFd> {
+    let mut flags = OFlags::RDWR | OFlags::CLOEXEC;
+    if direct_io {
+        flags |= OFlags::DIRECT;
+    }
+    if create {
+        flags |= OFlags::CREATE;
+    }
+    rustix::fs::open(path, flags, Mode::from_raw_mode(0o644))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_segment_name;
+
+    #[test]
+    fn segment_names_need_the_prefix_a_dot_and_eight_or_more_digits() {
+        assert_eq!(parse_segment_name("segment.00000012", "segment"), Some(12));
+        assert_eq!(
+            parse_segment_name("segment.123456789", "segment"),
+            Some(123_456_789)
+        );
+        assert_eq!(parse_segment_name("segment.0012", "segment"), None);
+        assert_eq!(parse_segment_name("log.00000001", "segment"), None);
+        assert_eq!(parse_segment_name("segment.0000001x", "segment"), None);
+        assert_eq!(parse_segment_name("segments.00000001", "segment"), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! Positional transfers that finish the whole request: loops over short reads and writes,
+//! retries `EINTR`, and zero-fills what lies past the end of a file (rule 3).
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+/// Reads `len` bytes at `offset` into `dst`; bytes past the end of the file read as zeros.
+///
+/// # Safety
+/// `dst..dst + len` must be valid for writes and accessed by nobody else during the call.
+pub(crate) unsafe fn pread_full(
+    fd: BorrowedFd<'_>,
+    dst: *mut u8,
+    len: usize,
+    offset: u64,
+) -> io::Result<()> {
+    // SAFETY: guaranteed by this function's contract.
+    let buf = unsafe { std::slice::from_raw_parts_mut(dst, len) };
+    let mut done = 0;
+    while done < len {
+        match rustix::io::pread(fd, &mut buf[done..], offset + done as u64) {
+            Ok(0) => {
+                buf[done..].fill(0);
+                return Ok(());
+            }
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `len` bytes from `src` at `offset`.
+///
+/// # Safety
+/// `src..src + len` must be valid for reads and not modified during the call.
+pub(crate) unsafe fn pwrite_full(
+    fd: BorrowedFd<'_>,
+    src: *const u8,
+    len: usize,
+    offset: u64,
+) -> io::Result<()> {
+    // SAFETY: guaranteed by this function's contract.
+    let buf = unsafe { std::slice::from_raw_parts(src, len) };
+    let mut done = 0;
+    while done < len {
+        match rustix::io::pwrite(fd, &buf[done..], offset + done as u64) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A raw buffer address that may cross to an I/O thread. The request's safety contract
+/// (caller memory stays valid until the completion runs) is what makes sending it sound.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(*mut u8);
+
+// SAFETY: the pointer is only dereferenced by the I/O that the submitter's contract covers
+// (`Device::read_raw` / `write_raw`: valid, and exclusively ours for reads, until `done`).
+unsafe impl Send for SendPtr {}
+
+impl SendPtr {
+    pub(crate) fn new(ptr: *mut u8) -> Self {
+        Self(ptr)
+    }
+
+    /// The address. A method (not a field access) so closures capture the whole `Send`
+    /// wrapper rather than the raw pointer field.
+    pub(crate) fn get(self) -> *mut u8 {
+        self.0
+    }
+}

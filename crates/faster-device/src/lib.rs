@@ -1,0 +1,126 @@
+//! Block devices for faster-rs: positional, aligned, completion-based I/O on a logical byte
+//! space split into segments.
+//!
+//! # What a device is
+//!
+//! A [`Device`] holds the bytes `[0, capacity)`, cut into segments of
+//! [`Geometry::segment_size`] bytes (segment `s` holds `[s·size, (s+1)·size)`). The hybrid log
+//! flushes whole pages through it with many writes in flight and reads records back;
+//! FasterLog and checkpoints use it too. A request names an offset, a length and the caller's
+//! memory, and *completes later*: the device calls a [`Completion`] when the bytes have moved.
+//! Nothing in this crate knows what the bytes mean.
+//!
+//! # The rules
+//!
+//! Every device keeps these, and the layers above cite them by number.
+//!
+//! 1. **Alignment.** Offsets, lengths and buffer addresses are multiples of
+//!    [`Geometry::sector_size`]; otherwise the submit call returns
+//!    [`DeviceError::Misaligned`] and drops `done` without calling it. A submission that
+//!    returns `Ok` calls `done` exactly once; one that returns `Err` never calls it.
+//! 2. **Where completions run.** A completion may run on any thread, including inline on the
+//!    submitting thread before the submit call returns. Callers must not hold a lock that the
+//!    completion needs, and a completion must not block waiting for the same device (a
+//!    blocking call such as `read_blocking` or `flush()` inside a completion can wait for
+//!    I/O that only the completing thread would finish). Submitting new requests from a
+//!    completion is fine: no device blocks a submitter on its own completions.
+//! 3. **Whole transfers.** Success means all `len` bytes moved: devices loop over short reads
+//!    and writes. Bytes never written read back as zeros, past the end of a file too.
+//! 4. **Segment crossing.** A request may cross segment boundaries; the device splits it
+//!    and completes once, with the first error of any piece.
+//! 5. **Durability.** [`Device::flush`] makes durable every write whose completion ran before
+//!    `flush()` was called: `fdatasync` of the files written since, and `fsync` of the
+//!    directory when segment files were created or removed. Writes still in flight are not
+//!    covered. Overlapping flushes report in the order they started, and after a failed flush
+//!    a file device refuses writes and flushes with [`DeviceError::Poisoned`].
+//! 6. **Truncation.** [`Device::truncate_until`]`(offset)` removes each segment `s` with
+//!    `(s+1)·segment_size <= offset`; later reads and writes below the first kept segment give
+//!    [`DeviceError::Truncated`]. [`Device::begin_offset`] reports that point (file devices
+//!    find it again on reopen from the lowest segment file).
+//! 7. **Capacity.** A request reaching past [`Geometry::capacity`] gives
+//!    [`DeviceError::OutOfSpace`], as does `ENOSPC` from the operating system.
+//!
+//! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
+//! requests already submitted still complete, and flushes still work.
+//!
+//! # Three ways to be told
+//!
+//! - **Callback.** Pass a closure as the [`Completion`]; it runs on whichever thread finished
+//!   the I/O. Cheapest; the hybrid log uses it for page flushes.
+//! - **Queue.** [`CompletionQueue::completion`]`(token)` turns a completion into a push of
+//!   `(token, result)` onto a queue the caller drains with [`CompletionQueue::try_pop`] or
+//!   [`CompletionQueue::pop_blocking`] — the shape of "complete pending operations".
+//! - **Async.** [`CompletionQueue::pop_async`] is a future woken by the completion itself
+//!   through its stored [`Waker`](std::task::Waker): no runtime, no polling loop.
+//!
+//! For tests and simple callers, [`DeviceExt`] adds blocking and owned-buffer methods to
+//! every device (`dyn Device` included): [`DeviceExt::write_blocking`],
+//! [`DeviceExt::read_blocking`], [`DeviceExt::write_buf`], [`DeviceExt::read_buf`]. Blocking
+//! methods call [`Device::poll`] while they wait, for devices whose completions need reaping
+//! by the caller. [`AlignedBuf`] is the aligned, zeroed, owned memory all of this wants.
+//!
+//! # Writing your own device
+//!
+//! [`Device`] is object safe and layers above hold an `Arc<dyn Device>`, so a device
+//! written in another crate plugs in by implementing the trait: check requests with
+//! [`Geometry::check`], keep the rules above, and call `done` exactly once. `write_raw` and
+//! `read_raw` are `unsafe fn` because they take raw memory whose validity the *caller*
+//! promises until `done` runs; an implementation must not touch that memory after calling
+//! `done`. `examples/custom_device.rs` and `tests/custom_device.rs` show one.
+//!
+//! # Which device
+//!
+//! | device | use it for | completions run |
+//! |---|---|---|
+//! | [`MemDevice`] | tests; stores that need no persistence | inline |
+//! | [`FileDevice`] | files anywhere; buffered or `O_DIRECT` | I/O pool threads |
+//! | [`UringDevice`] (feature `io-uring`) | files with many I/Os in flight, few threads | reaper thread |
+//! | [`FaultDevice`] | crash and error tests over any of them | as the inner device, or a timer |
+//!
+//! [`FileDeviceBuilder::open_auto`] opens an [`UringDevice`] when the feature is on and the
+//! kernel allows `io_uring`, and a [`FileDevice`] otherwise, and says which ([`Engine`]).
+//! `O_DIRECT` ([`FileDeviceBuilder::direct_io`]) bypasses the page cache: use it for data
+//! larger than memory, where the store's own cache is the better one.
+//!
+//! # What FaultDevice models
+//!
+//! A disk with a volatile write cache: completed writes are visible at once but durable only
+//! after a completed flush. [`FaultDevice::crash`] loses the unflushed ones — all of them, or
+//! a subset chosen from a seed with survivors torn at sector boundaries — and carries on as
+//! the restarted machine. It also fails the n-th read, write or flush with `EIO`, tears the
+//! n-th write, and delays completions. It does not model reordering or tearing of flushed
+//! data, tearing inside a sector, corruption, or metadata durability; see [`FaultDevice`].
+//!
+#![cfg_attr(feature = "io-uring", doc = "[`UringDevice`]: crate::UringDevice")]
+#![cfg_attr(
+    not(feature = "io-uring"),
+    doc = "[`UringDevice`]: crate::Engine::IoUring"
+)]
+
+mod aligned_buf;
+mod completion_queue;
+mod device;
+mod error;
+mod ext;
+mod fault;
+mod file;
+mod geometry;
+mod join;
+mod mem;
+#[cfg(feature = "io-uring")]
+mod uring;
+
+pub use aligned_buf::{AlignedBuf, AlignedBufOptions, DEFAULT_ALIGNMENT, HUGE_PAGE_SIZE};
+pub use completion_queue::{CompletionEvent, CompletionQueue, PopFuture};
+pub use device::{Completion, Device};
+pub use error::{DeviceError, IoOp, MisalignedPart};
+pub use ext::{DeviceExt, Rejected};
+pub use fault::{CrashMode, CrashReport, FaultDevice, SurvivingWrite};
+pub use file::{
+    Engine, FILE_DEFAULT_PREFIX, FILE_DEFAULT_SEGMENT_SIZE, FILE_SECTOR_SIZE, FileDevice,
+    FileDeviceBuilder,
+};
+pub use geometry::Geometry;
+pub use mem::{MEM_DEFAULT_SECTOR_SIZE, MEM_DEFAULT_SEGMENT_SIZE, MemDevice, MemDeviceBuilder};
+#[cfg(feature = "io-uring")]
+pub use uring::UringDevice;

@@ -1,0 +1,16 @@
+//! Behaviour of every device through the public API: round trips, concurrency, errors,
+//! crashes, completion delivery and engine selection.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "shared test code outside #[test] functions unwrap too; a failure is a test failure"
+)]
+
+mod common;
+mod completion;
+mod concurrency;
+mod crash;
+mod engine;
+mod errors;
+mod model;
+mod round_trip;
