@@ -1,0 +1,105 @@
+//! Reading records that live only on the device (rule H7).
+
+use faster_device::{AlignedBuf, DeviceExt};
+
+use crate::log::HybridLog;
+use crate::{Address, LogError};
+
+/// Bytes of the log read back from the device: the record at [`ReadBuffer::address`] and
+/// whatever else the sector-aligned read brought in after it (up to the end of its page).
+#[derive(Debug)]
+pub struct ReadBuffer {
+    buf: AlignedBuf,
+    skip: usize,
+    address: Address,
+}
+
+impl ReadBuffer {
+    /// The address the read started at.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The bytes from [`ReadBuffer::address`] on: at least the length asked for.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.skip..]
+    }
+}
+
+impl HybridLog {
+    /// Reads at least `len` bytes at `address` from the device and hands them to `done`, on
+    /// the thread that completes the I/O (or on this one, before this call returns, for
+    /// devices that complete inline). `address` must be below the head — the bytes are then
+    /// flushed and immutable (rule H7) — and `len` is clamped to the end of the page, since
+    /// records never span pages. A record longer than `len` needs a second read.
+    ///
+    /// # Errors
+    /// [`LogError::Truncated`] when `address` is below the begin address,
+    /// [`LogError::InvalidRange`] when it is at or above the flushed-until address (not on the
+    /// device yet; the read is also clamped to it), or the device's synchronous refusal. On an error `done` is not called.
+    /// Asynchronous failures reach `done`.
+    pub fn read_async(
+        &self,
+        address: Address,
+        len: u64,
+        done: impl FnOnce(Result<ReadBuffer, LogError>) + Send + 'static,
+    ) -> Result<(), LogError> {
+        let g = &self.shared.geometry;
+        let raw = address.raw();
+        let begin = self.begin_address();
+        if raw < begin.raw() {
+            return Err(LogError::Truncated { address, begin });
+        }
+        let flushed = self.flushed_until_address().raw();
+        if raw >= flushed {
+            return Err(LogError::InvalidRange {
+                from: address,
+                to: Address::from_masked(flushed),
+                reason: "reads from the device must start below flushed-until",
+            });
+        }
+        let page_end = g.page_start(g.page_of(raw) + 1);
+        let end = raw.saturating_add(len.max(1)).min(page_end).min(flushed);
+        let from = g.sector_floor(raw);
+        let to = g.sector_ceil(end);
+        let buf = AlignedBuf::options()
+            .alignment(4096.max(g.sector_size as usize))
+            .zeroed((to - from) as usize)?;
+        let skip = (raw - from) as usize;
+        self.shared
+            .device
+            .read_buf(from, buf, move |result, buf| {
+                done(
+                    result
+                        .map(|()| ReadBuffer { buf, skip, address })
+                        .map_err(LogError::from),
+                );
+            })
+            .map_err(|rejected| LogError::Device(rejected.error))
+    }
+
+    /// [`HybridLog::read_async`], waiting for the result.
+    ///
+    /// # Errors
+    /// As [`HybridLog::read_async`].
+    pub fn read_blocking(&self, address: Address, len: u64) -> Result<ReadBuffer, LogError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        self.read_async(address, len, move |result| {
+            // The receiver waits below; a send can only fail if it is gone, and then nobody
+            // wants the result.
+            let _ = sender.send(result);
+        })?;
+        loop {
+            match receiver.recv_timeout(std::time::Duration::from_millis(10)) {
+                Ok(result) => return result,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    // Devices whose completions need the caller's thread.
+                    self.shared.device.poll();
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(LogError::Device(faster_device::DeviceError::Closed));
+                }
+            }
+        }
+    }
+}

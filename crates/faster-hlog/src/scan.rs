@@ -1,0 +1,241 @@
+//! [`LogScan`]: iterate the records of an address range, from memory or from the device.
+//!
+//! The log does not know the record format, so the caller supplies a *sizer*: given the bytes
+//! from a record's start to the end of what is available (at most the end of its page), it
+//! returns the record's size, or `None` when no record starts there (the zero bytes at the end
+//! of a page, which the tail skipped). Pages below the head are read from the device with one
+//! read ahead of the page being handed out; pages in memory are handed out in place.
+
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use faster_device::{AlignedBuf, DeviceError, DeviceExt};
+use faster_epoch::Guard;
+
+use crate::log::{HybridLog, RECORD_ALIGNMENT};
+use crate::{Address, LogError};
+
+/// One record handed out by a [`LogScan`]: valid until the next call to [`LogScan::next`].
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRecord<'a> {
+    /// The record's address.
+    pub address: Address,
+    /// The record's bytes (as long as the sizer said).
+    pub bytes: &'a [u8],
+}
+
+/// A page (or its tail) read from the device: bytes `[from, from + len)` of the log.
+struct PageBuffer {
+    page: u64,
+    from: u64,
+    len: usize,
+    buf: AlignedBuf,
+}
+
+type PendingPage = (u64, Receiver<Result<PageBuffer, DeviceError>>);
+
+/// An iterator over the records of `[from, to)`; see the module documentation.
+///
+/// It holds its own epoch protection (a slot of the log's epoch), refreshed at every step:
+/// a record from memory stays valid until the next step, which needs `&mut self`.
+pub struct LogScan<F> {
+    log: HybridLog,
+    guard: Guard<'static>,
+    sizer: F,
+    next: u64,
+    end: u64,
+    current: Option<PageBuffer>,
+    ahead: Option<PendingPage>,
+}
+
+impl<F> std::fmt::Debug for LogScan<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogScan")
+            .field("next", &Address::from_masked(self.next))
+            .field("end", &Address::from_masked(self.end))
+            .finish()
+    }
+}
+
+impl HybridLog {
+    /// Scans the records of `[from, to)`. Only the immutable part of the log is scanned: `to`
+    /// is clamped to the safe read-only address (call [`HybridLog::flush_until`] first to
+    /// include newer records), and `from` is raised to the begin address. `sizer` tells record
+    /// sizes (see the module documentation); sizes are rounded up to 8 bytes.
+    ///
+    /// # Errors
+    /// [`LogError::Epoch`] when the epoch table has no free slot for the scan's protection.
+    pub fn scan<F>(&self, from: Address, to: Address, sizer: F) -> Result<LogScan<F>, LogError>
+    where
+        F: FnMut(&[u8]) -> Option<u64>,
+    {
+        let guard = self.epoch().register()?.into_guard();
+        let end = to.raw().min(self.safe_read_only_address().raw());
+        Ok(LogScan {
+            log: self.clone(),
+            guard,
+            sizer,
+            next: from.raw().max(self.begin_address().raw()),
+            end,
+            current: None,
+            ahead: None,
+        })
+    }
+}
+
+impl<F> LogScan<F>
+where
+    F: FnMut(&[u8]) -> Option<u64>,
+{
+    /// The address the scan looks at next.
+    pub fn next_address(&self) -> Address {
+        Address::from_masked(self.next)
+    }
+
+    /// The next record, or `None` at the end of the range.
+    ///
+    /// # Errors
+    /// [`LogError::CorruptRecord`] when the sizer returns 0 or a size past the end of the
+    /// available bytes; a device error when a page cannot be read.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: the record borrows the scan"
+    )]
+    pub fn next(&mut self) -> Result<Option<ScanRecord<'_>>, LogError> {
+        loop {
+            self.guard.refresh();
+            self.next = self.next.max(self.log.begin_address().raw());
+            if self.next >= self.end {
+                return Ok(None);
+            }
+            let page = self.log.page_of(Address::from_masked(self.next));
+            let page_end = self.log.page_start(page + 1).raw();
+            let address = self.next;
+            // Rule H6: checked under our guard, so a frame at or above the head keeps its page
+            // until our next refresh.
+            let in_memory = address >= self.log.head_address().raw();
+            let (ptr, available) = if in_memory {
+                // Only bytes below `end` (at or below the safe read-only address) are handed to
+                // the sizer: above it, other threads may still be writing.
+                let limit = page_end.min(self.end);
+                (
+                    self.log.frame_ptr(Address::from_masked(address)) as *const u8,
+                    limit - address,
+                )
+            } else {
+                let buffer = self.page_buffer(page)?;
+                let skip = (address - buffer.from) as usize;
+                if skip >= buffer.len {
+                    // Nothing of this page is on the device past here (flushed-until).
+                    self.next = page_end;
+                    continue;
+                }
+                (
+                    buffer.buf.as_ptr().wrapping_add(skip),
+                    (buffer.len - skip) as u64,
+                )
+            };
+            // SAFETY: `ptr..ptr + available` lies in a page frame (kept by our protection,
+            // rule H6, and immutable below the safe read-only address that bounds `end`, rule
+            // H4) or in our own page buffer, which is not touched until the next call.
+            let bytes = unsafe { std::slice::from_raw_parts(ptr, available as usize) };
+            match (self.sizer)(bytes) {
+                None => self.next = page_end,
+                Some(size) => {
+                    let size = size.div_ceil(RECORD_ALIGNMENT) * RECORD_ALIGNMENT;
+                    if size == 0 || size > available {
+                        return Err(LogError::CorruptRecord {
+                            address: Address::from_masked(address),
+                            reason: "record size is zero or runs past the end of its page",
+                        });
+                    }
+                    self.next = address + size;
+                    return Ok(Some(ScanRecord {
+                        address: Address::from_masked(address),
+                        bytes: &bytes[..size as usize],
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The device copy of `page` from the scan position on, reading it (and starting the read
+    /// of the next page) if needed.
+    fn page_buffer(&mut self, page: u64) -> Result<&PageBuffer, LogError> {
+        if self.current.as_ref().is_none_or(|b| b.page != page) {
+            let buffer = match self.ahead.take() {
+                Some((ahead_page, receiver)) if ahead_page == page => wait(&self.log, &receiver)?,
+                _ => {
+                    let receiver = self.start_read(page, self.next)?;
+                    wait(&self.log, &receiver)?
+                }
+            };
+            self.current = Some(buffer);
+            // Keep one read in flight: the next page, if it is also on the device.
+            let next_start = self.log.page_start(page + 1).raw();
+            if next_start < self.end && next_start < self.log.head_address().raw() {
+                self.ahead = Some((page + 1, self.start_read(page + 1, next_start)?));
+            }
+        }
+        self.current
+            .as_ref()
+            .ok_or(LogError::Device(DeviceError::Closed))
+    }
+
+    /// Starts reading `page` from `from` to the end of the page (or of the flushed bytes).
+    fn start_read(
+        &self,
+        page: u64,
+        from: u64,
+    ) -> Result<Receiver<Result<PageBuffer, DeviceError>>, LogError> {
+        let g = &self.log.shared.geometry;
+        let page_end = g.page_start(page + 1);
+        let valid_to = page_end.min(self.log.flushed_until_address().raw());
+        let device_from = g.sector_floor(from);
+        let device_to = g.sector_ceil(valid_to.max(device_from));
+        let buf = AlignedBuf::options()
+            .alignment(4096.max(g.sector_size as usize))
+            .zeroed((device_to - device_from) as usize)?;
+        let len = (valid_to.max(device_from) - device_from) as usize;
+        let (sender, receiver) = sync_channel(1);
+        if device_to == device_from {
+            let _ = sender.send(Ok(PageBuffer {
+                page,
+                from: device_from,
+                len: 0,
+                buf,
+            }));
+            return Ok(receiver);
+        }
+        self.log
+            .shared
+            .device
+            .read_buf(device_from, buf, move |result, buf| {
+                // The receiver lives in the scan; if the scan is gone nobody needs the page.
+                let _ = sender.send(result.map(|()| PageBuffer {
+                    page,
+                    from: device_from,
+                    len,
+                    buf,
+                }));
+            })
+            .map_err(|rejected| LogError::Device(rejected.error))?;
+        Ok(receiver)
+    }
+}
+
+fn wait(
+    log: &HybridLog,
+    receiver: &Receiver<Result<PageBuffer, DeviceError>>,
+) -> Result<PageBuffer, LogError> {
+    loop {
+        match receiver.recv_timeout(std::time::Duration::from_millis(10)) {
+            Ok(result) => return result.map_err(LogError::from),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                log.device().poll();
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(LogError::Device(DeviceError::Closed));
+            }
+        }
+    }
+}
