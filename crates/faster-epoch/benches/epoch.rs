@@ -2,7 +2,10 @@
 //!
 //! Run with `cargo xtask bench epoch` (or `cargo bench -p faster-epoch --bench epoch`).
 //! Each figure is the median of five runs of `ITERS` operations per thread.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

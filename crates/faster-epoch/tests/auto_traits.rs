@@ -1,5 +1,8 @@
 //! Compile-time contracts: which epoch types may cross or be shared between threads.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 use faster_epoch::{Epoch, Guard, Handle};
 

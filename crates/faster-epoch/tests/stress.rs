@@ -1,6 +1,9 @@
 //! Many threads reading a shared pointer under protection while others replace it and defer
 //! its retirement: no thread ever sees a retired node, and every action runs exactly once.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +22,10 @@ struct Graveyard(Mutex<Vec<usize>>);
 
 impl Drop for Graveyard {
     fn drop(&mut self) {
-        let graves = self.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let graves = self
+            .0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for addr in graves.drain(..) {
             // SAFETY: every address here came from `Box::into_raw` in a writer, was unlinked
             // from the shared pointer, and is pushed exactly once; no thread runs any more.

@@ -3,7 +3,10 @@
 //! beside a plain sequential write of the same bytes to the same kind of device.
 //!
 //! Run with `cargo xtask bench hlog` (or `cargo bench -p faster-hlog --bench hlog`).
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};

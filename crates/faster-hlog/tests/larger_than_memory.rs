@@ -1,7 +1,10 @@
 //! Many threads append distinct records to a log whose data is twenty times its memory
 //! budget; afterwards every record reads back exactly, from memory or from the device, and a
 //! scan finds each one once, in address order.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! Loom model of the tail: concurrent reservations and page turns. Run with `cargo xtask loom`.
 #![cfg(loom)]
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 use loom::sync::Arc;
 use loom::thread;

@@ -1,7 +1,10 @@
 //! A state machine of allocations, refreshes, read-only shifts, drains and truncations on a
 //! four-page log: after every step the region invariants (rule H1) hold, no region moved
 //! back, and every record that was written and not truncated reads back exactly.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 
