@@ -1,0 +1,213 @@
+//! [`CheckpointDir`]: one directory per checkpoint token under a root, files written durably,
+//! and the completion marker that makes a checkpoint exist (rule C5).
+//!
+//! ```text
+//! <root>/checkpoint-00000000000000000042/meta.dat      CheckpointMeta in its envelope
+//!                                       /index.dat     index snapshot (when it has one)
+//!                                       /snapshot.dat  log snapshot or increment (snapshots)
+//!                                       /COMPLETE      token + checksum of meta.dat
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::CheckpointError;
+use crate::meta::{self, CheckpointMeta};
+
+/// Name of the metadata file.
+pub const META_FILE: &str = "meta.dat";
+/// Name of the completion marker.
+pub const COMPLETE_FILE: &str = "COMPLETE";
+/// Name of the index snapshot file.
+pub const INDEX_FILE: &str = "index.dat";
+/// Name of the log snapshot file.
+pub const SNAPSHOT_FILE: &str = "snapshot.dat";
+
+const PREFIX: &str = "checkpoint-";
+
+fn io(path: &Path, source: std::io::Error) -> CheckpointError {
+    CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The root directory of a store's checkpoints.
+#[derive(Debug, Clone)]
+pub struct CheckpointDir {
+    root: PathBuf,
+}
+
+impl CheckpointDir {
+    /// Uses `root` (created if missing).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`] when the directory cannot be created.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, CheckpointError> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
+        Ok(Self { root })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of checkpoint `token`.
+    pub fn token_dir(&self, token: u64) -> PathBuf {
+        self.root.join(format!("{PREFIX}{token:020}"))
+    }
+
+    /// Creates the directory of checkpoint `token`, empty (an earlier, incomplete attempt with
+    /// the same token is removed first).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`].
+    pub fn create(&self, token: u64) -> Result<PathBuf, CheckpointError> {
+        let dir = self.token_dir(token);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        }
+        fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        sync_dir(&self.root)?;
+        Ok(dir)
+    }
+
+    /// Writes `bytes` to `path` durably: a temporary file, fsync, rename over `path`, fsync of
+    /// the directory. A crash leaves either the old content or the new, never a mix.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`].
+    pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let tmp = path.with_extension("tmp");
+        {
+            let mut file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+            file.write_all(bytes).map_err(|e| io(&tmp, e))?;
+            file.sync_all().map_err(|e| io(&tmp, e))?;
+        }
+        fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+        if let Some(parent) = path.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the metadata of `meta.token` and then its completion marker, each durably: from
+    /// the moment the marker is on disk, the checkpoint exists (rule C5). Everything else the
+    /// checkpoint needs must be durable before this is called.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`], or [`CheckpointError::Corrupt`] if the metadata cannot encode.
+    pub fn commit(&self, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+        let dir = self.token_dir(meta.token);
+        let meta_path = dir.join(META_FILE);
+        let bytes = meta.encode().map_err(|source| CheckpointError::Corrupt {
+            path: meta_path.clone(),
+            source,
+        })?;
+        Self::write_durably(&meta_path, &bytes)?;
+        Self::write_durably(
+            &dir.join(COMPLETE_FILE),
+            &meta::encode_complete(meta.token, &bytes),
+        )
+    }
+
+    /// Reads and checks the metadata of checkpoint `token`, which must be complete.
+    ///
+    /// # Errors
+    /// [`CheckpointError::NotFound`] when there is no completion marker,
+    /// [`CheckpointError::Corrupt`] naming the damaged file, [`CheckpointError::Io`].
+    pub fn read(&self, token: u64) -> Result<CheckpointMeta, CheckpointError> {
+        let dir = self.token_dir(token);
+        let marker_path = dir.join(COMPLETE_FILE);
+        let marker = match fs::read(&marker_path) {
+            Ok(marker) => marker,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CheckpointError::NotFound {
+                    token,
+                    dir: self.root.clone(),
+                });
+            }
+            Err(e) => return Err(io(&marker_path, e)),
+        };
+        let meta_path = dir.join(META_FILE);
+        let bytes = fs::read(&meta_path).map_err(|e| io(&meta_path, e))?;
+        meta::check_complete(&marker, token, &bytes).map_err(|source| {
+            CheckpointError::Corrupt {
+                path: marker_path,
+                source,
+            }
+        })?;
+        let meta = CheckpointMeta::decode(&bytes).map_err(|source| CheckpointError::Corrupt {
+            path: meta_path.clone(),
+            source,
+        })?;
+        if meta.token != token {
+            return Err(CheckpointError::Corrupt {
+                path: meta_path,
+                source: crate::error::FormatError::Inconsistent("token differs from its directory"),
+            });
+        }
+        Ok(meta)
+    }
+
+    /// Tokens of every checkpoint directory, complete or not, in increasing order.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`] when the root cannot be listed.
+    pub fn tokens(&self) -> Result<Vec<u64>, CheckpointError> {
+        let mut tokens: Vec<u64> = fs::read_dir(&self.root)
+            .map_err(|e| io(&self.root, e))?
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.strip_prefix(PREFIX))
+                    .and_then(|n| n.parse().ok())
+            })
+            .collect();
+        tokens.sort_unstable();
+        Ok(tokens)
+    }
+
+    /// The newest checkpoint that is complete and whose metadata is valid, skipping (and
+    /// reporting through `skipped`) any newer one that is damaged or incomplete.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`] when the root cannot be listed.
+    pub fn latest(
+        &self,
+        mut skipped: impl FnMut(u64, CheckpointError),
+    ) -> Result<Option<CheckpointMeta>, CheckpointError> {
+        for token in self.tokens()?.into_iter().rev() {
+            match self.read(token) {
+                Ok(meta) => return Ok(Some(meta)),
+                Err(e) => skipped(token, e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes checkpoint `token`'s directory.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`].
+    pub fn remove(&self, token: u64) -> Result<(), CheckpointError> {
+        let dir = self.token_dir(token);
+        fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        sync_dir(&self.root)
+    }
+}
+
+/// fsync of a directory, so that entries created, renamed or removed in it survive a crash.
+///
+/// # Errors
+/// [`CheckpointError::Io`].
+pub fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(dir, e))
+}

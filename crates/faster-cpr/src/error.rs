@@ -1,0 +1,67 @@
+//! Errors of checkpoint metadata and checkpoint directories.
+
+use std::path::PathBuf;
+
+/// What is wrong with a blob of checkpoint bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The bytes do not start with the expected magic.
+    #[error("bad magic")]
+    BadMagic,
+    /// Written by a format version this build does not read.
+    #[error("format version {found} is not supported (this build reads {supported})")]
+    UnsupportedVersion {
+        /// The version in the bytes.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// Fewer bytes than the header says.
+    #[error("truncated: {got} bytes where {needed} are needed")]
+    Truncated {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// The checksum does not match the bytes.
+    #[error("checksum mismatch")]
+    ChecksumMismatch,
+    /// The payload passed its checksum but does not decode (a bug or a foreign writer).
+    #[error("payload does not decode: {0}")]
+    Decode(String),
+    /// The metadata decodes but says something impossible.
+    #[error("inconsistent metadata: {0}")]
+    Inconsistent(&'static str),
+}
+
+/// Errors of reading and writing checkpoints on disk; each names the file involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// A file could not be read, written, synced, renamed or removed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A file's bytes are not valid.
+    #[error("{}: {source}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: FormatError,
+    },
+    /// No checkpoint with this token exists (or it never completed).
+    #[error("no complete checkpoint {token} in {}", dir.display())]
+    NotFound {
+        /// The token asked for.
+        token: u64,
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
+}

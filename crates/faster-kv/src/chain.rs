@@ -1,0 +1,245 @@
+//! Hash chains: finding a key's newest record in memory, appending a record at the tail, and
+//! following a chain on the device.
+
+use faster_epoch::Guard;
+use faster_hlog::{Address, ReadBuffer};
+use faster_index::EntrySlot;
+
+use crate::codec::Codec;
+use crate::error::OpError;
+use crate::ops::OpCtx;
+use crate::record::{self, Header, INVALID, InMemory, Parse};
+use crate::store::Store;
+
+/// Where a key's newest record is, as far as memory tells.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lookup {
+    /// In a page frame at this address.
+    InMemory(Address, InMemory),
+    /// The chain goes on below the head: the record (if any) is at or below this address.
+    OnDevice(Address),
+    /// No record of the key: the chain ended.
+    Absent,
+    /// A session of version `v` found a record of `v + 1` at the head of the chain (rule R8):
+    /// appending behind it would put a `v` record above a `v + 1` one.
+    Shift,
+}
+
+/// Result of an attempt to append a record and install it in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Append {
+    /// Installed at this address.
+    Installed(Address),
+    /// The log asked for a refresh, or the entry changed under us: start the operation again.
+    Retry,
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Walks the chain from `from` for `key`, in memory only (rule R1: the head is read under
+    /// the caller's protection, so every frame at or above it stays valid).
+    #[inline]
+    pub(crate) fn trace(&self, ctx: OpCtx, key: &[u8], from: u64, guard: &Guard<'_>) -> Lookup {
+        let _ = guard;
+        let begin = self.log.begin_address().raw();
+        let head = self.log.head_address().raw();
+        let mut address = from;
+        if ctx.old_version
+            && address >= head
+            && address >= begin
+            && address >= Address::FIRST_VALID.raw()
+        {
+            let at = Address::from_masked(address);
+            // SAFETY: rule R1, as below.
+            let record = unsafe { InMemory::new(self.log.frame_ptr(at), self.layout) };
+            if ctx.is_new(at, record.header()) {
+                return Lookup::Shift;
+            }
+        }
+        loop {
+            if address < begin || address < Address::FIRST_VALID.raw() {
+                return Lookup::Absent;
+            }
+            let at = Address::from_masked(address);
+            if address < head {
+                return Lookup::OnDevice(at);
+            }
+            // SAFETY: rule R1 — `address >= head` was checked under `guard` (hybrid log rule
+            // H6) and every address reachable from the index is the start of a published
+            // record.
+            let record = unsafe { InMemory::new(self.log.frame_ptr(at), self.layout) };
+            let header = record.header();
+            if !header.is_invalid() && record.key() == key {
+                return Lookup::InMemory(at, record);
+            }
+            address = header.previous().raw();
+        }
+    }
+
+    /// Appends a record `(key, value)` whose previous address is `expected` and installs it in
+    /// `slot` if the slot still points at `expected` (rule R1). A lost race marks the new record
+    /// invalid.
+    pub(crate) fn append(
+        &self,
+        guard: &Guard<'_>,
+        slot: &EntrySlot<'_>,
+        expected: u64,
+        flags: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Append, OpError> {
+        let size = self.record_size(key.len(), value.len())?;
+        let Some(address) = self.log.try_allocate(size as u64, guard)? else {
+            return Ok(Append::Retry);
+        };
+        let ptr = self.log.frame_ptr(address);
+        let previous = Address::new(expected).unwrap_or(Address::INVALID);
+        // SAFETY: `address` was just allocated under `guard`: `size` zeroed, 8-aligned bytes
+        // that no other thread can reach until the compare-and-swap below publishes them.
+        unsafe { record::write_new(ptr, self.layout, Header::new(previous, flags), key, value) };
+        match slot.compare_exchange(expected, address.raw()) {
+            Ok(()) => Ok(Append::Installed(address)),
+            Err(_) => {
+                // SAFETY: rule R1 — the record is ours and complete; marking it invalid makes
+                // scans and recovery skip it. Nobody else ever saw it.
+                let lost = unsafe { InMemory::new(ptr, self.layout) };
+                lost.set_bits(INVALID);
+                Ok(Append::Retry)
+            }
+        }
+    }
+
+    /// Bytes of a record with these lengths, checked against the page size.
+    #[inline]
+    pub(crate) fn record_size(&self, key_len: usize, value_len: usize) -> Result<usize, OpError> {
+        if key_len > u32::MAX as usize || value_len > u32::MAX as usize {
+            return Err(OpError::RecordTooLarge {
+                size: key_len.saturating_add(value_len),
+                page_size: self.log.page_size(),
+            });
+        }
+        let size = self.layout.record_size(key_len, value_len);
+        if size as u64 > self.log.page_size() {
+            return Err(OpError::RecordTooLarge {
+                size,
+                page_size: self.log.page_size(),
+            });
+        }
+        Ok(size)
+    }
+}
+
+/// The newest record of a key found on the device.
+#[derive(Debug, Clone)]
+pub(crate) struct DiskRecord {
+    pub(crate) address: Address,
+    pub(crate) header: Header,
+    pub(crate) value: Vec<u8>,
+}
+
+/// Next step of a [`DiskLookup`].
+#[derive(Debug)]
+pub(crate) enum DiskStep {
+    /// Read `len` bytes at this address and call [`DiskLookup::on_read`] again.
+    Read(Address, u64),
+    /// The newest record of the key (possibly a tombstone).
+    Found(DiskRecord),
+    /// The chain ended without the key.
+    Absent,
+}
+
+/// Following a chain on the device for one key: issue reads until the key's newest record or
+/// the end of the chain (rule R6: every record read back is parsed and checked first).
+#[derive(Debug, Clone)]
+pub(crate) struct DiskLookup {
+    pub(crate) key: Vec<u8>,
+    address: Address,
+    len: u64,
+}
+
+impl DiskLookup {
+    /// Starts at `address` (below the head).
+    pub(crate) fn new<K: Codec + ?Sized, V: Codec + ?Sized>(
+        store: &Store<K, V>,
+        key: &[u8],
+        address: Address,
+    ) -> (Self, DiskStep) {
+        let guess = store
+            .layout
+            .record_size(key.len(), V::FIXED_SIZE.unwrap_or(64)) as u64;
+        let lookup = Self {
+            key: key.to_vec(),
+            address,
+            len: guess,
+        };
+        let step = lookup.step(store, address, guess);
+        (lookup, step)
+    }
+
+    fn step<K: Codec + ?Sized, V: Codec + ?Sized>(
+        &self,
+        store: &Store<K, V>,
+        address: Address,
+        len: u64,
+    ) -> DiskStep {
+        if address < store.log.begin_address() || address < Address::FIRST_VALID {
+            DiskStep::Absent
+        } else {
+            DiskStep::Read(address, len)
+        }
+    }
+
+    /// Digests the bytes read at [`DiskLookup::address`].
+    pub(crate) fn on_read<K: Codec + ?Sized, V: Codec + ?Sized>(
+        &mut self,
+        store: &Store<K, V>,
+        read: Result<ReadBuffer, faster_hlog::LogError>,
+    ) -> Result<DiskStep, OpError> {
+        let buffer = match read {
+            Ok(buffer) => buffer,
+            // Truncated while we were reading: the record is gone.
+            Err(faster_hlog::LogError::Truncated { .. }) => return Ok(DiskStep::Absent),
+            Err(e) => return Err(e.into()),
+        };
+        let page_end = store
+            .log
+            .page_start(store.log.page_of(self.address) + 1)
+            .raw();
+        let room = (page_end - self.address.raw()) as usize;
+        match record::parse(buffer.bytes(), store.layout, room) {
+            Parse::NeedBytes(n) if (n as u64) > self.len => {
+                self.len = n as u64;
+                Ok(self.step(store, self.address, self.len))
+            }
+            Parse::NeedBytes(_) => Err(OpError::CorruptRecord {
+                address: self.address,
+                reason: "record shorter than the bytes its lengths need",
+            }),
+            Parse::Corrupt(reason) => Err(OpError::CorruptRecord {
+                address: self.address,
+                reason,
+            }),
+            Parse::Record(parsed) => {
+                if !parsed.header.is_invalid() && parsed.key == self.key.as_slice() {
+                    return Ok(DiskStep::Found(DiskRecord {
+                        address: self.address,
+                        header: parsed.header,
+                        value: parsed.value.to_vec(),
+                    }));
+                }
+                let previous = parsed.header.previous();
+                if previous >= self.address {
+                    return Err(OpError::CorruptRecord {
+                        address: self.address,
+                        reason: "previous address does not go back",
+                    });
+                }
+                self.address = previous;
+                self.len = store
+                    .layout
+                    .record_size(self.key.len(), V::FIXED_SIZE.unwrap_or(64))
+                    as u64;
+                Ok(self.step(store, previous, self.len))
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Driving a checkpoint through its phases (faster-cpr rules C3–C5).
+//!
+//! Anyone may call [`Store::cpr_advance`]: a session after acknowledging a phase, the
+//! checkpoint's worker thread after finishing a job or on a short timer (so that sessions going
+//! idle, which acknowledges nothing, still let the checkpoint move), an I/O completion. It moves
+//! the state on while the current phase is acknowledged by every protected session and its
+//! work is done, and runs each new phase's entry work — at once when it is cheap (recording an
+//! address), or as a [`Job`] for the worker thread when it blocks (writing files, waiting for a
+//! flush). No session ever blocks on a checkpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use faster_cpr::{Action, CheckpointDir, LogCheckpointKind, Phase, StateMachine, SystemState};
+
+use super::run::{Job, Run};
+use super::sessions::SessionTable;
+use super::{CheckpointError, DirtyPages};
+use crate::codec::Codec;
+use crate::store::Store;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The store's checkpoint machinery.
+pub(crate) struct Cpr {
+    pub(crate) machine: StateMachine,
+    pub(crate) sessions: SessionTable,
+    pub(crate) dir: Option<CheckpointDir>,
+    pub(crate) run: std::sync::Mutex<Option<Arc<Run>>>,
+    /// The tail when the version change of the checkpoint in progress began (records of the
+    /// new version lie at or above it); `u64::MAX` when none is in progress.
+    pub(crate) start: AtomicU64,
+    pub(crate) next_token: AtomicU64,
+    /// Complete checkpoints kept on disk (older ones are removed).
+    pub(crate) retention: usize,
+    /// The newest complete checkpoint (for index reuse and incremental chains).
+    pub(crate) last: std::sync::Mutex<Option<faster_cpr::CheckpointMeta>>,
+    pub(crate) dirty: DirtyPages,
+}
+
+impl Cpr {
+    pub(crate) fn current_run(&self) -> Option<Arc<Run>> {
+        lock(&self.run).clone()
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Moves the state machine on as far as it can go now (rule C4).
+    pub(crate) fn cpr_advance(self: &Arc<Self>) {
+        loop {
+            let state = self.cpr.machine.state();
+            if state.is_rest() {
+                return;
+            }
+            let Some(run) = self.cpr.current_run() else {
+                return;
+            };
+            if !run.is_done(state) || !self.cpr.machine.all_acknowledged(state) {
+                return;
+            }
+            if state.next().phase == Phase::Prepare {
+                self.publish_start();
+            }
+            if let Some(next) = self.cpr.machine.try_advance(state) {
+                self.cpr_enter(&run, next);
+            }
+        }
+    }
+
+    /// Entry work of the phase `state` just began.
+    fn cpr_enter(self: &Arc<Self>, run: &Arc<Run>, state: SystemState) {
+        let failed = run.failure().is_some();
+        let tail = self.log.tail_address().raw();
+        match state.phase {
+            Phase::IndexCheckpoint => {
+                if failed {
+                    run.done(state);
+                } else {
+                    run.post(Job::Index);
+                }
+            }
+            Phase::Prepare => {
+                run.addresses().start = self.cpr.start.load(Ordering::Acquire);
+                run.done(state);
+            }
+            Phase::WaitFlush => {
+                run.addresses().final_address = tail;
+                if failed {
+                    run.done(state);
+                } else {
+                    run.post(Job::Flush);
+                }
+            }
+            Phase::PersistenceCallback => {
+                if failed {
+                    run.done(state);
+                } else {
+                    run.post(Job::Persist);
+                }
+            }
+            Phase::Rest => self.cpr_finish(run),
+            Phase::PrepIndexCheckpoint
+            | Phase::InProgress
+            | Phase::WaitPending
+            | Phase::GrowPrepare
+            | Phase::GrowInProgress => run.done(state),
+        }
+        self.cpr.machine.notify();
+    }
+
+    /// Publishes the start of the version change — the tail now — before the state becomes
+    /// PREPARE, so that every session that sees PREPARE also sees it (rule R8). Records of
+    /// the new version appear only after IN_PROGRESS, later, so they all lie at or above it.
+    /// The first caller wins; a racing one keeps its value.
+    fn publish_start(&self) {
+        let tail = self.log.tail_address().raw();
+        let _ =
+            self.cpr
+                .start
+                .compare_exchange(u64::MAX, tail, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// The run reached rest: publish its outcome.
+    fn cpr_finish(&self, run: &Arc<Run>) {
+        self.cpr.start.store(u64::MAX, Ordering::Release);
+        *lock(&self.cpr.run) = None;
+        match run.failure() {
+            Some(error) => {
+                // Best effort: a half-written checkpoint has no completion marker, so recovery
+                // ignores it either way.
+                if let Some(dir) = &self.cpr.dir {
+                    let _ = dir.remove(run.token);
+                }
+                run.finish(Err(error));
+            }
+            None => {
+                let meta = lock(&self.cpr.last).clone();
+                let info = super::run::CheckpointInfo {
+                    token: run.token,
+                    version: run.version,
+                    final_address: meta
+                        .as_ref()
+                        .and_then(|m| m.log.as_ref())
+                        .map(|l| l.final_address),
+                    sessions: meta.map(|m| m.sessions).unwrap_or_default(),
+                    duration: run.started.elapsed(),
+                };
+                run.finish(Ok(info));
+            }
+        }
+    }
+
+    /// Installs a run of `action` and starts its worker thread, which starts the state
+    /// machine (see [`Store::cpr_begin`]). Returns at once.
+    pub(crate) fn cpr_start(self: &Arc<Self>, action: Action) -> Result<Arc<Run>, CheckpointError> {
+        let dir = self
+            .cpr
+            .dir
+            .as_ref()
+            .ok_or(CheckpointError::NoCheckpointDir)?;
+        let token = self.cpr.next_token.fetch_add(1, Ordering::Relaxed);
+        let version = self.cpr.machine.state().version;
+        let run = Arc::new(Run::new(token, action, version, dir.token_dir(token)));
+        {
+            let mut current = lock(&self.cpr.run);
+            if current.is_some() {
+                return Err(CheckpointError::Busy);
+            }
+            *current = Some(Arc::clone(&run));
+        }
+        let store = Arc::clone(self);
+        let worker_run = Arc::clone(&run);
+        let spawned = std::thread::Builder::new()
+            .name(format!("faster-checkpoint-{token}"))
+            .spawn(move || {
+                if store.cpr_begin(&worker_run) {
+                    store.cpr_worker(&worker_run);
+                }
+            });
+        if let Err(e) = spawned {
+            *lock(&self.cpr.run) = None;
+            return Err(CheckpointError::Io(Arc::new(e)));
+        }
+        Ok(run)
+    }
+
+    /// Leaves rest for the run's first phase. First every protected session must have acted on
+    /// the rest state: an operation that began in the previous run's last phase still writes
+    /// with that run's view (records marked in-new-version), and must finish before a new
+    /// version change starts (rule R8). Returns whether the run started.
+    fn cpr_begin(self: &Arc<Self>, run: &Arc<Run>) -> bool {
+        loop {
+            let state = self.cpr.machine.state();
+            if !state.is_rest() {
+                break;
+            }
+            if self.cpr.machine.all_acknowledged(state) {
+                let Some(first) = state.start(run.action) else {
+                    break;
+                };
+                // Addresses recorded before the state changes, so that an operation that
+                // sees the new state allocates at or above them: the index snapshot's start
+                // (PREP_INDEX_CHKPT) and the version change's start (PREPARE).
+                let tail = self.log.tail_address().raw();
+                run.addresses().index_start = tail;
+                if first.phase == Phase::Prepare {
+                    self.publish_start();
+                }
+                let Some(dir) = &self.cpr.dir else { break };
+                if let Err(e) = dir.create(run.token) {
+                    run.fail(e.into());
+                }
+                run.addresses().begin = self.log.begin_address().raw();
+                match self.cpr.machine.try_start(run.action) {
+                    Ok(first) => {
+                        self.cpr_enter(run, first);
+                        return true;
+                    }
+                    Err(_) => continue,
+                }
+            }
+            let word = self.cpr.machine.word();
+            self.cpr.machine.wait_change(word, Duration::from_millis(1));
+        }
+        // Another action holds the state machine (an index growth).
+        *lock(&self.cpr.run) = None;
+        if let Some(dir) = &self.cpr.dir {
+            let _ = dir.remove(run.token);
+        }
+        run.finish(Err(Arc::new(CheckpointError::Busy)));
+        false
+    }
+
+    /// The worker: runs the blocking jobs and keeps the state moving until the run finishes.
+    fn cpr_worker(self: &Arc<Self>, run: &Arc<Run>) {
+        while !run.is_finished() {
+            self.cpr_advance();
+            if let Some(job) = run.next_job() {
+                let state = self.cpr.machine.state();
+                if let Err(e) = self.cpr_job(run, job) {
+                    run.fail(e);
+                }
+                run.done(state);
+                continue;
+            }
+            let word = self.cpr.machine.word();
+            // Woken by acknowledgements and state changes; the timeout covers sessions that
+            // go idle (which acknowledges nothing but may complete a phase, rule C3).
+            self.cpr.machine.wait_change(word, Duration::from_millis(1));
+        }
+    }
+
+    fn cpr_job(self: &Arc<Self>, run: &Arc<Run>, job: Job) -> Result<(), CheckpointError> {
+        match job {
+            Job::Index => {
+                let meta = self.write_index_snapshot(&run.dir, run.addresses().index_start)?;
+                run.addresses().index = Some(meta);
+                if let Action::Checkpoint { log: None, .. } = run.action {
+                    self.persist(run)?;
+                }
+                Ok(())
+            }
+            Job::Flush => {
+                let kind = match run.action {
+                    Action::Checkpoint {
+                        log: Some(kind), ..
+                    } => kind,
+                    _ => LogCheckpointKind::FoldOver,
+                };
+                self.freeze_log(run, kind)
+            }
+            Job::Persist => self.persist(run),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The blocking work of a checkpoint, run on its worker thread: the index snapshot, making
+//! the log's version-`v` image durable, and the metadata with its completion marker.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use faster_cpr::{
+    CheckpointDir, CheckpointMeta, IndexMeta, LogCheckpointKind, LogMeta, SNAPSHOT_FILE,
+};
+use faster_device::{Device, FileDevice};
+use faster_hlog::Address;
+
+use super::CheckpointError;
+use super::run::Run;
+use super::snapshot::SnapshotWriter;
+use crate::codec::Codec;
+use crate::store::Store;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The device an index snapshot is written to and read from: one file `index.00000000` in the
+/// checkpoint's directory.
+pub(crate) fn index_device(dir: &Path) -> Result<FileDevice, faster_device::DeviceError> {
+    FileDevice::builder(dir)
+        .prefix("index")
+        .segment_size(1 << 40)
+        .io_threads(2)
+        .open()
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Writes a fuzzy snapshot of the index into `dir` and makes it durable.
+    pub(crate) fn write_index_snapshot(
+        &self,
+        dir: &Path,
+        start_address: u64,
+    ) -> Result<IndexMeta, CheckpointError> {
+        let device = index_device(dir)?;
+        let handle = self.epoch.register()?;
+        let info = {
+            let guard = handle.protect();
+            self.index.write_snapshot(&device, 0, &guard)?
+        };
+        device.flush()?;
+        Ok(IndexMeta {
+            start_address,
+            bytes: info.bytes,
+            buckets: info.buckets,
+        })
+    }
+
+    /// Makes the log's image of the checkpoint's version durable (the WAIT_FLUSH work).
+    pub(crate) fn freeze_log(
+        self: &Arc<Self>,
+        run: &Arc<Run>,
+        kind: LogCheckpointKind,
+    ) -> Result<(), CheckpointError> {
+        let final_address = run.addresses().final_address;
+        match kind {
+            LogCheckpointKind::FoldOver => {
+                let target = self.log.flush_until(Address::from_masked(final_address));
+                while !self.log.wait_flushed(target, Duration::from_millis(100))? {}
+                self.log.device().flush()?;
+                run.addresses().snapshot_start = final_address;
+                Ok(())
+            }
+            LogCheckpointKind::Snapshot | LogCheckpointKind::IncrementalSnapshot => {
+                let previous = lock(&self.cpr.last).clone();
+                let base = previous.as_ref().and_then(|m| {
+                    m.log
+                        .as_ref()
+                        .filter(|l| {
+                            kind == LogCheckpointKind::IncrementalSnapshot
+                                && l.kind != LogCheckpointKind::FoldOver
+                        })
+                        .map(|l| (m.token, l.clone()))
+                });
+                let flushed = self.log.flushed_until_address();
+                let snapshot_start = self
+                    .log
+                    .page_start(self.log.page_of(flushed))
+                    .raw()
+                    .max(self.log.begin_address().raw())
+                    .min(final_address);
+                let (chain, new_from) = match &base {
+                    Some((token, log)) => {
+                        let mut chain = log.base_chain.clone();
+                        chain.push(*token);
+                        (chain, log.final_address)
+                    }
+                    None => (Vec::new(), 0),
+                };
+                self.write_snapshot_file(
+                    run,
+                    snapshot_start,
+                    final_address,
+                    base.is_some().then_some(new_from),
+                )?;
+                // Everything below the snapshot is flushed; make it durable.
+                self.log.device().flush()?;
+                let mut a = run.addresses();
+                a.snapshot_start = snapshot_start;
+                a.base_chain = chain;
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies `[from, to)` of the log into the checkpoint's snapshot file. With
+    /// `incremental_from`, only pages changed in place since the last snapshot and pages at or
+    /// after that address are copied (rule R10).
+    fn write_snapshot_file(
+        &self,
+        run: &Arc<Run>,
+        from: u64,
+        to: u64,
+        incremental_from: Option<u64>,
+    ) -> Result<(), CheckpointError> {
+        let path = run.dir.join(SNAPSHOT_FILE);
+        let io = |e: std::io::Error| {
+            CheckpointError::Files(faster_cpr::CheckpointError::Io {
+                path: path.clone(),
+                source: e,
+            })
+        };
+        let mut writer = SnapshotWriter::create(&path, run.token).map_err(io)?;
+        let handle = self.epoch.register()?;
+        let page_size = self.log.page_size();
+        let mut buffer: Vec<u8> = Vec::with_capacity(page_size as usize);
+        let mut address = from;
+        while address < to {
+            let page = self.log.page_of(Address::from_masked(address));
+            let end = self.log.page_start(page + 1).raw().min(to);
+            // Clear the mark before copying, so an update during the copy is caught next time.
+            let dirty = self.cpr.dirty.take(page);
+            let wanted = match incremental_from {
+                None => true,
+                Some(new_from) => dirty || page >= self.log.page_of(Address::from_masked(new_from)),
+            };
+            if wanted {
+                self.copy_range(&handle, address, end, &mut buffer)?;
+                writer.chunk(address, &buffer).map_err(io)?;
+            }
+            address = end;
+        }
+        writer.finish().map_err(io)?;
+        faster_cpr::sync_dir(&run.dir)?;
+        Ok(())
+    }
+
+    /// Copies log bytes `[from, to)` (within one page, 8-aligned) into `out`: from the page
+    /// frame if it is still in memory, else from the device (where it is then flushed).
+    fn copy_range(
+        &self,
+        handle: &faster_epoch::Handle,
+        from: u64,
+        to: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CheckpointError> {
+        out.clear();
+        {
+            let guard = handle.protect();
+            if from >= self.log.head_address().raw() {
+                let base = self.log.frame_ptr(Address::from_masked(from));
+                let words = ((to - from) / 8) as usize;
+                for i in 0..words {
+                    // SAFETY: rule R1 — `from >= head` was checked under `guard`, so the frame
+                    // holds this page until the guard drops (hybrid log rule H6); records are
+                    // 8-aligned and every word of a frame may be read atomically, also while
+                    // a version-`v + 1` session updates one in place.
+                    let word = unsafe { &*base.add(i * 8).cast::<AtomicU64>() };
+                    out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+                }
+                drop(guard);
+                return Ok(());
+            }
+        }
+        // Evicted meanwhile: it was flushed first, so the device has it.
+        let read = self
+            .log
+            .read_blocking(Address::from_masked(from), to - from)?;
+        out.extend_from_slice(&read.bytes()[..(to - from) as usize]);
+        Ok(())
+    }
+
+    /// Writes the checkpoint's metadata and completion marker (rule C5), then applies the
+    /// retention setting.
+    pub(crate) fn persist(&self, run: &Arc<Run>) -> Result<(), CheckpointError> {
+        let dir = self
+            .cpr
+            .dir
+            .as_ref()
+            .ok_or(CheckpointError::NoCheckpointDir)?;
+        let previous = lock(&self.cpr.last).clone();
+        let a = run.addresses().clone();
+        let (index_token, index_meta) = match (&a.index, &previous) {
+            (Some(index), _) => (run.token, index.clone()),
+            (None, Some(prev)) => (prev.index_token, prev.index_meta.clone()),
+            (None, None) => return Err(CheckpointError::NoCheckpointDir),
+        };
+        let log = match run.action {
+            faster_cpr::Action::Checkpoint {
+                log: Some(kind), ..
+            } => Some(LogMeta {
+                kind,
+                begin: a.begin,
+                start: a.start,
+                final_address: a.final_address,
+                snapshot_start: a.snapshot_start,
+                base_chain: a.base_chain.clone(),
+            }),
+            _ => None,
+        };
+        let sessions = match (&log, &previous) {
+            (Some(_), _) => self.cpr.sessions.commits(run.version),
+            (None, Some(prev)) => prev.sessions.clone(),
+            (None, None) => Vec::new(),
+        };
+        let meta = CheckpointMeta {
+            token: run.token,
+            version: run.version,
+            log,
+            index: a.index.clone(),
+            index_token,
+            index_meta,
+            sessions,
+            created_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        };
+        dir.commit(&meta)?;
+        if meta.log.is_some() || previous.is_none() {
+            *lock(&self.cpr.last) = Some(meta.clone());
+        } else if let Some(prev) = lock(&self.cpr.last).as_mut() {
+            // An index-only checkpoint: later log checkpoints use its index.
+            prev.index_token = meta.index_token;
+            prev.index_meta = meta.index_meta.clone();
+        }
+        self.apply_retention(dir, &meta)
+    }
+
+    /// Removes checkpoints beyond the newest `retention` log checkpoints, keeping those the
+    /// kept ones need (their index snapshots and snapshot chains), and incomplete leftovers.
+    fn apply_retention(
+        &self,
+        dir: &CheckpointDir,
+        newest: &CheckpointMeta,
+    ) -> Result<(), CheckpointError> {
+        let tokens = dir.tokens()?;
+        let mut kept_logs = 0;
+        let mut needed = std::collections::BTreeSet::new();
+        needed.insert(newest.token);
+        needed.insert(newest.index_token);
+        for &token in tokens.iter().rev() {
+            if token > newest.token {
+                continue; // a newer run in progress (not possible today, but never remove it)
+            }
+            let Ok(meta) = dir.read(token) else { continue };
+            if meta.log.is_some() && kept_logs < self.cpr.retention {
+                kept_logs += 1;
+                needed.insert(meta.token);
+                needed.insert(meta.index_token);
+                if let Some(log) = &meta.log {
+                    needed.extend(log.base_chain.iter().copied());
+                }
+            }
+        }
+        for token in tokens {
+            if token < newest.token && !needed.contains(&token) {
+                dir.remove(token)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads an index snapshot written by [`Store::write_index_snapshot`].
+pub(crate) fn read_index_snapshot(
+    dir: &Path,
+    epoch: Arc<faster_epoch::Epoch>,
+) -> Result<faster_index::HashIndex, faster_index::IndexError> {
+    let device = index_device(dir).map_err(faster_index::IndexError::from)?;
+    faster_index::HashIndex::read_snapshot(&device, 0, epoch)
+}

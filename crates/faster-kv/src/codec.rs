@@ -1,0 +1,216 @@
+//! Codecs: how keys and values become the bytes of a record.
+//!
+//! - Plain-old-data types (`u64`, `[u8; 16]`, `#[derive(Pod)]` structs — anything
+//!   [`bytemuck::Pod`]) are stored as their bytes. Values of up to 8 bytes live in one atomic
+//!   word and are updated in place atomically; larger ones are updated in place under a
+//!   per-record sequence lock.
+//! - `[u8]` and `str` of any length (up to what fits in a page), read back as `Vec<u8>` and
+//!   `String`.
+//! - Any serde type through [`Serde`], encoded with postcard.
+//!
+//! Plain-old-data is stored in the machine's byte order, and the store refuses to build on
+//! big-endian targets, so files are always little-endian.
+
+use std::borrow::Borrow;
+
+#[cfg(target_endian = "big")]
+compile_error!(
+    "faster-kv stores plain-old-data in little-endian layout; big-endian targets are not supported"
+);
+
+/// Why stored bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot decode a stored {what}: {reason}")]
+pub struct CodecError {
+    /// The type being decoded.
+    pub what: &'static str,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// A type that can be a key or a value of a store.
+///
+/// Implemented for every [`bytemuck::Pod`] type, for `[u8]`, for `str`, and for [`Serde<T>`].
+/// A store is written and read back with the same codecs: the bytes carry no type tag.
+pub trait Codec: Send + Sync + 'static {
+    /// What a read hands back: `Self` for plain-old-data, `Vec<u8>` for `[u8]`, `String` for
+    /// `str`.
+    type Owned: Borrow<Self> + Send + Sync + 'static;
+
+    /// `Some(n)` when every value encodes to exactly `n` bytes.
+    const FIXED_SIZE: Option<usize>;
+
+    /// Calls `f` with the encoded bytes (without copying them when the type is already bytes).
+    ///
+    /// # Errors
+    /// [`CodecError`] when the value cannot be encoded (a serde type whose `Serialize` fails).
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError>;
+
+    /// Decodes bytes produced by [`Codec::with_bytes`].
+    ///
+    /// # Errors
+    /// [`CodecError`] when the bytes are not a valid encoding (corrupt or foreign data).
+    fn decode(bytes: &[u8]) -> Result<Self::Owned, CodecError>;
+
+    /// The 64-bit hash the index uses for this key. The default hashes the encoded bytes with
+    /// xxh3; 8-byte plain-old-data keys use one multiply and a shift instead.
+    ///
+    /// # Errors
+    /// As [`Codec::with_bytes`].
+    fn hash64(&self) -> Result<u64, CodecError> {
+        self.with_bytes(twox_hash::XxHash3_64::oneshot)
+    }
+}
+
+/// Mixes an 8-byte key into a hash: one multiply by an odd constant, then the high half folded
+/// into the low half, so that both the bucket (low bits) and the tag (bits 48–61) depend on
+/// every bit of the key.
+#[inline]
+pub fn mix64(key: u64) -> u64 {
+    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 32)
+}
+
+impl<T: bytemuck::Pod + Send + Sync> Codec for T {
+    type Owned = T;
+    const FIXED_SIZE: Option<usize> = Some(std::mem::size_of::<T>());
+
+    #[inline]
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
+        Ok(f(bytemuck::bytes_of(self)))
+    }
+
+    #[inline]
+    fn decode(bytes: &[u8]) -> Result<T, CodecError> {
+        bytemuck::try_pod_read_unaligned(bytes).map_err(|e| CodecError {
+            what: std::any::type_name::<T>(),
+            reason: format!("{e:?} ({} bytes)", bytes.len()),
+        })
+    }
+
+    #[inline]
+    fn hash64(&self) -> Result<u64, CodecError> {
+        let bytes = bytemuck::bytes_of(self);
+        Ok(if let Ok(word) = <[u8; 8]>::try_from(bytes) {
+            mix64(u64::from_le_bytes(word))
+        } else {
+            twox_hash::XxHash3_64::oneshot(bytes)
+        })
+    }
+}
+
+impl Codec for [u8] {
+    type Owned = Vec<u8>;
+    const FIXED_SIZE: Option<usize> = None;
+
+    #[inline]
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
+        Ok(f(self))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+        Ok(bytes.to_vec())
+    }
+}
+
+impl Codec for str {
+    type Owned = String;
+    const FIXED_SIZE: Option<usize> = None;
+
+    #[inline]
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
+        Ok(f(self.as_bytes()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<String, CodecError> {
+        String::from_utf8(bytes.to_vec()).map_err(|e| CodecError {
+            what: "str",
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// A serde type stored through postcard: `FasterKv<str, Serde<MyValue>>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(transparent)]
+pub struct Serde<T>(pub T);
+
+impl<T> Codec for Serde<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    type Owned = Serde<T>;
+    const FIXED_SIZE: Option<usize> = None;
+
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
+        let bytes = postcard::to_allocvec(&self.0).map_err(|e| CodecError {
+            what: std::any::type_name::<T>(),
+            reason: e.to_string(),
+        })?;
+        Ok(f(&bytes))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Serde<T>, CodecError> {
+        postcard::from_bytes(bytes)
+            .map(Serde)
+            .map_err(|e| CodecError {
+                what: std::any::type_name::<T>(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl<T> From<T> for Serde<T> {
+    fn from(value: T) -> Self {
+        Serde(value)
+    }
+}
+
+/// Whether values of `V` live in one atomic word: fixed-size values of at most 8 bytes.
+#[inline]
+pub(crate) const fn is_word<V: Codec + ?Sized>() -> bool {
+    matches!(V::FIXED_SIZE, Some(n) if n <= 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_values_round_trip() {
+        let v: [u32; 3] = [1, 2, 3];
+        let back = v.with_bytes(<[u32; 3]>::decode).unwrap().unwrap();
+        assert_eq!(back, v);
+        assert!(u64::decode(&[1, 2, 3]).is_err(), "wrong length is an error");
+    }
+
+    #[test]
+    fn strings_reject_invalid_utf8() {
+        assert_eq!(str::decode(b"abc").unwrap(), "abc");
+        assert!(str::decode(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn serde_values_round_trip_and_reject_garbage() {
+        let v = Serde((String::from("x"), 7u32, vec![1u8, 2]));
+        let back = v
+            .with_bytes(Serde::<(String, u32, Vec<u8>)>::decode)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, v);
+        assert!(Serde::<(String, u32)>::decode(&[0xff; 3]).is_err());
+    }
+
+    #[test]
+    fn the_mix_spreads_neighbouring_keys_over_buckets_and_tags() {
+        let mut buckets = std::collections::HashSet::new();
+        let mut tags = std::collections::HashSet::new();
+        for k in 0..1024u64 {
+            let h = mix64(k);
+            buckets.insert(h & 1023);
+            tags.insert((h >> 48) & 0x3fff);
+        }
+        assert!(buckets.len() > 600, "low bits spread: {}", buckets.len());
+        assert!(tags.len() > 900, "tag bits spread: {}", tags.len());
+    }
+}

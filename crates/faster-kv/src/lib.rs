@@ -1,0 +1,111 @@
+//! FasterKv: a concurrent key-value store whose data may be far larger than memory.
+//!
+//! # How it works
+//!
+//! Every record is appended to a hybrid log ([`faster_hlog`]): a logical address space whose
+//! newest pages live in memory and whose older pages live on a device. A hash index
+//! ([`faster_index`]) maps a key's hash to the address of the newest record whose key has that
+//! hash's bucket and tag; older records of the same chain are linked backwards through each
+//! record's header. An operation hashes the key, finds the chain in the index, and walks it to
+//! the key's newest record:
+//!
+//! - at or above the log's **read-only** address the record is mutable: reads copy the value,
+//!   upserts and RMWs update it in place (8-byte values with one atomic instruction);
+//! - between the head and read-only it is immutable: upserts and RMWs append a new record at
+//!   the tail and swing the index entry to it with a compare-and-swap;
+//! - below the **head** it is on the device: reads and RMWs go *pending* and read it back
+//!   (upserts and deletes never need the old record: they just append).
+//!
+//! Threads work through [`Session`]s. A session protects itself with the store's epoch for each
+//! operation (or for a batch, with [`Session::pin`]), which is what keeps page frames alive
+//! while it reads them and lets the log flush and evict pages behind everyone's back.
+//!
+//! ```
+//! use faster_kv::{FasterKv, Serde};
+//!
+//! let store: FasterKv<str, Serde<Vec<u32>>> = FasterKv::builder().in_memory().open()?;
+//! let mut session = store.session()?;
+//! session.upsert("primes", &Serde(vec![2, 3, 5]))?;
+//! let more = session.rmw("primes", |old: Option<&Serde<Vec<u32>>>| {
+//!     let mut v = old.map(|s| s.0.clone()).unwrap_or_default();
+//!     v.push(7);
+//!     Serde(v)
+//! })?;
+//! assert_eq!(more, Some(Serde(vec![2, 3, 5, 7])));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Records
+//!
+//! A record is an 8-byte header, then (when either side has a variable size) a word holding
+//! the key and value lengths, then the key and the value, each padded to 8 bytes. The header
+//! holds the previous address of the chain (48 bits), and the tombstone, invalid,
+//! in-new-version and sealed bits. Values of at most 8 bytes live in one atomic word; larger
+//! values are preceded by a sequence word, a per-record sequence lock. `docs/formats.md` has
+//! the byte diagram.
+//!
+//! # Rules
+//!
+//! The protocol, cited by number in the code (the hybrid log's rules H1–H8 and the index's
+//! rules underlie them):
+//!
+//! - **R1 — publication.** A record is written completely into freshly allocated log bytes
+//!   before a compare-and-swap on its index entry publishes it (release); a thread that loses
+//!   the compare-and-swap marks its record invalid and retries. A thread reaches a record only
+//!   through the index or an older record's header, under epoch protection, after checking
+//!   the address is at or above the head it read under that protection; so the record's
+//!   memory stays valid until it refreshes.
+//! - **R2 — immutable parts.** A record's key, lengths and previous address never change
+//!   after publication, and are read with plain loads.
+//! - **R3 — word values and header bits.** A value of at most 8 bytes is one atomic word;
+//!   after publication it is read and written only atomically (loads, stores, compare-and-swap
+//!   loops for RMW). Tombstone, invalid and sealed bits are set with atomic `fetch_or`.
+//! - **R4 — larger values.** A larger value is guarded by a sequence word: writers take it
+//!   from even to odd with a compare-and-swap, write the value's words atomically, and make it
+//!   even again; readers copy the words and retry if the sequence changed or was odd. The
+//!   sequence is 64 bits, so it cannot wrap under a reader.
+//! - **R5 — sealing.** A record is updated in place only at or above the read-only address,
+//!   checked under protection (hybrid log rule H4), and only while it is not sealed. A thread
+//!   that must replace a mutable record by a copy (its value changes size) first seals it,
+//!   under the sequence lock, so no in-place update can land on the old copy after the new one
+//!   was made from it. Between safe-read-only and read-only (the fuzzy region), where a thread
+//!   that has not refreshed may still update in place, an RMW does not copy: it refreshes and
+//!   retries.
+//! - **R6 — the device is not trusted.** A record read back from the device is parsed with
+//!   bounds checks first: reserved header bits must be zero, lengths must match the codecs and
+//!   fit in the page, and chains must go backwards. Anything else is
+//!   [`OpError::CorruptRecord`], never a panic.
+//!
+//! # Errors
+//!
+//! Operations return [`OpError`]; [`Status`] (found, not found, pending) is an outcome, not an
+//! error. Keys and values too large for a page are errors at the API.
+
+mod chain;
+pub mod checkpoint;
+mod codec;
+mod config;
+mod error;
+mod ops;
+mod pending;
+mod record;
+mod session;
+mod stats;
+mod store;
+
+pub use checkpoint::{
+    CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, RecoverError, Recovered,
+};
+pub use codec::{Codec, CodecError, Serde, mix64};
+pub use config::{DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, FasterKvBuilder};
+pub use error::{OpError, OpenError, SessionError, Status};
+pub use faster_cpr::{LogCheckpointKind, SessionCommit};
+pub use pending::{Completed, Completion, Outcome};
+pub use session::{Pinned, REFRESH_INTERVAL, Rmw, Session};
+pub use stats::Stats;
+pub use store::FasterKv;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,78 @@
+//! The byte-level updates behind [`Session::rmw`](crate::Session::rmw) and its helpers.
+
+use std::borrow::Borrow;
+
+use crate::codec::Codec;
+use crate::error::OpError;
+use crate::session::Rmw;
+
+/// The update of an RMW on encoded values: given the current value (`None` when the key is
+/// absent or deleted), write the new value into the buffer and say whether to store it.
+/// It may be called more than once (a lost compare-and-swap calls it again with the newer
+/// value); the last call's result is the one stored.
+pub(crate) type Update<'a> = dyn FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + 'a;
+
+/// Wraps a typed [`Rmw`]: decode, apply, encode.
+pub(crate) fn typed<'a, V: Codec + ?Sized>(
+    rmw: &'a mut (impl Rmw<V> + ?Sized),
+) -> impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + 'a {
+    move |current, out| {
+        let decoded = current.map(V::decode).transpose()?;
+        match rmw.apply(decoded.as_ref().map(Borrow::borrow)) {
+            None => Ok(false),
+            Some(new) => {
+                out.clear();
+                new.borrow()
+                    .with_bytes(|bytes| out.extend_from_slice(bytes))?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Stores `value` only when there is no current value.
+pub(crate) fn insert_if_absent(
+    value: &[u8],
+) -> impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + '_ {
+    move |current, out| {
+        if current.is_some() {
+            return Ok(false);
+        }
+        out.clear();
+        out.extend_from_slice(value);
+        Ok(true)
+    }
+}
+
+/// Stores `new` when the current value's bytes are `expected` (`None`: absent).
+pub(crate) fn compare_and_swap<'a>(
+    expected: Option<&'a [u8]>,
+    new: &'a [u8],
+) -> impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + 'a {
+    move |current, out| {
+        if current != expected {
+            return Ok(false);
+        }
+        out.clear();
+        out.extend_from_slice(new);
+        Ok(true)
+    }
+}
+
+/// Adds `delta` to a little-endian `u64` (absent counts as 0), wrapping.
+pub(crate) fn add(delta: u64) -> impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> {
+    move |current, out| {
+        let old = match current {
+            None => 0,
+            Some(bytes) => u64::from_le_bytes(bytes.try_into().map_err(|_| {
+                OpError::Codec(crate::codec::CodecError {
+                    what: "u64 counter",
+                    reason: format!("{} bytes", bytes.len()),
+                })
+            })?),
+        };
+        out.clear();
+        out.extend_from_slice(&old.wrapping_add(delta).to_le_bytes());
+        Ok(true)
+    }
+}

@@ -1,0 +1,137 @@
+//! Operation counters, cheap enough to be always on: each session counts in its own
+//! cache-padded block (one writer, so plain loads and stores), and the store sums the blocks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use crossbeam_utils::CachePadded;
+use faster_hlog::Regions;
+
+/// Counters of one kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Counter {
+    Reads,
+    ReadsFound,
+    Upserts,
+    Rmws,
+    Deletes,
+    InPlaceUpdates,
+    Appends,
+    Pending,
+    DeviceReads,
+    Retries,
+}
+
+const COUNTERS: usize = 10;
+
+/// One session's counters.
+#[derive(Debug, Default)]
+pub(crate) struct SessionStats {
+    counts: CachePadded<[AtomicU64; COUNTERS]>,
+}
+
+impl SessionStats {
+    /// Adds one; only the owning session calls this, so a load and a store suffice.
+    #[inline]
+    pub(crate) fn bump(&self, counter: Counter) {
+        let cell = &self.counts[counter as usize];
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    fn add_to(&self, totals: &mut [u64; COUNTERS]) {
+        for (total, cell) in totals.iter_mut().zip(self.counts.iter()) {
+            *total += cell.load(Ordering::Relaxed);
+        }
+    }
+}
+
+/// The store's view of every session's counters.
+#[derive(Debug, Default)]
+pub(crate) struct StatsRegistry {
+    live: Mutex<Vec<Weak<SessionStats>>>,
+    /// Counts of sessions that ended.
+    ended: Mutex<[u64; COUNTERS]>,
+}
+
+impl StatsRegistry {
+    pub(crate) fn register(&self) -> Arc<SessionStats> {
+        let stats = Arc::new(SessionStats::default());
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&stats));
+        stats
+    }
+
+    /// Folds an ending session's counts into the totals.
+    pub(crate) fn retire(&self, stats: &SessionStats) {
+        let mut ended = self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stats.add_to(&mut ended);
+    }
+
+    pub(crate) fn total(&self) -> Stats {
+        let mut totals = *self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sessions = 0;
+        for stats in live.iter().filter_map(Weak::upgrade) {
+            stats.add_to(&mut totals);
+            sessions += 1;
+        }
+        Stats {
+            reads: totals[Counter::Reads as usize],
+            reads_found: totals[Counter::ReadsFound as usize],
+            upserts: totals[Counter::Upserts as usize],
+            rmws: totals[Counter::Rmws as usize],
+            deletes: totals[Counter::Deletes as usize],
+            in_place_updates: totals[Counter::InPlaceUpdates as usize],
+            appends: totals[Counter::Appends as usize],
+            pending: totals[Counter::Pending as usize],
+            device_reads: totals[Counter::DeviceReads as usize],
+            retries: totals[Counter::Retries as usize],
+            live_sessions: sessions,
+            regions: None,
+        }
+    }
+}
+
+/// A snapshot of a store's counters (see [`FasterKv::stats`](crate::FasterKv::stats)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Reads issued.
+    pub reads: u64,
+    /// Reads that found their key.
+    pub reads_found: u64,
+    /// Upserts issued.
+    pub upserts: u64,
+    /// Read-modify-writes issued (including counters, compare-and-swap, conditional inserts).
+    pub rmws: u64,
+    /// Deletes issued.
+    pub deletes: u64,
+    /// Updates done in place in the mutable region.
+    pub in_place_updates: u64,
+    /// Records appended at the tail (new keys, copy-updates, tombstones).
+    pub appends: u64,
+    /// Operations that went pending on the device.
+    pub pending: u64,
+    /// Reads issued to the device.
+    pub device_reads: u64,
+    /// Operations restarted (lost races, page turns, index growth).
+    pub retries: u64,
+    /// Sessions alive now.
+    pub live_sessions: u64,
+    /// The log's regions at the time of the snapshot.
+    pub regions: Option<Regions>,
+}

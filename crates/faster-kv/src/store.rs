@@ -1,0 +1,228 @@
+//! [`FasterKv`]: opening a store, starting sessions, and the state every session shares.
+
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use faster_cpr::{CheckpointDir, CheckpointMeta, StateMachine};
+use faster_epoch::Epoch;
+use faster_hlog::{Address, HybridLog, Regions};
+use faster_index::HashIndex;
+
+use crate::checkpoint::{Cpr, DirtyPages, SessionTable};
+use crate::codec::Codec;
+use crate::config::FasterKvBuilder;
+use crate::error::{OpenError, SessionError};
+use crate::ops::OpCtx;
+use crate::record::Layout;
+use crate::session::Session;
+use crate::stats::{Stats, StatsRegistry};
+
+/// The state shared by a store's sessions.
+pub(crate) struct Store<K: ?Sized, V: ?Sized> {
+    pub(crate) epoch: Arc<Epoch>,
+    pub(crate) log: HybridLog,
+    pub(crate) index: HashIndex,
+    pub(crate) layout: Layout,
+    pub(crate) stats: StatsRegistry,
+    pub(crate) cpr: Cpr,
+    _types: PhantomData<fn(&K, &V)>,
+}
+
+/// What [`Store::assemble`] builds a store from.
+pub(crate) struct StoreParts<'a> {
+    pub(crate) builder: &'a FasterKvBuilder,
+    pub(crate) epoch: Arc<Epoch>,
+    pub(crate) log: HybridLog,
+    pub(crate) index: HashIndex,
+    pub(crate) version: u32,
+    pub(crate) checkpoint_dir: Option<CheckpointDir>,
+    pub(crate) last: Option<CheckpointMeta>,
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    pub(crate) fn assemble(parts: StoreParts<'_>) -> Self {
+        let next_token = match &parts.checkpoint_dir {
+            Some(dir) => dir
+                .tokens()
+                .ok()
+                .and_then(|t| t.last().copied())
+                .map_or(1, |t| t + 1),
+            None => 1,
+        };
+        let frames = parts.log.config().memory_bytes() / parts.log.page_size();
+        Self {
+            cpr: Cpr {
+                machine: StateMachine::new(Arc::clone(&parts.epoch), parts.version),
+                sessions: SessionTable::new(1),
+                dir: parts.checkpoint_dir,
+                run: std::sync::Mutex::new(None),
+                start: AtomicU64::new(u64::MAX),
+                next_token: AtomicU64::new(next_token),
+                retention: parts.builder.checkpoint_retention,
+                last: std::sync::Mutex::new(parts.last),
+                dirty: DirtyPages::new(frames),
+            },
+            epoch: parts.epoch,
+            log: parts.log,
+            index: parts.index,
+            layout: Layout::of::<K, V>(),
+            stats: StatsRegistry::default(),
+            _types: PhantomData,
+        }
+    }
+
+    /// Records that the record at `address` changed in place (for incremental snapshots).
+    #[inline]
+    pub(crate) fn mark_dirty(&self, address: Address, ctx: OpCtx) {
+        self.cpr
+            .dirty
+            .mark(self.log.page_of(address), ctx != OpCtx::REST);
+    }
+}
+
+/// A concurrent key-value store whose data may be far larger than memory.
+///
+/// Records live in a hybrid log ([`faster_hlog`]): the newest pages in memory, where 8-byte
+/// values are updated in place atomically, the rest on a device. A hash index
+/// ([`faster_index`]) finds a key's newest record. Threads work through [`Session`]s.
+///
+/// `K` and `V` are [`Codec`]s: plain-old-data (`u64`, `[u8; 16]`, `#[derive(Pod)]`), `[u8]`,
+/// `str`, or [`Serde<T>`](crate::Serde). Cloning is cheap and shares the store.
+///
+/// ```
+/// use faster_kv::FasterKv;
+///
+/// let store: FasterKv<u64, u64> = FasterKv::builder().in_memory().open()?;
+/// let mut session = store.session()?;
+/// session.upsert(&1, &10)?;
+/// assert_eq!(session.read(&1)?, Some(10));
+/// assert_eq!(session.add(&1, 5)?, 15);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FasterKv<K: ?Sized, V: ?Sized> {
+    pub(crate) store: Arc<Store<K, V>>,
+}
+
+impl<K: ?Sized, V: ?Sized> Clone for FasterKv<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+impl<K: ?Sized, V: ?Sized> std::fmt::Debug for FasterKv<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FasterKv")
+            .field("regions", &self.store.log.regions())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FasterKv<(), ()> {
+    /// Settings for a new store, starting from the defaults.
+    pub fn builder() -> FasterKvBuilder {
+        FasterKvBuilder::default()
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
+    /// Opens a store whose log lives in segment files in `dir`, with the default memory
+    /// budget (256 MiB) and index size (2^20 buckets): data beyond the budget goes to `dir`.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the directory or the device cannot be opened.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        FasterKvBuilder::default().dir(dir.as_ref()).open()
+    }
+
+    /// Starts a session: a thread's context for operations. A session is `Send` (it may move
+    /// between threads) but not shared; start one per thread.
+    ///
+    /// # Errors
+    /// [`SessionError::Epoch`] when the store already has `max_sessions` live sessions.
+    pub fn session(&self) -> Result<Session<K, V>, SessionError> {
+        let handle = self.store.epoch.register()?;
+        let id = self.store.cpr.sessions.fresh_id();
+        Ok(Session::new(Arc::clone(&self.store), handle, id, 0))
+    }
+
+    /// Continues session `id` after recovery (or after it was dropped): the returned session
+    /// has the same identifier and continues from its recovered serial number, which is also
+    /// returned. Operations after that serial number were not recovered; replay them.
+    ///
+    /// # Errors
+    /// [`SessionError::Unknown`] when no ended or recovered session has this identifier (or it
+    /// is live), [`SessionError::Epoch`] when every slot is taken.
+    pub fn continue_session(&self, id: u64) -> Result<(Session<K, V>, u64), SessionError> {
+        let version = self.store.cpr.machine.state().version;
+        let commit = self
+            .store
+            .cpr
+            .sessions
+            .take_ended(id, version)
+            .ok_or(SessionError::Unknown { id })?;
+        let handle = self.store.epoch.register()?;
+        Ok((
+            Session::new(Arc::clone(&self.store), handle, id, commit.serial),
+            commit.serial,
+        ))
+    }
+
+    /// Operation counters summed over every session, live or ended.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.store.stats.total();
+        stats.regions = Some(self.store.log.regions());
+        stats
+    }
+
+    /// The hybrid log's region addresses.
+    pub fn regions(&self) -> Regions {
+        self.store.log.regions()
+    }
+
+    /// The hybrid log underneath the store.
+    pub fn log(&self) -> &HybridLog {
+        &self.store.log
+    }
+
+    /// The hash index underneath the store.
+    pub fn index(&self) -> &HashIndex {
+        &self.store.index
+    }
+}
+
+impl FasterKvBuilder {
+    /// Opens the store.
+    ///
+    /// # Errors
+    /// [`OpenError`] for out-of-range settings, or when the device, the log or the index
+    /// cannot be set up.
+    pub fn open<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Result<FasterKv<K, V>, OpenError> {
+        let epoch = Epoch::with_capacity(self.max_sessions.saturating_add(8))
+            .map_err(|e| OpenError::InvalidConfig(e.to_string()))?;
+        let device = self.open_device()?;
+        let log = HybridLog::open(self.log_config()?, device, Arc::clone(&epoch))?;
+        let index = HashIndex::new(self.index_config(), Arc::clone(&epoch))?;
+        let checkpoint_dir = match self.checkpoint_root() {
+            Some(root) => Some(
+                CheckpointDir::open(&root)
+                    .map_err(|e| OpenError::InvalidConfig(format!("checkpoint directory: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(FasterKv {
+            store: Arc::new(Store::assemble(StoreParts {
+                builder: &self,
+                epoch,
+                log,
+                index,
+                version: 1,
+                checkpoint_dir,
+                last: None,
+            })),
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Many sessions at once, on stores whose data is many times their memory budget.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use faster_kv::FasterKv;
+
+fn value_of(key: u64) -> Vec<u8> {
+    let len = 40 + (key % 90) as usize;
+    (0..len).map(|i| (key as usize * 31 + i) as u8).collect()
+}
+
+/// Two sessions upsert distinct keys while two others read; the memory budget is a twentieth
+/// of the data. Every value a reader sees is the one written; afterwards every upsert that
+/// returned `Ok` reads back exactly.
+#[test]
+fn writers_and_readers_with_data_twenty_times_memory() {
+    const KEYS_PER_WRITER: u64 = 6_000;
+    let store: FasterKv<u64, [u8]> = FasterKv::builder()
+        .in_memory()
+        .page_size_bits(13)
+        .memory_budget(8 << 13) // 64 KiB of pages; the data is ~1.3 MiB
+        .mutable_fraction(0.25)
+        .index_buckets(1 << 10)
+        .open()
+        .unwrap();
+    let written = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (store, written) = (store.clone(), Arc::clone(&written));
+            std::thread::spawn(move || {
+                let mut s = store.session().unwrap();
+                for i in 0..KEYS_PER_WRITER {
+                    let key = i * 2 + w;
+                    s.upsert(&key, &value_of(key)).unwrap();
+                    written[w as usize].store(i + 1, Ordering::Release);
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2u64)
+        .map(|r| {
+            let (store, written, done) = (store.clone(), Arc::clone(&written), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut s = store.session().unwrap();
+                let mut x = 0x1234_5678u64 + r;
+                let mut checked = 0u64;
+                while !done.load(Ordering::Acquire) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let w = x % 2;
+                    let upto = written[w as usize].load(Ordering::Acquire);
+                    if upto == 0 {
+                        continue;
+                    }
+                    let key = (x / 2 % upto) * 2 + w;
+                    // Written before we looked at the counter: it must be there, exactly.
+                    assert_eq!(s.read(&key).unwrap(), Some(value_of(key)), "key {key}");
+                    checked += 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    let checked: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(checked > 100, "the readers ran ({checked} reads)");
+    let regions = store.regions();
+    let memory = store.log().config().memory_bytes();
+    assert!(
+        regions.tail.raw() > 15 * memory,
+        "the data is many times the memory budget: {regions:?}"
+    );
+    let mut s = store.session().unwrap();
+    for key in 0..2 * KEYS_PER_WRITER {
+        assert_eq!(s.read(&key).unwrap(), Some(value_of(key)), "key {key}");
+    }
+    assert!(
+        store.stats().device_reads > KEYS_PER_WRITER,
+        "{:?}",
+        store.stats()
+    );
+}
+
+/// Threads increment a handful of hot counters while other writes roll the log to the
+/// device, so the counters' records keep moving through the read-only and on-device regions:
+/// every increment counts exactly once.
+#[test]
+fn hot_counters_count_every_increment_while_the_log_rolls() {
+    const THREADS: u64 = 4;
+    const INCREMENTS: u64 = 5_000;
+    const COUNTERS: u64 = 5;
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .in_memory()
+        .page_size_bits(12)
+        .memory_budget(8 << 12)
+        .mutable_fraction(0.25)
+        .index_buckets(1 << 8)
+        .open()
+        .unwrap();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut s = store.session().unwrap();
+                for i in 0..INCREMENTS {
+                    s.add(&(i % COUNTERS), 1).unwrap();
+                    // Filler that pushes the counters' records out of the mutable region.
+                    let filler = 1_000 + t * 1_000_000 + i;
+                    s.upsert(&filler, &i).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut s = store.session().unwrap();
+    for c in 0..COUNTERS {
+        assert_eq!(
+            s.read(&c).unwrap(),
+            Some(THREADS * INCREMENTS / COUNTERS),
+            "counter {c}"
+        );
+    }
+    let stats = store.stats();
+    assert!(stats.in_place_updates > 0 && stats.appends > 0, "{stats:?}");
+}

@@ -1,0 +1,90 @@
+//! A workload whose recovered state can be checked against commit points: session `s`'s
+//! operation with serial `i` either increments the session's counter (every third serial) or
+//! upserts the key `(s, i)` with a value derived from both. After recovery, a session's
+//! commit point `S` (minus its excluded serials) must account for exactly the operations that
+//! are present: the prefix property of CPR.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::collections::{BTreeSet, HashMap};
+
+use faster_kv::{FasterKv, SessionCommit};
+
+/// The key a session's upsert `i` writes.
+pub(crate) fn key(session: u64, serial: u64) -> u64 {
+    (session << 40) | serial
+}
+
+/// The session's counter.
+pub(crate) fn counter(session: u64) -> u64 {
+    (session << 40) | ((1 << 40) - 1)
+}
+
+pub(crate) fn value(session: u64, serial: u64) -> u64 {
+    serial.wrapping_mul(0x9E37_79B9) ^ session
+}
+
+/// Whether operation `serial` increments the counter (else it upserts).
+pub(crate) fn is_increment(serial: u64) -> bool {
+    serial.is_multiple_of(3)
+}
+
+/// Runs operation `serial` of session `s` (its serial number must be `serial`).
+pub(crate) fn run_op(session: &mut faster_kv::Pinned<'_, u64, u64>, s: u64, serial: u64) {
+    if is_increment(serial) {
+        session.add(&counter(s), 1).unwrap();
+    } else {
+        session.upsert(&key(s, serial), &value(s, serial)).unwrap();
+    }
+}
+
+/// Checks the prefix property for every session in `sessions` (id → number of operations it
+/// ran) against the recovered commit points.
+pub(crate) fn check_prefix(
+    store: &FasterKv<u64, u64>,
+    commits: &[SessionCommit],
+    sessions: &HashMap<u64, u64>,
+) {
+    let mut s = store.session().unwrap();
+    for (&id, &ran) in sessions {
+        let commit = commits
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no commit point for session {id}: {commits:?}"));
+        assert!(
+            commit.serial <= ran,
+            "session {id} committed {} of {ran} operations",
+            commit.serial
+        );
+        let excluded: BTreeSet<u64> = commit.excluded.iter().copied().collect();
+        let mut increments = 0;
+        for serial in 1..=ran {
+            let included = serial <= commit.serial && !excluded.contains(&serial);
+            if is_increment(serial) {
+                increments += u64::from(included);
+                continue;
+            }
+            let got = s.read(&key(id, serial)).unwrap();
+            if included {
+                assert_eq!(
+                    got,
+                    Some(value(id, serial)),
+                    "session {id} serial {serial} (commit {})",
+                    commit.serial
+                );
+            } else {
+                assert_eq!(
+                    got, None,
+                    "session {id} serial {serial} is after its commit point {}",
+                    commit.serial
+                );
+            }
+        }
+        let count = s.read(&counter(id)).unwrap().unwrap_or(0);
+        assert_eq!(
+            count, increments,
+            "session {id}: counter vs increments up to {}",
+            commit.serial
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! The basic operations on small stores, in memory and on the device.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use faster_kv::{FasterKv, Outcome, Serde, Status};
+
+fn small<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>() -> FasterKv<K, V> {
+    FasterKv::builder()
+        .in_memory()
+        .page_size_bits(12)
+        .memory_budget(4 << 12)
+        .index_buckets(64)
+        .open()
+        .unwrap()
+}
+
+#[test]
+fn u64_values_read_upsert_rmw_delete() {
+    let store: FasterKv<u64, u64> = small();
+    let mut s = store.session().unwrap();
+    assert_eq!(s.read(&1).unwrap(), None);
+    s.upsert(&1, &10).unwrap();
+    assert_eq!(s.read(&1).unwrap(), Some(10));
+    s.upsert(&1, &11).unwrap();
+    assert_eq!(s.read(&1).unwrap(), Some(11));
+    assert_eq!(s.add(&1, 4).unwrap(), 15);
+    assert_eq!(s.add(&2, 4).unwrap(), 4);
+    assert_eq!(
+        s.rmw(&3, |v: Option<&u64>| v.copied().unwrap_or(100) * 2)
+            .unwrap(),
+        Some(200)
+    );
+    assert_eq!(s.delete(&1).unwrap(), Status::Found);
+    assert_eq!(s.read(&1).unwrap(), None);
+    assert_eq!(s.delete(&1).unwrap(), Status::NotFound);
+    assert!(s.insert_if_absent(&1, &7).unwrap());
+    assert!(!s.insert_if_absent(&1, &8).unwrap());
+    assert_eq!(s.read(&1).unwrap(), Some(7));
+    assert!(s.compare_and_swap(&1, Some(&7), &9).unwrap());
+    assert!(!s.compare_and_swap(&1, Some(&7), &10).unwrap());
+    assert!(s.compare_and_swap(&5, None, &1).unwrap());
+    assert_eq!(s.read(&1).unwrap(), Some(9));
+    assert_eq!(s.read(&5).unwrap(), Some(1));
+}
+
+#[test]
+fn many_keys_spill_to_the_device_and_read_back() {
+    let store: FasterKv<u64, u64> = small();
+    let mut s = store.session().unwrap();
+    for k in 0..20_000u64 {
+        s.upsert(&k, &(k * 3)).unwrap();
+    }
+    let regions = store.regions();
+    assert!(
+        regions.head.raw() > 64,
+        "most of the log is on the device: {regions:?}"
+    );
+    for k in 0..20_000u64 {
+        assert_eq!(s.read(&k).unwrap(), Some(k * 3), "key {k}");
+    }
+    for k in 0..20_000u64 {
+        assert_eq!(s.add(&k, 1).unwrap(), k * 3 + 1, "key {k}");
+    }
+    for k in (0..20_000u64).step_by(7) {
+        assert_eq!(s.read(&k).unwrap(), Some(k * 3 + 1));
+    }
+    let stats = store.stats();
+    assert!(stats.device_reads > 1000, "{stats:?}");
+}
+
+#[test]
+fn byte_strings_and_serde_values() {
+    let store: FasterKv<[u8], [u8]> = small();
+    let mut s = store.session().unwrap();
+    s.upsert(b"alpha", b"one").unwrap();
+    s.upsert(b"beta", &[7u8; 300]).unwrap();
+    assert_eq!(s.read(b"alpha").unwrap(), Some(b"one".to_vec()));
+    s.upsert(b"alpha", b"uno").unwrap(); // same length: in place
+    assert_eq!(s.read(b"alpha").unwrap(), Some(b"uno".to_vec()));
+    s.upsert(b"alpha", b"eins, zwei").unwrap(); // longer: copy
+    assert_eq!(s.read(b"alpha").unwrap(), Some(b"eins, zwei".to_vec()));
+    assert_eq!(s.read(b"beta").unwrap(), Some(vec![7u8; 300]));
+
+    let store: FasterKv<str, Serde<(String, u32)>> = small();
+    let mut s = store.session().unwrap();
+    s.upsert("k", &Serde(("v".into(), 3))).unwrap();
+    assert_eq!(s.read("k").unwrap(), Some(Serde(("v".into(), 3))));
+}
+
+#[test]
+fn pending_reads_complete_through_the_queue() {
+    let store: FasterKv<u64, u64> = small();
+    let mut s = store.session().unwrap();
+    for k in 0..5_000u64 {
+        s.upsert(&k, &k).unwrap();
+    }
+    let mut pending = Vec::new();
+    for k in 0..100u64 {
+        match s.start_read(&k).unwrap() {
+            Outcome::Ready(v) => assert_eq!(v, Some(k)),
+            Outcome::Pending(serial) => pending.push((serial, k)),
+        }
+    }
+    assert!(!pending.is_empty(), "old keys are on the device");
+    let done = s.complete_pending(true);
+    assert_eq!(done.len(), pending.len());
+    for c in done {
+        let k = pending
+            .iter()
+            .find(|(serial, _)| *serial == c.serial)
+            .unwrap()
+            .1;
+        assert_eq!(c.result.unwrap(), faster_kv::Completed::Read(Some(k)));
+    }
+    assert_eq!(s.pending_count(), 0);
+}
