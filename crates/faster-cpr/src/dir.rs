@@ -134,15 +134,17 @@ impl CheckpointDir {
         };
         let meta_path = dir.join(META_FILE);
         let bytes = fs::read(&meta_path).map_err(|e| io(&meta_path, e))?;
+        // The metadata's own envelope first, so that damage to it is reported against it; then
+        // the marker must match it.
+        let meta = CheckpointMeta::decode(&bytes).map_err(|source| CheckpointError::Corrupt {
+            path: meta_path.clone(),
+            source,
+        })?;
         meta::check_complete(&marker, token, &bytes).map_err(|source| {
             CheckpointError::Corrupt {
                 path: marker_path,
                 source,
             }
-        })?;
-        let meta = CheckpointMeta::decode(&bytes).map_err(|source| CheckpointError::Corrupt {
-            path: meta_path.clone(),
-            source,
         })?;
         if meta.token != token {
             return Err(CheckpointError::Corrupt {

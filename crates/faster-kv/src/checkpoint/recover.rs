@@ -1,7 +1,8 @@
 //! Recovery from a checkpoint (rule R11).
 //!
 //! 1. Pick the checkpoint: the one asked for, or the newest complete one with a log part
-//!    whose metadata checks out (damaged or incomplete newer ones are skipped and reported).
+//!    whose metadata, index snapshot and snapshot files all check out (damaged or incomplete
+//!    newer ones are skipped and reported). Nothing is written before this choice.
 //! 2. Snapshots: write the chain's snapshot chunks (base first, increments in order) back to
 //!    the log's device at their addresses, at and above the checkpoint's snapshot start. The
 //!    device then holds the log up to the checkpoint's final address, as after a fold-over.
@@ -123,11 +124,40 @@ impl FasterKvBuilder {
             .checkpoint_root()
             .ok_or(RecoverError::NoCheckpointDir)?;
         let dir = CheckpointDir::open(&root)?;
+        let config = self.log_config()?;
+        let page_size = config.page_size();
+        let epoch = Epoch::with_capacity(self.max_sessions.saturating_add(8))
+            .map_err(|e| crate::error::OpenError::InvalidConfig(e.to_string()))?;
         let mut skipped = Vec::new();
-        let meta = match token {
-            Some(token) => dir.read(token)?,
+        // The checkpoint, its index snapshot (loaded) — all checked before anything is
+        // written to the log's device, so that a damaged newest checkpoint leaves the device
+        // as it was for the next candidate.
+        let (meta, index) = match token {
+            Some(token) => {
+                let meta = dir.read(token)?;
+                let index = validate(&dir, &meta, page_size, &epoch)?;
+                (meta, index)
+            }
             None => {
-                latest_with_log(&dir, &mut skipped)?.ok_or_else(|| RecoverError::NoCheckpoint {
+                let mut chosen = None;
+                for token in dir.tokens()?.into_iter().rev() {
+                    let meta = match dir.read(token) {
+                        Ok(meta) if meta.log.is_some() => meta,
+                        Ok(_) => continue,
+                        Err(e) => {
+                            skipped.push((token, e.to_string()));
+                            continue;
+                        }
+                    };
+                    match validate(&dir, &meta, page_size, &epoch) {
+                        Ok(index) => {
+                            chosen = Some((meta, index));
+                            break;
+                        }
+                        Err(e) => skipped.push((token, e.to_string())),
+                    }
+                }
+                chosen.ok_or_else(|| RecoverError::NoCheckpoint {
                     dir: root.clone(),
                     skipped: skipped.clone(),
                 })?
@@ -143,13 +173,10 @@ impl FasterKvBuilder {
                 },
             ));
         };
-        let config = self.log_config()?;
         let device = self.open_device()?;
         if log_meta.kind != LogCheckpointKind::FoldOver {
-            restore_snapshots(&dir, &meta, config.page_size(), &*device)?;
+            restore_snapshots(&dir, &meta, page_size, &*device)?;
         }
-        let epoch = Epoch::with_capacity(self.max_sessions.saturating_add(8))
-            .map_err(|e| crate::error::OpenError::InvalidConfig(e.to_string()))?;
         let log = HybridLog::recover(
             config,
             device,
@@ -159,13 +186,6 @@ impl FasterKvBuilder {
                 tail: Address::from_masked(log_meta.final_address),
             },
         )?;
-        let index_dir = dir.token_dir(meta.index_token);
-        let index = read_index_snapshot(&index_dir, Arc::clone(&epoch)).map_err(|source| {
-            RecoverError::Index {
-                path: index_dir.clone(),
-                source,
-            }
-        })?;
         let kv: FasterKv<K, V> = FasterKv {
             store: Arc::new(Store::assemble(StoreParts {
                 builder: &self,
@@ -193,19 +213,41 @@ impl FasterKvBuilder {
     }
 }
 
-/// The newest complete checkpoint with a log part; newer damaged ones go to `skipped`.
-fn latest_with_log(
+/// Loads the index snapshot of `meta` and checks every snapshot file it needs, without
+/// touching the log's device.
+fn validate(
     dir: &CheckpointDir,
-    skipped: &mut Vec<(u64, String)>,
-) -> Result<Option<CheckpointMeta>, RecoverError> {
-    for token in dir.tokens()?.into_iter().rev() {
-        match dir.read(token) {
-            Ok(meta) if meta.log.is_some() => return Ok(Some(meta)),
-            Ok(_) => {}
-            Err(e) => skipped.push((token, e.to_string())),
+    meta: &CheckpointMeta,
+    page_size: u64,
+    epoch: &Arc<Epoch>,
+) -> Result<faster_index::HashIndex, RecoverError> {
+    let index_dir = dir.token_dir(meta.index_token);
+    let index = read_index_snapshot(&index_dir, Arc::clone(epoch)).map_err(|source| {
+        RecoverError::Index {
+            path: index_dir.clone(),
+            source,
+        }
+    })?;
+    if let Some(log) = &meta.log
+        && log.kind != LogCheckpointKind::FoldOver
+    {
+        for token in log.base_chain.iter().copied().chain([meta.token]) {
+            let path = dir.token_dir(token).join(SNAPSHOT_FILE);
+            let file = std::fs::File::open(&path).map_err(|e| faster_cpr::CheckpointError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            let snapshot_err = |source| RecoverError::Snapshot {
+                path: path.clone(),
+                source,
+            };
+            let mut reader =
+                SnapshotReader::open(std::io::BufReader::new(file), token, page_size as usize)
+                    .map_err(snapshot_err)?;
+            while reader.next_chunk().map_err(snapshot_err)?.is_some() {}
         }
     }
-    Ok(None)
+    Ok(index)
 }
 
 /// Writes the snapshot chain of `meta` back to the log's device (step 2).

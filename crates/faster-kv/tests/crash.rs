@@ -1,0 +1,241 @@
+//! Crash tests with real processes: a child process writes from three sessions while taking
+//! checkpoints back to back, and is killed with SIGKILL at a random moment. The parent
+//! recovers and checks that every session recovered a prefix of its operations (CPR) and that
+//! the recovered checkpoint is at least the last one the child saw complete. Each seed runs
+//! two lives: the second recovers, continues the sessions from their commit points, and is
+//! killed again.
+//!
+//! Seeds: `FASTER_CRASH_SEEDS=N` runs seeds 1..=N (default 4); `FASTER_CRASH_SEED=S` replays
+//! one. A failing run prints its seed. `cargo xtask crash --seeds N` runs many.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod cpr_common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cpr_common::{check_prefix, run_op};
+use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
+
+const CHILD_ENV: &str = "FASTER_CRASH_CHILD_DIR";
+const SESSIONS: u64 = 3;
+
+fn builder(dir: &Path) -> FasterKvBuilder {
+    FasterKv::builder()
+        .dir(dir)
+        .page_size_bits(14)
+        .memory_budget(16 << 14)
+        .mutable_fraction(0.5)
+        .segment_size(1 << 20)
+        .index_buckets(1 << 12)
+}
+
+/// The child: runs until killed. Prints `CHECKPOINT <token>` after each completed checkpoint.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return; // not a child: nothing to do
+    };
+    let dir = Path::new(&dir);
+    let seed: u64 = std::env::var("FASTER_CRASH_CHILD_SEED")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Recover if an earlier life completed a checkpoint; otherwise start afresh (nothing was
+    // promised durable).
+    let (store, resume): (FasterKv<u64, u64>, HashMap<u64, u64>) = match builder(dir).recover(None)
+    {
+        Ok((store, info)) => {
+            let resume = info.sessions.iter().map(|c| (c.id, c.serial)).collect();
+            (store, resume)
+        }
+        Err(faster_kv::RecoverError::NoCheckpoint { .. }) => {
+            (builder(dir).open().unwrap(), HashMap::new())
+        }
+        Err(e) => panic!("recovery failed: {e}"),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    // Sessions 1..=3, created in order (fresh) or continued (after recovery).
+    let sessions: Vec<_> = (1..=SESSIONS)
+        .map(|id| match resume.get(&id) {
+            Some(_) => store.continue_session(id).unwrap(),
+            None => (store.session().unwrap(), 0),
+        })
+        .collect();
+    let writers: Vec<_> = sessions
+        .into_iter()
+        .map(|(mut session, mut serial)| {
+            let stop = Arc::clone(&stop);
+            let id = session.id();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut pinned = session.pin();
+                    for _ in 0..(1 + id * 20) {
+                        serial += 1;
+                        run_op(&mut pinned, id, serial);
+                    }
+                }
+            })
+        })
+        .collect();
+    let kinds = [
+        LogCheckpointKind::FoldOver,
+        LogCheckpointKind::Snapshot,
+        LogCheckpointKind::IncrementalSnapshot,
+    ];
+    let mut out = std::io::stdout().lock();
+    // On a line of its own: the test harness has printed "test crash_child ... " already.
+    writeln!(out, "\nREADY").unwrap();
+    out.flush().unwrap();
+    for round in 0u64.. {
+        let kind = kinds[((round + seed) % 3) as usize];
+        let options = CheckpointOptions {
+            log: kind,
+            index: round % 4 == 0,
+        };
+        let info = store.checkpoint_with(options).unwrap().wait().unwrap();
+        writeln!(out, "CHECKPOINT {}", info.token).unwrap();
+        out.flush().unwrap();
+        std::thread::sleep(Duration::from_millis((seed * 7 + round * 3) % 15));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+}
+
+/// One life: start the child, let it run `run_for`, SIGKILL it; returns the last checkpoint
+/// token it reported complete (if any).
+fn life(dir: &Path, seed: u64, run_for: Duration) -> Option<u64> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir)
+        .env("FASTER_CRASH_CHILD_SEED", seed.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait for the child to be writing, then let it run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut early = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(line) if line == "READY" => break,
+            Ok(line) => early.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("seed {seed}: the child never got ready ({e}); it said {early:?}");
+            }
+        }
+    }
+    std::thread::sleep(run_for);
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "seed {seed}: the child exited by itself: {status}"
+    );
+    reader.join().unwrap();
+    let mut last = None;
+    for line in receiver.try_iter() {
+        if let Some(token) = line.strip_prefix("CHECKPOINT ") {
+            last = Some(token.parse::<u64>().unwrap());
+        }
+    }
+    last
+}
+
+fn check_seed(seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for life_number in 1..=2 {
+        let run_for = Duration::from_millis(60 + next() % 400);
+        let reported = life(dir.path(), seed, run_for);
+        let recovered = builder(dir.path()).recover::<u64, u64>(None);
+        let Some(reported) = reported else {
+            // Killed before its first checkpoint completed: there may be nothing to recover.
+            if let Ok((store, info)) = recovered {
+                verify(seed, life_number, &store, &info.sessions);
+            }
+            continue;
+        };
+        let (store, info) = recovered
+            .unwrap_or_else(|e| panic!("seed {seed} life {life_number}: recovery failed: {e}"));
+        assert!(
+            info.token >= reported,
+            "seed {seed} life {life_number}: recovered checkpoint {} older than the completed {reported}",
+            info.token
+        );
+        verify(seed, life_number, &store, &info.sessions);
+    }
+}
+
+/// Checks the prefix property for the three sessions: everything up to each commit point is
+/// there, and nothing in the 100,000 serial numbers after it.
+fn verify(
+    seed: u64,
+    life_number: u32,
+    store: &FasterKv<u64, u64>,
+    commits: &[faster_kv::SessionCommit],
+) {
+    let ran: HashMap<u64, u64> = commits
+        .iter()
+        .filter(|c| (1..=SESSIONS).contains(&c.id))
+        .map(|c| (c.id, c.serial + 100_000))
+        .collect();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_prefix(store, commits, &ran)
+    }));
+    if let Err(e) = result {
+        eprintln!(
+            "crash test failed: seed {seed}, life {life_number} (replay with FASTER_CRASH_SEED={seed})"
+        );
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_recovers_a_prefix_of_every_session() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let seeds: Vec<u64> = match std::env::var("FASTER_CRASH_SEED") {
+        Ok(seed) => vec![seed.parse().unwrap()],
+        Err(_) => {
+            let n = std::env::var("FASTER_CRASH_SEEDS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(4);
+            (1..=n).collect()
+        }
+    };
+    for seed in seeds {
+        eprintln!("crash seed {seed}");
+        check_seed(seed);
+    }
+}
