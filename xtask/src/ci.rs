@@ -100,3 +100,25 @@ pub(crate) fn deny() -> Result<(), String> {
         ]),
     )
 }
+
+/// The crash tests with many seeds: `cargo xtask crash --seeds N` (default 50). CI runs a few
+/// seeds as part of the normal tests.
+pub(crate) fn crash(args: &[String]) -> Result<(), String> {
+    let seeds = match args {
+        [] => 50,
+        [flag, n] if flag == "--seeds" => n.parse().map_err(|e| format!("--seeds: {e}"))?,
+        _ => return Err("usage: cargo xtask crash [--seeds N]".into()),
+    };
+    let mut command = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "faster-kv",
+        "--test",
+        "crash",
+        "--",
+        "--nocapture",
+    ]);
+    command.env("FASTER_CRASH_SEEDS", seeds.to_string());
+    run(&format!("crash tests, {seeds} seeds"), &mut command)
+}

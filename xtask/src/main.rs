@@ -19,6 +19,7 @@ usage: cargo xtask <command>
   loom          the loom models (LOOM_MAX_PREEMPTIONS=2 unless set)
   deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
+  crash [--seeds N]  the SIGKILL crash tests of the store with N seeds (default 50)
   bench [WHAT]  benchmarks: epoch | device | hlog | index | all (default all); extra args go to the bench
 ";
 
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Some("loom") => ci::loom(),
         Some("deny") => ci::deny(),
         Some("fuzz") => fuzz::run(args.get(1).map(String::as_str)),
+        Some("crash") => ci::crash(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

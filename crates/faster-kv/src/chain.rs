@@ -50,7 +50,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         {
             let at = Address::from_masked(address);
             // SAFETY: rule R1, as below.
-            let record = unsafe { InMemory::new(self.log.frame_ptr(at), self.layout) };
+            let record = unsafe { InMemory::new(self.log.frame_ptr(at), Self::LAYOUT) };
             if ctx.is_new(at, record.header()) {
                 return Lookup::Shift;
             }
@@ -66,9 +66,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             // SAFETY: rule R1 — `address >= head` was checked under `guard` (hybrid log rule
             // H6) and every address reachable from the index is the start of a published
             // record.
-            let record = unsafe { InMemory::new(self.log.frame_ptr(at), self.layout) };
+            let record = unsafe { InMemory::new(self.log.frame_ptr(at), Self::LAYOUT) };
             let header = record.header();
-            if !header.is_invalid() && record.key() == key {
+            if !header.is_invalid() && record.key_is(key) {
                 return Lookup::InMemory(at, record);
             }
             address = header.previous().raw();
@@ -95,13 +95,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let previous = Address::new(expected).unwrap_or(Address::INVALID);
         // SAFETY: `address` was just allocated under `guard`: `size` zeroed, 8-aligned bytes
         // that no other thread can reach until the compare-and-swap below publishes them.
-        unsafe { record::write_new(ptr, self.layout, Header::new(previous, flags), key, value) };
+        unsafe { record::write_new(ptr, Self::LAYOUT, Header::new(previous, flags), key, value) };
         match slot.compare_exchange(expected, address.raw()) {
             Ok(()) => Ok(Append::Installed(address)),
             Err(_) => {
                 // SAFETY: rule R1 — the record is ours and complete; marking it invalid makes
                 // scans and recovery skip it. Nobody else ever saw it.
-                let lost = unsafe { InMemory::new(ptr, self.layout) };
+                let lost = unsafe { InMemory::new(ptr, Self::LAYOUT) };
                 lost.set_bits(INVALID);
                 Ok(Append::Retry)
             }
@@ -117,7 +117,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 page_size: self.log.page_size(),
             });
         }
-        let size = self.layout.record_size(key_len, value_len);
+        let size = Self::LAYOUT.record_size(key_len, value_len);
         if size as u64 > self.log.page_size() {
             return Err(OpError::RecordTooLarge {
                 size,
@@ -163,9 +163,9 @@ impl DiskLookup {
         key: &[u8],
         address: Address,
     ) -> (Self, DiskStep) {
-        let guess = store
-            .layout
-            .record_size(key.len(), V::FIXED_SIZE.unwrap_or(64)) as u64;
+        let _ = store;
+        let guess =
+            Store::<K, V>::LAYOUT.record_size(key.len(), V::FIXED_SIZE.unwrap_or(64)) as u64;
         let lookup = Self {
             key: key.to_vec(),
             address,
@@ -205,7 +205,7 @@ impl DiskLookup {
             .page_start(store.log.page_of(self.address) + 1)
             .raw();
         let room = (page_end - self.address.raw()) as usize;
-        match record::parse(buffer.bytes(), store.layout, room) {
+        match record::parse(buffer.bytes(), Store::<K, V>::LAYOUT, room) {
             Parse::NeedBytes(n) if (n as u64) > self.len => {
                 self.len = n as u64;
                 Ok(self.step(store, self.address, self.len))
@@ -234,8 +234,7 @@ impl DiskLookup {
                     });
                 }
                 self.address = previous;
-                self.len = store
-                    .layout
+                self.len = Store::<K, V>::LAYOUT
                     .record_size(self.key.len(), V::FIXED_SIZE.unwrap_or(64))
                     as u64;
                 Ok(self.step(store, previous, self.len))

@@ -237,6 +237,26 @@ impl InMemory {
         self.layout.lengths(bytes).unwrap_or((0, 0))
     }
 
+    /// Whether the record's key is `key` (rule R2). Keys of 8 bytes or less compare as one
+    /// or two words instead of through `memcmp`.
+    #[inline]
+    pub(crate) fn key_is(&self, key: &[u8]) -> bool {
+        if let Some(fixed) = self.layout.key_fixed {
+            if fixed != key.len() {
+                return false;
+            }
+            if fixed == 8 {
+                // SAFETY: rule R2 — a fixed 8-byte key sits 8-aligned at the key offset and never
+                // changes after publication.
+                let stored = unsafe {
+                    std::ptr::read(self.ptr.add(self.layout.key_offset()).cast::<[u8; 8]>())
+                };
+                return stored == *key;
+            }
+        }
+        self.key() == key
+    }
+
     /// The key bytes (immutable after publication, rule R2).
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
@@ -288,13 +308,22 @@ impl InMemory {
     }
 
     /// Copies the value out, consistently even while other threads update it in place.
+    #[inline(always)]
     pub(crate) fn read_value(&self, out: &mut Vec<u8>) {
-        out.clear();
         if self.layout.value_word {
             let word = self.value_word().load(Ordering::Acquire).to_le_bytes();
-            out.extend_from_slice(&word[..self.value_len()]);
-            return;
+            let len = self.value_len();
+            out.clear();
+            out.extend_from_slice(&word[..len]);
+        } else {
+            self.read_locked_value(out);
         }
+    }
+
+    /// [`InMemory::read_value`] for values behind a sequence lock (rule R4).
+    #[inline(never)]
+    fn read_locked_value(&self, out: &mut Vec<u8>) {
+        out.clear();
         let (seq, words, len) = self.seq_and_words();
         loop {
             let before = seq.load(Ordering::Acquire);

@@ -251,7 +251,7 @@ pub(crate) fn with_key<K: Codec + ?Sized, R>(
 impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     /// The store, the guard (re-protecting if a device wait dropped it) and the session state,
     /// borrowed apart.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn parts(&mut self) -> (&'s Store<K, V>, &Guard<'s>, &mut SessionState<V>) {
         if self.guard.is_none() {
             self.guard = Some(self.handle.protect());
@@ -265,7 +265,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     }
 
     /// Acts on a new checkpoint state if there is one (one load at rest).
-    #[inline]
+    #[inline(always)]
     fn cpr_sync(&mut self) {
         if self.store.cpr.machine.word() != self.state.cpr_word {
             self.cpr_catch_up();
@@ -347,7 +347,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     /// Starts an operation: refreshes every [`REFRESH_INTERVAL`] operations, acts on a new
     /// checkpoint state (at this boundary no operation is in flight), and takes the next
     /// serial number.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_op(&mut self) -> u64 {
         self.since_refresh += 1;
         if self.since_refresh >= REFRESH_INTERVAL {
@@ -361,7 +361,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     }
 
     /// Ends the operation `serial`: it counts as finished (or pending) for commit points.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn end_op(&mut self, serial: u64) {
         self.state.completed = serial;
         self.state.shared.finished(serial);

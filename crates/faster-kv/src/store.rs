@@ -24,7 +24,6 @@ pub(crate) struct Store<K: ?Sized, V: ?Sized> {
     pub(crate) epoch: Arc<Epoch>,
     pub(crate) log: HybridLog,
     pub(crate) index: HashIndex,
-    pub(crate) layout: Layout,
     pub(crate) stats: StatsRegistry,
     pub(crate) cpr: Cpr,
     _types: PhantomData<fn(&K, &V)>,
@@ -42,6 +41,9 @@ pub(crate) struct StoreParts<'a> {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// The record layout of this store's codecs: a constant, so offsets fold at compile time.
+    pub(crate) const LAYOUT: Layout = Layout::of::<K, V>();
+
     pub(crate) fn assemble(parts: StoreParts<'_>) -> Self {
         let next_token = match &parts.checkpoint_dir {
             Some(dir) => dir
@@ -67,7 +69,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             epoch: parts.epoch,
             log: parts.log,
             index: parts.index,
-            layout: Layout::of::<K, V>(),
             stats: StatsRegistry::default(),
             _types: PhantomData,
         }

@@ -302,7 +302,7 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     let Some(log_meta) = &meta.log else {
         return Ok(0);
     };
-    let layout = store.layout;
+    let layout = Store::<K, V>::LAYOUT;
     let from = meta.index_meta.start_address.max(log_meta.begin);
     let to = log_meta.final_address;
     let sizer = move |bytes: &[u8]| -> Option<u64> {
@@ -405,8 +405,9 @@ fn invalidate<K: Codec + ?Sized, V: Codec + ?Sized>(
             if store.log.get(address, &guard).is_some() {
                 // SAFETY: rule R1 — `address >= head` was checked under `guard` by `get`, the
                 // record is complete (recovered from the device), and nobody else runs yet.
-                let record =
-                    unsafe { record::InMemory::new(store.log.frame_ptr(address), store.layout) };
+                let record = unsafe {
+                    record::InMemory::new(store.log.frame_ptr(address), Store::<K, V>::LAYOUT)
+                };
                 record.set_bits(INVALID);
             }
         }

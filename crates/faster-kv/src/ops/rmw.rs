@@ -62,7 +62,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                         // so that no lagging version-`v` update lands on it afterwards (R8).
                         record.seal();
                     } else if !header.is_tombstone() && !header.is_sealed() {
-                        if self.layout.value_word {
+                        if Self::LAYOUT.value_word {
                             // Rule R3: a compare-and-swap loop on the value word; under the
                             // header lock while a checkpoint may seal the record (R7).
                             if ctx.old_version && !record.lock_header() {

@@ -45,7 +45,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 && !header.is_sealed()
                 && ctx.may_update_in_place(address, header)
             {
-                if self.layout.value_word {
+                if Self::LAYOUT.value_word {
                     if ctx.old_version {
                         // Rule R7: under the header lock while a checkpoint may seal it.
                         if !record.lock_header() {

@@ -1,0 +1,70 @@
+//! The fuzz corpus of the checkpoint formats (`fuzz/corpus/`), run through the same parsers as
+//! the fuzz targets: every input is accepted or rejected without a panic, and the valid ones
+//! (named `valid_*`) are accepted — so the committed corpus stays in step with the formats.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::path::PathBuf;
+
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty corpus {}", dir.display());
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn checkpoint_metadata_corpus() {
+    for (name, bytes) in corpus("checkpoint_meta") {
+        let meta = faster_cpr::CheckpointMeta::decode(&bytes);
+        if name == "valid_meta" {
+            let meta = meta.unwrap();
+            assert_eq!(meta.encode().unwrap(), bytes);
+        } else if name.starts_with("valid_marker") {
+            assert!(
+                faster_cpr::check_complete(&bytes, 1, b"x").is_err(),
+                "a marker checked against other metadata"
+            );
+        } else {
+            assert!(meta.is_err(), "{name} decoded");
+        }
+    }
+}
+
+#[test]
+fn snapshot_file_corpus() {
+    for (name, bytes) in corpus("snapshot_file") {
+        let parsed = faster_kv::checkpoint::parse_snapshot(&bytes, 1, 4096);
+        assert_eq!(
+            parsed.is_ok(),
+            name.starts_with("valid_"),
+            "{name}: {parsed:?}"
+        );
+    }
+}
+
+#[test]
+fn index_snapshot_corpus() {
+    for (name, bytes) in corpus("index_snapshot") {
+        let parsed =
+            faster_index::HashIndex::from_snapshot_bytes(&bytes, faster_epoch::Epoch::new());
+        assert_eq!(parsed.is_ok(), name.starts_with("valid_"), "{name}");
+        let _ = faster_index::parse_snapshot_header(&bytes);
+    }
+}
