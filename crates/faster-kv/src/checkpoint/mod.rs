@@ -6,6 +6,7 @@
 //! to its commit point and none after. `docs/durability.md` states what is durable when.
 
 mod driver;
+mod inspect;
 mod jobs;
 mod recover;
 mod run;
@@ -19,6 +20,7 @@ use crossbeam_utils::CachePadded;
 use faster_cpr::{Action, LogCheckpointKind};
 
 pub(crate) use driver::Cpr;
+pub use inspect::{CheckpointEntry, Finding, Inventory, inspect, verify};
 pub use recover::{RecoverError, Recovered};
 pub use run::{CheckpointHandle, CheckpointInfo, Durable};
 pub(crate) use sessions::{SessionShared, SessionTable};

@@ -1,0 +1,130 @@
+//! Growing the hash index while sessions keep working (the growth phases of faster-cpr).
+//!
+//! The store's state machine moves `REST → GROW_PREPARE → GROW_IN_PROGRESS → REST`, so a
+//! growth and a checkpoint never overlap (a checkpoint's index snapshot needs a stable table).
+//! The doubling itself is the index's own online growth: sessions that meet a bucket not yet
+//! split split it, and the growing thread splits the rest. The index learns each in-memory
+//! record's hash from the log through a resolver; records on the device go to both halves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use faster_cpr::{Action, Phase};
+use faster_hlog::Address;
+use faster_index::{KeyHash, RecordLookup, Resolver};
+
+use crate::codec::Codec;
+use crate::record::{InMemory, Layout};
+use crate::store::{FasterKv, Store};
+
+/// Errors of growing the index.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrowError {
+    /// A checkpoint or another growth is in progress.
+    #[error("a checkpoint or another growth is in progress")]
+    Busy,
+    /// The epoch table had no slot for the growing thread.
+    #[error("epoch: {0}")]
+    Epoch(#[from] faster_epoch::EpochError),
+    /// The index refused to grow (too large, out of memory).
+    #[error("index: {0}")]
+    Index(#[from] faster_index::IndexError),
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
+    /// Doubles the hash index while sessions keep working; returns the new number of buckets.
+    /// Blocks the calling thread until the growth is done, so it must not hold a pinned
+    /// session (the growth waits for every protected session to refresh).
+    ///
+    /// # Errors
+    /// [`GrowError::Busy`] while a checkpoint runs; index errors.
+    pub fn grow_index(&self) -> Result<u64, GrowError> {
+        let store = &self.store;
+        {
+            let run = store
+                .cpr
+                .run
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if run.is_some() {
+                return Err(GrowError::Busy);
+            }
+            store
+                .cpr
+                .machine
+                .try_start(Action::Grow)
+                .map_err(|_| GrowError::Busy)?;
+        }
+        let result = grow(store);
+        // Back to rest whatever happened: GROW_PREPARE → GROW_IN_PROGRESS → REST.
+        loop {
+            let state = store.cpr.machine.state();
+            if state.phase == Phase::Rest {
+                break;
+            }
+            if store.cpr.machine.all_acknowledged(state) {
+                store.cpr.machine.try_advance(state);
+            } else {
+                store
+                    .cpr
+                    .machine
+                    .wait_change(state.pack(), Duration::from_millis(1));
+            }
+        }
+        result
+    }
+}
+
+fn grow<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) -> Result<u64, GrowError> {
+    // Every protected session acknowledges GROW_PREPARE before the index changes.
+    loop {
+        let state = store.cpr.machine.state();
+        if state.phase != Phase::GrowPrepare {
+            break;
+        }
+        if store.cpr.machine.all_acknowledged(state) {
+            store.cpr.machine.try_advance(state);
+            break;
+        }
+        store
+            .cpr
+            .machine
+            .wait_change(state.pack(), Duration::from_millis(1));
+    }
+    let handle = store.epoch.register()?;
+    let mut guard = handle.protect();
+    let buckets = store
+        .index
+        .grow(&mut guard, resolver::<K, V>(store.log.clone()))?;
+    Ok(buckets)
+}
+
+/// What the index needs to know of the record at an address: its key's hash and the previous
+/// record of its chain, when it is in memory.
+fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -> Resolver {
+    let layout: Layout = Store::<K, V>::LAYOUT;
+    Arc::new(move |address: u64| {
+        let at = Address::from_masked(address);
+        if address < log.begin_address().raw() || address < Address::FIRST_VALID.raw() {
+            return RecordLookup::Gone;
+        }
+        if at < log.head_address() {
+            return RecordLookup::OnDevice;
+        }
+        // SAFETY: rule R1 — the index calls the resolver from threads protected by the
+        // store's epoch, and `address >= head` was just checked under that protection; every
+        // address in the index or a chain is a published record.
+        let record = unsafe { InMemory::new(log.frame_ptr(at), layout) };
+        let Ok(key) = K::decode(record.key()) else {
+            return RecordLookup::OnDevice;
+        };
+        match std::borrow::Borrow::<K>::borrow(&key).hash64() {
+            Ok(hash) => RecordLookup::InMemory {
+                hash: KeyHash(hash),
+                previous_address: record.header().previous().raw(),
+            },
+            Err(_) => RecordLookup::OnDevice,
+        }
+    })
+}
