@@ -8,6 +8,8 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("device", "faster-device", "device"),
     ("hlog", "faster-hlog", "hlog"),
     ("index", "faster-index", "index"),
+    ("checkpoint", "faster-kv", "checkpoint"),
+    ("log", "faster-log", "log"),
 ];
 
 /// Runs the benchmark named by `args[0]` (or all), passing the remaining args through.
