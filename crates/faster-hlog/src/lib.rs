@@ -60,6 +60,9 @@
 //!   `address` until it refreshes: the frame is zeroed and its safe head published only by the
 //!   epoch action of the head shift, which runs after every thread has refreshed.
 //! - **H7 — reads below the head** go to the device; those bytes are flushed and immutable.
+//!   A [`LogScan`] hands out records from memory without copying them, so it stays protected
+//!   between calls; it must be paused ([`LogScan::pause`]) before it sits idle, or it holds
+//!   back every flush and eviction like any protected thread.
 //! - **H8 — begin.** The begin address moves only to addresses at or below flushed-until,
 //!   pushing the head up to it if needed; records below it are gone, and so are the device's
 //!   segments wholly below it.

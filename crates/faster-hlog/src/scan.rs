@@ -33,13 +33,26 @@ struct PageBuffer {
 
 type PendingPage = (u64, Receiver<Result<PageBuffer, DeviceError>>);
 
+/// The scan's own epoch slot: protected while a record from memory may be in the caller's
+/// hands, paused otherwise.
+enum Protection {
+    Protected(Guard<'static>),
+    Paused(faster_epoch::Handle),
+    /// Only while switching between the two.
+    Switching,
+}
+
 /// An iterator over the records of `[from, to)`; see the module documentation.
 ///
-/// It holds its own epoch protection (a slot of the log's epoch), refreshed at every step:
-/// a record from memory stays valid until the next step, which needs `&mut self`.
+/// It has its own epoch slot. Between calls to [`LogScan::next`] it stays protected, so that
+/// a record handed out from memory remains valid without a copy until the next call (which
+/// needs `&mut self`). A protected thread holds back every flush and eviction of the log, so
+/// a scan that will sit idle must be paused ([`LogScan::pause`]) or dropped first — in
+/// particular before its thread blocks on the log (`wait_flushed`, `flush_and_sync`). A scan
+/// pauses itself when it reaches the end of its range.
 pub struct LogScan<F> {
     log: HybridLog,
-    guard: Guard<'static>,
+    protection: Protection,
     sizer: F,
     next: u64,
     end: u64,
@@ -68,11 +81,11 @@ impl HybridLog {
     where
         F: FnMut(&[u8]) -> Option<u64>,
     {
-        let guard = self.epoch().register()?.into_guard();
+        let handle = self.epoch().register()?;
         let end = to.raw().min(self.safe_read_only_address().raw());
         Ok(LogScan {
             log: self.clone(),
-            guard,
+            protection: Protection::Paused(handle),
             sizer,
             next: from.raw().max(self.begin_address().raw()),
             end,
@@ -91,20 +104,53 @@ where
         Address::from_masked(self.next)
     }
 
+    /// Drops the scan's protection until the next call to [`LogScan::next`]: the record last
+    /// handed out may then be evicted, and the scan no longer holds back the log's flushes and
+    /// evictions. Call it before the scan sits idle.
+    pub fn pause(&mut self) {
+        if let Protection::Protected(guard) =
+            std::mem::replace(&mut self.protection, Protection::Switching)
+        {
+            self.protection = match guard.into_handle() {
+                Some(handle) => Protection::Paused(handle),
+                None => Protection::Switching,
+            };
+        }
+    }
+
+    /// Protects the scan (again) and refreshes its epoch.
+    fn protect(&mut self) -> Result<(), LogError> {
+        self.protection = match std::mem::replace(&mut self.protection, Protection::Switching) {
+            Protection::Protected(mut guard) => {
+                guard.refresh();
+                Protection::Protected(guard)
+            }
+            Protection::Paused(handle) => Protection::Protected(handle.into_guard()),
+            // An owning guard always gives its handle back, so this is not reached; if it
+            // were, the scan takes a new slot rather than read unprotected.
+            Protection::Switching => {
+                Protection::Protected(self.log.epoch().register()?.into_guard())
+            }
+        };
+        Ok(())
+    }
+
     /// The next record, or `None` at the end of the range.
     ///
     /// # Errors
     /// [`LogError::CorruptRecord`] when the sizer returns 0 or a size past the end of the
-    /// available bytes; a device error when a page cannot be read.
+    /// available bytes; a device error when a page cannot be read; [`LogError::Epoch`] if the
+    /// scan lost its epoch slot and cannot get another.
     #[expect(
         clippy::should_implement_trait,
         reason = "a lending iterator: the record borrows the scan"
     )]
     pub fn next(&mut self) -> Result<Option<ScanRecord<'_>>, LogError> {
         loop {
-            self.guard.refresh();
+            self.protect()?;
             self.next = self.next.max(self.log.begin_address().raw());
             if self.next >= self.end {
+                self.pause();
                 return Ok(None);
             }
             let page = self.log.page_of(Address::from_masked(self.next));

@@ -208,3 +208,35 @@ fn flush_waiters_run_once_the_bytes_are_written() {
     );
     assert!(log.read_blocking(records[0].0, 16).is_ok());
 }
+
+#[test]
+fn a_paused_scan_no_longer_holds_back_flushes() {
+    let log = mem_log(12, 4);
+    append(&log, 50);
+    let end = log.shift_read_only_to_tail();
+    assert!(log.wait_flushed(end, Duration::from_secs(5)).unwrap());
+    let mut scan = log.scan(Address::FIRST_VALID, end, common::sizer).unwrap();
+    assert!(scan.next().unwrap().is_some()); // protected now, holding a record from memory
+    // A little more, within the free frames: writing it must not need an eviction, which would
+    // wait on this thread's own scan.
+    append(&log, 2);
+    let target = log.shift_read_only_to_tail();
+    let waiter = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            log.wait_flushed(target, Duration::from_millis(300))
+                .unwrap()
+        })
+    };
+    assert!(
+        !waiter.join().unwrap(),
+        "an active scan holds the flush back"
+    );
+    scan.pause();
+    assert!(
+        log.wait_flushed(target, Duration::from_secs(5)).unwrap(),
+        "a paused scan does not"
+    );
+    // And it resumes where it was.
+    assert!(scan.next().unwrap().is_some());
+}

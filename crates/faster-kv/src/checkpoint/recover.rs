@@ -324,6 +324,9 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
         .register()
         .map_err(|e| crate::error::OpenError::InvalidConfig(e.to_string()))?;
     let mut invalid: Vec<Address> = Vec::new();
+    // Records are installed in batches: hash a batch, prefetch its buckets, then install, so
+    // that the index's cache misses overlap instead of following one another.
+    let mut batch: Vec<(u64, Address)> = Vec::with_capacity(REPLAY_BATCH);
     while let Some(item) = scan.next().map_err(|e| match e {
         faster_hlog::LogError::CorruptRecord { address, reason } => {
             RecoverError::CorruptRecord { address, reason }
@@ -358,7 +361,32 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
                 address,
                 reason: "key does not hash",
             })?;
-        let guard = handle.protect();
+        batch.push((hash, address));
+        if batch.len() == REPLAY_BATCH {
+            install(store, &handle, &batch);
+            batch.clear();
+        }
+    }
+    install(store, &handle, &batch);
+    drop(scan);
+    invalidate(store, &invalid)?;
+    Ok(to - from)
+}
+
+/// Records installed per batch during replay.
+const REPLAY_BATCH: usize = 64;
+
+/// Makes each `(hash, address)` its chain's index entry, in order (later records win).
+fn install<K: Codec + ?Sized, V: Codec + ?Sized>(
+    store: &Arc<Store<K, V>>,
+    handle: &faster_epoch::Handle,
+    batch: &[(u64, Address)],
+) {
+    let guard = handle.protect();
+    for &(hash, _) in batch {
+        store.index.prefetch(KeyHash(hash), &guard);
+    }
+    for &(hash, address) in batch {
         loop {
             let Ok(slot) = store.index.find_or_create(KeyHash(hash), &guard) else {
                 continue;
@@ -368,9 +396,6 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
             }
         }
     }
-    drop(scan);
-    invalidate(store, &invalid)?;
-    Ok(to - from)
 }
 
 /// Sets the invalid bit of each record, on the device and in memory (step 4).
