@@ -26,10 +26,18 @@ pub(crate) fn run(seconds: Option<&str>) -> Result<(), String> {
     let targets = String::from_utf8_lossy(&output.stdout).into_owned();
     for target in targets.lines().map(str::trim).filter(|t| !t.is_empty()) {
         let max_time = format!("-max_total_time={seconds}");
+        // libFuzzer adds what it finds to the first corpus directory: a scratch one (ignored by
+        // git), so the committed corpus in fuzz/corpus stays a short, hand-made set.
+        let scratch = fuzz_dir.join("corpus-work").join(target);
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+        let committed = fuzz_dir.join("corpus").join(target);
         cmd::run(
             &format!("fuzz {target} ({seconds}s)"),
             std::process::Command::new("cargo")
-                .args(["+nightly", "fuzz", "run", target, "--", &max_time])
+                .args(["+nightly", "fuzz", "run", target])
+                .arg(&scratch)
+                .arg(&committed)
+                .args(["--", &max_time])
                 .current_dir(&workspace_root()),
         )?;
     }

@@ -1,6 +1,7 @@
 //! The fuzz corpus of the checkpoint formats (`fuzz/corpus/`), run through the same parsers as
-//! the fuzz targets: every input is accepted or rejected without a panic, and the valid ones
-//! (named `valid_*`) are accepted — so the committed corpus stays in step with the formats.
+//! the fuzz targets: every input is accepted or rejected without a panic, the valid ones
+//! (named `valid_*`) are accepted and the damaged ones (`truncated_*`, `flipped_*`) rejected —
+//! so the committed corpus stays in step with the formats.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on any unexpected error"
@@ -27,6 +28,15 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
             )
         })
         .collect()
+}
+
+/// Valid inputs must parse, damaged ones must not; anything else only must not panic.
+fn expect(name: &str, ok: bool) {
+    if name.starts_with("valid_") {
+        assert!(ok, "{name} was rejected");
+    } else if name.starts_with("truncated_") || name.starts_with("flipped_") {
+        assert!(!ok, "{name} was accepted");
+    }
 }
 
 #[test]
