@@ -102,6 +102,7 @@ pub use config::{DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, FasterKvBuilder};
 pub use error::{OpError, OpenError, SessionError, Status};
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};
 pub use grow::GrowError;
+pub use ops::batch::READ_BATCH_GROUP;
 pub use pending::{Completed, Completion, Outcome};
 pub use session::{Pinned, REFRESH_INTERVAL, Rmw, Session};
 pub use stats::Stats;

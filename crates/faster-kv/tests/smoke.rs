@@ -116,3 +116,20 @@ fn pending_reads_complete_through_the_queue() {
     }
     assert_eq!(s.pending_count(), 0);
 }
+
+#[test]
+fn batched_reads_return_what_single_reads_return() {
+    let store: FasterKv<u64, u64> = small();
+    let mut s = store.session().unwrap();
+    for k in 0..5_000u64 {
+        s.upsert(&k, &(k ^ 0x55)).unwrap();
+    }
+    let keys: Vec<u64> = (0..6_000u64).map(|i| (i * 7919) % 6_000).collect();
+    let refs: Vec<&u64> = keys.iter().collect();
+    let mut got = Vec::new();
+    s.pin().read_batch(&refs, &mut got).unwrap();
+    assert_eq!(got.len(), keys.len());
+    for (k, v) in keys.iter().zip(&got) {
+        assert_eq!(*v, (*k < 5_000).then_some(k ^ 0x55), "key {k}");
+    }
+}

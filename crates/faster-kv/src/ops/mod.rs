@@ -2,6 +2,7 @@
 //! under a guard and says whether it finished, must be retried after a refresh, or needs the
 //! device. The session layer ([`crate::session`]) loops, refreshes and waits.
 
+pub(crate) mod batch;
 mod delete;
 mod read;
 mod rmw;
