@@ -20,7 +20,7 @@ pub(crate) fn run(seconds: Option<&str>) -> Result<(), String> {
     }
     let output = std::process::Command::new("cargo")
         .args(["+nightly", "fuzz", "list"])
-        .current_dir(&workspace_root())
+        .current_dir(workspace_root())
         .output()
         .map_err(|e| format!("fuzz: cargo fuzz list: {e}"))?;
     let targets = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -38,7 +38,7 @@ pub(crate) fn run(seconds: Option<&str>) -> Result<(), String> {
                 .arg(&scratch)
                 .arg(&committed)
                 .args(["--", &max_time])
-                .current_dir(&workspace_root()),
+                .current_dir(workspace_root()),
         )?;
     }
     Ok(())
