@@ -4,7 +4,7 @@ use crate::cmd::{available, cargo, run, workspace_root};
 use crate::tidy;
 
 /// Crates that have loom models in `tests/loom.rs`.
-const LOOM_CRATES: &[&str] = &["faster-epoch", "faster-hlog"];
+const LOOM_CRATES: &[&str] = &["faster-epoch", "faster-hlog", "faster-index"];
 
 /// Every check CI runs, in order of increasing cost, stopping at the first failure.
 pub(crate) fn ci() -> Result<(), String> {
