@@ -102,12 +102,13 @@ impl StatsRegistry {
             retries: totals[Counter::Retries as usize],
             live_sessions: sessions,
             regions: None,
+            index: None,
         }
     }
 }
 
 /// A snapshot of a store's counters (see [`FasterKv::stats`](crate::FasterKv::stats)).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Stats {
     /// Reads issued.
@@ -134,4 +135,7 @@ pub struct Stats {
     pub live_sessions: u64,
     /// The log's regions at the time of the snapshot.
     pub regions: Option<Regions>,
+    /// The index's fill: buckets, entries, overflow buckets, memory (a scan of the table,
+    /// taken when the snapshot is).
+    pub index: Option<faster_index::IndexStats>,
 }

@@ -172,10 +172,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
         ))
     }
 
-    /// Operation counters summed over every session, live or ended.
+    /// Operation counters summed over every session, live or ended, with the log's regions
+    /// and the index's fill. The counters cost nothing to keep (each session counts in its own
+    /// cache line); this call sums them and scans the index table, so it is not for hot loops.
     pub fn stats(&self) -> Stats {
         let mut stats = self.store.stats.total();
         stats.regions = Some(self.store.log.regions());
+        if let Ok(handle) = self.store.epoch.register() {
+            let guard = handle.protect();
+            stats.index = Some(self.store.index.stats(&guard));
+        }
         stats
     }
 

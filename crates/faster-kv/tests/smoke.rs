@@ -133,3 +133,31 @@ fn batched_reads_return_what_single_reads_return() {
         assert_eq!(*v, (*k < 5_000).then_some(k ^ 0x55), "key {k}");
     }
 }
+
+#[test]
+fn stats_count_operations_and_report_regions_and_index_fill() {
+    let store: FasterKv<u64, u64> = small();
+    let mut s = store.session().unwrap();
+    for k in 0..300u64 {
+        s.upsert(&k, &k).unwrap();
+    }
+    for k in 0..100u64 {
+        s.read(&k).unwrap();
+        s.add(&k, 1).unwrap();
+    }
+    s.delete(&1).unwrap();
+    let stats = store.stats();
+    assert_eq!(
+        (stats.upserts, stats.reads, stats.rmws, stats.deletes),
+        (300, 100, 100, 1)
+    );
+    assert_eq!(stats.reads_found, 100);
+    assert_eq!(stats.live_sessions, 1);
+    assert!(stats.regions.unwrap().tail.raw() > 300 * 24);
+    let index = stats.index.unwrap();
+    assert_eq!(index.used_entries, 300, "{index:?}");
+    assert_eq!(index.buckets, 64);
+    drop(s);
+    assert_eq!(store.stats().live_sessions, 0);
+    assert_eq!(store.stats().upserts, 300, "ended sessions still count");
+}
