@@ -1,0 +1,369 @@
+//! `faster bench`: a YCSB-style benchmark of the store, like FASTER's own benchmark, with its
+//! peers measured in the same run.
+//!
+//! Load: every key once, in shuffled order, from all threads. Then, for each workload,
+//! distribution and thread count, a timed run of operations on keys drawn uniformly or from a
+//! scrambled zipfian. As in FASTER's benchmark, each thread's requests are generated before
+//! the clock starts (a fixed-seed generator, [`REQUESTS_PER_THREAD`] of them, replayed in a
+//! loop), so the run measures the store, not the random-number generator. Requests run in
+//! batches of 256 (a pinned session, refreshed every 64 operations); one operation in 128 is
+//! timed for the latency percentiles.
+//!
+//! Every system is checked, untimed: after the load every key must read back as its own number,
+//! and after the runs as its number plus the RMWs applied to it ([`verify`]). faster-kv runs in
+//! this process; each peer (cargo feature `peers`) in a child process with a time limit
+//! ([`child`]), so that one that hangs or crashes is reported as such and the run goes on.
+//! The report gives every system's runs, its checks and status, and faster-kv's throughput
+//! divided by each peer's, cell by cell ([`table`]).
+
+mod child;
+mod keys;
+mod peers;
+mod plan;
+mod report;
+mod runner;
+mod systems;
+mod table;
+mod verify;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::Args;
+use faster_kv::FasterKv;
+
+use plan::Plan;
+use report::{Settings, SystemReport};
+use systems::FasterSystem;
+
+/// Requests generated per thread before a run (replayed in a loop): 4M, 64 MiB per thread.
+pub(crate) const REQUESTS_PER_THREAD: usize = 1 << 22;
+
+/// Options of `faster bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Number of keys (loaded once, in shuffled order).
+    #[arg(long, default_value_t = 10_000_000)]
+    keys: u64,
+    /// Value size in bytes, at least 8 (8: `u64` values updated in place atomically; larger:
+    /// the number in the first 8 bytes, then padding). Peers run with 8 only.
+    #[arg(long, default_value_t = 8)]
+    value_size: usize,
+    /// Thread counts to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 2.0)]
+    duration: f64,
+    /// Key distributions, comma-separated: uniform, zipf.
+    #[arg(long, value_delimiter = ',', default_value = "uniform,zipf")]
+    distribution: Vec<String>,
+    /// Zipfian skew.
+    #[arg(long, default_value_t = 0.99)]
+    theta: f64,
+    /// Workloads, comma-separated: read (100% reads), 95-5 and 50-50 (read/upsert), rmw.
+    #[arg(long, value_delimiter = ',', default_value = "read,95-5,50-50,rmw")]
+    workloads: Vec<String>,
+    /// Bytes of log pages in memory (faster-kv, and oxifaster on files). Default: twice the
+    /// loaded data, so the log stays in memory; set it lower to run larger than memory.
+    #[arg(long)]
+    memory_budget: Option<u64>,
+    /// Log page size as a power of two.
+    #[arg(long, default_value_t = 22)]
+    page_size_bits: u32,
+    /// Index buckets (power of two). Default: half the next power of two above `--keys`.
+    #[arg(long)]
+    index_buckets: Option<u64>,
+    /// Keep the log on an in-memory device instead of files in a temporary directory
+    /// (oxifaster: its NullDisk instead of its file device).
+    #[arg(long)]
+    memory: bool,
+    /// Directory for the store's files (default: a fresh temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Peers to measure beside the store, comma-separated: oxifaster, feoxdb, scc, dashmap.
+    /// Default: all (with cargo feature `peers`).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    peers: Option<Vec<String>>,
+    /// Measure no peers.
+    #[arg(long)]
+    no_peers: bool,
+    /// Seconds a peer's child process may run in all before it is killed and reported as
+    /// hung. Default: the load allowance (30 s + 5 s per million keys), twice the
+    /// verification's (25 s + 2 s per million keys) and 4 × --duration + 10 s per run.
+    /// Whatever it is, a child is also killed when a timed run has not ended within
+    /// 4 × --duration + 10 s, or its load or a verification has made no progress for 15 s;
+    /// without this option, also when its load takes longer than its allowance. (Reading
+    /// every key back stops by itself after 10 s + 2 s per million keys, for every peer.)
+    #[arg(long, value_name = "SECS")]
+    peer_timeout: Option<f64>,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Seed of the load order and the key choices.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Requests generated per thread before a run.
+    #[arg(long, default_value_t = REQUESTS_PER_THREAD, hide = true)]
+    requests_per_thread: usize,
+    /// Run only this peer and print its events (the parent's child process).
+    #[arg(long, hide = true)]
+    child_peer: Option<String>,
+}
+
+/// The options a child process running `peer` gets: the same benchmark.
+fn child_args(args: &BenchArgs, peer: &str) -> Vec<OsString> {
+    let list = |v: &[String]| v.join(",");
+    let mut out: Vec<OsString> = vec![
+        "--keys".into(),
+        args.keys.to_string().into(),
+        "--value-size".into(),
+        args.value_size.to_string().into(),
+        "--threads".into(),
+        args.threads
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+            .into(),
+        "--duration".into(),
+        args.duration.to_string().into(),
+        "--distribution".into(),
+        list(&args.distribution).into(),
+        "--theta".into(),
+        args.theta.to_string().into(),
+        "--workloads".into(),
+        list(&args.workloads).into(),
+        "--page-size-bits".into(),
+        args.page_size_bits.to_string().into(),
+        "--seed".into(),
+        args.seed.to_string().into(),
+        "--requests-per-thread".into(),
+        args.requests_per_thread.to_string().into(),
+        "--json".into(),
+        "--child-peer".into(),
+        peer.into(),
+    ];
+    if let Some(budget) = args.memory_budget {
+        out.extend(["--memory-budget".into(), budget.to_string().into()]);
+    }
+    if let Some(buckets) = args.index_buckets {
+        out.extend(["--index-buckets".into(), buckets.to_string().into()]);
+    }
+    if args.memory {
+        out.push("--memory".into());
+    }
+    if let Some(dir) = &args.dir {
+        out.extend(["--dir".into(), dir.clone().into_os_string()]);
+    }
+    out
+}
+
+/// Runs the benchmark and prints its report.
+pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
+    if args.value_size < 8 {
+        return Err("--value-size must be at least 8".into());
+    }
+    let peers: Vec<String> = if args.no_peers {
+        Vec::new()
+    } else {
+        args.peers
+            .clone()
+            .unwrap_or_else(|| peers::ALL.iter().map(ToString::to_string).collect())
+    };
+    peers::check_names(&peers)?;
+    let plan = Plan::from_args(args)?;
+    if let Some(peer) = &args.child_peer {
+        return child::serve(args, &plan, peer);
+    }
+
+    let mut systems = vec![bench_faster(args, &plan)?];
+    let limits = child::Limits::new(args.peer_timeout, &plan);
+    for peer in &peers {
+        systems.push(if args.value_size == 8 {
+            child::run_peer(args, &plan, peer, &limits)
+        } else {
+            SystemReport::skipped(
+                peers::display_name(peer),
+                "peers run with 8-byte values only (--value-size 8)",
+            )
+        });
+    }
+    if args.json {
+        let settings = Settings {
+            keys: args.keys,
+            value_size: args.value_size,
+            threads: args.threads.clone(),
+            duration: args.duration,
+            seed: args.seed,
+            storage: if args.memory { "memory" } else { "files" },
+            peers,
+        };
+        report::print_json(&settings, &systems)
+    } else {
+        table::print(&systems);
+        Ok(())
+    }
+}
+
+/// Benchmarks faster-kv in this process.
+fn bench_faster(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
+    let plan = &Plan {
+        verify_limit: std::time::Duration::MAX,
+        ..plan.clone()
+    };
+    let (system, dir) = open_faster(args)?;
+    let mut report = SystemReport::new("faster-kv");
+    let mut progress = runner::Progress::new("faster-kv", plan, false);
+    let started = std::time::Instant::now();
+    let measured = runner::measure(&system, plan, &mut |event| {
+        progress.on(plan, &event);
+        report.apply(event);
+    });
+    progress.finish();
+    measured?;
+    report.seconds = started.elapsed().as_secs_f64();
+    drop(system);
+    drop(dir);
+    report.settle();
+    Ok(report)
+}
+
+/// The size of the loaded data and the log's memory budget.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogBudget {
+    /// Bytes of the records of every key once.
+    #[cfg_attr(
+        not(feature = "peers"),
+        expect(dead_code, reason = "read only to size a peer's log")
+    )]
+    pub(crate) data_bytes: u64,
+    /// Bytes of log pages in memory.
+    pub(crate) memory_bytes: u64,
+}
+
+/// `--memory-budget`, or twice the loaded data (at least 64 MiB).
+pub(crate) fn log_budget(args: &BenchArgs) -> LogBudget {
+    let record = 8
+        + 8
+        + if args.value_size == 8 {
+            8
+        } else {
+            16 + args.value_size.div_ceil(8) * 8
+        };
+    let data_bytes = args.keys.saturating_mul(record as u64);
+    LogBudget {
+        data_bytes,
+        memory_bytes: args
+            .memory_budget
+            .unwrap_or_else(|| (2 * data_bytes).max(64 << 20)),
+    }
+}
+
+/// `--index-buckets`, or half the next power of two above `--keys` (at least 64).
+pub(crate) fn index_buckets(args: &BenchArgs) -> u64 {
+    args.index_buckets
+        .unwrap_or_else(|| (args.keys.next_power_of_two() / 2).max(64))
+}
+
+/// The store under test, and the temporary directory that holds it (if any).
+fn open_faster(args: &BenchArgs) -> Result<(FasterSystem, Option<tempfile::TempDir>), String> {
+    let mut builder = FasterKv::builder()
+        .memory_budget(log_budget(args).memory_bytes)
+        .page_size_bits(args.page_size_bits)
+        .index_buckets(index_buckets(args));
+    let mut temp = None;
+    if !args.memory {
+        let dir = match &args.dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let t = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+                let path = t.path().to_path_buf();
+                temp = Some(t);
+                path
+            }
+        };
+        builder = builder.dir(dir);
+    }
+    let system = if args.value_size == 8 {
+        FasterSystem::Word(builder.open().map_err(|e| e.to_string())?)
+    } else {
+        FasterSystem::Bytes(builder.open().map_err(|e| e.to_string())?, args.value_size)
+    };
+    Ok((system, temp))
+}
+
+/// `faster bench` options parsed from `list` (tests).
+#[cfg(test)]
+pub(crate) fn test_args(list: &[&str]) -> BenchArgs {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+    let argv = std::iter::once("bench").chain(list.iter().copied());
+    Cli::try_parse_from(argv)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_gets_the_same_benchmark() {
+        let args = test_args(&[
+            "--keys",
+            "1234",
+            "--value-size",
+            "8",
+            "--threads",
+            "3,1",
+            "--duration",
+            "0.25",
+            "--distribution",
+            "zipf",
+            "--theta",
+            "0.8",
+            "--workloads",
+            "rmw,read",
+            "--memory-budget",
+            "99999999",
+            "--page-size-bits",
+            "20",
+            "--index-buckets",
+            "256",
+            "--memory",
+            "--dir",
+            "/tmp/x y",
+            "--peers",
+            "scc",
+            "--peer-timeout",
+            "5",
+            "--seed",
+            "9",
+            "--requests-per-thread",
+            "77",
+        ]);
+        let argv: Vec<String> = child_args(&args, "scc")
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let child = test_args(&argv);
+        // The child runs one peer and reports in JSON; everything else is the same.
+        assert_eq!(child.child_peer.as_deref(), Some("scc"));
+        assert!(child.json);
+        let same = BenchArgs {
+            child_peer: Some("scc".into()),
+            json: true,
+            peers: None,
+            peer_timeout: None,
+            ..args
+        };
+        assert_eq!(format!("{child:?}"), format!("{same:?}"));
+    }
+}

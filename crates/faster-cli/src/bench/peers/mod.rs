@@ -1,0 +1,152 @@
+//! The peers measured beside faster-kv (feature `peers`), each in its own child process:
+//! oxifaster and feoxdb, stores with the same job; `scc::HashMap`, the ceiling of a plain
+//! concurrent hash map; and `dashmap`. Two hidden peers exist to exercise the child process
+//! handling: `sleep-forever` never starts, `crash` panics.
+
+#[cfg(feature = "peers")]
+mod feoxdb;
+#[cfg(feature = "peers")]
+mod maps;
+#[cfg(feature = "peers")]
+mod oxifaster;
+
+#[cfg(feature = "peers")]
+use std::sync::Mutex;
+#[cfg(feature = "peers")]
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::BenchArgs;
+use super::systems::System;
+
+/// The peers `--peers` accepts, in the order they run by default.
+#[cfg(feature = "peers")]
+pub(crate) const ALL: &[&str] = &["oxifaster", "feoxdb", "scc", "dashmap"];
+/// The peers `--peers` accepts (none: the `peers` feature is off).
+#[cfg(not(feature = "peers"))]
+pub(crate) const ALL: &[&str] = &[];
+
+/// Peers that test the child process handling, accepted but not listed.
+const TEST_PEERS: &[&str] = &["sleep-forever", "crash"];
+
+/// The name of `peer` in reports.
+pub(crate) fn display_name(peer: &str) -> &str {
+    match peer {
+        "scc" => "scc::HashMap",
+        other => other,
+    }
+}
+
+/// Checks that every name of `--peers` is a peer.
+pub(crate) fn check_names(names: &[String]) -> Result<(), String> {
+    match names
+        .iter()
+        .find(|n| !ALL.contains(&n.as_str()) && !TEST_PEERS.contains(&n.as_str()))
+    {
+        Some(unknown) if ALL.is_empty() => Err(format!(
+            "unknown peer `{unknown}`: this build has no peers (cargo feature `peers`)"
+        )),
+        Some(unknown) => Err(format!("unknown peer `{unknown}` ({})", ALL.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// A peer opened in this (child) process, with the directory that holds its files, if any.
+pub(crate) struct Opened {
+    /// Declared first so that it drops before its directory.
+    pub(crate) system: Box<dyn System>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Opened {
+    /// Ends the peer just before the process ends: its files are removed, but the system is
+    /// not torn down (millions of entries, and perhaps background threads that would not
+    /// stop): the process's exit reclaims it.
+    pub(crate) fn finish(self) {
+        let Self { system, _dir: dir } = self;
+        std::mem::forget(system);
+        drop(dir);
+    }
+}
+
+/// Failed operations of a peer, counted from all its threads.
+#[cfg(feature = "peers")]
+#[derive(Debug, Default)]
+pub(crate) struct FailureLog {
+    count: AtomicU64,
+    first: Mutex<Option<String>>,
+}
+
+#[cfg(feature = "peers")]
+impl FailureLog {
+    /// Counts one failure; keeps the description of the first.
+    pub(crate) fn record(&self, describe: impl FnOnce() -> String) {
+        if self.count.fetch_add(1, Ordering::Relaxed) == 0
+            && let Ok(mut first) = self.first.lock()
+        {
+            *first = Some(describe());
+        }
+    }
+
+    /// The number of failures and the first one's description.
+    pub(crate) fn snapshot(&self) -> (u64, Option<String>) {
+        let first = self.first.lock().ok().and_then(|f| f.clone());
+        (self.count.load(Ordering::Relaxed), first)
+    }
+}
+
+/// Opens `peer` for the benchmark `args` describes.
+pub(crate) fn open(peer: &str, args: &BenchArgs) -> Result<Opened, String> {
+    #[cfg(feature = "peers")]
+    if let Some(opened) = open_real(peer, args)? {
+        return Ok(opened);
+    }
+    #[cfg(not(feature = "peers"))]
+    let _ = args;
+    match peer {
+        "sleep-forever" => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+        "crash" => panic!("the `crash` peer panics on purpose"),
+        other => Err(format!("unknown peer `{other}`")),
+    }
+}
+
+#[cfg(feature = "peers")]
+fn open_real(peer: &str, args: &BenchArgs) -> Result<Option<Opened>, String> {
+    let (system, dir): (Box<dyn System>, _) = match peer {
+        "scc" => (Box::new(maps::SccSystem::new(args.keys)), None),
+        "dashmap" => (Box::new(maps::DashSystem::new(args.keys)), None),
+        "feoxdb" => (Box::new(feoxdb::FeoxdbSystem::new()?), None),
+        "oxifaster" => {
+            let budget = super::log_budget(args);
+            let mut config = oxifaster::Config {
+                log_memory_bytes: budget.memory_bytes,
+                page_size_bits: args.page_size_bits,
+                index_buckets: super::index_buckets(args),
+            };
+            if args.memory {
+                // NullDisk drops what is evicted to it: hold every record in memory.
+                config.log_memory_bytes = config.log_memory_bytes.max(8 * budget.data_bytes);
+                (Box::new(oxifaster::in_memory(config)), None)
+            } else {
+                let (path, temp) = match &args.dir {
+                    Some(dir) => {
+                        let path = dir.join("oxifaster");
+                        std::fs::create_dir_all(&path)
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
+                        (path, None)
+                    }
+                    None => {
+                        let temp =
+                            tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+                        (temp.path().to_path_buf(), Some(temp))
+                    }
+                };
+                (Box::new(oxifaster::on_file(config, &path)?), temp)
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Opened { system, _dir: dir }))
+}

@@ -1,0 +1,330 @@
+//! The benchmark's results: measured runs, verification outcomes and each system's status,
+//! gathered from the events of [`super::runner::measure`] (in this process or a child's), then
+//! printed as a table for people ([`super::table`]) or as JSON for machines.
+
+use serde::{Deserialize, Serialize};
+
+use super::runner::{Event, Phase};
+use super::systems::Found;
+
+/// One measured run (or the load).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunResult {
+    pub(crate) system: String,
+    pub(crate) workload: String,
+    pub(crate) distribution: String,
+    pub(crate) threads: usize,
+    pub(crate) ops: u64,
+    pub(crate) seconds: f64,
+    pub(crate) mops: f64,
+    /// Median latency of the sampled operations, in nanoseconds.
+    pub(crate) p50_ns: Option<u32>,
+    /// 99th percentile latency of the sampled operations, in nanoseconds.
+    pub(crate) p99_ns: Option<u32>,
+    /// Requests each thread completed (timed runs only): what verification replays.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) thread_ops: Vec<u64>,
+}
+
+impl RunResult {
+    pub(crate) fn new(
+        system: String,
+        workload: &str,
+        distribution: &str,
+        threads: usize,
+        ops: u64,
+        seconds: f64,
+        mut samples: Vec<u32>,
+    ) -> Self {
+        samples.sort_unstable();
+        let percentile = |p: f64| {
+            (!samples.is_empty()).then(|| {
+                let i = ((samples.len() - 1) as f64 * p).round() as usize;
+                samples[i]
+            })
+        };
+        Self {
+            system,
+            workload: workload.to_string(),
+            distribution: distribution.to_string(),
+            threads,
+            ops,
+            seconds,
+            mops: ops as f64 / seconds.max(1e-9) / 1e6,
+            p50_ns: percentile(0.50),
+            p99_ns: percentile(0.99),
+            thread_ops: Vec::new(),
+        }
+    }
+
+    /// Whether `self` and `other` measure the same cell (workload, distribution, threads).
+    pub(crate) fn same_cell(&self, other: &Self) -> bool {
+        self.workload == other.workload
+            && self.distribution == other.distribution
+            && self.threads == other.threads
+    }
+}
+
+/// A key that read back wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Mismatch {
+    pub(crate) key: u64,
+    pub(crate) expected: u64,
+    pub(crate) found: Found,
+}
+
+/// The outcome of reading every key back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Verification {
+    /// Keys to check.
+    pub(crate) keys: u64,
+    /// Keys read back: all of them, unless the time allowed ran out.
+    pub(crate) checked: u64,
+    /// Keys whose value was not the expected one (missing, wrong or an error).
+    pub(crate) wrong: u64,
+    /// The first few wrong keys.
+    pub(crate) examples: Vec<Mismatch>,
+    pub(crate) seconds: f64,
+}
+
+impl Verification {
+    /// No key read back wrong.
+    pub(crate) fn ok(&self) -> bool {
+        self.wrong == 0
+    }
+
+    /// Every key was read back.
+    pub(crate) fn complete(&self) -> bool {
+        self.checked == self.keys
+    }
+
+    /// "20000 keys ok", or "3 of 20000 keys wrong (key 5: expected 6, found 5; …)".
+    pub(crate) fn summary(&self) -> String {
+        let scope = if self.complete() {
+            format!("{} keys", self.keys)
+        } else {
+            format!(
+                "{} of {} keys checked (the {:.0} s allowed ran out)",
+                self.checked, self.keys, self.seconds
+            )
+        };
+        if self.ok() {
+            return format!("{scope}: ok");
+        }
+        let examples: Vec<String> = self
+            .examples
+            .iter()
+            .map(|m| {
+                let found = match &m.found {
+                    Found::Value(v) => format!("found {v}"),
+                    Found::Missing => "missing".to_string(),
+                    Found::Error(e) => format!("error: {e}"),
+                };
+                format!("key {}: expected {}, {found}", m.key, m.expected)
+            })
+            .collect();
+        format!("{scope}: {} wrong ({})", self.wrong, examples.join("; "))
+    }
+}
+
+/// How a system's benchmark ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    /// Every run finished and every key read back right.
+    Ok,
+    /// Some key read back wrong (the throughput is still reported, flagged).
+    WrongData,
+    /// Its child process made no progress within the time limit and was killed.
+    Hung,
+    /// Its child process exited with an error or panicked.
+    Crashed,
+    /// Not run (peers need 8-byte values).
+    Skipped,
+}
+
+impl Status {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::WrongData => "WRONG DATA",
+            Self::Hung => "HUNG",
+            Self::Crashed => "CRASHED",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// Everything measured and checked about one system.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SystemReport {
+    pub(crate) name: String,
+    pub(crate) status: Status,
+    /// Why it hung, crashed or was skipped (with a crashed child's stderr tail).
+    pub(crate) detail: Option<String>,
+    /// Every key read back after the load (each must hold its own number).
+    pub(crate) after_load: Option<Verification>,
+    /// Every key read back after all runs (key + the RMWs applied to it).
+    pub(crate) after_runs: Option<Verification>,
+    /// Operations the system reported as failed during the runs.
+    pub(crate) failed_ops: u64,
+    pub(crate) first_failure: Option<String>,
+    pub(crate) results: Vec<RunResult>,
+    /// Wall-clock seconds of the system's whole benchmark: load, runs and checks.
+    pub(crate) seconds: f64,
+    /// Whether the system reported the end of its benchmark.
+    #[serde(skip)]
+    pub(crate) done: bool,
+}
+
+impl SystemReport {
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            status: Status::Ok,
+            detail: None,
+            after_load: None,
+            after_runs: None,
+            failed_ops: 0,
+            first_failure: None,
+            results: Vec::new(),
+            seconds: 0.0,
+            done: false,
+        }
+    }
+
+    pub(crate) fn skipped(name: &str, why: &str) -> Self {
+        Self {
+            status: Status::Skipped,
+            detail: Some(why.to_string()),
+            ..Self::new(name)
+        }
+    }
+
+    /// Takes in one event of the system's benchmark.
+    pub(crate) fn apply(&mut self, event: Event) {
+        match event {
+            Event::Stage { .. } | Event::Progress { .. } => {}
+            Event::Result { result } => self.results.push(result),
+            Event::Verified {
+                phase,
+                verification,
+            } => match phase {
+                Phase::AfterLoad => self.after_load = Some(verification),
+                Phase::AfterRuns => self.after_runs = Some(verification),
+            },
+            Event::Done {
+                failed_ops,
+                first_failure,
+            } => {
+                self.failed_ops = failed_ops;
+                self.first_failure = first_failure;
+                self.done = true;
+            }
+        }
+    }
+
+    /// Whether some key read back wrong.
+    pub(crate) fn wrong_data(&self) -> bool {
+        [&self.after_load, &self.after_runs]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.ok()))
+    }
+
+    /// Settles the status once the benchmark ended: a hang or crash stays; otherwise wrong
+    /// data if any key read back wrong.
+    pub(crate) fn settle(&mut self) {
+        if self.status == Status::Ok && self.wrong_data() {
+            self.status = Status::WrongData;
+        }
+    }
+
+    /// The mark of this system's rows: whether its values were verified.
+    pub(crate) fn data_mark(&self) -> &'static str {
+        let complete = [&self.after_load, &self.after_runs]
+            .iter()
+            .all(|v| v.as_ref().is_some_and(Verification::complete));
+        if self.wrong_data() {
+            "WRONG"
+        } else if complete {
+            "ok"
+        } else if self.after_runs.is_some() {
+            "ok, partly"
+        } else if self.after_load.is_some() {
+            "load ok"
+        } else {
+            "-"
+        }
+    }
+}
+
+/// faster-kv's throughput divided by a peer's in one cell.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Ratio {
+    pub(crate) peer: String,
+    pub(crate) workload: String,
+    pub(crate) distribution: String,
+    pub(crate) threads: usize,
+    pub(crate) faster_kv_mops: f64,
+    pub(crate) peer_mops: f64,
+    /// faster-kv Mops/s ÷ peer Mops/s: above 1, faster-kv is faster.
+    pub(crate) ratio: f64,
+    /// The peer returned wrong data, so its figure is suspect.
+    pub(crate) peer_wrong_data: bool,
+}
+
+/// The ratios of faster-kv (the first report) to every other system, cell by cell.
+pub(crate) fn ratios(systems: &[SystemReport]) -> Vec<Ratio> {
+    let Some((faster, peers)) = systems.split_first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for peer in peers {
+        for ours in &faster.results {
+            if let Some(theirs) = peer.results.iter().find(|r| r.same_cell(ours)) {
+                out.push(Ratio {
+                    peer: peer.name.clone(),
+                    workload: ours.workload.clone(),
+                    distribution: ours.distribution.clone(),
+                    threads: ours.threads,
+                    faster_kv_mops: ours.mops,
+                    peer_mops: theirs.mops,
+                    ratio: ours.mops / theirs.mops.max(1e-12),
+                    peer_wrong_data: peer.wrong_data(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The benchmark's settings, echoed in the JSON.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Settings {
+    pub(crate) keys: u64,
+    pub(crate) value_size: usize,
+    pub(crate) threads: Vec<usize>,
+    pub(crate) duration: f64,
+    pub(crate) seed: u64,
+    /// "files" or "memory": where faster-kv's log (and oxifaster's) lives.
+    pub(crate) storage: &'static str,
+    pub(crate) peers: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    settings: &'a Settings,
+    systems: &'a [SystemReport],
+    ratios: Vec<Ratio>,
+}
+
+pub(crate) fn print_json(settings: &Settings, systems: &[SystemReport]) -> Result<(), String> {
+    let json = Json {
+        settings,
+        systems,
+        ratios: ratios(systems),
+    };
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! One system's benchmark, start to end: load every key, read them all back, run every timed
+//! run of the plan, then read every key back again against the values the runs must have
+//! left. Progress is a stream of [`Event`]s: the parent turns them into a
+//! [`SystemReport`](super::report::SystemReport) directly for faster-kv, and a child process
+//! prints them for its parent to read (see [`super::child`]).
+
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Plan, RunSpec};
+use super::report::{RunResult, Verification};
+use super::systems::System;
+use super::verify;
+
+/// Operations per call into a worker.
+const BATCH: usize = 256;
+/// One operation in this many is timed for the latency percentiles.
+const SAMPLE_EVERY: usize = 128;
+
+/// Which verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Phase {
+    /// After the load: every key holds its own number.
+    AfterLoad,
+    /// After all runs: every key holds its number plus the RMWs applied to it.
+    AfterRuns,
+}
+
+/// A part of a system's benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Stage {
+    Load,
+    Verify {
+        phase: Phase,
+    },
+    /// `Plan::runs[index]`.
+    Run {
+        index: usize,
+    },
+}
+
+impl Stage {
+    pub(crate) fn describe(self, plan: &Plan) -> String {
+        match self {
+            Self::Load => format!("loading {} keys", plan.keys),
+            Self::Verify {
+                phase: Phase::AfterLoad,
+            } => "reading every key back after the load".into(),
+            Self::Verify {
+                phase: Phase::AfterRuns,
+            } => "reading every key back after the runs".into(),
+            Self::Run { index } => plan
+                .runs
+                .get(index)
+                .map_or_else(|| format!("run {index}"), |run| plan.describe(run)),
+        }
+    }
+}
+
+/// What a system's benchmark reports as it goes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum Event {
+    /// A stage starts.
+    Stage { stage: Stage },
+    /// Keys done so far in a load or verification (every second or so).
+    Progress { done: u64 },
+    /// The load or a timed run finished.
+    Result { result: RunResult },
+    /// A verification finished.
+    Verified {
+        phase: Phase,
+        verification: Verification,
+    },
+    /// The benchmark finished; the operations the system reported as failed.
+    Done {
+        failed_ops: u64,
+        first_failure: Option<String>,
+    },
+}
+
+/// Runs `plan` on `system`, reporting each step to `sink`.
+///
+/// # Errors
+/// When a worker cannot be made, a thread panics, or faster-kv reports an error.
+pub(crate) fn measure(
+    system: &dyn System,
+    plan: &Plan,
+    sink: &mut dyn FnMut(Event),
+) -> Result<(), String> {
+    sink(Event::Stage { stage: Stage::Load });
+    let result = load(system, &plan.load_order(), plan.max_threads, sink)?;
+    sink(Event::Result { result });
+
+    let phase = Phase::AfterLoad;
+    sink(Event::Stage {
+        stage: Stage::Verify { phase },
+    });
+    let verification = verify::check(
+        system,
+        plan.keys,
+        plan.max_threads,
+        None,
+        plan.verify_limit,
+        sink,
+    )?;
+    sink(Event::Verified {
+        phase,
+        verification,
+    });
+
+    let mut completed = Vec::with_capacity(plan.runs.len());
+    for (index, run) in plan.runs.iter().enumerate() {
+        sink(Event::Stage {
+            stage: Stage::Run { index },
+        });
+        let result = timed_run(system, plan, run)?;
+        completed.push((index, result.thread_ops.clone()));
+        sink(Event::Result { result });
+    }
+
+    let phase = Phase::AfterRuns;
+    sink(Event::Stage {
+        stage: Stage::Verify { phase },
+    });
+    let counts = verify::expected_counts(plan, &completed);
+    let verification = verify::check(
+        system,
+        plan.keys,
+        plan.max_threads,
+        Some(&counts),
+        plan.verify_limit,
+        sink,
+    )?;
+    sink(Event::Verified {
+        phase,
+        verification,
+    });
+
+    let (failed_ops, first_failure) = system.failures();
+    sink(Event::Done {
+        failed_ops,
+        first_failure,
+    });
+    Ok(())
+}
+
+/// Keys loaded, or read back, between two updates of the progress counter.
+const PROGRESS_SLICE: usize = 1 << 16;
+/// How often a load or verification reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Waits for `handles` (threads that add their progress to `done`), reporting `done` to
+/// `sink` every [`PROGRESS_EVERY`] meanwhile; returns their results.
+pub(crate) fn join_reporting<T>(
+    handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T, String>>>,
+    done: &AtomicU64,
+    sink: &mut dyn FnMut(Event),
+) -> Result<Vec<T>, String> {
+    let mut last = Instant::now();
+    while !handles
+        .iter()
+        .all(std::thread::ScopedJoinHandle::is_finished)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        if last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            sink(Event::Progress {
+                done: done.load(Ordering::Relaxed),
+            });
+        }
+    }
+    handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "a thread panicked".to_string())?)
+        .collect()
+}
+
+/// Inserts every key of `order` from `threads` threads, each a contiguous share.
+fn load(
+    system: &dyn System,
+    order: &[u64],
+    threads: usize,
+    sink: &mut dyn FnMut(Event),
+) -> Result<RunResult, String> {
+    let start = Instant::now();
+    let share = order.len().div_ceil(threads).max(1);
+    let done = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = order
+            .chunks(share)
+            .map(|keys| {
+                let done = &done;
+                scope.spawn(move || {
+                    let mut worker = system.worker()?;
+                    for slice in keys.chunks(PROGRESS_SLICE) {
+                        worker.load(slice)?;
+                        done.fetch_add(slice.len() as u64, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        join_reporting(handles, &done, sink)
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(RunResult::new(
+        system.name(),
+        "load",
+        "shuffled",
+        threads,
+        order.len() as u64,
+        seconds,
+        Vec::new(),
+    ))
+}
+
+/// One timed run: each thread generates its requests, then all replay theirs in batches
+/// until the clock stops them.
+fn timed_run(system: &dyn System, plan: &Plan, run: &RunSpec) -> Result<RunResult, String> {
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(run.threads + 1);
+    let outcomes = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..run.threads)
+            .map(|t| {
+                let (stop, barrier) = (&stop, &barrier);
+                scope.spawn(move || -> Result<(u64, Vec<u32>), String> {
+                    let made = system.worker();
+                    let requests = plan.requests(run, t);
+                    // Meet the others even on failure, so that no thread waits forever.
+                    barrier.wait();
+                    let mut worker = made?;
+                    let mut samples = Vec::new();
+                    let mut done = 0u64;
+                    'run: loop {
+                        for batch in requests.chunks(BATCH) {
+                            if stop.load(Ordering::Relaxed) {
+                                break 'run;
+                            }
+                            worker.run(batch, SAMPLE_EVERY, &mut samples)?;
+                            done += batch.len() as u64;
+                        }
+                    }
+                    Ok((done, samples))
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(plan.duration));
+        stop.store(true, Ordering::Relaxed);
+        let outcomes: Result<Vec<_>, String> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| "a benchmark thread panicked".to_string())?
+            })
+            .collect();
+        outcomes.map(|o| (o, start.elapsed().as_secs_f64()))
+    });
+    let (outcomes, seconds) = outcomes?;
+    let thread_ops: Vec<u64> = outcomes.iter().map(|(n, _)| *n).collect();
+    let samples = outcomes.into_iter().flat_map(|(_, s)| s).collect();
+    let mut result = RunResult::new(
+        system.name(),
+        run.workload.name,
+        &plan.distribution_name(run),
+        run.threads,
+        thread_ops.iter().sum(),
+        seconds,
+        samples,
+    );
+    result.thread_ops = thread_ops;
+    Ok(result)
+}
+
+/// A progress bar on stderr for one system, driven by its events.
+pub(crate) struct Progress {
+    bar: ProgressBar,
+    /// The current stage's description.
+    stage: String,
+}
+
+impl Progress {
+    /// A bar for `name`; hidden when `hidden` (a child process: its parent shows progress).
+    pub(crate) fn new(name: &str, plan: &Plan, hidden: bool) -> Self {
+        let steps = plan.runs.len() as u64 + 3;
+        let bar = ProgressBar::new(steps).with_style(
+            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        if hidden {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar.set_prefix(name.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            bar,
+            stage: String::new(),
+        }
+    }
+
+    pub(crate) fn on(&mut self, plan: &Plan, event: &Event) {
+        match event {
+            Event::Stage { stage } => {
+                self.stage = stage.describe(plan);
+                self.bar.set_message(self.stage.clone());
+            }
+            Event::Progress { done } => self
+                .bar
+                .set_message(format!("{}: {done} keys done", self.stage)),
+            Event::Result { .. } | Event::Verified { .. } => self.bar.inc(1),
+            Event::Done { .. } => {}
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

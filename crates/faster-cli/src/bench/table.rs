@@ -1,0 +1,246 @@
+//! The report for people: every run, every system's checks and status, then faster-kv's
+//! throughput divided by each peer's, cell by cell, and where faster-kv wins or loses.
+
+use std::fmt::Write as _;
+
+use super::report::{Ratio, Status, SystemReport, ratios};
+
+/// Prints the whole report on stdout.
+pub(crate) fn print(systems: &[SystemReport]) {
+    print!("{}", render(systems));
+}
+
+fn render(systems: &[SystemReport]) -> String {
+    let mut out = String::new();
+    runs(&mut out, systems);
+    checks(&mut out, systems);
+    ratio_table(&mut out, systems, &ratios(systems));
+    out
+}
+
+/// One row per run; the last column says whether the system's values read back right.
+fn runs(out: &mut String, systems: &[SystemReport]) {
+    let _ = writeln!(
+        out,
+        "{:<14} {:<11} {:<10} {:>3} {:>9} {:>8} {:>8}  data",
+        "system", "workload", "keys", "thr", "Mops/s", "p50 ns", "p99 ns"
+    );
+    let show = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+    for system in systems {
+        for r in &system.results {
+            let _ = writeln!(
+                out,
+                "{:<14} {:<11} {:<10} {:>3} {:>9.2} {:>8} {:>8}  {}",
+                r.system,
+                r.workload,
+                r.distribution,
+                r.threads,
+                r.mops,
+                show(r.p50_ns),
+                show(r.p99_ns),
+                system.data_mark(),
+            );
+        }
+        if system.status != Status::Ok && system.status != Status::WrongData {
+            let _ = writeln!(out, "{:<14} ({})", system.name, system.status.label());
+        }
+    }
+}
+
+/// Each system's status and what reading every key back found.
+fn checks(out: &mut String, systems: &[SystemReport]) {
+    let _ = writeln!(
+        out,
+        "\nChecks (every key read back after the load, and after the runs):"
+    );
+    for s in systems {
+        let _ = write!(
+            out,
+            "  {:<14} {} ({:.0} s)",
+            s.name,
+            s.status.label(),
+            s.seconds
+        );
+        let mut notes = Vec::new();
+        for (when, v) in [
+            ("after the load", &s.after_load),
+            ("after the runs", &s.after_runs),
+        ] {
+            match v {
+                Some(v) => notes.push(format!("{when}: {}", v.summary())),
+                None if matches!(s.status, Status::Hung | Status::Crashed) => {
+                    notes.push(format!("{when}: not reached"));
+                }
+                None => {}
+            }
+        }
+        if s.failed_ops > 0 {
+            notes.push(format!(
+                "{} operations failed (first: {})",
+                s.failed_ops,
+                s.first_failure.as_deref().unwrap_or("?")
+            ));
+        }
+        if let Some(detail) = &s.detail {
+            notes.push(detail.replace('\n', " | "));
+        }
+        if !notes.is_empty() {
+            let _ = write!(out, ": {}", notes.join("; "));
+        }
+        let _ = writeln!(out);
+    }
+}
+
+/// faster-kv ÷ each peer, one column per peer, then a plain summary per peer.
+fn ratio_table(out: &mut String, systems: &[SystemReport], ratios: &[Ratio]) {
+    let Some((faster, peers)) = systems.split_first() else {
+        return;
+    };
+    let peers: Vec<&SystemReport> = peers.iter().filter(|p| !p.results.is_empty()).collect();
+    if peers.is_empty() || faster.results.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nfaster-kv Mops/s ÷ peer Mops/s (above 1: faster-kv is faster; * the peer returned wrong data):"
+    );
+    let _ = write!(out, "{:<11} {:<10} {:>3}", "workload", "keys", "thr");
+    for p in &peers {
+        let _ = write!(out, " {:>16}", format!("/ {}", p.name));
+    }
+    let _ = writeln!(out);
+    for ours in &faster.results {
+        let _ = write!(
+            out,
+            "{:<11} {:<10} {:>3}",
+            ours.workload, ours.distribution, ours.threads
+        );
+        for p in &peers {
+            let cell = ratios
+                .iter()
+                .find(|r| {
+                    r.peer == p.name
+                        && r.workload == ours.workload
+                        && r.distribution == ours.distribution
+                        && r.threads == ours.threads
+                })
+                .map_or_else(
+                    || "-".to_string(),
+                    |r| {
+                        format!(
+                            "{:.2}{}",
+                            r.ratio,
+                            if r.peer_wrong_data { "*" } else { " " }
+                        )
+                    },
+                );
+            let _ = write!(out, " {cell:>16}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out);
+    for p in &peers {
+        let cells: Vec<&Ratio> = ratios.iter().filter(|r| r.peer == p.name).collect();
+        let name = |r: &&Ratio| format!("{} {} {} thr", r.workload, r.distribution, r.threads);
+        let (wins, losses): (Vec<&Ratio>, Vec<&Ratio>) = cells.iter().partition(|r| r.ratio > 1.0);
+        let listed = |v: &[&Ratio]| v.iter().map(name).collect::<Vec<_>>().join(", ");
+        let mut line = format!("faster-kv vs {}: ", p.name);
+        if losses.is_empty() {
+            let _ = write!(line, "faster in all {} cells", cells.len());
+        } else if wins.is_empty() {
+            let _ = write!(line, "slower in all {} cells", cells.len());
+        } else if losses.len() <= wins.len() {
+            let _ = write!(
+                line,
+                "faster in {} of {} cells, slower in {}: {}",
+                wins.len(),
+                cells.len(),
+                losses.len(),
+                listed(&losses)
+            );
+        } else {
+            let _ = write!(
+                line,
+                "slower in {} of {} cells, faster in {}: {}",
+                losses.len(),
+                cells.len(),
+                wins.len(),
+                listed(&wins)
+            );
+        }
+        if p.wrong_data() {
+            line.push_str("; this peer returned wrong data");
+        }
+        if matches!(p.status, Status::Hung | Status::Crashed) {
+            let _ = write!(
+                line,
+                "; this peer {} before finishing",
+                if p.status == Status::Hung {
+                    "hung"
+                } else {
+                    "crashed"
+                }
+            );
+        }
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::report::{RunResult, Verification};
+
+    fn system(name: &str, mops: &[f64], wrong: u64) -> SystemReport {
+        let mut report = SystemReport::new(name);
+        for (i, &m) in mops.iter().enumerate() {
+            report.results.push(RunResult::new(
+                name.into(),
+                "100% read",
+                "uniform",
+                i + 1,
+                (m * 1e6) as u64,
+                1.0,
+                vec![100, 200],
+            ));
+        }
+        report.after_load = Some(Verification {
+            keys: 10,
+            checked: 10,
+            ..Verification::default()
+        });
+        report.after_runs = Some(Verification {
+            keys: 10,
+            checked: 10,
+            wrong,
+            ..Verification::default()
+        });
+        report.settle();
+        report
+    }
+
+    #[test]
+    fn ratios_say_where_faster_kv_wins_and_flag_wrong_peers() {
+        let systems = [
+            system("faster-kv", &[2.0, 3.0], 0),
+            system("fast-peer", &[4.0, 1.5], 0),
+            system("wrong-peer", &[1.0, 1.0], 2),
+        ];
+        let text = render(&systems);
+        assert!(text.contains("faster-kv vs fast-peer: faster in 1 of 2 cells, slower in 1: 100% read uniform 1 thr"), "{text}");
+        assert!(
+            text.contains(
+                "faster-kv vs wrong-peer: faster in all 2 cells; this peer returned wrong data"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("0.50 "), "{text}");
+        assert!(text.contains("3.00*"), "{text}");
+        assert!(text.contains("wrong-peer     WRONG DATA"), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("wrong-peer "))
+            .unwrap_or_default();
+        assert!(row.ends_with("WRONG"), "{row}");
+    }
+}
