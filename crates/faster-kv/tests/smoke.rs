@@ -135,6 +135,31 @@ fn batched_reads_return_what_single_reads_return() {
 }
 
 #[test]
+fn prefetch_hints_change_no_result_for_memory_disk_or_absent_keys() {
+    let store: FasterKv<u64, u64> = small();
+    let mut s = store.session().unwrap();
+    for k in 0..5_000u64 {
+        s.upsert(&k, &(k + 1)).unwrap();
+    }
+    let mut p = s.pin();
+    // Keys on the device (the early ones), in memory (the late ones) and absent.
+    for k in (0..6_000u64).step_by(7) {
+        p.prefetch_bucket(&k).unwrap();
+        p.prefetch_record(&k).unwrap();
+        assert_eq!(p.read(&k).unwrap(), (k < 5_000).then_some(k + 1), "key {k}");
+        p.prefetch_record(&(k + 1)).unwrap();
+        p.upsert(&k, &(k + 2)).unwrap();
+        assert_eq!(p.read(&k).unwrap(), Some(k + 2), "key {k}");
+    }
+    drop(p);
+    assert_eq!(
+        store.stats().reads,
+        2 * 6_000_u64.div_ceil(7),
+        "hints are not reads"
+    );
+}
+
+#[test]
 fn stats_count_operations_and_report_regions_and_index_fill() {
     let store: FasterKv<u64, u64> = small();
     let mut s = store.session().unwrap();

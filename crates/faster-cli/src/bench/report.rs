@@ -308,6 +308,8 @@ pub(crate) struct Settings {
     pub(crate) seed: u64,
     /// "files" or "memory": where faster-kv's log (and oxifaster's) lives.
     pub(crate) storage: &'static str,
+    /// faster-kv's `--prefetch-depth` (0: no prefetch hints).
+    pub(crate) prefetch_depth: usize,
     pub(crate) peers: Vec<String>,
 }
 

@@ -57,6 +57,64 @@ pub(crate) trait System: Sync {
     }
 }
 
+impl Op {
+    /// The key the operation touches.
+    pub(crate) fn key(self) -> u64 {
+        match self {
+            Self::Read(k) | Self::Upsert(k) | Self::Rmw(k) => k,
+        }
+    }
+}
+
+/// A step of [`drive_ahead`]: an operation, or a hint about a later one's key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step {
+    Run(Op),
+    /// Start loading this key's index bucket.
+    PrefetchBucket(u64),
+    /// Start loading this key's newest record (its bucket was prefetched earlier).
+    PrefetchRecord(u64),
+}
+
+/// Like [`drive`], with the misses of later operations started early: before operation `i`,
+/// the bucket of operation `i + depth` and the record of operation `i + depth / 2` are
+/// prefetched. A `depth` of 0 issues no hints. Latency samples time the operation alone.
+#[inline]
+pub(crate) fn drive_ahead(
+    ops: &[Op],
+    depth: usize,
+    sample_every: usize,
+    samples: &mut Vec<u32>,
+    mut f: impl FnMut(Step) -> Result<(), String>,
+) -> Result<(), String> {
+    if depth == 0 {
+        return drive(ops, sample_every, samples, |op| f(Step::Run(op)));
+    }
+    let half = (depth / 2).max(1);
+    for op in ops.iter().take(depth) {
+        f(Step::PrefetchBucket(op.key()))?;
+    }
+    for op in ops.iter().take(half) {
+        f(Step::PrefetchRecord(op.key()))?;
+    }
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(later) = ops.get(i + depth) {
+            f(Step::PrefetchBucket(later.key()))?;
+        }
+        if let Some(later) = ops.get(i + half) {
+            f(Step::PrefetchRecord(later.key()))?;
+        }
+        if i % sample_every == 0 {
+            let start = Instant::now();
+            f(Step::Run(*op))?;
+            samples.push(u32::try_from(start.elapsed().as_nanos()).unwrap_or(u32::MAX));
+        } else {
+            f(Step::Run(*op))?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `f` on every op, timing every `sample_every`-th.
 #[inline]
 pub(crate) fn drive(
@@ -79,7 +137,14 @@ pub(crate) fn drive(
 
 /// faster-kv. 8-byte values are `u64` words updated in place atomically; larger values are
 /// byte strings whose first 8 bytes hold the number (little-endian), padded with 0xAB.
-pub(crate) enum FasterSystem {
+/// The load and timed runs issue prefetch hints `prefetch_depth` operations ahead (0: none).
+pub(crate) struct FasterSystem {
+    pub(crate) store: FasterStore,
+    pub(crate) prefetch_depth: usize,
+}
+
+/// The store, by value shape.
+pub(crate) enum FasterStore {
     Word(FasterKv<u64, u64>),
     Bytes(FasterKv<u64, [u8]>, usize),
 }
@@ -90,17 +155,25 @@ impl System for FasterSystem {
     }
 
     fn worker(&self) -> Result<Box<dyn Worker + '_>, String> {
-        Ok(match self {
-            Self::Word(store) => Box::new(WordWorker(store.session().map_err(|e| e.to_string())?)),
-            Self::Bytes(store, size) => Box::new(BytesWorker {
+        let depth = self.prefetch_depth;
+        Ok(match &self.store {
+            FasterStore::Word(store) => Box::new(WordWorker {
+                session: store.session().map_err(|e| e.to_string())?,
+                depth,
+            }),
+            FasterStore::Bytes(store, size) => Box::new(BytesWorker {
                 session: store.session().map_err(|e| e.to_string())?,
                 value: vec![0xAB; *size],
+                depth,
             }),
         })
     }
 }
 
-struct WordWorker(Session<u64, u64>);
+struct WordWorker {
+    session: Session<u64, u64>,
+    depth: usize,
+}
 
 impl Worker for WordWorker {
     fn run(
@@ -109,14 +182,16 @@ impl Worker for WordWorker {
         sample_every: usize,
         samples: &mut Vec<u32>,
     ) -> Result<(), String> {
-        let mut s = self.0.pin();
-        drive(ops, sample_every, samples, |op| {
-            match op {
-                Op::Read(k) => {
+        let mut s = self.session.pin();
+        drive_ahead(ops, self.depth, sample_every, samples, |step| {
+            match step {
+                Step::PrefetchBucket(k) => s.prefetch_bucket(&k).map_err(|e| e.to_string())?,
+                Step::PrefetchRecord(k) => s.prefetch_record(&k).map_err(|e| e.to_string())?,
+                Step::Run(Op::Read(k)) => {
                     black_box(s.read(&k).map_err(|e| e.to_string())?);
                 }
-                Op::Upsert(k) => s.upsert(&k, &k).map_err(|e| e.to_string())?,
-                Op::Rmw(k) => {
+                Step::Run(Op::Upsert(k)) => s.upsert(&k, &k).map_err(|e| e.to_string())?,
+                Step::Run(Op::Rmw(k)) => {
                     black_box(s.add(&k, 1).map_err(|e| e.to_string())?);
                 }
             }
@@ -125,15 +200,12 @@ impl Worker for WordWorker {
     }
 
     fn load(&mut self, keys: &[u64]) -> Result<(), String> {
-        let mut s = self.0.pin();
-        for k in keys {
-            s.upsert(k, k).map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        let ops: Vec<Op> = keys.iter().map(|&k| Op::Upsert(k)).collect();
+        self.run(&ops, usize::MAX, &mut Vec::new())
     }
 
     fn read_back(&mut self, first: u64, out: &mut [Found]) -> Result<(), String> {
-        let mut s = self.0.pin();
+        let mut s = self.session.pin();
         for (key, slot) in (first..).zip(out.iter_mut()) {
             *slot = match s.read(&key) {
                 Ok(Some(v)) => Found::Value(v),
@@ -149,6 +221,7 @@ struct BytesWorker {
     session: Session<u64, [u8]>,
     /// The value buffer: the number in the first 8 bytes, then padding.
     value: Vec<u8>,
+    depth: usize,
 }
 
 /// The number held in a byte-string value's first 8 bytes.
@@ -170,10 +243,19 @@ impl Worker for BytesWorker {
         sample_every: usize,
         samples: &mut Vec<u32>,
     ) -> Result<(), String> {
-        let Self { session, value } = self;
+        let Self {
+            session,
+            value,
+            depth,
+        } = self;
         let padding = value.clone();
         let mut s = session.pin();
-        drive(ops, sample_every, samples, |op| {
+        drive_ahead(ops, *depth, sample_every, samples, |step| {
+            let op = match step {
+                Step::PrefetchBucket(k) => return s.prefetch_bucket(&k).map_err(|e| e.to_string()),
+                Step::PrefetchRecord(k) => return s.prefetch_record(&k).map_err(|e| e.to_string()),
+                Step::Run(op) => op,
+            };
             match op {
                 Op::Read(k) => {
                     black_box(s.read(&k).map_err(|e| e.to_string())?);
@@ -196,7 +278,7 @@ impl Worker for BytesWorker {
     }
 
     fn load(&mut self, keys: &[u64]) -> Result<(), String> {
-        let Self { session, value } = self;
+        let Self { session, value, .. } = self;
         let mut s = session.pin();
         for &k in keys {
             set_number(value, k);
@@ -218,5 +300,50 @@ impl Worker for BytesWorker {
             };
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Op, Step, drive_ahead};
+
+    /// Every operation runs once, in order, and its key was prefetched (bucket, then record)
+    /// before it ran; latency samples time operations only.
+    #[test]
+    fn drive_ahead_runs_every_op_in_order_after_its_hints() {
+        let ops: Vec<Op> = (0..100u64)
+            .map(|k| if k % 3 == 0 { Op::Read(k) } else { Op::Rmw(k) })
+            .collect();
+        for depth in [0, 1, 2, 16, 500] {
+            let mut steps = Vec::new();
+            let mut samples = Vec::new();
+            drive_ahead(&ops, depth, 10, &mut samples, |step| {
+                steps.push(step);
+                Ok(())
+            })
+            .unwrap();
+            let ran: Vec<Op> = steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Run(op) => Some(*op),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ran, ops, "depth {depth}");
+            assert_eq!(samples.len(), 10, "depth {depth}");
+            for op in &ops {
+                let k = op.key();
+                let at = |want: &dyn Fn(&Step) -> bool| steps.iter().position(want);
+                let run = at(&|s| matches!(s, Step::Run(o) if o == op)).unwrap();
+                let bucket = at(&|s| matches!(s, Step::PrefetchBucket(x) if *x == k));
+                let record = at(&|s| matches!(s, Step::PrefetchRecord(x) if *x == k));
+                if depth == 0 {
+                    assert_eq!((bucket, record), (None, None));
+                } else {
+                    let (bucket, record) = (bucket.unwrap(), record.unwrap());
+                    assert!(bucket < record && record < run, "depth {depth} key {k}");
+                }
+            }
+        }
     }
 }
