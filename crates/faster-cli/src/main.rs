@@ -1,13 +1,16 @@
 //! `faster`: benchmark, inspect and verify faster-rs stores.
 //!
 //! `faster bench` (the default job) runs a YCSB-style benchmark of the key-value store; see
-//! `faster bench --help`.
+//! `faster bench --help`; `faster bench log` measures FasterLog. `faster inspect DIR` lists a store directory's log segments and
+//! checkpoints; `faster verify DIR` checks every checksum in them.
 
 mod bench;
+mod inspect;
+mod logbench;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Benchmark, inspect and verify faster-rs stores.
 #[derive(Debug, Parser)]
@@ -20,14 +23,44 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// YCSB-style benchmark of the key-value store, beside its peers (other stores and plain
-    /// concurrent hash maps).
-    Bench(bench::BenchArgs),
+    /// concurrent hash maps); `faster bench log` measures FasterLog instead.
+    Bench(Box<BenchCommand>),
+    /// List a store directory's log segments and checkpoints (with their log regions and
+    /// which one recovery would take), without opening the store.
+    Inspect(inspect::DirArgs),
+    /// Check every checksum of a store directory's checkpoints (metadata, completion markers,
+    /// index snapshots, snapshot files) and report the first bad byte range of each damaged
+    /// file. Exit status 1 when something is damaged.
+    Verify(inspect::DirArgs),
+}
+
+/// `faster bench`: the key-value store's benchmark, or another one named after `bench`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchCommand {
+    #[command(subcommand)]
+    which: Option<BenchWhich>,
+    #[command(flatten)]
+    kv: bench::BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhich {
+    /// FasterLog: enqueue throughput (64 B, 1 KiB, 16 KiB entries; 1 and 2 threads; commits
+    /// every 1 and 10 ms) beside the disk's raw sequential write, and commit latency beside
+    /// a raw write + fdatasync, all measured in the same run.
+    Log(logbench::LogBenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(bench) => match bench.which {
+            Some(BenchWhich::Log(args)) => logbench::run(&args),
+            None => bench::run(&bench.kv),
+        },
+        Command::Inspect(args) => inspect::run_inspect(&args),
+        Command::Verify(args) => inspect::run_verify(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -150,3 +150,117 @@ fn an_unknown_peer_is_refused_before_anything_runs() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown peer `nosuchpeer`"));
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+#[test]
+fn checkpointing_store_is_measured_beside_the_plain_one_and_verified() {
+    let (output, _) = bench(&[
+        "--keys",
+        "20000",
+        "--threads",
+        "1",
+        "--workloads",
+        "read,rmw",
+        "--no-peers",
+        "--duration",
+        "0.6",
+        "--checkpoint-every",
+        "0.1",
+        "--prefetch-depth",
+        "0",
+    ]);
+    let report = json(&output);
+    assert_eq!(report["settings"]["checkpoint_every"], 0.1);
+    assert_eq!(system(&report, "faster-kv")["status"], "ok");
+    let ckpt = system(&report, "faster-kv ckpt");
+    assert_eq!(ckpt["status"], "ok", "{ckpt:#}");
+    assert_eq!(ckpt["after_runs"]["wrong"], 0);
+    let runs: Vec<&Value> = ckpt["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["workload"] != "load")
+        .collect();
+    assert_eq!(runs.len(), 4);
+    for run in runs {
+        let taken = run["checkpoint_seconds"].as_array().unwrap();
+        assert!(!taken.is_empty(), "no checkpoint during {run:#}");
+        assert!(taken.iter().all(|s| s.as_f64().unwrap() >= 0.0));
+    }
+    // The ratios compare with peers only, not with the checkpointing store.
+    assert!(
+        report["ratios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["peer"] != "faster-kv ckpt")
+    );
+
+    let (refused, _) = bench(&["--memory", "--checkpoint-every", "1", "--no-peers"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("needs files"));
+}
+
+/// `faster inspect` and `faster verify` on a directory that a checkpointing store left.
+#[test]
+fn inspect_and_verify_a_store_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (output, _) = bench(&[
+        "--keys",
+        "20000",
+        "--no-peers",
+        "--duration",
+        "0.3",
+        "--workloads",
+        "rmw",
+        "--threads",
+        "1",
+        "--distribution",
+        "uniform",
+        "--checkpoint-every",
+        "0.05",
+        "--dir",
+        path,
+    ]);
+    json(&output);
+    // The checkpointing store's files stay in its subdirectory.
+    let store = dir.path().join("faster-kv-ckpt");
+    let path = store.to_str().unwrap();
+    let faster = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_faster"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let listed = faster(&["inspect", path]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{text}");
+    assert!(text.contains("segment file(s)"), "{text}");
+    assert!(text.contains("recovery without a token takes checkpoint"), "{text}");
+
+    let verified = faster(&["verify", path]);
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{text}");
+    assert!(text.contains("every checksum valid"), "{text}");
+
+    // Damage the newest checkpoint's metadata: verify names the file and fails.
+    let newest = std::fs::read_dir(store.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .max()
+        .unwrap();
+    let meta = newest.join("meta.dat");
+    let mut bytes = std::fs::read(&meta).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&meta, &bytes).unwrap();
+    let verified = faster(&["verify", path]);
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(!verified.status.success(), "{text}");
+    assert!(text.contains("meta.dat: bytes 0.."), "{text}");
+
+    let missing = faster(&["verify", "/nonexistent/faster-store"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not a directory"));
+}

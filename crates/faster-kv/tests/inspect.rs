@@ -49,7 +49,7 @@ fn inspect_lists_and_verify_locates_damage() {
             .iter()
             .all(|c| c.meta.is_some() && c.problem.is_none())
     );
-    assert_eq!(verify(dir.path(), 4096).unwrap(), vec![]);
+    assert_eq!(verify(dir.path()).unwrap(), vec![]);
 
     let second_dir = dir
         .path()
@@ -71,7 +71,7 @@ fn inspect_lists_and_verify_locates_damage() {
     bytes[5_000] ^= 0x01;
     std::fs::write(&index, &bytes).unwrap();
 
-    let findings = verify(dir.path(), 4096).unwrap();
+    let findings = verify(dir.path()).unwrap();
     assert_eq!(findings.len(), 2, "{findings:#?}");
     let snap = findings.iter().find(|f| f.file == snapshot).unwrap();
     assert!(

@@ -28,9 +28,10 @@ mod verify;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
-use faster_kv::FasterKv;
+use faster_kv::{CheckpointOptions, FasterKv, LogCheckpointKind};
 
 use plan::Plan;
 use report::{Settings, SystemReport};
@@ -65,7 +66,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "read,95-5,50-50,rmw")]
     workloads: Vec<String>,
     /// Bytes of log pages in memory (faster-kv, and oxifaster on files). Default: twice the
-    /// loaded data, so the log stays in memory; set it lower to run larger than memory.
+    /// loaded data, so the log stays in memory (eight times with --checkpoint-every); set it
+    /// lower to run larger than memory.
     #[arg(long)]
     memory_budget: Option<u64>,
     /// Log page size as a power of two.
@@ -85,7 +87,22 @@ pub(crate) struct BenchArgs {
     /// for its own misses.
     #[arg(long, default_value_t = 16)]
     prefetch_depth: usize,
-    /// Directory for the store's files (default: a fresh temporary directory).
+    /// Also measure faster-kv taking a checkpoint every SECONDS during each timed run (waiting
+    /// for each to be durable before the period starts again), on a second store loaded the
+    /// same way, and compare its throughput with the store that takes none. Needs files (not
+    /// --memory).
+    #[arg(long, value_name = "SECONDS")]
+    checkpoint_every: Option<f64>,
+    /// Kind of those checkpoints: fold-over (flush the log), snapshot (copy the in-memory log
+    /// to a file), incremental (only pages changed since the last snapshot).
+    #[arg(long, default_value = "fold-over", value_parser = ["fold-over", "snapshot", "incremental"])]
+    checkpoint_kind: String,
+    /// Write an index snapshot with every checkpoint, not only with the first.
+    #[arg(long)]
+    checkpoint_index: bool,
+    /// Directory for the store's files (default: a fresh temporary directory). With
+    /// --checkpoint-every, the two stores use its subdirectories `faster-kv` and
+    /// `faster-kv-ckpt`.
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Peers to measure beside the store, comma-separated: oxifaster, feoxdb, scc, dashmap.
@@ -166,6 +183,9 @@ fn child_args(args: &BenchArgs, peer: &str) -> Vec<OsString> {
     out
 }
 
+/// The name of faster-kv taking checkpoints during timed runs (`--checkpoint-every`).
+pub(crate) const CHECKPOINTING: &str = "faster-kv ckpt";
+
 /// Runs the benchmark and prints its report.
 pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     if args.value_size < 8 {
@@ -180,11 +200,34 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     };
     peers::check_names(&peers)?;
     let plan = Plan::from_args(args)?;
+    if let Some(seconds) = args.checkpoint_every {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err("--checkpoint-every must be a positive number of seconds".into());
+        }
+        if args.memory {
+            return Err("--checkpoint-every needs files: drop --memory".into());
+        }
+    }
     if let Some(peer) = &args.child_peer {
         return child::serve(args, &plan, peer);
     }
 
-    let mut systems = vec![bench_faster(args, &plan)?];
+    let mut systems = vec![bench_faster(args, &plan, None)?];
+    if let Some(seconds) = args.checkpoint_every {
+        let options = CheckpointOptions {
+            log: match args.checkpoint_kind.as_str() {
+                "snapshot" => LogCheckpointKind::Snapshot,
+                "incremental" => LogCheckpointKind::IncrementalSnapshot,
+                _ => LogCheckpointKind::FoldOver,
+            },
+            index: args.checkpoint_index,
+        };
+        let plan = Plan {
+            checkpoint_every: Some(Duration::from_secs_f64(seconds)),
+            ..plan.clone()
+        };
+        systems.push(bench_faster(args, &plan, Some(options))?);
+    }
     let limits = child::Limits::new(args.peer_timeout, &plan);
     for peer in &peers {
         systems.push(if args.value_size == 8 {
@@ -205,6 +248,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
             seed: args.seed,
             storage: if args.memory { "memory" } else { "files" },
             prefetch_depth: args.prefetch_depth,
+            checkpoint_every: args.checkpoint_every,
             peers,
         };
         report::print_json(&settings, &systems)
@@ -214,15 +258,30 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     }
 }
 
-/// Benchmarks faster-kv in this process.
-fn bench_faster(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
+/// Benchmarks faster-kv in this process; with `checkpoint`, taking checkpoints of that kind
+/// during the timed runs, as the system named [`CHECKPOINTING`].
+fn bench_faster(
+    args: &BenchArgs,
+    plan: &Plan,
+    checkpoint: Option<CheckpointOptions>,
+) -> Result<SystemReport, String> {
     let plan = &Plan {
-        verify_limit: std::time::Duration::MAX,
+        verify_limit: Duration::MAX,
         ..plan.clone()
     };
-    let (system, dir) = open_faster(args)?;
-    let mut report = SystemReport::new("faster-kv");
-    let mut progress = runner::Progress::new("faster-kv", plan, false);
+    // Two stores with one --dir: each in its own subdirectory.
+    let subdir = match (&checkpoint, args.checkpoint_every) {
+        (Some(_), _) => Some("faster-kv-ckpt"),
+        (None, Some(_)) => Some("faster-kv"),
+        (None, None) => None,
+    };
+    let (mut system, dir) = open_faster(args, subdir)?;
+    if checkpoint.is_some() {
+        system.name = CHECKPOINTING.into();
+        system.checkpoint = checkpoint;
+    }
+    let mut report = SystemReport::new(&system.name);
+    let mut progress = runner::Progress::new(&system.name, plan, false);
     let started = std::time::Instant::now();
     let measured = runner::measure(&system, plan, &mut |event| {
         progress.on(plan, &event);
@@ -250,7 +309,9 @@ pub(crate) struct LogBudget {
     pub(crate) memory_bytes: u64,
 }
 
-/// `--memory-budget`, or twice the loaded data (at least 64 MiB).
+/// `--memory-budget`, or twice the loaded data (eight times with `--checkpoint-every`: after
+/// each checkpoint every updated key is copied to the tail once, so the log grows by up to
+/// the data's size per checkpoint; both stores get the same budget). At least 64 MiB.
 pub(crate) fn log_budget(args: &BenchArgs) -> LogBudget {
     let record = 8
         + 8
@@ -262,9 +323,14 @@ pub(crate) fn log_budget(args: &BenchArgs) -> LogBudget {
     let data_bytes = args.keys.saturating_mul(record as u64);
     LogBudget {
         data_bytes,
-        memory_bytes: args
-            .memory_budget
-            .unwrap_or_else(|| (2 * data_bytes).max(64 << 20)),
+        memory_bytes: args.memory_budget.unwrap_or_else(|| {
+            let factor = if args.checkpoint_every.is_some() {
+                8
+            } else {
+                2
+            };
+            data_bytes.saturating_mul(factor).max(64 << 20)
+        }),
     }
 }
 
@@ -275,7 +341,10 @@ pub(crate) fn index_buckets(args: &BenchArgs) -> u64 {
 }
 
 /// The store under test, and the temporary directory that holds it (if any).
-fn open_faster(args: &BenchArgs) -> Result<(FasterSystem, Option<tempfile::TempDir>), String> {
+fn open_faster(
+    args: &BenchArgs,
+    subdir: Option<&str>,
+) -> Result<(FasterSystem, Option<tempfile::TempDir>), String> {
     let mut builder = FasterKv::builder()
         .memory_budget(log_budget(args).memory_bytes)
         .page_size_bits(args.page_size_bits)
@@ -283,7 +352,7 @@ fn open_faster(args: &BenchArgs) -> Result<(FasterSystem, Option<tempfile::TempD
     let mut temp = None;
     if !args.memory {
         let dir = match &args.dir {
-            Some(dir) => dir.clone(),
+            Some(dir) => subdir.map_or_else(|| dir.clone(), |s| dir.join(s)),
             None => {
                 let t = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
                 let path = t.path().to_path_buf();
@@ -299,8 +368,10 @@ fn open_faster(args: &BenchArgs) -> Result<(FasterSystem, Option<tempfile::TempD
         FasterStore::Bytes(builder.open().map_err(|e| e.to_string())?, args.value_size)
     };
     let system = FasterSystem {
+        name: "faster-kv".into(),
         store,
         prefetch_depth: args.prefetch_depth,
+        checkpoint: None,
     };
     Ok((system, temp))
 }

@@ -86,6 +86,8 @@ pub(crate) struct Plan {
     /// How long reading every key back may take: 10 s + 2 s per million keys for peers;
     /// faster-kv reads every key back, however long it takes.
     pub(crate) verify_limit: Duration,
+    /// Take a checkpoint this often during timed runs (systems that can).
+    pub(crate) checkpoint_every: Option<Duration>,
 }
 
 impl Plan {
@@ -143,6 +145,7 @@ impl Plan {
             max_threads: threads.iter().copied().max().unwrap_or(1),
             requests_per_thread: args.requests_per_thread,
             verify_limit: Duration::from_secs_f64(10.0 + 2.0 * keys as f64 / 1e6),
+            checkpoint_every: None,
         })
     }
 

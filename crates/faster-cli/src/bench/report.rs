@@ -24,6 +24,10 @@ pub(crate) struct RunResult {
     /// Requests each thread completed (timed runs only): what verification replays.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) thread_ops: Vec<u64>,
+    /// Seconds each checkpoint taken during the run lasted, from start to durable
+    /// (`--checkpoint-every`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) checkpoint_seconds: Vec<f64>,
 }
 
 impl RunResult {
@@ -54,6 +58,7 @@ impl RunResult {
             p50_ns: percentile(0.50),
             p99_ns: percentile(0.99),
             thread_ops: Vec::new(),
+            checkpoint_seconds: Vec::new(),
         }
     }
 
@@ -279,7 +284,7 @@ pub(crate) fn ratios(systems: &[SystemReport]) -> Vec<Ratio> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for peer in peers {
+    for peer in peers.iter().filter(|p| p.name != super::CHECKPOINTING) {
         for ours in &faster.results {
             if let Some(theirs) = peer.results.iter().find(|r| r.same_cell(ours)) {
                 out.push(Ratio {
@@ -310,6 +315,9 @@ pub(crate) struct Settings {
     pub(crate) storage: &'static str,
     /// faster-kv's `--prefetch-depth` (0: no prefetch hints).
     pub(crate) prefetch_depth: usize,
+    /// `--checkpoint-every` (seconds), when a checkpointing store was measured too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) checkpoint_every: Option<f64>,
     pub(crate) peers: Vec<String>,
 }
 

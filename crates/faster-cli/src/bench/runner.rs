@@ -253,6 +253,10 @@ fn timed_run(system: &dyn System, plan: &Plan, run: &RunSpec) -> Result<RunResul
             .collect();
         barrier.wait();
         let start = Instant::now();
+        let checkpointer = plan.checkpoint_every.map(|period| {
+            let stop = &stop;
+            scope.spawn(move || checkpoints(system, period, stop))
+        });
         std::thread::sleep(Duration::from_secs_f64(plan.duration));
         stop.store(true, Ordering::Relaxed);
         let outcomes: Result<Vec<_>, String> = handles
@@ -262,9 +266,17 @@ fn timed_run(system: &dyn System, plan: &Plan, run: &RunSpec) -> Result<RunResul
                     .map_err(|_| "a benchmark thread panicked".to_string())?
             })
             .collect();
-        outcomes.map(|o| (o, start.elapsed().as_secs_f64()))
+        // The clock stops with the workers; a checkpoint still running finishes after.
+        let seconds = start.elapsed().as_secs_f64();
+        let taken = match checkpointer {
+            Some(h) => h
+                .join()
+                .map_err(|_| "the checkpoint thread panicked".to_string())??,
+            None => Vec::new(),
+        };
+        outcomes.map(|o| (o, seconds, taken))
     });
-    let (outcomes, seconds) = outcomes?;
+    let (outcomes, seconds, checkpoint_seconds) = outcomes?;
     let thread_ops: Vec<u64> = outcomes.iter().map(|(n, _)| *n).collect();
     let samples = outcomes.into_iter().flat_map(|(_, s)| s).collect();
     let mut result = RunResult::new(
@@ -277,7 +289,39 @@ fn timed_run(system: &dyn System, plan: &Plan, run: &RunSpec) -> Result<RunResul
         samples,
     );
     result.thread_ops = thread_ops;
+    result.checkpoint_seconds = checkpoint_seconds;
     Ok(result)
+}
+
+/// Takes a checkpoint every `period` (waiting for each to be durable) until `stop`; the
+/// seconds each took. A checkpoint that outlasts the period is followed by the next at once.
+fn checkpoints(
+    system: &dyn System,
+    period: Duration,
+    stop: &AtomicBool,
+) -> Result<Vec<f64>, String> {
+    let mut taken = Vec::new();
+    let mut next = Instant::now() + period;
+    loop {
+        while Instant::now() < next {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(taken);
+            }
+            std::thread::sleep(
+                Duration::from_millis(5).min(next.saturating_duration_since(Instant::now())),
+            );
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Ok(taken);
+        }
+        let began = Instant::now();
+        match system.checkpoint() {
+            None => return Ok(taken),
+            Some(result) => result?,
+        }
+        taken.push(began.elapsed().as_secs_f64());
+        next = (next + period).max(Instant::now());
+    }
 }
 
 /// A progress bar on stderr for one system, driven by its events.

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use faster_kv::{FasterKv, Session};
+use faster_kv::{CheckpointOptions, FasterKv, Session};
 use serde::{Deserialize, Serialize};
 
 /// One operation of a workload.
@@ -54,6 +54,11 @@ pub(crate) trait System: Sync {
     /// than stop, so that a misbehaving peer is still measured and then verified.
     fn failures(&self) -> (u64, Option<String>) {
         (0, None)
+    }
+    /// Takes a checkpoint and waits until it is durable; `None` for a system that does not
+    /// checkpoint during runs.
+    fn checkpoint(&self) -> Option<Result<(), String>> {
+        None
     }
 }
 
@@ -138,9 +143,12 @@ pub(crate) fn drive(
 /// faster-kv. 8-byte values are `u64` words updated in place atomically; larger values are
 /// byte strings whose first 8 bytes hold the number (little-endian), padded with 0xAB.
 /// The load and timed runs issue prefetch hints `prefetch_depth` operations ahead (0: none).
+/// With `checkpoint`, timed runs take checkpoints of that kind (see [`System::checkpoint`]).
 pub(crate) struct FasterSystem {
+    pub(crate) name: String,
     pub(crate) store: FasterStore,
     pub(crate) prefetch_depth: usize,
+    pub(crate) checkpoint: Option<CheckpointOptions>,
 }
 
 /// The store, by value shape.
@@ -151,7 +159,22 @@ pub(crate) enum FasterStore {
 
 impl System for FasterSystem {
     fn name(&self) -> String {
-        "faster-kv".into()
+        self.name.clone()
+    }
+
+    fn checkpoint(&self) -> Option<Result<(), String>> {
+        let options = self.checkpoint?;
+        let started = match &self.store {
+            FasterStore::Word(store) => store.checkpoint_with(options),
+            FasterStore::Bytes(store, _) => store.checkpoint_with(options),
+        };
+        Some(match started {
+            Ok(handle) => handle
+                .wait()
+                .map(drop)
+                .map_err(|e| format!("checkpoint: {e}")),
+            Err(e) => Err(format!("checkpoint: {e}")),
+        })
     }
 
     fn worker(&self) -> Result<Box<dyn Worker + '_>, String> {

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::CHECKPOINTING;
 use super::report::{Ratio, Status, SystemReport, ratios};
 
 /// Prints the whole report on stdout.
@@ -14,6 +15,7 @@ fn render(systems: &[SystemReport]) -> String {
     let mut out = String::new();
     runs(&mut out, systems);
     checks(&mut out, systems);
+    checkpoint_table(&mut out, systems);
     ratio_table(&mut out, systems, &ratios(systems));
     out
 }
@@ -91,12 +93,71 @@ fn checks(out: &mut String, systems: &[SystemReport]) {
     }
 }
 
+/// The checkpointing store's runs beside the same runs without checkpoints: how many
+/// checkpoints each run took, how long they lasted, and throughput with ÷ without.
+fn checkpoint_table(out: &mut String, systems: &[SystemReport]) {
+    let (Some(plain), Some(ckpt)) = (
+        systems.first(),
+        systems.iter().find(|s| s.name == CHECKPOINTING),
+    ) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\nCheckpoints during the timed runs ({CHECKPOINTING}; durations from start to durable):"
+    );
+    let _ = writeln!(
+        out,
+        "{:<11} {:<10} {:>3} {:>6} {:>10} {:>8}  Mops/s with ÷ without",
+        "workload", "keys", "thr", "ckpts", "median s", "max s"
+    );
+    let mut cells = Vec::new();
+    for r in ckpt.results.iter().filter(|r| r.workload != "load") {
+        let mut d = r.checkpoint_seconds.clone();
+        d.sort_by(f64::total_cmp);
+        let show = |v: Option<&f64>| v.map_or_else(|| "-".to_string(), |s| format!("{s:.3}"));
+        let ratio = plain
+            .results
+            .iter()
+            .find(|p| p.same_cell(r))
+            .map(|p| r.mops / p.mops.max(1e-12));
+        if let Some(ratio) = ratio {
+            cells.push((
+                ratio,
+                format!("{} {} {} thr", r.workload, r.distribution, r.threads),
+            ));
+        }
+        let _ = writeln!(
+            out,
+            "{:<11} {:<10} {:>3} {:>6} {:>10} {:>8}  {}",
+            r.workload,
+            r.distribution,
+            r.threads,
+            d.len(),
+            show(d.get(d.len() / 2)),
+            show(d.last()),
+            ratio.map_or_else(|| "-".to_string(), |x| format!("{x:.2}")),
+        );
+    }
+    if let Some((lowest, cell)) = cells.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
+        let within = cells.iter().filter(|(r, _)| *r >= 0.8).count();
+        let _ = writeln!(
+            out,
+            "with checkpoints ÷ without: within 20% in {within} of {} cells; lowest {lowest:.2} ({cell})",
+            cells.len()
+        );
+    }
+}
+
 /// faster-kv ÷ each peer, one column per peer, then a plain summary per peer.
 fn ratio_table(out: &mut String, systems: &[SystemReport], ratios: &[Ratio]) {
     let Some((faster, peers)) = systems.split_first() else {
         return;
     };
-    let peers: Vec<&SystemReport> = peers.iter().filter(|p| !p.results.is_empty()).collect();
+    let peers: Vec<&SystemReport> = peers
+        .iter()
+        .filter(|p| !p.results.is_empty() && p.name != CHECKPOINTING)
+        .collect();
     if peers.is_empty() || faster.results.is_empty() {
         return;
     }
