@@ -236,7 +236,10 @@ fn inspect_and_verify_a_store_directory() {
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.status.success(), "{text}");
     assert!(text.contains("segment file(s)"), "{text}");
-    assert!(text.contains("recovery without a token takes checkpoint"), "{text}");
+    assert!(
+        text.contains("recovery without a token takes checkpoint"),
+        "{text}"
+    );
 
     let verified = faster(&["verify", path]);
     let text = String::from_utf8_lossy(&verified.stdout);
