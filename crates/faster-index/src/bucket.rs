@@ -66,11 +66,11 @@ impl std::fmt::Debug for BucketArray {
 
 impl BucketArray {
     /// Allocates `len` zeroed buckets, asking for transparent huge pages when `huge_pages` is
-    /// set and the array is at least 2 MiB.
+    /// set and the array is at least 2 MiB; with `populate`, every page is faulted in now.
     ///
     /// # Errors
     /// [`IndexError::OutOfMemory`] when the size overflows or the allocator refuses.
-    pub(crate) fn zeroed(len: usize, huge_pages: bool) -> Result<Self, IndexError> {
+    pub(crate) fn zeroed(len: usize, huge_pages: bool, populate: bool) -> Result<Self, IndexError> {
         let bytes = len
             .checked_mul(BUCKET_BYTES)
             .ok_or(IndexError::OutOfMemory { bytes: u64::MAX })?;
@@ -79,6 +79,7 @@ impl BucketArray {
             let buf = faster_device::AlignedBuf::options()
                 .alignment(ARRAY_ALIGNMENT)
                 .huge_pages(huge_pages)
+                .populate(populate)
                 .zeroed(bytes)
                 .map_err(|_| IndexError::OutOfMemory {
                     bytes: bytes as u64,
@@ -87,7 +88,7 @@ impl BucketArray {
         }
         #[cfg(loom)]
         {
-            let _ = (bytes, huge_pages);
+            let _ = (bytes, huge_pages, populate);
             let buckets = (0..len)
                 .map(|_| Bucket {
                     entries: std::array::from_fn(|_| AtomicU64::new(0)),

@@ -130,7 +130,7 @@ impl OverflowAllocator {
             return;
         }
         let len = page_len(page);
-        let array = match BucketArray::zeroed(len, self.huge_pages) {
+        let array = match BucketArray::zeroed(len, self.huge_pages, false) {
             Ok(array) => array,
             Err(_) => abort_out_of_memory(len * crate::bucket::BUCKET_BYTES),
         };

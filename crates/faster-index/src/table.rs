@@ -28,7 +28,9 @@ impl Table {
             .checked_shl(size_bits)
             .ok_or(IndexError::OutOfMemory { bytes: u64::MAX })?;
         Ok(Self {
-            buckets: BucketArray::zeroed(len, huge_pages)?,
+            // Faulted in now: the table is then touched at random, and on a large one the first
+            // pass would otherwise spend most of its time waiting for the kernel to zero pages.
+            buckets: BucketArray::zeroed(len, huge_pages, true)?,
             mask: len as u64 - 1,
             size_bits,
             overflow: OverflowAllocator::new(huge_pages),
