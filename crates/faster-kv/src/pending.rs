@@ -17,7 +17,7 @@ use crate::chain::{DiskLookup, DiskRecord, DiskStep};
 use crate::codec::Codec;
 use crate::error::OpError;
 use crate::ops::rmw_update;
-use crate::ops::{FromDevice, KeyRef, Step};
+use crate::ops::{Found, FromDevice, KeyRef, Step};
 use crate::session::{Pinned, Rmw, Session};
 use crate::stats::Counter;
 use crate::store::Store;
@@ -204,13 +204,11 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         }
     }
 
-    fn read_ready(&mut self, found: bool) -> Result<Option<V::Owned>, OpError> {
-        if found {
+    fn read_ready(&mut self, found: Found) -> Result<Option<V::Owned>, OpError> {
+        if found.is_found() {
             self.state.stats.bump(Counter::ReadsFound);
-            Ok(Some(V::decode(&self.state.value)?))
-        } else {
-            Ok(None)
         }
+        Ok(found.decode::<V>(&self.state.value)?)
     }
 
     fn rmw_ready(&mut self, wrote: bool) -> Result<Option<V::Owned>, OpError> {
@@ -321,7 +319,10 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         self.next_op_version();
         let result = match op.kind {
             Kind::Read => {
-                let found = Store::<K, V>::read_after_device(record, &mut self.state.value);
+                let found = Found::in_buffer(Store::<K, V>::read_after_device(
+                    record,
+                    &mut self.state.value,
+                ));
                 self.read_ready(found).map(Completed::Read)
             }
             Kind::Rmw(rmw) => {

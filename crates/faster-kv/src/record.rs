@@ -307,6 +307,20 @@ impl InMemory {
         }
     }
 
+    /// A word value's bytes and length, read with one atomic load (rule R3); `None` for
+    /// values behind a sequence lock.
+    #[inline(always)]
+    pub(crate) fn read_word(&self) -> Option<([u8; 8], usize)> {
+        if self.layout.value_word {
+            Some((
+                self.value_word().load(Ordering::Acquire).to_le_bytes(),
+                self.value_len(),
+            ))
+        } else {
+            None
+        }
+    }
+
     /// Copies the value out, consistently even while other threads update it in place.
     #[inline(always)]
     pub(crate) fn read_value(&self, out: &mut Vec<u8>) {

@@ -19,7 +19,7 @@ use crate::checkpoint::SessionShared;
 use crate::codec::Codec;
 use crate::error::{OpError, Status};
 use crate::ops::rmw_update::{self, Update};
-use crate::ops::{FromDevice, KeyRef, OpCtx, RmwDone, Step};
+use crate::ops::{Found, FromDevice, KeyRef, OpCtx, RmwDone, Step};
 use crate::pending::PendingOps;
 use crate::stats::{Counter, SessionStats};
 use crate::store::Store;
@@ -415,18 +415,16 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     pub fn read(&mut self, key: &K) -> Result<Option<V::Owned>, OpError> {
         self.op(|this| {
             this.state.stats.bump(Counter::Reads);
-            let found = with_key(key, |key| this.read_bytes(key))?;
-            if found {
+            let found = with_key(key, |key| this.read_found(key))?;
+            if found.is_found() {
                 this.state.stats.bump(Counter::ReadsFound);
-                Ok(Some(V::decode(&this.state.value)?))
-            } else {
-                Ok(None)
             }
+            Ok(found.decode::<V>(&this.state.value)?)
         })
     }
 
-    /// A read to completion; the value's bytes land in the session's buffer.
-    pub(crate) fn read_bytes(&mut self, key: KeyRef<'_>) -> Result<bool, OpError> {
+    /// A read to completion; a value that is not a word lands in the session's buffer.
+    pub(crate) fn read_found(&mut self, key: KeyRef<'_>) -> Result<Found, OpError> {
         loop {
             let (store, guard, state) = self.parts();
             match store.read_once(guard, state.ctx, key, &mut state.value)? {
@@ -443,10 +441,10 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
                         self.cpr_shift();
                         continue;
                     }
-                    return Ok(Store::<K, V>::read_after_device(
+                    return Ok(Found::in_buffer(Store::<K, V>::read_after_device(
                         record,
                         &mut self.state.value,
-                    ));
+                    )));
                 }
             }
         }
@@ -495,10 +493,10 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     }
 
     /// Runs an RMW on encoded values to completion, waiting for the device if needed.
-    pub(crate) fn rmw_bytes(
+    pub(crate) fn rmw_bytes<U: Update + ?Sized>(
         &mut self,
         key: KeyRef<'_>,
-        update: &mut Update<'_>,
+        update: &mut U,
     ) -> Result<RmwDone, OpError> {
         self.state.stats.bump(Counter::Rmws);
         loop {

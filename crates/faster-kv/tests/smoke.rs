@@ -4,7 +4,7 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use faster_kv::{FasterKv, Outcome, Serde, Status};
+use faster_kv::{Completed, FasterKv, Outcome, Serde, Status};
 
 fn small<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>() -> FasterKv<K, V> {
     FasterKv::builder()
@@ -68,6 +68,51 @@ fn many_keys_spill_to_the_device_and_read_back() {
     }
     let stats = store.stats();
     assert!(stats.device_reads > 1000, "{stats:?}");
+}
+
+#[test]
+fn values_shorter_than_a_word_read_back_exactly_from_memory_and_device() {
+    // 4- and 2-byte values live in a word of their own (read with one atomic load); only
+    // their own bytes may come back.
+    let store: FasterKv<u64, u32> = small();
+    let mut s = store.session().unwrap();
+    let value = |k: u64| (k as u32).wrapping_mul(0x9E37_79B9) | 1;
+    for k in 0..5_000u64 {
+        s.upsert(&k, &value(k)).unwrap();
+    }
+    assert!(
+        store.regions().head.raw() > 64,
+        "most records are on the device"
+    );
+    for k in 0..5_000u64 {
+        assert_eq!(s.read(&k).unwrap(), Some(value(k)), "key {k}");
+    }
+    let mut expected = std::collections::HashMap::new();
+    for k in 0..5_000u64 {
+        match s.start_read(&k).unwrap() {
+            Outcome::Ready(v) => assert_eq!(v, Some(value(k)), "key {k}"),
+            Outcome::Pending(serial) => {
+                expected.insert(serial, value(k));
+            }
+        }
+    }
+    assert!(!expected.is_empty(), "some reads went to the device");
+    for done in s.complete_pending(true) {
+        let want = expected.remove(&done.serial).unwrap();
+        assert!(matches!(done.result, Ok(Completed::Read(Some(v))) if v == want));
+    }
+    assert!(expected.is_empty(), "every pending read completed");
+    let pairs: FasterKv<u64, [u8; 2]> = small();
+    let mut p = pairs.session().unwrap();
+    p.upsert(&1, &[7, 9]).unwrap();
+    assert_eq!(p.read(&1).unwrap(), Some([7, 9]));
+    assert_eq!(
+        p.rmw(&1, |v: Option<&[u8; 2]>| v.map_or([0, 0], |v| [v[1], v[0]]))
+            .unwrap(),
+        Some([9, 7])
+    );
+    assert_eq!(p.read(&1).unwrap(), Some([9, 7]));
+    assert_eq!(p.read(&2).unwrap(), None);
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod upsert;
 
 use faster_hlog::Address;
 
+pub(crate) use read::Found;
 pub(crate) use rmw::{FromDevice, RmwDone};
 
 /// Outcome of one attempt of an operation.

@@ -34,12 +34,12 @@ pub(crate) struct RmwDone {
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// One attempt of an RMW.
-    pub(crate) fn rmw_once(
+    pub(crate) fn rmw_once<U: Update + ?Sized>(
         &self,
         guard: &Guard<'_>,
         ctx: OpCtx,
         key: KeyRef<'_>,
-        update: &mut Update<'_>,
+        update: &mut U,
         out: &mut Vec<u8>,
         stats: &SessionStats,
     ) -> Result<Step<RmwDone>, OpError> {
@@ -160,13 +160,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         clippy::too_many_arguments,
         reason = "the attempt's guard, context, key, device result, update and session buffers are all distinct"
     )]
-    pub(crate) fn rmw_after_device(
+    pub(crate) fn rmw_after_device<U: Update + ?Sized>(
         &self,
         guard: &Guard<'_>,
         ctx: OpCtx,
         key: KeyRef<'_>,
         device: FromDevice<'_>,
-        update: &mut Update<'_>,
+        update: &mut U,
         out: &mut Vec<u8>,
         stats: &SessionStats,
     ) -> Result<Step<RmwDone>, OpError> {
@@ -205,9 +205,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     }
 
     /// The compare-and-swap loop of an in-place RMW on a word value (rule R3).
-    fn update_word(
+    fn update_word<U: Update + ?Sized>(
         record: &crate::record::InMemory,
-        update: &mut Update<'_>,
+        update: &mut U,
         out: &mut Vec<u8>,
     ) -> Result<bool, OpError> {
         let word = record.value_word();

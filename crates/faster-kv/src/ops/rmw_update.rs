@@ -10,7 +10,15 @@ use crate::session::Rmw;
 /// absent or deleted), write the new value into the buffer and say whether to store it.
 /// It may be called more than once (a lost compare-and-swap calls it again with the newer
 /// value); the last call's result is the one stored.
-pub(crate) type Update<'a> = dyn FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + 'a;
+///
+/// Operations are generic over it, so that a fixed update (a counter's add) is inlined into
+/// the operation; typed updates of [`Session::rmw`](crate::Session::rmw) go through `dyn`.
+pub(crate) trait Update:
+    FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError>
+{
+}
+
+impl<F: FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + ?Sized> Update for F {}
 
 /// Wraps a typed [`Rmw`]: decode, apply, encode.
 pub(crate) fn typed<'a, V: Codec + ?Sized>(
