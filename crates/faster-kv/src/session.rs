@@ -597,7 +597,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         V: Codec<Owned = u64>,
     {
         self.op(|this| {
-            let mut update = rmw_update::add(delta);
+            let mut update = rmw_update::Add(delta);
             with_key(key, |key| this.rmw_bytes(key, &mut update))?;
             let owned: V::Owned = V::decode(&this.state.value)?;
             Ok(*owned.borrow())

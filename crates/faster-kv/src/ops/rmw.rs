@@ -87,8 +87,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                         }
                         // Rule R4: under the record's sequence lock.
                         let mut outcome: Result<Option<bool>, OpError> = Ok(None);
-                        let in_place =
-                            record.update_locked(|current| match update(Some(current), out) {
+                        let in_place = record.update_locked(|current| {
+                            match update.apply(Some(current), out) {
                                 Ok(true) => Some(out.clone()),
                                 Ok(false) => {
                                     outcome = Ok(Some(false));
@@ -98,7 +98,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                                     outcome = Err(e);
                                     None
                                 }
-                            });
+                            }
+                        });
                         if in_place {
                             self.mark_dirty(address, ctx);
                             stats.bump(Counter::InPlaceUpdates);
@@ -135,7 +136,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             }
         };
         let existed = old.is_some();
-        if !update(old.as_deref(), out)? {
+        if !update.apply(old.as_deref(), out)? {
             return Ok(Step::Done(RmwDone {
                 existed,
                 wrote: false,
@@ -186,7 +187,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             .filter(|r| !r.header.is_tombstone())
             .map(|r| r.value.as_slice());
         let existed = old.is_some();
-        if !update(old, out)? {
+        if !update.apply(old, out)? {
             return Ok(Step::Done(RmwDone {
                 existed,
                 wrote: false,
@@ -212,10 +213,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<bool, OpError> {
         let word = record.value_word();
         let len = record.value_len();
+        if len == 8
+            && let Some(delta) = update.word_add()
+        {
+            let new = word.fetch_add(delta, Ordering::AcqRel).wrapping_add(delta);
+            out.clear();
+            out.extend_from_slice(&new.to_le_bytes());
+            return Ok(true);
+        }
         let mut current = word.load(Ordering::Acquire);
         loop {
             let bytes = current.to_le_bytes();
-            if !update(Some(&bytes[..len]), out)? {
+            if !update.apply(Some(&bytes[..len]), out)? {
                 return Ok(false);
             }
             match word.compare_exchange(current, word_of(out), Ordering::AcqRel, Ordering::Acquire)

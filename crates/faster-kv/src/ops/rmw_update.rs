@@ -11,14 +11,25 @@ use crate::session::Rmw;
 /// It may be called more than once (a lost compare-and-swap calls it again with the newer
 /// value); the last call's result is the one stored.
 ///
-/// Operations are generic over it, so that a fixed update (a counter's add) is inlined into
-/// the operation; typed updates of [`Session::rmw`](crate::Session::rmw) go through `dyn`.
-pub(crate) trait Update:
-    FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError>
-{
+/// Operations are generic over it, so that a fixed update is inlined into the operation;
+/// typed updates of [`Session::rmw`](crate::Session::rmw) are closures.
+pub(crate) trait Update {
+    /// Computes the new value from the current one.
+    fn apply(&mut self, current: Option<&[u8]>, out: &mut Vec<u8>) -> Result<bool, OpError>;
+
+    /// `Some(delta)` when the update adds `delta` to a little-endian `u64`, wrapping: then an
+    /// 8-byte word value may be updated with one atomic add instead of a compare-and-swap
+    /// loop around [`Update::apply`].
+    fn word_add(&self) -> Option<u64> {
+        None
+    }
 }
 
-impl<F: FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> + ?Sized> Update for F {}
+impl<F: FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError>> Update for F {
+    fn apply(&mut self, current: Option<&[u8]>, out: &mut Vec<u8>) -> Result<bool, OpError> {
+        self(current, out)
+    }
+}
 
 /// Wraps a typed [`Rmw`]: decode, apply, encode.
 pub(crate) fn typed<'a, V: Codec + ?Sized>(
@@ -68,8 +79,11 @@ pub(crate) fn compare_and_swap<'a>(
 }
 
 /// Adds `delta` to a little-endian `u64` (absent counts as 0), wrapping.
-pub(crate) fn add(delta: u64) -> impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> Result<bool, OpError> {
-    move |current, out| {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Add(pub(crate) u64);
+
+impl Update for Add {
+    fn apply(&mut self, current: Option<&[u8]>, out: &mut Vec<u8>) -> Result<bool, OpError> {
         let old = match current {
             None => 0,
             Some(bytes) => u64::from_le_bytes(bytes.try_into().map_err(|_| {
@@ -80,7 +94,11 @@ pub(crate) fn add(delta: u64) -> impl FnMut(Option<&[u8]>, &mut Vec<u8>) -> Resu
             })?),
         };
         out.clear();
-        out.extend_from_slice(&old.wrapping_add(delta).to_le_bytes());
+        out.extend_from_slice(&old.wrapping_add(self.0).to_le_bytes());
         Ok(true)
+    }
+
+    fn word_add(&self) -> Option<u64> {
+        Some(self.0)
     }
 }
