@@ -12,7 +12,7 @@
 //!    other valid record becomes its chain's index entry. The entry then points at each chain's
 //!    newest record of the checkpoint's version.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use faster_hlog::{Address, HybridLog, RecoveryPoint};
 use faster_index::KeyHash;
 
 use super::jobs::read_index_snapshot;
-use super::snapshot::SnapshotReader;
+use super::snapshot::{SnapshotChunk, SnapshotReader};
 use crate::codec::Codec;
 use crate::config::FasterKvBuilder;
 use crate::record::{self, INVALID, Parse};
@@ -228,39 +228,26 @@ fn validate(
             source,
         }
     })?;
-    if let Some(log) = &meta.log
-        && log.kind != LogCheckpointKind::FoldOver
+    if meta
+        .log
+        .as_ref()
+        .is_some_and(|log| log.kind != LogCheckpointKind::FoldOver)
     {
-        for token in log.base_chain.iter().copied().chain([meta.token]) {
-            let path = dir.token_dir(token).join(SNAPSHOT_FILE);
-            let file = std::fs::File::open(&path).map_err(|e| faster_cpr::CheckpointError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            let snapshot_err = |source| RecoverError::Snapshot {
-                path: path.clone(),
-                source,
-            };
-            let mut reader =
-                SnapshotReader::open(std::io::BufReader::new(file), token, page_size as usize)
-                    .map_err(snapshot_err)?;
-            while reader.next_chunk().map_err(snapshot_err)?.is_some() {}
-        }
+        each_snapshot_chunk(dir, meta, page_size, |_, _| Ok(()))?;
     }
     Ok(index)
 }
 
-/// Writes the snapshot chain of `meta` back to the log's device (step 2).
-fn restore_snapshots(
+/// Reads the snapshot chain of `meta` (base first, then each increment), checking every
+/// file's checksums, and hands each chunk to `f` with its file's path.
+fn each_snapshot_chunk(
     dir: &CheckpointDir,
     meta: &CheckpointMeta,
     page_size: u64,
-    device: &dyn faster_device::Device,
+    mut f: impl FnMut(&Path, SnapshotChunk) -> Result<(), RecoverError>,
 ) -> Result<(), RecoverError> {
     let Some(log) = &meta.log else { return Ok(()) };
-    let sector = device.geometry().sector_size as u64;
-    let chain = log.base_chain.iter().copied().chain([meta.token]);
-    for token in chain {
+    for token in log.base_chain.iter().copied().chain([meta.token]) {
         let path = dir.token_dir(token).join(SNAPSHOT_FILE);
         let file = std::fs::File::open(&path).map_err(|e| faster_cpr::CheckpointError::Io {
             path: path.clone(),
@@ -274,22 +261,41 @@ fn restore_snapshots(
             SnapshotReader::open(std::io::BufReader::new(file), token, page_size as usize)
                 .map_err(snapshot_err)?;
         while let Some(chunk) = reader.next_chunk().map_err(snapshot_err)? {
-            if chunk.address < log.snapshot_start || chunk.address >= log.final_address {
-                continue;
-            }
-            if chunk.address % sector != 0 {
-                return Err(snapshot_err(faster_cpr::FormatError::Inconsistent(
-                    "snapshot chunk is not sector-aligned",
-                )));
-            }
-            let len = (chunk.data.len() as u64).div_ceil(sector) * sector;
-            let mut buf = AlignedBuf::options()
-                .alignment(sector.max(4096) as usize)
-                .zeroed(len as usize)?;
-            buf[..chunk.data.len()].copy_from_slice(&chunk.data);
-            device.write_blocking(chunk.address, &buf)?;
+            f(&path, chunk)?;
         }
     }
+    Ok(())
+}
+
+/// Writes the snapshot chain of `meta` back to the log's device (step 2).
+fn restore_snapshots(
+    dir: &CheckpointDir,
+    meta: &CheckpointMeta,
+    page_size: u64,
+    device: &dyn faster_device::Device,
+) -> Result<(), RecoverError> {
+    let Some(log) = &meta.log else { return Ok(()) };
+    let sector = device.geometry().sector_size as u64;
+    each_snapshot_chunk(dir, meta, page_size, |path, chunk| {
+        if chunk.address < log.snapshot_start || chunk.address >= log.final_address {
+            return Ok(());
+        }
+        if chunk.address % sector != 0 {
+            return Err(RecoverError::Snapshot {
+                path: path.to_path_buf(),
+                source: faster_cpr::FormatError::Inconsistent(
+                    "snapshot chunk is not sector-aligned",
+                ),
+            });
+        }
+        let len = (chunk.data.len() as u64).div_ceil(sector) * sector;
+        let mut buf = AlignedBuf::options()
+            .alignment(sector.max(4096) as usize)
+            .zeroed(len as usize)?;
+        buf[..chunk.data.len()].copy_from_slice(&chunk.data);
+        device.write_blocking(chunk.address, &buf)?;
+        Ok(())
+    })?;
     device.flush()?;
     Ok(())
 }
