@@ -18,29 +18,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{identify, payload};
+use common::{Rng, identify, payload};
 use faster_log::{Address, FasterLog};
 
 /// Set in the child: `dir;seed;life`.
 const CHILD_ENV: &str = "FASTER_LOG_CRASH_CHILD";
 const LIVES: u32 = 2;
-
-/// A small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn open(dir: &Path, seed: u64) -> FasterLog {
     FasterLog::builder_in_dir(dir)

@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{drain, identify, payload};
+use common::{Rng, drain, identify, payload};
 use faster_log::{
     CommitError, CrashMode, Device, DeviceExt, EnqueueError, FasterLog, FaultDevice, IterError,
     MemDevice, OpenError, ScanStop,
@@ -85,23 +85,6 @@ impl Model {
         }
         self.entries.truncate(seen.len());
         self.committed = seen.len();
-    }
-}
-
-/// A small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
