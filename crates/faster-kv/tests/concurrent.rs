@@ -76,7 +76,6 @@ fn writers_and_readers_with_data_twenty_times_memory() {
                     assert_eq!(s.read(&key).unwrap(), Some(value_of(key)), "key {key}");
                     checked += 1;
                 }
-                checked
             })
         })
         .collect();
