@@ -26,6 +26,15 @@ fn builder(dir: &Path, memory_pages: u64) -> FasterKvBuilder {
         .index_buckets(1 << 12)
 }
 
+/// Takes a checkpoint and waits until it is durable.
+fn checkpoint(store: &FasterKv<u64, u64>, log: LogCheckpointKind, index: bool) {
+    store
+        .checkpoint_with(CheckpointOptions { log, index })
+        .unwrap()
+        .wait()
+        .unwrap();
+}
+
 /// Sessions write while checkpoints of `kind` run back to back; the store is then dropped
 /// (no final checkpoint) and recovered. Returns the number of checkpoints taken.
 fn checkpoint_under_load(memory_pages: u64, kinds: &[LogCheckpointKind], writers: u64) -> usize {
@@ -327,5 +336,41 @@ fn replay_leaves_every_key_at_its_newest_value() {
             newest.map(|round| k * 10 + round)
         };
         assert_eq!(s.read(&k).unwrap(), expected, "key {k}");
+    }
+}
+
+/// A store that has never flushed a page (its log begins inside its first page) recovers from
+/// snapshot and incremental checkpoints, as it does from fold-over ones.
+#[test]
+fn a_store_that_never_flushed_recovers_from_every_checkpoint_kind() {
+    for kind in [
+        LogCheckpointKind::FoldOver,
+        LogCheckpointKind::Snapshot,
+        LogCheckpointKind::IncrementalSnapshot,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            FasterKv::builder()
+                .dir(dir.path())
+                .memory_budget(16 << 20)
+                .index_buckets(1 << 10)
+        };
+        let store: FasterKv<u64, u64> = open().open().unwrap();
+        let mut s = store.session().unwrap();
+        for k in 0..1000 {
+            s.upsert(&k, &(k * 3)).unwrap();
+        }
+        checkpoint(&store, kind, true);
+        for k in 0..1000 {
+            s.add(&k, 1).unwrap();
+        }
+        checkpoint(&store, kind, false);
+        drop(s);
+        drop(store);
+        let (recovered, _) = open().recover::<u64, u64>(None).unwrap();
+        let mut s = recovered.session().unwrap();
+        for k in 0..1000 {
+            assert_eq!(s.read(&k).unwrap(), Some(k * 3 + 1), "{kind:?}: key {k}");
+        }
     }
 }

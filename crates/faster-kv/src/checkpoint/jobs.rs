@@ -79,11 +79,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                         })
                         .map(|l| (m.token, l.clone()))
                 });
+                // Whole pages from the one holding the flushed-until address, so that every
+                // chunk starts on a page (and sector) boundary and can be written back to the
+                // device at recovery; the checkpoint's data starts at the begin address if
+                // that is later (a log that never flushed starts at `FIRST_VALID`, inside
+                // its first page).
                 let flushed = self.log.flushed_until_address();
-                let snapshot_start = self
+                let copy_from = self
                     .log
                     .page_start(self.log.page_of(flushed))
                     .raw()
+                    .min(final_address);
+                let snapshot_start = copy_from
                     .max(self.log.begin_address().raw())
                     .min(final_address);
                 let (chain, new_from) = match &base {
@@ -96,7 +103,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 };
                 self.write_snapshot_file(
                     run,
-                    snapshot_start,
+                    copy_from,
                     final_address,
                     base.is_some().then_some(new_from),
                 )?;
@@ -153,7 +160,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     }
 
     /// Copies log bytes `[from, to)` (within one page, 8-aligned) into `out`: from the page
-    /// frame if it is still in memory, else from the device (where it is then flushed).
+    /// frame if it is still in memory, else from the device (where it is then flushed); zeros
+    /// below the begin address.
     fn copy_range(
         &self,
         handle: &faster_epoch::Handle,
@@ -162,6 +170,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         out: &mut Vec<u8>,
     ) -> Result<(), CheckpointError> {
         out.clear();
+        // Bytes below the begin address (the start of a log's first page) belong to no record
+        // and may be on no device any more: zeros.
+        let from = {
+            let live = from.max(self.log.begin_address().raw()).min(to);
+            out.resize((live - from) as usize, 0);
+            live
+        };
         {
             let guard = handle.protect();
             if from >= self.log.head_address().raw() {

@@ -277,7 +277,11 @@ fn restore_snapshots(
     let Some(log) = &meta.log else { return Ok(()) };
     let sector = device.geometry().sector_size as u64;
     each_snapshot_chunk(dir, meta, page_size, |path, chunk| {
-        if chunk.address < log.snapshot_start || chunk.address >= log.final_address {
+        // A snapshot's first chunk starts on the page that holds its start (rule R10's pages;
+        // the bytes before the start are the log's own, unused below begin).
+        if chunk.address + chunk.data.len() as u64 <= log.snapshot_start
+            || chunk.address >= log.final_address
+        {
             return Ok(());
         }
         if chunk.address % sector != 0 {
