@@ -9,6 +9,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("hlog", "faster-hlog", "hlog"),
     ("index", "faster-index", "index"),
     ("checkpoint", "faster-kv", "checkpoint"),
+    ("checkpoint-load", "faster-kv", "checkpoint_load"),
 ];
 
 /// Runs the benchmark named by `args[0]` (or all), passing the remaining args through.

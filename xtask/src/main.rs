@@ -20,7 +20,7 @@ usage: cargo xtask <command>
   deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
   crash [--seeds N]  the SIGKILL crash tests of the store with N seeds (default 50)
-  bench [WHAT]  benchmarks: epoch | device | hlog | index | checkpoint | log | all (default all); extra args go to the bench
+  bench [WHAT]  benchmarks: epoch | device | hlog | index | checkpoint | checkpoint-load | log | all (default all); extra args go to the bench
 ";
 
 fn main() -> ExitCode {

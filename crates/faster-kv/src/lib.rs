@@ -76,6 +76,34 @@
 //!   fit in the page, and chains must go backwards. Anything else is
 //!   [`OpError::CorruptRecord`], never a panic.
 //!
+//! The checkpoint rules (the phases are faster-cpr's, rules C1–C5; version `v` is the one
+//! being checkpointed):
+//!
+//! - **R7 — header lock.** While the state is PREPARE, a version-`v` session updating a word
+//!   value in place first takes the record's header lock, and a `v + 1` session that seals the
+//!   record to copy it waits that lock out: no version-`v` update can land on a record after a
+//!   `v + 1` copy was made of it.
+//! - **R8 — the version boundary.** Records written by `v + 1` sessions during the checkpoint
+//!   carry the in-new-version bit, and lie at or above the tail at the version change (the
+//!   checkpoint's start address). A `v + 1` session updates in place only such records
+//!   (or those of R11); on any other it seals the record and appends a copy. A version-`v`
+//!   session that meets a `v + 1` record moves to `v + 1` and retries, so that no `v`
+//!   operation depends on a `v + 1` one.
+//! - **R9 — commit points.** A session that moves from `v` to `v + 1` records the serial number
+//!   of its last version-`v` operation, and the version-`v` operations still pending on the
+//!   device, as its commit point in `v`.
+//! - **R10 — changed pages.** An in-place update marks its page as changed (at rest only if
+//!   the mark names another page; during a checkpoint always, after writing). A snapshot
+//!   clears a page's mark before copying the page, so a change made during the copy is in the
+//!   copy or in the next incremental snapshot.
+//! - **R11 — copied pages.** A snapshot of `v` is copied only after every session is in
+//!   `v + 1` and no version-`v` operation is pending (WAIT_FLUSH), front to back; after each
+//!   page it publishes the address below which everything is copied (or unchanged since the
+//!   base snapshot). A `v + 1` session may update a version-`v` record below that address in
+//!   place: the snapshot already holds its version-`v` value. The address is reset before the
+//!   next checkpoint leaves rest. Fold-over checkpoints publish nothing: their image is the
+//!   log itself, read-only below the final address.
+//!
 //! # Errors
 //!
 //! Operations return [`OpError`]; [`Status`] (found, not found, pending) is an outcome, not an

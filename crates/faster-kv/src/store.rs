@@ -65,6 +65,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 retention: parts.builder.checkpoint_retention,
                 last: std::sync::Mutex::new(parts.last),
                 dirty: DirtyPages::new(frames),
+                captured: AtomicU64::new(0),
             },
             epoch: parts.epoch,
             log: parts.log,
@@ -72,6 +73,21 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             stats: StatsRegistry::default(),
             _types: PhantomData,
         }
+    }
+
+    /// Whether the record at `address` with `header` may be updated in place by a session in
+    /// the phase `ctx` (besides being at or above read-only and not sealed): at rest, yes; a
+    /// version-`v + 1` session only a record of `v + 1`, or one that the snapshot of `v` has
+    /// already copied (rules R8, R11).
+    #[inline]
+    pub(crate) fn may_update_in_place(
+        &self,
+        ctx: OpCtx,
+        address: Address,
+        header: crate::record::Header,
+    ) -> bool {
+        ctx.may_update_in_place(address, header)
+            || address.raw() < self.cpr.captured.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Records that the record at `address` changed in place (for incremental snapshots).

@@ -124,7 +124,7 @@ fn a_torn_write_during_a_checkpoint_fails_it_and_the_previous_one_recovers() {
     let mut failed_at = None;
     for serial in 2_001..=20_000 {
         let result = if cpr_common::is_increment(serial) {
-            pinned.add(&cpr_common::counter(id), 1).map(|_| ())
+            pinned.add(&cpr_common::counter(id, serial), 1).map(|_| ())
         } else {
             pinned.upsert(&cpr_common::key(id, serial), &cpr_common::value(id, serial))
         };

@@ -94,7 +94,9 @@ impl DirectWriter {
     pub(crate) fn finish(mut self, head: &[u8]) -> io::Result<()> {
         let len = self.len();
         if head.len() > BLOCK || head.len() as u64 > len {
-            return Err(io::Error::other("header larger than the file's first block"));
+            return Err(io::Error::other(
+                "header larger than the file's first block",
+            ));
         }
         match self.first.as_mut() {
             None => self.stage[..head.len()].copy_from_slice(head),
@@ -103,7 +105,8 @@ impl DirectWriter {
         let padded = self.filled.div_ceil(BLOCK) * BLOCK;
         self.stage[self.filled..padded].fill(0);
         if padded > 0 {
-            self.file.write_all_at(&self.stage[..padded], self.written)?;
+            self.file
+                .write_all_at(&self.stage[..padded], self.written)?;
         }
         if let Some(first) = self.first.take() {
             self.stage[..BLOCK].copy_from_slice(&first);
@@ -122,7 +125,15 @@ mod tests {
     #[test]
     fn bytes_read_back_exactly_with_the_header_rewritten() {
         let dir = tempfile::tempdir().unwrap();
-        for total in [10usize, BLOCK - 1, BLOCK, BLOCK + 7, STAGE - 3, STAGE + BLOCK + 5, 3 * STAGE + 11] {
+        for total in [
+            10usize,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 7,
+            STAGE - 3,
+            STAGE + BLOCK + 5,
+            3 * STAGE + 11,
+        ] {
             let path = dir.path().join(format!("f{total}"));
             let data: Vec<u8> = (0..total).map(|i| (i * 7 + i / 4096) as u8).collect();
             let mut w = DirectWriter::create(&path).unwrap();

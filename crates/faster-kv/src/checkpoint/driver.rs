@@ -39,6 +39,10 @@ pub(crate) struct Cpr {
     /// The newest complete checkpoint (for index reuse and incremental chains).
     pub(crate) last: std::sync::Mutex<Option<faster_cpr::CheckpointMeta>>,
     pub(crate) dirty: DirtyPages,
+    /// While a snapshot checkpoint of version `v` copies the log, the address below which it
+    /// has copied (or, incremental, skipped as unchanged) every page: version-`v + 1` sessions
+    /// may update version-`v` records below it in place (rule R11). 0 outside that copy.
+    pub(crate) captured: AtomicU64,
 }
 
 impl Cpr {
@@ -126,6 +130,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// The run reached rest: publish its outcome.
     fn cpr_finish(&self, run: &Arc<Run>) {
         self.cpr.start.store(u64::MAX, Ordering::Release);
+        self.cpr.captured.store(0, Ordering::Release);
         *lock(&self.cpr.run) = None;
         match run.failure() {
             Some(error) => {
@@ -209,6 +214,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if first.phase == Phase::Prepare {
                     self.publish_start();
                 }
+                // Nothing of the new run is captured yet (rule R11); published by the state
+                // change below, before any session can be in the new version.
+                self.cpr.captured.store(0, Ordering::Release);
                 let Some(dir) = &self.cpr.dir else { break };
                 if let Err(e) = dir.create(run.token) {
                     run.fail(e.into());

@@ -23,13 +23,18 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The device an index snapshot is written to and read from: one file `index.00000000` in the
-/// checkpoint's directory.
+/// checkpoint's directory, written and read with `O_DIRECT` (once each: the page cache would
+/// only add a copy), or buffered where the file system refuses it.
 pub(crate) fn index_device(dir: &Path) -> Result<FileDevice, faster_device::DeviceError> {
-    FileDevice::builder(dir)
+    let builder = FileDevice::builder(dir)
         .prefix("index")
         .segment_size(1 << 40)
-        .io_threads(2)
+        .io_threads(2);
+    builder
+        .clone()
+        .direct_io(true)
         .open()
+        .or_else(|_| builder.open())
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
@@ -120,6 +125,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Copies `[from, to)` of the log into the checkpoint's snapshot file. With
     /// `incremental_from`, only pages changed in place since the last snapshot and pages at or
     /// after that address are copied (rule R10).
+    ///
+    /// Version-`v + 1` sessions must copy a version-`v` record to the tail to update it until
+    /// its page is copied here (rule R11), so the pages are copied into buffers as fast as
+    /// memory allows, up to [`snapshot_buffer_pages`] ahead of a second thread that writes
+    /// them to the file.
     fn write_snapshot_file(
         &self,
         run: &Arc<Run>,
@@ -137,59 +147,95 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let mut writer = SnapshotWriter::create(&path, run.token).map_err(io)?;
         let handle = self.epoch.register()?;
         let page_size = self.log.page_size();
-        let mut buffer: Vec<u8> = Vec::with_capacity(page_size as usize);
-        let mut address = from;
-        while address < to {
-            let page = self.log.page_of(Address::from_masked(address));
-            let end = self.log.page_start(page + 1).raw().min(to);
-            // Clear the mark before copying, so an update during the copy is caught next time.
-            let dirty = self.cpr.dirty.take(page);
-            let wanted = match incremental_from {
-                None => true,
-                Some(new_from) => dirty || page >= self.log.page_of(Address::from_masked(new_from)),
-            };
-            if wanted {
-                self.copy_range(&handle, address, end, &mut buffer)?;
-                writer.chunk(address, &buffer).map_err(io)?;
-            }
-            address = end;
-        }
-        writer.finish().map_err(io)?;
+        let ahead = snapshot_buffer_pages(self.log.config().memory_bytes(), page_size);
+        let (full, to_write) = std::sync::mpsc::sync_channel::<(u64, Vec<u64>)>(ahead);
+        let (give_back, free) = std::sync::mpsc::channel::<Vec<u64>>();
+        let written = std::thread::scope(|scope| {
+            let writing = std::thread::Builder::new()
+                .name("faster-snapshot-write".into())
+                .spawn_scoped(scope, move || -> std::io::Result<()> {
+                    for (address, buffer) in to_write {
+                        writer.chunk(address, bytemuck::cast_slice(&buffer))?;
+                        // The copier may have finished; a buffer nobody takes is dropped.
+                        let _ = give_back.send(buffer);
+                    }
+                    writer.finish()
+                })
+                .map_err(|e| CheckpointError::Io(Arc::new(e)))?;
+            let copied = (|| -> Result<(), CheckpointError> {
+                let mut address = from;
+                while address < to {
+                    let page = self.log.page_of(Address::from_masked(address));
+                    let end = self.log.page_start(page + 1).raw().min(to);
+                    // Clear the mark before copying, so an update during the copy is caught
+                    // next time.
+                    let dirty = self.cpr.dirty.take(page);
+                    let wanted = match incremental_from {
+                        None => true,
+                        Some(new_from) => {
+                            dirty || page >= self.log.page_of(Address::from_masked(new_from))
+                        }
+                    };
+                    if wanted {
+                        let mut buffer = free
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity((page_size / 8) as usize));
+                        self.copy_range(&handle, address, end, &mut buffer)?;
+                        if full.send((address, buffer)).is_err() {
+                            // The writer stopped on an error, reported below.
+                            break;
+                        }
+                    }
+                    // Rule R11: every version-`v` byte below `end` is in the snapshot (copied
+                    // above, or unchanged since the base snapshot): version-`v + 1` sessions
+                    // may now update those records in place.
+                    self.cpr.captured.store(end, Ordering::Release);
+                    address = end;
+                }
+                Ok(())
+            })();
+            drop(full);
+            let written = writing
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("snapshot writer panicked")));
+            copied.and(written.map_err(io))
+        });
+        written?;
         faster_cpr::sync_dir(&run.dir)?;
         Ok(())
     }
 
-    /// Copies log bytes `[from, to)` (within one page, 8-aligned) into `out`: from the page
-    /// frame if it is still in memory, else from the device (where it is then flushed); zeros
-    /// below the begin address.
+    /// Copies log bytes `[from, to)` (within one page, 8-aligned) into `out`, as words: from
+    /// the page frame if it is still in memory, else from the device (where it is then
+    /// flushed); zeros below the begin address.
     fn copy_range(
         &self,
         handle: &faster_epoch::Handle,
         from: u64,
         to: u64,
-        out: &mut Vec<u8>,
+        out: &mut Vec<u64>,
     ) -> Result<(), CheckpointError> {
         out.clear();
         // Bytes below the begin address (the start of a log's first page) belong to no record
         // and may be on no device any more: zeros.
         let from = {
             let live = from.max(self.log.begin_address().raw()).min(to);
-            out.resize((live - from) as usize, 0);
+            out.resize(((live - from) / 8) as usize, 0);
             live
         };
+        let words = ((to - from) / 8) as usize;
         {
             let guard = handle.protect();
             if from >= self.log.head_address().raw() {
                 let base = self.log.frame_ptr(Address::from_masked(from));
-                let words = ((to - from) / 8) as usize;
-                for i in 0..words {
-                    // SAFETY: rule R1 — `from >= head` was checked under `guard`, so the frame
-                    // holds this page until the guard drops (hybrid log rule H6); records are
-                    // 8-aligned and every word of a frame may be read atomically, also while
-                    // a version-`v + 1` session updates one in place.
-                    let word = unsafe { &*base.add(i * 8).cast::<AtomicU64>() };
-                    out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-                }
+                // SAFETY: rule R1 — `from >= head` was checked under `guard`, so the frame
+                // holds this page until the guard drops (hybrid log rule H6); `from` is
+                // 8-aligned and `[from, to)` lies within the page, so the range is `words`
+                // aligned words of the frame. Every word is only ever accessed atomically
+                // while a version-`v + 1` session may update one in place, and a shared
+                // slice of atomics permits exactly that.
+                let frame = unsafe { std::slice::from_raw_parts(base.cast::<AtomicU64>(), words) };
+                out.extend(frame.iter().map(|word| word.load(Ordering::Relaxed)));
                 drop(guard);
                 return Ok(());
             }
@@ -198,7 +244,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let read = self
             .log
             .read_blocking(Address::from_masked(from), to - from)?;
-        out.extend_from_slice(&read.bytes()[..(to - from) as usize]);
+        let zeros = out.len();
+        out.resize(zeros + words, 0);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out[zeros..]);
+        bytes.copy_from_slice(&read.bytes()[..(to - from) as usize]);
         Ok(())
     }
 
@@ -291,6 +340,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         }
         Ok(())
     }
+}
+
+/// How many pages a snapshot copies ahead of its file writes: a quarter of the log's memory,
+/// at most 256 MiB, at least one page.
+fn snapshot_buffer_pages(memory_bytes: u64, page_size: u64) -> usize {
+    let bytes = (memory_bytes / 4).min(256 << 20);
+    (bytes / page_size.max(1)).max(1) as usize
 }
 
 /// Reads an index snapshot written by [`Store::write_index_snapshot`].

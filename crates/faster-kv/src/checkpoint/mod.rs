@@ -5,6 +5,7 @@
 //! [`faster_cpr`]. The result recovers, for every session, a prefix of its operations: all up
 //! to its commit point and none after. `docs/durability.md` states what is durable when.
 
+mod direct;
 mod driver;
 mod inspect;
 mod jobs;

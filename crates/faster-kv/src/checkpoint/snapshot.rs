@@ -9,9 +9,11 @@
 //! chunk data:         `length` bytes of the log at `address`
 //! ```
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use faster_cpr::FormatError;
+
+use super::direct::DirectWriter;
 
 /// Magic of a snapshot file.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"FRSSNAP\n";
@@ -32,14 +34,14 @@ fn hash(parts: &[&[u8]]) -> u64 {
 /// Writes a snapshot file: call [`SnapshotWriter::chunk`] for each chunk, then
 /// [`SnapshotWriter::finish`] (which fixes the count in the header and syncs).
 pub(crate) struct SnapshotWriter {
-    file: std::fs::File,
+    file: DirectWriter,
     token: u64,
     count: u32,
 }
 
 impl SnapshotWriter {
     pub(crate) fn create(path: &std::path::Path, token: u64) -> std::io::Result<Self> {
-        let mut file = std::fs::File::create(path)?;
+        let mut file = DirectWriter::create(path)?;
         file.write_all(&[0u8; HEADER])?;
         Ok(Self {
             file,
@@ -63,8 +65,7 @@ impl SnapshotWriter {
     }
 
     /// Writes the header and makes the file durable.
-    pub(crate) fn finish(mut self) -> std::io::Result<()> {
-        use std::io::Seek;
+    pub(crate) fn finish(self) -> std::io::Result<()> {
         let mut head = [0u8; HEADER];
         head[..8].copy_from_slice(&SNAPSHOT_MAGIC);
         head[8..12].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
@@ -72,9 +73,7 @@ impl SnapshotWriter {
         head[16..24].copy_from_slice(&self.token.to_le_bytes());
         let sum = hash(&[&head[8..24]]);
         head[24..32].copy_from_slice(&sum.to_le_bytes());
-        self.file.seek(std::io::SeekFrom::Start(0))?;
-        self.file.write_all(&head)?;
-        self.file.sync_all()
+        self.file.finish(&head)
     }
 }
 

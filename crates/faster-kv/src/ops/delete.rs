@@ -38,7 +38,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 }
                 if address >= self.log.read_only_address()
                     && !header.is_sealed()
-                    && ctx.may_update_in_place(address, header)
+                    && self.may_update_in_place(ctx, address, header)
                 {
                     // Rule R3: header bits are updated atomically in the mutable region; the
                     // compare-and-swap fails on a record sealed meanwhile (R5, R8).

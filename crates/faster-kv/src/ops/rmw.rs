@@ -57,7 +57,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     return Ok(Step::CprShift);
                 }
                 if address >= self.log.read_only_address() {
-                    if !ctx.may_update_in_place(address, header) {
+                    if !self.may_update_in_place(ctx, address, header) {
                         // A version-`v + 1` RMW on a version-`v` record: copy it, sealed first,
                         // so that no lagging version-`v` update lands on it afterwards (R8).
                         record.seal();

@@ -43,7 +43,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             if address >= self.log.read_only_address()
                 && !header.is_tombstone()
                 && !header.is_sealed()
-                && ctx.may_update_in_place(address, header)
+                && self.may_update_in_place(ctx, address, header)
             {
                 if Self::LAYOUT.value_word {
                     if ctx.old_version {

@@ -1,6 +1,7 @@
 //! A workload whose recovered state can be checked against commit points: session `s`'s
-//! operation with serial `i` either increments the session's counter (every third serial) or
-//! upserts the key `(s, i)` with a value derived from both. After recovery, a session's
+//! operation with serial `i` either increments one of the session's counters (every third
+//! serial; many counters, so that some are first updated in a new version while a snapshot
+//! is being copied) or upserts the key `(s, i)` with a value derived from both. After recovery, a session's
 //! commit point `S` (minus its excluded serials) must account for exactly the operations that
 //! are present: the prefix property of CPR.
 
@@ -15,9 +16,12 @@ pub(crate) fn key(session: u64, serial: u64) -> u64 {
     (session << 40) | serial
 }
 
-/// The session's counter.
-pub(crate) fn counter(session: u64) -> u64 {
-    (session << 40) | ((1 << 40) - 1)
+/// Counters per session.
+pub(crate) const COUNTERS: u64 = 4096;
+
+/// The session's counter that operation `serial` increments.
+pub(crate) fn counter(session: u64, serial: u64) -> u64 {
+    (session << 40) | ((1 << 40) - 1 - serial % COUNTERS)
 }
 
 pub(crate) fn value(session: u64, serial: u64) -> u64 {
@@ -32,7 +36,7 @@ pub(crate) fn is_increment(serial: u64) -> bool {
 /// Runs operation `serial` of session `s` (its serial number must be `serial`).
 pub(crate) fn run_op(session: &mut faster_kv::Pinned<'_, u64, u64>, s: u64, serial: u64) {
     if is_increment(serial) {
-        session.add(&counter(s), 1).unwrap();
+        session.add(&counter(s, serial), 1).unwrap();
     } else {
         session.upsert(&key(s, serial), &value(s, serial)).unwrap();
     }
@@ -80,10 +84,13 @@ pub(crate) fn check_prefix(
                 );
             }
         }
-        let count = s.read(&counter(id)).unwrap().unwrap_or(0);
+        let mut count = 0;
+        for c in 0..COUNTERS {
+            count += s.read(&counter(id, c)).unwrap().unwrap_or(0);
+        }
         assert_eq!(
             count, increments,
-            "session {id}: counter vs increments up to {}",
+            "session {id}: counters vs increments up to {}",
             commit.serial
         );
     }
