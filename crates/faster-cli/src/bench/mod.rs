@@ -89,8 +89,9 @@ pub(crate) struct BenchArgs {
     prefetch_depth: usize,
     /// Also measure faster-kv taking a checkpoint every SECONDS during each timed run (waiting
     /// for each to be durable before the period starts again), on a second store loaded the
-    /// same way, and compare its throughput with the store that takes none. Needs files (not
-    /// --memory).
+    /// same way, and compare its throughput with the store that takes none; each run of the
+    /// plain store is followed at once by the same run of the checkpointing one. Needs files
+    /// (not --memory).
     #[arg(long, value_name = "SECONDS")]
     checkpoint_every: Option<f64>,
     /// Kind of those checkpoints: fold-over (flush the log), snapshot (copy the in-memory log
@@ -212,21 +213,24 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         return child::serve(args, &plan, peer);
     }
 
-    let mut systems = vec![bench_faster(args, &plan, None)?];
+    let mut systems = Vec::new();
     if let Some(seconds) = args.checkpoint_every {
         let options = CheckpointOptions {
             log: match args.checkpoint_kind.as_str() {
-                "snapshot" => LogCheckpointKind::Snapshot,
+                "fold-over" => LogCheckpointKind::FoldOver,
                 "incremental" => LogCheckpointKind::IncrementalSnapshot,
-                _ => LogCheckpointKind::FoldOver,
+                _ => LogCheckpointKind::Snapshot,
             },
             index: args.checkpoint_index,
         };
-        let plan = Plan {
+        let checkpointing = Plan {
             checkpoint_every: Some(Duration::from_secs_f64(seconds)),
             ..plan.clone()
         };
-        systems.push(bench_faster(args, &plan, Some(options))?);
+        let (plain, with) = bench_faster_pair(args, &plan, &checkpointing, options)?;
+        systems.extend([plain, with]);
+    } else {
+        systems.push(bench_faster(args, &plan)?);
     }
     let limits = child::Limits::new(args.peer_timeout, &plan);
     for peer in &peers {
@@ -258,28 +262,13 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     }
 }
 
-/// Benchmarks faster-kv in this process; with `checkpoint`, taking checkpoints of that kind
-/// during the timed runs, as the system named [`CHECKPOINTING`].
-fn bench_faster(
-    args: &BenchArgs,
-    plan: &Plan,
-    checkpoint: Option<CheckpointOptions>,
-) -> Result<SystemReport, String> {
+/// Benchmarks faster-kv in this process.
+fn bench_faster(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
     let plan = &Plan {
         verify_limit: Duration::MAX,
         ..plan.clone()
     };
-    // Two stores with one --dir: each in its own subdirectory.
-    let subdir = match (&checkpoint, args.checkpoint_every) {
-        (Some(_), _) => Some("faster-kv-ckpt"),
-        (None, Some(_)) => Some("faster-kv"),
-        (None, None) => None,
-    };
-    let (mut system, dir) = open_faster(args, subdir)?;
-    if checkpoint.is_some() {
-        system.name = CHECKPOINTING.into();
-        system.checkpoint = checkpoint;
-    }
+    let (system, dir) = open_faster(args, None)?;
     let mut report = SystemReport::new(&system.name);
     let mut progress = runner::Progress::new(&system.name, plan, false);
     let started = std::time::Instant::now();
@@ -294,6 +283,57 @@ fn bench_faster(
     drop(dir);
     report.settle();
     Ok(report)
+}
+
+/// Benchmarks two faster-kv stores in this process, loaded the same way: one plain, one
+/// taking checkpoints with `options` during the timed runs (as the system named
+/// [`CHECKPOINTING`]), each run of the first followed at once by the same run of the second.
+fn bench_faster_pair(
+    args: &BenchArgs,
+    plan: &Plan,
+    checkpointing: &Plan,
+    options: CheckpointOptions,
+) -> Result<(SystemReport, SystemReport), String> {
+    let unlimited = |plan: &Plan| Plan {
+        verify_limit: Duration::MAX,
+        ..plan.clone()
+    };
+    let (plan_a, plan_b) = (&unlimited(plan), &unlimited(checkpointing));
+    let (plain, dir_a) = open_faster(args, Some("faster-kv"))?;
+    let (mut with, dir_b) = open_faster(args, Some("faster-kv-ckpt"))?;
+    with.name = CHECKPOINTING.into();
+    with.checkpoint = Some(options);
+    let group = indicatif::MultiProgress::new();
+    let mut reports = (
+        SystemReport::new(&plain.name),
+        SystemReport::new(&with.name),
+    );
+    let mut progress = (
+        runner::Progress::in_group(&group, &plain.name, plan_a),
+        runner::Progress::in_group(&group, &with.name, plan_b),
+    );
+    let started = std::time::Instant::now();
+    let measured = runner::measure_pair(
+        (&plain, plan_a, &mut |event| {
+            progress.0.on(plan_a, &event);
+            reports.0.apply(event);
+        }),
+        (&with, plan_b, &mut |event| {
+            progress.1.on(plan_b, &event);
+            reports.1.apply(event);
+        }),
+    );
+    progress.0.finish();
+    progress.1.finish();
+    measured?;
+    // The two ran interleaved: each report gets the pair's wall time.
+    let seconds = started.elapsed().as_secs_f64();
+    for report in [&mut reports.0, &mut reports.1] {
+        report.seconds = seconds;
+        report.settle();
+    }
+    drop((plain, with, dir_a, dir_b));
+    Ok(reports)
 }
 
 /// The size of the loaded data and the log's memory budget.

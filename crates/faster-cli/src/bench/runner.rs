@@ -94,6 +94,42 @@ pub(crate) fn measure(
     plan: &Plan,
     sink: &mut dyn FnMut(Event),
 ) -> Result<(), String> {
+    prepare(system, plan, sink)?;
+    let mut completed = Vec::with_capacity(plan.runs.len());
+    for index in 0..plan.runs.len() {
+        run_one(system, plan, index, &mut completed, sink)?;
+    }
+    conclude(system, plan, &completed, sink)
+}
+
+/// Runs the same runs on two systems, each run of `a` followed at once by the same run of
+/// `b`, so that both see the machine in the same state (this machine's throughput drifts by
+/// tens of percent over minutes): the comparison of a store with and without checkpoints.
+/// `plan_b` must have `plan_a`'s keys and runs.
+///
+/// # Errors
+/// As [`measure`], for either system.
+pub(crate) fn measure_pair(
+    (a, plan_a, sink_a): (&dyn System, &Plan, &mut dyn FnMut(Event)),
+    (b, plan_b, sink_b): (&dyn System, &Plan, &mut dyn FnMut(Event)),
+) -> Result<(), String> {
+    if plan_a.runs.len() != plan_b.runs.len() || plan_a.keys != plan_b.keys {
+        return Err("paired systems need the same keys and runs".into());
+    }
+    prepare(a, plan_a, sink_a)?;
+    prepare(b, plan_b, sink_b)?;
+    let mut completed_a = Vec::with_capacity(plan_a.runs.len());
+    let mut completed_b = Vec::with_capacity(plan_b.runs.len());
+    for index in 0..plan_a.runs.len() {
+        run_one(a, plan_a, index, &mut completed_a, sink_a)?;
+        run_one(b, plan_b, index, &mut completed_b, sink_b)?;
+    }
+    conclude(a, plan_a, &completed_a, sink_a)?;
+    conclude(b, plan_b, &completed_b, sink_b)
+}
+
+/// Loads every key and reads them all back.
+fn prepare(system: &dyn System, plan: &Plan, sink: &mut dyn FnMut(Event)) -> Result<(), String> {
     sink(Event::Stage { stage: Stage::Load });
     let result = load(system, &plan.load_order(), plan.max_threads, sink)?;
     sink(Event::Result { result });
@@ -114,22 +150,42 @@ pub(crate) fn measure(
         phase,
         verification,
     });
+    Ok(())
+}
 
-    let mut completed = Vec::with_capacity(plan.runs.len());
-    for (index, run) in plan.runs.iter().enumerate() {
-        sink(Event::Stage {
-            stage: Stage::Run { index },
-        });
-        let result = timed_run(system, plan, run)?;
-        completed.push((index, result.thread_ops.clone()));
-        sink(Event::Result { result });
-    }
+/// Timed run `index` of the plan; its per-thread operation counts go to `completed`.
+fn run_one(
+    system: &dyn System,
+    plan: &Plan,
+    index: usize,
+    completed: &mut Vec<(usize, Vec<u64>)>,
+    sink: &mut dyn FnMut(Event),
+) -> Result<(), String> {
+    let Some(run) = plan.runs.get(index) else {
+        return Err(format!("no run {index} in the plan"));
+    };
+    sink(Event::Stage {
+        stage: Stage::Run { index },
+    });
+    let result = timed_run(system, plan, run)?;
+    completed.push((index, result.thread_ops.clone()));
+    sink(Event::Result { result });
+    Ok(())
+}
 
+/// Reads every key back against what the completed runs must have left, and reports the
+/// system's failures.
+fn conclude(
+    system: &dyn System,
+    plan: &Plan,
+    completed: &[(usize, Vec<u64>)],
+    sink: &mut dyn FnMut(Event),
+) -> Result<(), String> {
     let phase = Phase::AfterRuns;
     sink(Event::Stage {
         stage: Stage::Verify { phase },
     });
-    let counts = verify::expected_counts(plan, &completed);
+    let counts = verify::expected_counts(plan, completed);
     let verification = verify::check(
         system,
         plan.keys,
@@ -332,6 +388,13 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// A bar for `name` drawn among the bars of `group` (two systems measured together).
+    pub(crate) fn in_group(group: &indicatif::MultiProgress, name: &str, plan: &Plan) -> Self {
+        let mut progress = Self::new(name, plan, false);
+        progress.bar = group.add(progress.bar);
+        progress
+    }
+
     /// A bar for `name`; hidden when `hidden` (a child process: its parent shows progress).
     pub(crate) fn new(name: &str, plan: &Plan, hidden: bool) -> Self {
         let steps = plan.runs.len() as u64 + 3;
