@@ -197,7 +197,11 @@ mod tests {
         let store: FasterKv<u64, u64> = FasterKv::open(dir.path()).unwrap();
         let mut s = store.session().unwrap();
         (0..500u64).for_each(|k| s.upsert(&k, &k).unwrap());
-        let first = store.checkpoint().unwrap().wait().unwrap();
+        let fold_over = CheckpointOptions {
+            log: LogCheckpointKind::FoldOver,
+            index: true,
+        };
+        let first = store.checkpoint_with(fold_over).unwrap().wait().unwrap();
         let options = CheckpointOptions {
             log: LogCheckpointKind::Snapshot,
             index: false,

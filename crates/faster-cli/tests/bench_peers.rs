@@ -219,6 +219,9 @@ fn inspect_and_verify_a_store_directory() {
         "uniform",
         "--checkpoint-every",
         "0.05",
+        // Fold-over, so that the log has segment files to list.
+        "--checkpoint-kind",
+        "fold-over",
         "--dir",
         path,
     ]);

@@ -26,6 +26,12 @@ fn builder(device: Arc<dyn Device>, checkpoints: &Path) -> FasterKvBuilder {
         .index_buckets(1 << 10)
 }
 
+/// A full fold-over checkpoint: the scenarios below damage or tear the log's own image.
+const FOLD_OVER: CheckpointOptions = CheckpointOptions {
+    log: LogCheckpointKind::FoldOver,
+    index: true,
+};
+
 fn inner() -> Arc<dyn Device> {
     Arc::new(MemDevice::builder().segment_size(1 << 16).build().unwrap())
 }
@@ -116,7 +122,7 @@ fn a_torn_write_during_a_checkpoint_fails_it_and_the_previous_one_recovers() {
     let mut s = store.session().unwrap();
     let id = s.id();
     ops(&store, &mut s, 1, 2_000);
-    let first = store.checkpoint().unwrap().wait().unwrap();
+    let first = store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
     // The next write the log issues is torn halfway: the log is poisoned, operations that need
     // room fail, and so does the checkpoint.
     fault.tear_nth_write(1, 2048);
@@ -135,7 +141,7 @@ fn a_torn_write_during_a_checkpoint_fails_it_and_the_previous_one_recovers() {
     }
     drop(pinned);
     assert!(failed_at.is_some(), "the torn write surfaced as an error");
-    assert!(store.checkpoint().unwrap().wait().is_err());
+    assert!(store.checkpoint_with(FOLD_OVER).unwrap().wait().is_err());
     fault.crash(CrashMode::Random { seed: 7 }).unwrap();
     drop(s);
     drop(store);
@@ -157,7 +163,7 @@ fn damaged_checkpoint_files_are_reported_by_name_and_skipped() {
     let mut s = store.session().unwrap();
     let id = s.id();
     ops(&store, &mut s, 1, 1_000);
-    let first = store.checkpoint().unwrap().wait().unwrap();
+    let first = store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
     ops(&store, &mut s, 1_001, 2_000);
     let second = store
         .checkpoint_with(CheckpointOptions {

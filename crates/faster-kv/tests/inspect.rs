@@ -24,7 +24,14 @@ fn inspect_lists_and_verify_locates_damage() {
     for k in 0..3_000u64 {
         s.upsert(&k, &k).unwrap();
     }
-    let first = store.checkpoint().unwrap().wait().unwrap();
+    let first = store
+        .checkpoint_with(CheckpointOptions {
+            log: LogCheckpointKind::FoldOver,
+            index: true,
+        })
+        .unwrap()
+        .wait()
+        .unwrap();
     for k in 0..100u64 {
         s.upsert(&k, &(k + 1)).unwrap();
     }

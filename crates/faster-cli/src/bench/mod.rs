@@ -94,9 +94,10 @@ pub(crate) struct BenchArgs {
     /// (not --memory).
     #[arg(long, value_name = "SECONDS")]
     checkpoint_every: Option<f64>,
-    /// Kind of those checkpoints: fold-over (flush the log), snapshot (copy the in-memory log
-    /// to a file), incremental (only pages changed since the last snapshot).
-    #[arg(long, default_value = "fold-over", value_parser = ["fold-over", "snapshot", "incremental"])]
+    /// Kind of those checkpoints: snapshot (copy the in-memory log to a file; the store's
+    /// default), incremental (only pages changed since the last snapshot), fold-over (flush the
+    /// log and make it read-only).
+    #[arg(long, default_value = "snapshot", value_parser = ["snapshot", "incremental", "fold-over"])]
     checkpoint_kind: String,
     /// Write an index snapshot with every checkpoint, not only with the first.
     #[arg(long)]

@@ -64,7 +64,11 @@ pub enum CheckpointError {
 /// What a checkpoint writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckpointOptions {
-    /// How the log is made durable. Default: [`LogCheckpointKind::FoldOver`].
+    /// How the log is made durable. Default: [`LogCheckpointKind::Snapshot`]: it copies the
+    /// in-memory part of the log to a file and leaves that part mutable, where a fold-over
+    /// flushes it and makes it read-only, so that the next update of every key appends a copy
+    /// (the log then grows by the updated data at every checkpoint). `docs/durability.md`
+    /// compares the kinds.
     pub log: LogCheckpointKind,
     /// Also write a (fuzzy) snapshot of the hash index. Without it, recovery loads the newest
     /// earlier index snapshot and replays more of the log; the first checkpoint of a store
@@ -75,14 +79,15 @@ pub struct CheckpointOptions {
 impl Default for CheckpointOptions {
     fn default() -> Self {
         Self {
-            log: LogCheckpointKind::FoldOver,
+            log: LogCheckpointKind::Snapshot,
             index: true,
         }
     }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// Starts a full checkpoint (index snapshot and fold-over log) and returns at once.
+    /// Starts a full checkpoint (index snapshot and log snapshot, [`CheckpointOptions`]'s
+    /// defaults) and returns at once.
     ///
     /// # Errors
     /// [`CheckpointError::NoCheckpointDir`], or [`CheckpointError::Busy`] while another
