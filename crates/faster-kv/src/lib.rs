@@ -86,7 +86,7 @@
 //! - **R8 — the version boundary.** Records written by `v + 1` sessions during the checkpoint
 //!   carry the in-new-version bit, and lie at or above the tail at the version change (the
 //!   checkpoint's start address). A `v + 1` session updates in place only such records
-//!   (or those of R11); on any other it seals the record and appends a copy. A version-`v`
+//!   (or those of R12); on any other it seals the record and appends a copy. A version-`v`
 //!   session that meets a `v + 1` record moves to `v + 1` and retries, so that no `v`
 //!   operation depends on a `v + 1` one.
 //! - **R9 — commit points.** A session that moves from `v` to `v + 1` records the serial number
@@ -96,7 +96,11 @@
 //!   the mark names another page; during a checkpoint always, after writing). A snapshot
 //!   clears a page's mark before copying the page, so a change made during the copy is in the
 //!   copy or in the next incremental snapshot.
-//! - **R11 — copied pages.** A snapshot of `v` is copied only after every session is in
+//! - **R11 — recovery.** Recovery writes nothing to the log's device before it has chosen its
+//!   checkpoint and checked every file of it; then it writes the snapshot chain back to the
+//!   device, reopens the log at the final address and replays it into the index, marking
+//!   records of the next version invalid (`checkpoint/recover.rs`).
+//! - **R12 — copied pages.** A snapshot of `v` is copied only after every session is in
 //!   `v + 1` and no version-`v` operation is pending (WAIT_FLUSH), front to back; after each
 //!   page it publishes the address below which everything is copied (or unchanged since the
 //!   base snapshot). A `v + 1` session may update a version-`v` record below that address in

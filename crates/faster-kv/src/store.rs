@@ -78,7 +78,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Whether the record at `address` with `header` may be updated in place by a session in
     /// the phase `ctx` (besides being at or above read-only and not sealed): at rest, yes; a
     /// version-`v + 1` session only a record of `v + 1`, or one that the snapshot of `v` has
-    /// already copied (rules R8, R11).
+    /// already copied (rules R8, R12).
     #[inline]
     pub(crate) fn may_update_in_place(
         &self,

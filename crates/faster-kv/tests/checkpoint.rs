@@ -375,7 +375,7 @@ fn a_store_that_never_flushed_recovers_from_every_checkpoint_kind() {
     }
 }
 
-/// Rule R11: while a snapshot of version `v` is being copied, a `v + 1` session may update a
+/// Rule R12: while a snapshot of version `v` is being copied, a `v + 1` session may update a
 /// version-`v` record in place only once its page has been copied. Many counters, all in the
 /// mutable region, are incremented at random while snapshots are taken; after recovery each
 /// session's counters sum to exactly its increments up to its commit point. (Publishing the

@@ -41,7 +41,7 @@ pub(crate) struct Cpr {
     pub(crate) dirty: DirtyPages,
     /// While a snapshot checkpoint of version `v` copies the log, the address below which it
     /// has copied (or, incremental, skipped as unchanged) every page: version-`v + 1` sessions
-    /// may update version-`v` records below it in place (rule R11). 0 outside that copy.
+    /// may update version-`v` records below it in place (rule R12). 0 outside that copy.
     pub(crate) captured: AtomicU64,
 }
 
@@ -214,7 +214,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if first.phase == Phase::Prepare {
                     self.publish_start();
                 }
-                // Nothing of the new run is captured yet (rule R11); published by the state
+                // Nothing of the new run is captured yet (rule R12); published by the state
                 // change below, before any session can be in the new version.
                 self.cpr.captured.store(0, Ordering::Release);
                 let Some(dir) = &self.cpr.dir else { break };

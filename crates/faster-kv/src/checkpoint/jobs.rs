@@ -127,7 +127,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// after that address are copied (rule R10).
     ///
     /// Version-`v + 1` sessions must copy a version-`v` record to the tail to update it until
-    /// its page is copied here (rule R11), so the pages are copied into buffers as fast as
+    /// its page is copied here (rule R12), so the pages are copied into buffers as fast as
     /// memory allows, up to [`snapshot_buffer_pages`] ahead of a second thread that writes
     /// them to the file.
     fn write_snapshot_file(
@@ -186,7 +186,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                             break;
                         }
                     }
-                    // Rule R11: every version-`v` byte below `end` is in the snapshot (copied
+                    // Rule R12: every version-`v` byte below `end` is in the snapshot (copied
                     // above, or unchanged since the base snapshot): version-`v + 1` sessions
                     // may now update those records in place.
                     self.cpr.captured.store(end, Ordering::Release);
