@@ -193,6 +193,21 @@ impl CheckpointDir {
         Ok(None)
     }
 
+    /// Takes checkpoint `token` out of recovery's reach by removing its completion marker,
+    /// durably; its files stay for inspection until retention removes them (rule C5: without
+    /// a marker it does not exist). Nothing to do if it has no marker.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`].
+    pub fn retire(&self, token: u64) -> Result<(), CheckpointError> {
+        let dir = self.token_dir(token);
+        match fs::remove_file(dir.join(COMPLETE_FILE)) {
+            Ok(()) => sync_dir(&dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&dir, e)),
+        }
+    }
+
     /// Removes checkpoint `token`'s directory.
     ///
     /// # Errors

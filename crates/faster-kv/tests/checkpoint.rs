@@ -27,12 +27,16 @@ fn builder(dir: &Path, memory_pages: u64) -> FasterKvBuilder {
 }
 
 /// Takes a checkpoint and waits until it is durable.
-fn checkpoint(store: &FasterKv<u64, u64>, log: LogCheckpointKind, index: bool) {
+fn checkpoint(
+    store: &FasterKv<u64, u64>,
+    log: LogCheckpointKind,
+    index: bool,
+) -> faster_kv::CheckpointInfo {
     store
         .checkpoint_with(CheckpointOptions { log, index })
         .unwrap()
         .wait()
-        .unwrap();
+        .unwrap()
 }
 
 /// Sessions write while checkpoints of `kind` run back to back; the store is then dropped
@@ -455,4 +459,42 @@ fn new_version_updates_in_place_wait_for_the_snapshot_copy() {
             commit.serial
         );
     }
+}
+
+/// Recovering an older checkpoint rewrites the log that newer ones need, so it retires them
+/// (their completion markers go): a later recovery without a token takes the older one again,
+/// never a newer one over the rewritten log.
+#[test]
+fn recovering_an_older_checkpoint_retires_the_newer_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || builder(dir.path(), 8).checkpoint_retention(4);
+    let store: FasterKv<u64, u64> = open().open().unwrap();
+    let mut s = store.session().unwrap();
+    let mut tokens = Vec::new();
+    for round in 0..3u64 {
+        for k in 0..2_000u64 {
+            s.upsert(&k, &(k + round * 10_000)).unwrap();
+        }
+        let kind = [LogCheckpointKind::Snapshot, LogCheckpointKind::FoldOver][round as usize % 2];
+        tokens.push(checkpoint(&store, kind, true).token);
+    }
+    drop(s);
+    drop(store);
+    let check = |store: &FasterKv<u64, u64>, round: u64| {
+        let mut s = store.session().unwrap();
+        for k in 0..2_000u64 {
+            assert_eq!(
+                s.read(&k).unwrap(),
+                Some(k + round * 10_000),
+                "key {k}, round {round}"
+            );
+        }
+    };
+    let (store, info) = open().recover::<u64, u64>(Some(tokens[0])).unwrap();
+    assert_eq!(info.token, tokens[0]);
+    check(&store, 0);
+    drop(store);
+    let (store, info) = open().recover::<u64, u64>(None).unwrap();
+    assert_eq!(info.token, tokens[0], "the newer checkpoints are gone");
+    check(&store, 0);
 }

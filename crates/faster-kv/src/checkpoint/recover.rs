@@ -3,6 +3,8 @@
 //! 1. Pick the checkpoint: the one asked for, or the newest complete one with a log part
 //!    whose metadata, index snapshot and snapshot files all check out (damaged or incomplete
 //!    newer ones are skipped and reported). Nothing is written before this choice.
+//!    Then every newer checkpoint loses its completion marker: recovering this one rewrites
+//!    or overwrites the log they need.
 //! 2. Snapshots: write the chain's snapshot chunks (base first, increments in order) back to
 //!    the log's device at their addresses, at and above the checkpoint's snapshot start. The
 //!    device then holds the log up to the checkpoint's final address, as after a fold-over.
@@ -173,6 +175,14 @@ impl FasterKvBuilder {
                 },
             ));
         };
+        // Every newer checkpoint needs log bytes that recovering this one rewrites (snapshot
+        // chunks, next-version records marked invalid) or that the store overwrites from the
+        // final address on: each loses its completion marker, durably, before the device is
+        // touched, so that none can be recovered later over the wrong log. Their files stay
+        // for inspection until the next checkpoint's retention removes them.
+        for newer in dir.tokens()?.into_iter().filter(|&t| t > meta.token) {
+            dir.retire(newer)?;
+        }
         let device = self.open_device()?;
         if log_meta.kind != LogCheckpointKind::FoldOver {
             restore_snapshots(&dir, &meta, page_size, &*device)?;
