@@ -44,6 +44,7 @@ pub struct FasterKvBuilder {
     pub(crate) max_sessions: usize,
     pub(crate) checkpoint_dir: Option<PathBuf>,
     pub(crate) checkpoint_retention: usize,
+    pub(crate) snapshot_buffer: Option<u64>,
 }
 
 /// Default memory budget for the log's pages: 256 MiB.
@@ -65,6 +66,7 @@ impl Default for FasterKvBuilder {
             max_sessions: 128,
             checkpoint_dir: None,
             checkpoint_retention: 2,
+            snapshot_buffer: None,
         }
     }
 }
@@ -149,6 +151,15 @@ impl FasterKvBuilder {
     /// Default: 2. At least 1.
     pub fn checkpoint_retention(mut self, checkpoints: usize) -> Self {
         self.checkpoint_retention = checkpoints.max(1);
+        self
+    }
+
+    /// Bytes a snapshot checkpoint may copy ahead of its file writes. Until a page is copied,
+    /// an update of a record on it appends a copy (rule R12), so the more the checkpoint
+    /// copies at memory speed the fewer copies it causes; the buffers exist only while the
+    /// snapshot is written. Default: half the memory budget. At least one page is used.
+    pub fn snapshot_buffer(mut self, bytes: u64) -> Self {
+        self.snapshot_buffer = Some(bytes);
         self
     }
 

@@ -66,6 +66,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 last: std::sync::Mutex::new(parts.last),
                 dirty: DirtyPages::new(frames),
                 captured: AtomicU64::new(0),
+                snapshot_buffer: parts
+                    .builder
+                    .snapshot_buffer
+                    .unwrap_or(parts.builder.memory_bytes / 2),
             },
             epoch: parts.epoch,
             log: parts.log,

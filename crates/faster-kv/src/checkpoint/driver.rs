@@ -43,6 +43,9 @@ pub(crate) struct Cpr {
     /// has copied (or, incremental, skipped as unchanged) every page: version-`v + 1` sessions
     /// may update version-`v` records below it in place (rule R12). 0 outside that copy.
     pub(crate) captured: AtomicU64,
+    /// Bytes a snapshot copies ahead of its file writes
+    /// ([`FasterKvBuilder::snapshot_buffer`](crate::FasterKvBuilder::snapshot_buffer)).
+    pub(crate) snapshot_buffer: u64,
 }
 
 impl Cpr {

@@ -128,7 +128,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ///
     /// Version-`v + 1` sessions must copy a version-`v` record to the tail to update it until
     /// its page is copied here (rule R12), so the pages are copied into buffers as fast as
-    /// memory allows, up to [`snapshot_buffer_pages`] ahead of a second thread that writes
+    /// memory allows, up to the store's snapshot buffer ahead of a second thread that writes
     /// them to the file.
     fn write_snapshot_file(
         &self,
@@ -147,7 +147,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let mut writer = SnapshotWriter::create(&path, run.token).map_err(io)?;
         let handle = self.epoch.register()?;
         let page_size = self.log.page_size();
-        let ahead = snapshot_buffer_pages(self.log.config().memory_bytes(), page_size);
+        let ahead = (self.cpr.snapshot_buffer / page_size.max(1)).max(1) as usize;
         let (full, to_write) = std::sync::mpsc::sync_channel::<(u64, Vec<u64>)>(ahead);
         let (give_back, free) = std::sync::mpsc::channel::<Vec<u64>>();
         let written = std::thread::scope(|scope| {
@@ -340,13 +340,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         }
         Ok(())
     }
-}
-
-/// How many pages a snapshot copies ahead of its file writes: a quarter of the log's memory,
-/// at most 256 MiB, at least one page.
-fn snapshot_buffer_pages(memory_bytes: u64, page_size: u64) -> usize {
-    let bytes = (memory_bytes / 4).min(256 << 20);
-    (bytes / page_size.max(1)).max(1) as usize
 }
 
 /// Reads an index snapshot written by [`Store::write_index_snapshot`].
