@@ -23,6 +23,9 @@ const STAGE: usize = 4 << 20;
 /// (a header whose content is known only at the end).
 pub(crate) struct DirectWriter {
     file: File,
+    path: std::path::PathBuf,
+    /// Whether `file` was opened with `O_DIRECT`.
+    direct: bool,
     stage: AlignedBuf,
     /// Bytes of `stage` in use.
     filled: usize,
@@ -37,9 +40,9 @@ impl DirectWriter {
     pub(crate) fn create(path: &Path) -> io::Result<Self> {
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
-        let file = match options.clone().custom_flags(libc::O_DIRECT).open(path) {
-            Ok(file) => file,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => options.open(path)?,
+        let (file, direct) = match options.clone().custom_flags(libc::O_DIRECT).open(path) {
+            Ok(file) => (file, true),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (options.open(path)?, false),
             Err(e) => return Err(e),
         };
         let stage = AlignedBuf::options()
@@ -47,6 +50,8 @@ impl DirectWriter {
             .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(Self {
             file,
+            path: path.to_path_buf(),
+            direct,
             stage,
             filled: 0,
             written: 0,
@@ -82,11 +87,24 @@ impl DirectWriter {
         if self.written == 0 {
             self.first = Some(self.stage[..BLOCK].to_vec());
         }
-        self.file.write_all_at(&self.stage[..whole], self.written)?;
+        self.write_stage(whole, self.written)?;
         self.written += whole as u64;
         self.stage.copy_within(whole..self.filled, 0);
         self.filled -= whole;
         Ok(())
+    }
+
+    /// Writes `stage[..len]` at `offset`. A file system that accepted `O_DIRECT` at open but
+    /// refuses the transfer (`EINVAL`) gets the file reopened without it and the write again.
+    fn write_stage(&mut self, len: usize, offset: u64) -> io::Result<()> {
+        match self.file.write_all_at(&self.stage[..len], offset) {
+            Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                self.file = OpenOptions::new().write(true).open(&self.path)?;
+                self.direct = false;
+                self.file.write_all_at(&self.stage[..len], offset)
+            }
+            other => other,
+        }
     }
 
     /// Replaces the file's first `head.len()` bytes (at most one block, and no more than were
@@ -105,12 +123,11 @@ impl DirectWriter {
         let padded = self.filled.div_ceil(BLOCK) * BLOCK;
         self.stage[self.filled..padded].fill(0);
         if padded > 0 {
-            self.file
-                .write_all_at(&self.stage[..padded], self.written)?;
+            self.write_stage(padded, self.written)?;
         }
         if let Some(first) = self.first.take() {
             self.stage[..BLOCK].copy_from_slice(&first);
-            self.file.write_all_at(&self.stage[..BLOCK], 0)?;
+            self.write_stage(BLOCK, 0)?;
         }
         // The last block was padded to its end; the file ends where the data does.
         self.file.set_len(len)?;
