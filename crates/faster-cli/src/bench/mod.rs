@@ -214,6 +214,12 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         return child::serve(args, &plan, peer);
     }
 
+    // faster-kv runs in this process: its read-back is never cut short (the limit is for
+    // peers that may hang).
+    let own = Plan {
+        verify_limit: Duration::MAX,
+        ..plan.clone()
+    };
     let mut systems = Vec::new();
     if let Some(seconds) = args.checkpoint_every {
         let options = CheckpointOptions {
@@ -226,12 +232,12 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         };
         let checkpointing = Plan {
             checkpoint_every: Some(Duration::from_secs_f64(seconds)),
-            ..plan.clone()
+            ..own.clone()
         };
-        let (plain, with) = bench_faster_pair(args, &plan, &checkpointing, options)?;
+        let (plain, with) = bench_faster_pair(args, &own, &checkpointing, options)?;
         systems.extend([plain, with]);
     } else {
-        systems.push(bench_faster(args, &plan)?);
+        systems.push(bench_faster(args, &own)?);
     }
     let limits = child::Limits::new(args.peer_timeout, &plan);
     for peer in &peers {
@@ -265,10 +271,6 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
 
 /// Benchmarks faster-kv in this process.
 fn bench_faster(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
-    let plan = &Plan {
-        verify_limit: Duration::MAX,
-        ..plan.clone()
-    };
     let (system, dir) = open_faster(args, None)?;
     let mut report = SystemReport::new(&system.name);
     let mut progress = runner::Progress::new(&system.name, plan, false);
@@ -295,11 +297,7 @@ fn bench_faster_pair(
     checkpointing: &Plan,
     options: CheckpointOptions,
 ) -> Result<(SystemReport, SystemReport), String> {
-    let unlimited = |plan: &Plan| Plan {
-        verify_limit: Duration::MAX,
-        ..plan.clone()
-    };
-    let (plan_a, plan_b) = (&unlimited(plan), &unlimited(checkpointing));
+    let (plan_a, plan_b) = (plan, checkpointing);
     let (plain, dir_a) = open_faster(args, Some("faster-kv"))?;
     let (mut with, dir_b) = open_faster(args, Some("faster-kv-ckpt"))?;
     with.name = CHECKPOINTING.into();
