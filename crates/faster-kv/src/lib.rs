@@ -104,8 +104,8 @@
 //!   `v + 1` and no version-`v` operation is pending (WAIT_FLUSH), front to back; after each
 //!   page it publishes the address below which everything is copied (or unchanged since the
 //!   base snapshot). A `v + 1` session may update a version-`v` record below that address in
-//!   place: the snapshot already holds its version-`v` value. The address is reset before the
-//!   next checkpoint leaves rest. Fold-over checkpoints publish nothing: their image is the
+//!   place: the snapshot already holds its version-`v` value. The address goes back to 0 when
+//!   the checkpoint reaches rest, before the next one can start. Fold-over checkpoints publish nothing: their image is the
 //!   log itself, read-only below the final address.
 //!
 //! # Errors

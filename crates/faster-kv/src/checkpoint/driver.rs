@@ -41,7 +41,9 @@ pub(crate) struct Cpr {
     pub(crate) dirty: DirtyPages,
     /// While a snapshot checkpoint of version `v` copies the log, the address below which it
     /// has copied (or, incremental, skipped as unchanged) every page: version-`v + 1` sessions
-    /// may update version-`v` records below it in place (rule R12). 0 outside that copy.
+    /// may update version-`v` records below it in place (rule R12). 0 outside that copy: it
+    /// starts at 0 and each run sets it back to 0 when it reaches rest (`cpr_finish`), before
+    /// the next run can start.
     pub(crate) captured: AtomicU64,
     /// Bytes a snapshot copies ahead of its file writes
     /// ([`FasterKvBuilder::snapshot_buffer`](crate::FasterKvBuilder::snapshot_buffer)).
@@ -217,9 +219,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if first.phase == Phase::Prepare {
                     self.publish_start();
                 }
-                // Nothing of the new run is captured yet (rule R12); published by the state
-                // change below, before any session can be in the new version.
-                self.cpr.captured.store(0, Ordering::Release);
                 let Some(dir) = &self.cpr.dir else { break };
                 if let Err(e) = dir.create(run.token) {
                     run.fail(e.into());

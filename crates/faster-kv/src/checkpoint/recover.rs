@@ -287,8 +287,8 @@ fn restore_snapshots(
     let Some(log) = &meta.log else { return Ok(()) };
     let sector = device.geometry().sector_size as u64;
     each_snapshot_chunk(dir, meta, page_size, |path, chunk| {
-        // A snapshot's first chunk starts on the page that holds its start (rule R10's pages;
-        // the bytes before the start are the log's own, unused below begin).
+        // A snapshot's first chunk starts on the page that holds its start (the bytes before
+        // the start lie below the log's begin address: no record uses them).
         if chunk.address + chunk.data.len() as u64 <= log.snapshot_start
             || chunk.address >= log.final_address
         {
