@@ -202,9 +202,10 @@ mod tests {
             index: true,
         };
         let first = store.checkpoint_with(fold_over).unwrap().wait().unwrap();
+        // The default kind: a snapshot.
         let options = CheckpointOptions {
-            log: LogCheckpointKind::Snapshot,
             index: false,
+            ..CheckpointOptions::default()
         };
         let second = store.checkpoint_with(options).unwrap().wait().unwrap();
         drop((s, store));
