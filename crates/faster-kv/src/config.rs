@@ -132,7 +132,9 @@ impl FasterKvBuilder {
         self
     }
 
-    /// Most sessions (threads) at once. Default: 128.
+    /// Most sessions (threads) live at once: the next [`FasterKv::session`](crate::FasterKv::session)
+    /// fails with [`SessionError::TooMany`](crate::SessionError::TooMany). Default: 128. At
+    /// least 1.
     pub fn max_sessions(mut self, sessions: usize) -> Self {
         self.max_sessions = sessions;
         self

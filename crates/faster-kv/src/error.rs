@@ -29,7 +29,13 @@ pub enum OpenError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// Every epoch slot is taken: too many live sessions (and scans).
+    /// `max_sessions` sessions are live already.
+    #[error("the store allows at most max_sessions = {max_sessions} live sessions")]
+    TooMany {
+        /// The store's `max_sessions` setting.
+        max_sessions: usize,
+    },
+    /// Every epoch slot is taken (by sessions, scans and the store's own work).
     #[error("no room for another session: {0}")]
     Epoch(#[from] EpochError),
     /// No ended or recovered session has this identifier (or it is still live).

@@ -102,16 +102,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for Session<K, V> {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
-    pub(crate) fn new(store: Arc<Store<K, V>>, handle: Handle, id: u64, serial: u64) -> Self {
+    /// A session over `shared`, which [`SessionTable::start`](crate::checkpoint::SessionTable)
+    /// registered with the version it starts in and the serial it starts from.
+    pub(crate) fn new(store: Arc<Store<K, V>>, handle: Handle, shared: Arc<SessionShared>) -> Self {
         let stats = store.stats.register();
-        let version = store.cpr.machine.state().version;
-        let shared = Arc::new(SessionShared::new(id, serial, version));
-        store.cpr.sessions.register(&shared);
+        let (version, serial) = shared.start();
         Self {
             store,
             handle,
             state: SessionState {
-                id,
+                id: shared.id,
                 serial,
                 completed: serial,
                 shared,

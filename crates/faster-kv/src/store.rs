@@ -10,7 +10,7 @@ use faster_epoch::Epoch;
 use faster_hlog::{Address, HybridLog, Regions};
 use faster_index::HashIndex;
 
-use crate::checkpoint::{Cpr, DirtyPages, SessionTable};
+use crate::checkpoint::{Cpr, DirtyPages, SessionTable, StartRefused};
 use crate::codec::Codec;
 use crate::config::FasterKvBuilder;
 use crate::error::{OpenError, SessionError};
@@ -57,7 +57,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         Self {
             cpr: Cpr {
                 machine: StateMachine::new(Arc::clone(&parts.epoch), parts.version),
-                sessions: SessionTable::new(1),
+                sessions: SessionTable::new(parts.builder.max_sessions),
                 dir: parts.checkpoint_dir,
                 run: std::sync::Mutex::new(None),
                 start: AtomicU64::new(u64::MAX),
@@ -163,11 +163,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// between threads) but not shared; start one per thread.
     ///
     /// # Errors
-    /// [`SessionError::Epoch`] when the store already has `max_sessions` live sessions.
+    /// [`SessionError::TooMany`] when the store already has
+    /// [`max_sessions`](FasterKvBuilder::max_sessions) live sessions.
     pub fn session(&self) -> Result<Session<K, V>, SessionError> {
-        let handle = self.store.epoch.register()?;
-        let id = self.store.cpr.sessions.fresh_id();
-        Ok(Session::new(Arc::clone(&self.store), handle, id, 0))
+        self.start_session(None).map(|(session, _)| session)
     }
 
     /// Continues session `id` after recovery (or after it was dropped): the returned session
@@ -176,20 +175,30 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     ///
     /// # Errors
     /// [`SessionError::Unknown`] when no ended or recovered session has this identifier (or it
-    /// is live), [`SessionError::Epoch`] when every slot is taken.
+    /// is live), [`SessionError::TooMany`] when `max_sessions` sessions are live.
     pub fn continue_session(&self, id: u64) -> Result<(Session<K, V>, u64), SessionError> {
-        let version = self.store.cpr.machine.state().version;
-        let commit = self
-            .store
+        self.start_session(Some(id))
+    }
+
+    fn start_session(&self, id: Option<u64>) -> Result<(Session<K, V>, u64), SessionError> {
+        let store = &self.store;
+        // The epoch slot first: if the table refused after registering, nothing would end the
+        // registration.
+        let handle = store.epoch.register()?;
+        let shared = store
             .cpr
             .sessions
-            .take_ended(id, version)
-            .ok_or(SessionError::Unknown { id })?;
-        let handle = self.store.epoch.register()?;
-        Ok((
-            Session::new(Arc::clone(&self.store), handle, id, commit.serial),
-            commit.serial,
-        ))
+            .start(id, || store.cpr.machine.state().version)
+            .map_err(|refused| match refused {
+                StartRefused::Full => SessionError::TooMany {
+                    max_sessions: store.cpr.sessions.max_live(),
+                },
+                StartRefused::Unknown => SessionError::Unknown {
+                    id: id.unwrap_or_default(),
+                },
+            })?;
+        let serial = shared.start().1;
+        Ok((Session::new(Arc::clone(store), handle, shared), serial))
     }
 
     /// Operation counters summed over every session, live or ended, with the log's regions

@@ -231,3 +231,27 @@ fn stats_count_operations_and_report_regions_and_index_fill() {
     assert_eq!(store.stats().live_sessions, 0);
     assert_eq!(store.stats().upserts, 300, "ended sessions still count");
 }
+
+#[test]
+fn max_sessions_allows_exactly_that_many_live_sessions_and_names_the_setting() {
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .in_memory()
+        .max_sessions(3)
+        .open()
+        .unwrap();
+    let mut sessions: Vec<_> = (0..3).map(|_| store.session().unwrap()).collect();
+    let err = store.session().unwrap_err();
+    assert!(
+        matches!(err, faster_kv::SessionError::TooMany { max_sessions: 3 }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("max_sessions"), "{err}");
+    // Operations still work with every session live; ending one makes room for one.
+    for (i, s) in sessions.iter_mut().enumerate() {
+        s.upsert(&(i as u64), &1).unwrap();
+    }
+    let ended = sessions.pop().unwrap().id();
+    let (_again, serial) = store.continue_session(ended).unwrap();
+    assert_eq!(serial, 1);
+    assert!(store.session().is_err());
+}

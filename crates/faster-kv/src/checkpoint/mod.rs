@@ -24,7 +24,7 @@ pub(crate) use driver::Cpr;
 pub use inspect::{CheckpointEntry, Finding, Inventory, inspect, verify};
 pub use recover::{RecoverError, Recovered};
 pub use run::{CheckpointHandle, CheckpointInfo, Durable};
-pub(crate) use sessions::{SessionShared, SessionTable};
+pub(crate) use sessions::{SessionShared, SessionTable, StartRefused};
 pub use snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotChunk, parse_snapshot};
 
 use crate::codec::Codec;

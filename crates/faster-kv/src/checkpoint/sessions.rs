@@ -2,13 +2,30 @@
 //!
 //! Each session publishes, in a [`SessionShared`] the store can read, the serial number of its
 //! last finished operation, the version its operations belong to, the commit point it recorded
-//! when it moved to a new version, and the serial numbers of its operations still waiting for
-//! the device. The checkpoint of version `v` takes, for each session:
+//! at its last move to a newer version, and the serial numbers of its operations still waiting
+//! for the device. The checkpoint of version `v` takes, for each session:
 //!
-//! - if the session moved past `v`: the commit point it recorded at that move;
-//! - otherwise (it was idle through the version change): its last finished serial, minus its
-//!   pending operations — read serial first, version second, so that a session that moves on
-//!   between the two reads is never credited with an operation of `v + 1`.
+//! - if its operations still belong to `v` or older (it was idle through the version change):
+//!   its last finished serial, minus its pending operations — serial read first, version
+//!   second, so that a session that moves on between the two reads is never credited with an
+//!   operation of a newer version;
+//! - if it moved past `v`: the commit point recorded at the move that crossed `v`. A move may
+//!   skip versions (a session idle through a whole checkpoint wakes in the middle of the next
+//!   one and goes from `v - 1` straight to `v + 1`), so a move from `from` to `to` answers for
+//!   every version in `[from, to)`;
+//! - if it started in a version newer than `v` (created, or continued after recovery, while
+//!   the checkpoint of `v` was past its version change): the serial it started from.
+//!
+//! During the checkpoint of `v` a session crosses `v` at most once: the next version change
+//! belongs to the next checkpoint, which cannot begin before this one has read its commit
+//! points. So the last recorded move is the one that answers.
+//!
+//! Versions are compared by their wrapping difference, so a store that takes more than 2^32
+//! checkpoints keeps ordering them correctly.
+//!
+//! The table of sessions ([`SessionTable`]) moves a session between "live" and "ended" under
+//! one lock, and a new session reads the version it starts in under that lock too, so that a
+//! checkpoint collecting commit points sees every session exactly once, in a consistent state.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -20,6 +37,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Whether version `a` is newer than version `b`.
+#[inline]
+pub(crate) fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// A move from version `from` to version `to`, and the commit point it recorded.
+#[derive(Debug, Clone)]
+struct Move {
+    from: u32,
+    commit: SessionCommit,
+}
+
 /// A session's state as checkpoints see it.
 #[derive(Debug)]
 pub(crate) struct SessionShared {
@@ -28,21 +58,32 @@ pub(crate) struct SessionShared {
     serial: AtomicU64,
     /// The version the session's operations belong to.
     version: AtomicU32,
-    /// `(old version, commit point)` recorded at the last version change.
-    switched: Mutex<Option<(u32, SessionCommit)>>,
+    /// The version the session started in, and its commit point for every older version: the
+    /// serial it started from, with the serials a recovered commit point excluded.
+    born: (u32, SessionCommit),
+    /// The last move to a newer version.
+    moved: Mutex<Option<Move>>,
     /// Serial numbers of operations waiting for the device.
     pending: Mutex<Vec<u64>>,
 }
 
 impl SessionShared {
-    pub(crate) fn new(id: u64, serial: u64, version: u32) -> Self {
+    /// A session starting in `version` from the commit point `start` (serial 0 and nothing
+    /// excluded for a new session; the recovered commit point for a continued one).
+    pub(crate) fn new(start: SessionCommit, version: u32) -> Self {
         Self {
-            id,
-            serial: AtomicU64::new(serial),
+            id: start.id,
+            serial: AtomicU64::new(start.serial),
             version: AtomicU32::new(version),
-            switched: Mutex::new(None),
+            born: (version, start),
+            moved: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The version the session started in and the serial it started from.
+    pub(crate) fn start(&self) -> (u32, u64) {
+        (self.born.0, self.born.1.serial)
     }
 
     /// Publishes that operation `serial` finished (or went pending).
@@ -61,14 +102,19 @@ impl SessionShared {
 
     /// The commit point as of now, with `completed` the last finished serial.
     pub(crate) fn commit_now(&self, completed: u64) -> SessionCommit {
+        let mut excluded: Vec<u64> = self.born.1.excluded.clone();
+        excluded.extend(
+            lock(&self.pending)
+                .iter()
+                .copied()
+                .filter(|&s| s <= completed),
+        );
+        excluded.sort_unstable();
+        excluded.dedup();
         SessionCommit {
             id: self.id,
             serial: completed,
-            excluded: lock(&self.pending)
-                .iter()
-                .copied()
-                .filter(|&s| s <= completed)
-                .collect(),
+            excluded,
         }
     }
 
@@ -76,21 +122,22 @@ impl SessionShared {
     /// publishes the new version.
     pub(crate) fn switch(&self, old: u32, new: u32, completed: u64) {
         let commit = self.commit_now(completed);
-        *lock(&self.switched) = Some((old, commit));
+        *lock(&self.moved) = Some(Move { from: old, commit });
         self.version.store(new, Ordering::Release);
     }
 
-    /// This session's commit point for the checkpoint of `version`.
+    /// This session's commit point for the checkpoint of `version` (see the module docs).
     pub(crate) fn commit_for(&self, version: u32) -> SessionCommit {
         let serial = self.serial.load(Ordering::Acquire);
         let current = self.version.load(Ordering::Acquire);
-        if current != version
-            && let Some((old, commit)) = lock(&self.switched).as_ref()
-            && *old == version
-        {
-            return commit.clone();
+        if !newer(current, version) {
+            return self.commit_now(serial);
         }
-        self.commit_now(serial)
+        match lock(&self.moved).as_ref() {
+            Some(m) if !newer(m.from, version) => m.commit.clone(),
+            // Started after `version`, and any move since is from a version newer than it.
+            _ => self.born.1.clone(),
+        }
     }
 }
 
@@ -111,72 +158,203 @@ impl Ended {
     }
 }
 
+#[derive(Debug, Default)]
+struct Sessions {
+    live: HashMap<u64, Weak<SessionShared>>,
+    ended: HashMap<u64, Ended>,
+    next_id: u64,
+}
+
+/// Why [`SessionTable::start`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartRefused {
+    /// `max_sessions` sessions are live.
+    Full,
+    /// The session asked for is live or unknown.
+    Unknown,
+}
+
 /// The store's table of sessions: live ones, and ended or recovered ones (so that a later
 /// checkpoint still records their commit points).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SessionTable {
-    live: Mutex<HashMap<u64, Weak<SessionShared>>>,
-    ended: Mutex<HashMap<u64, Ended>>,
-    next_id: AtomicU64,
+    inner: Mutex<Sessions>,
+    max_live: usize,
 }
 
 impl SessionTable {
-    pub(crate) fn new(first_id: u64) -> Self {
+    pub(crate) fn new(max_live: usize) -> Self {
         Self {
-            next_id: AtomicU64::new(first_id),
-            ..Self::default()
+            inner: Mutex::new(Sessions {
+                next_id: 1,
+                ..Sessions::default()
+            }),
+            max_live,
         }
     }
 
-    pub(crate) fn fresh_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// The most sessions that may be live at once.
+    pub(crate) fn max_live(&self) -> usize {
+        self.max_live
     }
 
-    pub(crate) fn register(&self, shared: &Arc<SessionShared>) {
-        let mut live = lock(&self.live);
-        live.retain(|_, w| w.strong_count() > 0);
-        live.insert(shared.id, Arc::downgrade(shared));
+    /// Registers a live session: a new one (`id` `None`) or the continuation of ended or
+    /// recovered session `id`. `version` reads the version it starts in; it is called under
+    /// the table's lock, so a checkpoint collecting commit points sees the session either not
+    /// yet started (and then the session starts in the new version) or started with the
+    /// version it read.
+    pub(crate) fn start(
+        &self,
+        id: Option<u64>,
+        version: impl FnOnce() -> u32,
+    ) -> Result<Arc<SessionShared>, StartRefused> {
+        let mut sessions = lock(&self.inner);
+        if sessions.live.len() >= self.max_live {
+            return Err(StartRefused::Full);
+        }
+        let version = version();
+        let start = match id {
+            None => {
+                let id = sessions.next_id;
+                sessions.next_id += 1;
+                SessionCommit {
+                    id,
+                    serial: 0,
+                    excluded: Vec::new(),
+                }
+            }
+            Some(id) => {
+                if sessions.live.contains_key(&id) {
+                    return Err(StartRefused::Unknown);
+                }
+                sessions
+                    .ended
+                    .remove(&id)
+                    .ok_or(StartRefused::Unknown)?
+                    .commit_for(version)
+            }
+        };
+        let shared = Arc::new(SessionShared::new(start, version));
+        sessions.live.insert(shared.id, Arc::downgrade(&shared));
+        Ok(shared)
     }
 
     /// A session ended: keep its (now frozen) state for later checkpoints.
     pub(crate) fn ended(&self, shared: Arc<SessionShared>) {
-        lock(&self.live).remove(&shared.id);
-        lock(&self.ended).insert(shared.id, Ended::Dropped(shared));
+        let mut sessions = lock(&self.inner);
+        sessions.live.remove(&shared.id);
+        sessions.ended.insert(shared.id, Ended::Dropped(shared));
     }
 
     /// Sessions restored by recovery, to be continued or carried into later checkpoints.
     pub(crate) fn restore(&self, commits: &[SessionCommit]) {
-        let mut ended = lock(&self.ended);
+        let mut sessions = lock(&self.inner);
         for c in commits {
-            ended.insert(c.id, Ended::Recovered(c.clone()));
+            sessions.ended.insert(c.id, Ended::Recovered(c.clone()));
         }
         let max = commits.iter().map(|c| c.id).max().unwrap_or(0);
-        self.next_id.fetch_max(max + 1, Ordering::Relaxed);
-    }
-
-    /// Takes an ended or recovered session's commit point (as of `version`) to continue it;
-    /// `None` when the session is live or unknown.
-    pub(crate) fn take_ended(&self, id: u64, version: u32) -> Option<SessionCommit> {
-        if lock(&self.live)
-            .get(&id)
-            .is_some_and(|w| w.strong_count() > 0)
-        {
-            return None;
-        }
-        lock(&self.ended).remove(&id).map(|e| e.commit_for(version))
+        sessions.next_id = sessions.next_id.max(max + 1);
     }
 
     /// Every session's commit point for the checkpoint of `version`, sorted by id.
     pub(crate) fn commits(&self, version: u32) -> Vec<SessionCommit> {
-        let mut out: HashMap<u64, SessionCommit> = lock(&self.ended)
-            .iter()
-            .map(|(&id, ended)| (id, ended.commit_for(version)))
+        let sessions = lock(&self.inner);
+        let mut commits: Vec<SessionCommit> = sessions
+            .ended
+            .values()
+            .map(|ended| ended.commit_for(version))
+            .chain(
+                sessions
+                    .live
+                    .values()
+                    .filter_map(Weak::upgrade)
+                    .map(|shared| shared.commit_for(version)),
+            )
             .collect();
-        for shared in lock(&self.live).values().filter_map(Weak::upgrade) {
-            out.insert(shared.id, shared.commit_for(version));
-        }
-        let mut commits: Vec<SessionCommit> = out.into_values().collect();
         commits.sort_by_key(|c| c.id);
         commits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(id: u64) -> SessionCommit {
+        SessionCommit {
+            id,
+            serial: 0,
+            excluded: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_move_that_skips_a_version_answers_for_every_version_it_skipped() {
+        let s = SessionShared::new(fresh(1), 3);
+        s.finished(10);
+        // Idle through the whole checkpoint of 3 and woken in the middle of that of 4.
+        s.switch(3, 5, 10);
+        s.finished(17);
+        assert_eq!(s.commit_for(3).serial, 10);
+        assert_eq!(s.commit_for(4).serial, 10);
+        assert_eq!(s.commit_for(5).serial, 17);
+    }
+
+    #[test]
+    fn a_session_started_after_the_version_change_commits_where_it_started() {
+        let start = SessionCommit {
+            id: 4,
+            serial: 100,
+            excluded: vec![97],
+        };
+        let s = SessionShared::new(start.clone(), 8);
+        s.finished(160);
+        assert_eq!(s.commit_for(7), start);
+        s.switch(8, 9, 160);
+        assert_eq!(s.commit_for(7), start);
+        assert_eq!(s.commit_for(8).serial, 160);
+        assert_eq!(
+            s.commit_for(8).excluded,
+            vec![97],
+            "recovered exclusions stay"
+        );
+    }
+
+    #[test]
+    fn versions_compare_across_the_wrap() {
+        assert!(newer(0, u32::MAX));
+        assert!(newer(5, 3));
+        assert!(!newer(3, 5));
+        assert!(!newer(7, 7));
+        let s = SessionShared::new(fresh(1), u32::MAX);
+        s.finished(5);
+        s.switch(u32::MAX, 0, 5);
+        s.finished(9);
+        assert_eq!(s.commit_for(u32::MAX).serial, 5);
+        assert_eq!(s.commit_for(0).serial, 9);
+    }
+
+    #[test]
+    fn the_table_refuses_more_than_its_live_sessions_and_unknown_continuations() {
+        let table = SessionTable::new(2);
+        let a = table.start(None, || 1).unwrap();
+        let _b = table.start(None, || 1).unwrap();
+        assert_eq!(table.start(None, || 1).unwrap_err(), StartRefused::Full);
+        assert_eq!(
+            table.start(Some(a.id), || 1).unwrap_err(),
+            StartRefused::Full
+        );
+        table.ended(Arc::clone(&a));
+        drop(a);
+        assert_eq!(
+            table.start(Some(99), || 1).unwrap_err(),
+            StartRefused::Unknown
+        );
+        let again = table.start(Some(1), || 2).unwrap();
+        assert_eq!(again.id, 1);
+        assert_eq!(
+            table.commits(1).iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 }
