@@ -58,7 +58,16 @@ fn tests() -> Result<(), String> {
     } else {
         run(
             "tests (cargo test)",
-            &mut cargo(&["test", "--workspace", "--all-features", "--all-targets"]),
+            // Not `--all-targets`: that would run the `harness = false` benchmarks as tests.
+            &mut cargo(&[
+                "test",
+                "--workspace",
+                "--all-features",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+            ]),
         )
     }
 }
