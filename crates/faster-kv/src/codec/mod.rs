@@ -13,6 +13,12 @@
 
 use std::borrow::Borrow;
 
+mod bytes;
+mod pod;
+mod serde;
+
+pub use self::serde::Serde;
+
 #[cfg(target_endian = "big")]
 compile_error!(
     "faster-kv stores plain-old-data in little-endian layout; big-endian targets are not supported"
@@ -71,101 +77,6 @@ pub fn mix64(key: u64) -> u64 {
     h ^ (h >> 32)
 }
 
-impl<T: bytemuck::Pod + Send + Sync> Codec for T {
-    type Owned = T;
-    const FIXED_SIZE: Option<usize> = Some(std::mem::size_of::<T>());
-
-    #[inline]
-    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
-        Ok(f(bytemuck::bytes_of(self)))
-    }
-
-    #[inline]
-    fn decode(bytes: &[u8]) -> Result<T, CodecError> {
-        bytemuck::try_pod_read_unaligned(bytes).map_err(|e| CodecError {
-            what: std::any::type_name::<T>(),
-            reason: format!("{e:?} ({} bytes)", bytes.len()),
-        })
-    }
-
-    #[inline]
-    fn hash64(&self) -> Result<u64, CodecError> {
-        let bytes = bytemuck::bytes_of(self);
-        Ok(if let Ok(word) = <[u8; 8]>::try_from(bytes) {
-            mix64(u64::from_le_bytes(word))
-        } else {
-            twox_hash::XxHash3_64::oneshot(bytes)
-        })
-    }
-}
-
-impl Codec for [u8] {
-    type Owned = Vec<u8>;
-    const FIXED_SIZE: Option<usize> = None;
-
-    #[inline]
-    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
-        Ok(f(self))
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
-        Ok(bytes.to_vec())
-    }
-}
-
-impl Codec for str {
-    type Owned = String;
-    const FIXED_SIZE: Option<usize> = None;
-
-    #[inline]
-    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
-        Ok(f(self.as_bytes()))
-    }
-
-    fn decode(bytes: &[u8]) -> Result<String, CodecError> {
-        String::from_utf8(bytes.to_vec()).map_err(|e| CodecError {
-            what: "str",
-            reason: e.to_string(),
-        })
-    }
-}
-
-/// A serde type stored through postcard: `FasterKv<str, Serde<MyValue>>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-#[repr(transparent)]
-pub struct Serde<T>(pub T);
-
-impl<T> Codec for Serde<T>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    type Owned = Serde<T>;
-    const FIXED_SIZE: Option<usize> = None;
-
-    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
-        let bytes = postcard::to_allocvec(&self.0).map_err(|e| CodecError {
-            what: std::any::type_name::<T>(),
-            reason: e.to_string(),
-        })?;
-        Ok(f(&bytes))
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Serde<T>, CodecError> {
-        postcard::from_bytes(bytes)
-            .map(Serde)
-            .map_err(|e| CodecError {
-                what: std::any::type_name::<T>(),
-                reason: e.to_string(),
-            })
-    }
-}
-
-impl<T> From<T> for Serde<T> {
-    fn from(value: T) -> Self {
-        Serde(value)
-    }
-}
-
 /// Whether values of `V` live in one atomic word: fixed-size values of at most 8 bytes.
 #[inline]
 pub(crate) const fn is_word<V: Codec + ?Sized>() -> bool {
@@ -175,31 +86,6 @@ pub(crate) const fn is_word<V: Codec + ?Sized>() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pod_values_round_trip() {
-        let v: [u32; 3] = [1, 2, 3];
-        let back = v.with_bytes(<[u32; 3]>::decode).unwrap().unwrap();
-        assert_eq!(back, v);
-        assert!(u64::decode(&[1, 2, 3]).is_err(), "wrong length is an error");
-    }
-
-    #[test]
-    fn strings_reject_invalid_utf8() {
-        assert_eq!(str::decode(b"abc").unwrap(), "abc");
-        assert!(str::decode(&[0xff, 0xfe]).is_err());
-    }
-
-    #[test]
-    fn serde_values_round_trip_and_reject_garbage() {
-        let v = Serde((String::from("x"), 7u32, vec![1u8, 2]));
-        let back = v
-            .with_bytes(Serde::<(String, u32, Vec<u8>)>::decode)
-            .unwrap()
-            .unwrap();
-        assert_eq!(back, v);
-        assert!(Serde::<(String, u32)>::decode(&[0xff; 3]).is_err());
-    }
 
     #[test]
     fn the_mix_spreads_neighbouring_keys_over_buckets_and_tags() {
