@@ -14,9 +14,11 @@
 use std::borrow::Borrow;
 
 mod bytes;
+mod descriptor;
 mod pod;
 mod serde;
 
+pub use self::descriptor::{CodecDescriptor, CodecKind, ParseCodecKindError};
 pub use self::serde::Serde;
 
 #[cfg(target_endian = "big")]
@@ -38,6 +40,44 @@ pub struct CodecError {
 ///
 /// Implemented for every [`bytemuck::Pod`] type, for `[u8]`, for `str`, and for [`Serde<T>`].
 /// A store is written and read back with the same codecs: the bytes carry no type tag.
+///
+/// # Identity
+///
+/// [`Codec::descriptor`] is a codec's identity: its [`CodecKind`], the stored type's name,
+/// fixed size and alignment. A store records the descriptors of its key and value codecs and
+/// refuses to reopen with codecs whose descriptors differ from the recorded ones. The type
+/// name ([`std::any::type_name`]) is part of the identity: renaming a type, or moving it to
+/// another module, changes it, and so could a compiler whose `type_name` output differs.
+///
+/// # Which types
+///
+/// `String` and `Vec<u8>` are not codecs; their borrowed forms are, and reads hand back the
+/// owned ones:
+///
+/// ```
+/// use faster_kv::FasterKv;
+///
+/// let store: FasterKv<str, [u8]> = FasterKv::builder().in_memory().open()?;
+/// let mut session = store.session()?;
+/// session.upsert("key", b"value".as_slice())?;
+/// let value: Option<Vec<u8>> = session.read("key")?;
+/// assert_eq!(value.as_deref(), Some(b"value".as_slice()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// ```compile_fail,E0277
+/// use faster_kv::FasterKv;
+///
+/// // `String` is not a Codec: the key type is `str`.
+/// let store: FasterKv<String, u64> = FasterKv::builder().in_memory().open()?;
+/// # Ok::<(), faster_kv::OpenError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Codec`, so it cannot be a key or a value of a `FasterKv`",
+    label = "not a `Codec`",
+    note = "codecs are plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]` structs), `str` (read back as `String`), `[u8]` (read back as `Vec<u8>`), and serde types wrapped in `faster_kv::Serde<T>`",
+    note = "for `String` use `str`; for `Vec<u8>` use `[u8]`"
+)]
 pub trait Codec: Send + Sync + 'static {
     /// What a read hands back: `Self` for plain-old-data, `Vec<u8>` for `[u8]`, `String` for
     /// `str`.
@@ -66,6 +106,10 @@ pub trait Codec: Send + Sync + 'static {
     fn hash64(&self) -> Result<u64, CodecError> {
         self.with_bytes(twox_hash::XxHash3_64::oneshot)
     }
+
+    /// The codec's identity (see [Identity](Codec#identity)). It takes no receiver, so that
+    /// unsized codecs (`str`, `[u8]`) have one too.
+    fn descriptor() -> CodecDescriptor;
 }
 
 /// Mixes an 8-byte key into a hash: one multiply by an odd constant, then the high half folded

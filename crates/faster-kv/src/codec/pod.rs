@@ -5,7 +5,7 @@
 //! order, and the crate refuses to build on big-endian targets, so stored bytes are always
 //! little-endian.
 
-use super::{Codec, CodecError, mix64};
+use super::{Codec, CodecDescriptor, CodecError, CodecKind, mix64};
 
 impl<T: bytemuck::Pod + Send + Sync> Codec for T {
     type Owned = T;
@@ -33,6 +33,15 @@ impl<T: bytemuck::Pod + Send + Sync> Codec for T {
             twox_hash::XxHash3_64::oneshot(bytes)
         })
     }
+
+    fn descriptor() -> CodecDescriptor {
+        CodecDescriptor {
+            kind: CodecKind::Pod,
+            type_name: std::any::type_name::<T>(),
+            fixed_size: Self::FIXED_SIZE,
+            align: std::mem::align_of::<T>(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -45,5 +54,20 @@ mod tests {
         let back = v.with_bytes(<[u32; 3]>::decode).unwrap().unwrap();
         assert_eq!(back, v);
         assert!(u64::decode(&[1, 2, 3]).is_err(), "wrong length is an error");
+    }
+
+    #[test]
+    fn pod_descriptors_carry_the_type_size_and_alignment() {
+        let word = u64::descriptor();
+        assert_eq!(word.kind, CodecKind::Pod);
+        assert_eq!(word.type_name, "u64");
+        assert_eq!((word.fixed_size, word.align), (Some(8), 8));
+        assert_eq!(word.to_string(), "u64 (pod, 8 bytes, align 8)");
+
+        let triple = <[u32; 3]>::descriptor();
+        assert_eq!(triple.type_name, "[u32; 3]");
+        assert_eq!((triple.fixed_size, triple.align), (Some(12), 4));
+        assert_ne!(triple, <[u8; 12]>::descriptor(), "same size, other type");
+        assert_ne!(u64::descriptor(), i64::descriptor());
     }
 }

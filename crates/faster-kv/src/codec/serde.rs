@@ -1,6 +1,6 @@
 //! The serde codecs: [`Serde<T>`] stores any serde type through postcard.
 
-use super::{Codec, CodecError};
+use super::{Codec, CodecDescriptor, CodecError, CodecKind};
 
 /// A serde type stored through postcard: `FasterKv<str, Serde<MyValue>>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -30,6 +30,15 @@ where
                 reason: e.to_string(),
             })
     }
+
+    fn descriptor() -> CodecDescriptor {
+        CodecDescriptor {
+            kind: CodecKind::Postcard,
+            type_name: std::any::type_name::<T>(),
+            fixed_size: None,
+            align: 1,
+        }
+    }
 }
 
 impl<T> From<T> for Serde<T> {
@@ -51,5 +60,14 @@ mod tests {
             .unwrap();
         assert_eq!(back, v);
         assert!(Serde::<(String, u32)>::decode(&[0xff; 3]).is_err());
+    }
+
+    #[test]
+    fn serde_descriptors_name_the_wrapped_type() {
+        let d = Serde::<Vec<u32>>::descriptor();
+        assert_eq!(d.kind, CodecKind::Postcard);
+        assert_eq!(d.type_name, std::any::type_name::<Vec<u32>>());
+        assert_eq!((d.fixed_size, d.align), (None, 1));
+        assert_ne!(d, Serde::<Vec<u64>>::descriptor());
     }
 }
