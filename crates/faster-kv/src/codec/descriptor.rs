@@ -20,7 +20,7 @@ pub enum CodecKind {
     Str,
     /// A serde type through postcard ([`Serde<T>`](super::Serde)).
     Postcard,
-    /// A serde type through CBOR (`Cbor<T>`).
+    /// A serde type through CBOR ([`Cbor<T>`](super::Cbor)).
     Cbor,
 }
 
@@ -90,7 +90,7 @@ pub struct CodecDescriptor {
     /// The encoding family.
     pub kind: CodecKind,
     /// [`std::any::type_name`] of the stored type: `Self` for plain-old-data, `[u8]` and
-    /// `str`, `T` for [`Serde<T>`](super::Serde) and `Cbor<T>`.
+    /// `str`, `T` for [`Serde<T>`](super::Serde) and [`Cbor<T>`](super::Cbor).
     pub type_name: &'static str,
     /// The codec's [`FIXED_SIZE`](super::Codec::FIXED_SIZE).
     pub fixed_size: Option<usize>,

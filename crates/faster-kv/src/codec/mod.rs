@@ -1,12 +1,27 @@
 //! Codecs: how keys and values become the bytes of a record.
 //!
-//! - Plain-old-data types (`u64`, `[u8; 16]`, `#[derive(Pod)]` structs — anything
+//! - Plain-old-data types (`u64`, `[u8; N]` for any `N`, `#[derive(Pod)]` structs — anything
 //!   [`bytemuck::Pod`]) are stored as their bytes. Values of up to 8 bytes live in one atomic
 //!   word and are updated in place atomically; larger ones are updated in place under a
 //!   per-record sequence lock.
 //! - `[u8]` and `str` of any length (up to what fits in a page), read back as `Vec<u8>` and
 //!   `String`.
-//! - Any serde type through [`Serde`], encoded with postcard.
+//! - Any serde type through [`Serde`] (postcard) or [`Cbor`] (self-describing CBOR).
+//!
+//! # Choosing a codec
+//!
+//! - **Plain-old-data** is the fastest: no encoding at all, and values are updated in place
+//!   (counters with one atomic add). The layout is the type's bytes, so it cannot change.
+//! - **[`Serde<T>`]** (postcard) is compact and fast for anything serde can write, but the
+//!   bytes hold no field names: a stored value reads back only as the type that wrote it.
+//!   Adding, removing or reordering a field makes old values fail to decode or, worse,
+//!   decode to wrong data.
+//! - **[`Cbor<T>`]** is larger and slower (every record carries its field names), and in
+//!   exchange values survive a type that gains `#[serde(default)]` fields, loses fields or
+//!   has its fields reordered. Choose it for values whose type will evolve.
+//!
+//! Every codec has a [`CodecDescriptor`] ([`Codec::descriptor`]), its identity when a store
+//! is reopened.
 //!
 //! Plain-old-data is stored in the machine's byte order, and the store refuses to build on
 //! big-endian targets, so files are always little-endian.
@@ -19,7 +34,7 @@ mod pod;
 mod serde;
 
 pub use self::descriptor::{CodecDescriptor, CodecKind, ParseCodecKindError};
-pub use self::serde::Serde;
+pub use self::serde::{Cbor, Serde};
 
 #[cfg(target_endian = "big")]
 compile_error!(
@@ -38,8 +53,13 @@ pub struct CodecError {
 
 /// A type that can be a key or a value of a store.
 ///
-/// Implemented for every [`bytemuck::Pod`] type, for `[u8]`, for `str`, and for [`Serde<T>`].
-/// A store is written and read back with the same codecs: the bytes carry no type tag.
+/// Implemented for every [`bytemuck::Pod`] type, for `[u8]`, for `str`, and for [`Serde<T>`]
+/// and [`Cbor<T>`]. A store is written and read back with the same codecs: the bytes carry no
+/// type tag.
+///
+/// Plain-old-data is the fastest and is updated in place; [`Serde<T>`] (postcard) is compact
+/// but reads back only as the exact type that wrote it; [`Cbor<T>`] is larger and slower and
+/// survives a type that gains `#[serde(default)]` fields or has its fields reordered.
 ///
 /// # Identity
 ///
@@ -75,7 +95,7 @@ pub struct CodecError {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Codec`, so it cannot be a key or a value of a `FasterKv`",
     label = "not a `Codec`",
-    note = "codecs are plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]` structs), `str` (read back as `String`), `[u8]` (read back as `Vec<u8>`), and serde types wrapped in `faster_kv::Serde<T>`",
+    note = "codecs are plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]` structs), `str` (read back as `String`), `[u8]` (read back as `Vec<u8>`), and serde types wrapped in `faster_kv::Serde<T>` (postcard) or `faster_kv::Cbor<T>` (self-describing CBOR)",
     note = "for `String` use `str`; for `Vec<u8>` use `[u8]`"
 )]
 pub trait Codec: Send + Sync + 'static {
