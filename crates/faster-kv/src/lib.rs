@@ -129,7 +129,9 @@ mod store;
 pub use checkpoint::{
     CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, RecoverError, Recovered,
 };
-pub use codec::{Codec, CodecError, Serde, mix64};
+pub use codec::{
+    Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
+};
 pub use config::{DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, FasterKvBuilder};
 pub use error::{OpError, OpenError, SessionError, Status};
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};

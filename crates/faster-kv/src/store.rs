@@ -109,8 +109,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
 /// values are updated in place atomically, the rest on a device. A hash index
 /// ([`faster_index`]) finds a key's newest record. Threads work through [`Session`]s.
 ///
-/// `K` and `V` are [`Codec`]s: plain-old-data (`u64`, `[u8; 16]`, `#[derive(Pod)]`), `[u8]`,
-/// `str`, or [`Serde<T>`](crate::Serde). Cloning is cheap and shares the store.
+/// `K` and `V` are [`Codec`]s: plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]`), `[u8]`,
+/// `str`, or a serde type in [`Serde<T>`](crate::Serde) or [`Cbor<T>`](crate::Cbor). Cloning
+/// is cheap and shares the store.
 ///
 /// ```
 /// use faster_kv::FasterKv;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faster_kv::{Codec, CodecError, FasterKv, FasterKvBuilder};
+use faster_kv::{Codec, CodecDescriptor, CodecError, CodecKind, FasterKv, FasterKvBuilder};
 
 /// A `u64` key whose hash is one of 64 values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,15 @@ impl Codec for Colliding {
 
     fn hash64(&self) -> Result<u64, CodecError> {
         Ok(faster_kv::mix64(self.0 % 64))
+    }
+
+    fn descriptor() -> CodecDescriptor {
+        CodecDescriptor {
+            kind: CodecKind::Pod,
+            type_name: std::any::type_name::<Self>(),
+            fixed_size: Self::FIXED_SIZE,
+            align: 8,
+        }
     }
 }
 
