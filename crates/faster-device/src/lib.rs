@@ -59,6 +59,12 @@
 //! methods call [`Device::poll`] while they wait, for devices whose completions need reaping
 //! by the caller. [`AlignedBuf`] is the aligned, zeroed, owned memory all of this wants.
 //!
+//! # Files beside the device
+//!
+//! Small tools for the files that live next to segment files, so every layer above uses the
+//! same ones: [`envelope`] (magic, version, length and checksum around a small blob), and
+//! [`write_file_durably`] and [`sync_dir`] (whole files replaced atomically and durably).
+//!
 //! # Writing your own device
 //!
 //! [`Device`] is object safe and layers above hold an `Arc<dyn Device>`, so a device
@@ -100,6 +106,8 @@
 mod aligned_buf;
 mod completion_queue;
 mod device;
+mod durable;
+pub mod envelope;
 mod error;
 mod ext;
 mod fault;
@@ -113,6 +121,7 @@ mod uring;
 pub use aligned_buf::{AlignedBuf, AlignedBufOptions, DEFAULT_ALIGNMENT, HUGE_PAGE_SIZE};
 pub use completion_queue::{CompletionEvent, CompletionQueue, PopFuture};
 pub use device::{Completion, Device};
+pub use durable::{DurableError, sync_dir, write_file_durably};
 pub use error::{DeviceError, IoOp, MisalignedPart};
 pub use ext::{DeviceExt, Rejected};
 pub use fault::{CrashMode, CrashReport, FaultDevice, SurvivingWrite};
