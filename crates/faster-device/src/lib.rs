@@ -61,9 +61,11 @@
 //!
 //! # Files beside the device
 //!
-//! Small tools for the files that live next to segment files, so every layer above uses the
-//! same ones: [`envelope`] (magic, version, length and checksum around a small blob), and
-//! [`write_file_durably`] and [`sync_dir`] (whole files replaced atomically and durably).
+//! Three small tools for the files that live next to segment files, so every layer above
+//! uses the same ones: [`envelope`] (magic, version, length and checksum around a small
+//! blob), [`write_file_durably`] and [`sync_dir`] (whole files replaced atomically and
+//! durably), and [`DirLock`] (one process at a time in a directory, through `flock` on a
+//! `LOCK` file, released by the kernel when the process dies).
 //!
 //! # Writing your own device
 //!
@@ -114,6 +116,7 @@ mod fault;
 mod file;
 mod geometry;
 mod join;
+mod lock;
 mod mem;
 #[cfg(feature = "io-uring")]
 mod uring;
@@ -130,6 +133,7 @@ pub use file::{
     FileDeviceBuilder,
 };
 pub use geometry::Geometry;
+pub use lock::{DirLock, LOCK_FILE, LockError, LockHolder};
 pub use mem::{MEM_DEFAULT_SECTOR_SIZE, MEM_DEFAULT_SEGMENT_SIZE, MemDevice, MemDeviceBuilder};
 #[cfg(feature = "io-uring")]
 pub use uring::UringDevice;
