@@ -39,6 +39,18 @@
 //!    find it again on reopen from the lowest segment file).
 //! 7. **Capacity.** A request reaching past [`Geometry::capacity`] gives
 //!    [`DeviceError::OutOfSpace`], as does `ENOSPC` from the operating system.
+//! 8. **Identity.** A device may name the log it holds with a 128-bit
+//!    [`Device::identity`]. A file device writes it into a header block at the start of every
+//!    segment file ([`SegmentHeader`]: identity, segment index, segment size; data of segment
+//!    offset `o` lives at file offset [`SEGMENT_HEADER_BYTES`]` + o`). A new file's header is
+//!    written and `fdatasync`ed before the file is used for data or preallocated, so no data
+//!    can be durable in a file whose header is not. Hence a file with no data beyond its
+//!    header whose header is short or all zeros is a creation cut short by a crash, and is
+//!    initialised again on open; any other file with a damaged header, a header naming
+//!    another index or segment size, or an identity that differs from the other files' is
+//!    refused with [`DeviceError::BadSegment`], and one whose identity is not the builder's
+//!    with [`DeviceError::ForeignSegment`]. [`Device::check_present`] tells whether the
+//!    files still hold a range.
 //!
 //! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
 //! requests already submitted still complete, and flushes still work.
@@ -63,9 +75,10 @@
 //!
 //! Three small tools for the files that live next to segment files, so every layer above
 //! uses the same ones: [`envelope`] (magic, version, length and checksum around a small
-//! blob), [`write_file_durably`] and [`sync_dir`] (whole files replaced atomically and
-//! durably), and [`DirLock`] (one process at a time in a directory, through `flock` on a
-//! `LOCK` file, released by the kernel when the process dies).
+//! blob; segment headers use it), [`write_file_durably`] and [`sync_dir`] (whole files
+//! replaced atomically and durably), and [`DirLock`] (one process at a time in a
+//! directory, through `flock` on a `LOCK` file, released by the kernel when the process
+//! dies).
 //!
 //! # Writing your own device
 //!
@@ -115,6 +128,7 @@ mod ext;
 mod fault;
 mod file;
 mod geometry;
+mod identity;
 mod join;
 mod lock;
 mod mem;
@@ -130,7 +144,8 @@ pub use ext::{DeviceExt, Rejected};
 pub use fault::{CrashMode, CrashReport, FaultDevice, SurvivingWrite};
 pub use file::{
     Engine, FILE_DEFAULT_PREFIX, FILE_DEFAULT_SEGMENT_SIZE, FILE_SECTOR_SIZE, FileDevice,
-    FileDeviceBuilder,
+    FileDeviceBuilder, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentHeader,
+    SegmentHeaderError, read_segment_header,
 };
 pub use geometry::Geometry;
 pub use lock::{DirLock, LOCK_FILE, LockError, LockHolder};
