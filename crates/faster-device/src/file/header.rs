@@ -128,21 +128,22 @@ impl SegmentHeader {
 ///
 /// # Errors
 /// [`DeviceError::BadSegment`] naming the file when the header is short, all zeros or
-/// damaged; [`DeviceError::Io`] when the file cannot be opened or read.
+/// damaged; [`DeviceError::Io`] (whose message names the file) when the file cannot be
+/// opened or read.
 pub fn read_segment_header(path: &Path) -> Result<SegmentHeader, DeviceError> {
-    let file = std::fs::File::open(path).map_err(|e| DeviceError::Io {
-        op: IoOp::Open,
+    // The error names the file; its kind is kept.
+    let io_error = |op, e: std::io::Error| DeviceError::Io {
+        op,
         offset: 0,
-        source: Arc::new(e),
-    })?;
+        source: Arc::new(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        )),
+    };
+    let file = std::fs::File::open(path).map_err(|e| io_error(IoOp::Open, e))?;
     let mut block = vec![0u8; SEGMENT_HEADER_BYTES as usize];
-    let got = sys::pread_some(std::os::fd::AsFd::as_fd(&file), &mut block, 0).map_err(|e| {
-        DeviceError::Io {
-            op: IoOp::Read,
-            offset: 0,
-            source: Arc::new(e),
-        }
-    })?;
+    let got = sys::pread_some(std::os::fd::AsFd::as_fd(&file), &mut block, 0)
+        .map_err(|e| io_error(IoOp::Read, e))?;
     block.truncate(got);
     SegmentHeader::decode(&block).map_err(|e| DeviceError::BadSegment {
         path: path.to_path_buf(),

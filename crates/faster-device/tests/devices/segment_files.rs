@@ -253,14 +253,16 @@ fn a_file_written_without_a_header_is_refused() {
 
 #[test]
 fn a_creation_cut_short_is_initialised_again() {
-    for engine in engines() {
+    for (engine, direct) in engines().into_iter().flat_map(|e| [(e, false), (e, true)]) {
         // Zero length, a torn prefix of a header, a whole header block of zeros.
         for (case, content) in [
             ("empty", Vec::new()),
             ("torn", b"FRSSEGM\n\x01".to_vec()),
             ("zeroed", vec![0; HEADER as usize]),
         ] {
+            let case = format!("{case}, direct {direct}");
             let dir = tempfile::tempdir().unwrap();
+            let builder = |dir: &Path| builder(dir).direct_io(direct);
             write_and_close(&builder(dir.path()), engine, 0, 4096);
             let identity = read_segment_header(&segment(dir.path(), 0))
                 .unwrap()
