@@ -1,5 +1,6 @@
 //! [`CheckpointDir`]: one directory per checkpoint token under a root, files written durably,
-//! and the completion marker that makes a checkpoint exist (rule C5).
+//! and the completion marker that makes a checkpoint exist (rule C5). Files are written with
+//! [`faster_device::write_file_durably`].
 //!
 //! ```text
 //! <root>/checkpoint-00000000000000000042/meta.dat      CheckpointMeta in its envelope
@@ -8,9 +9,10 @@
 //!                                       /COMPLETE      token + checksum of meta.dat
 //! ```
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
+
+use faster_device::write_file_durably;
 
 use crate::error::CheckpointError;
 use crate::meta::{self, CheckpointMeta};
@@ -75,25 +77,6 @@ impl CheckpointDir {
         Ok(dir)
     }
 
-    /// Writes `bytes` to `path` durably: a temporary file, fsync, rename over `path`, fsync of
-    /// the directory. A crash leaves either the old content or the new, never a mix.
-    ///
-    /// # Errors
-    /// [`CheckpointError::Io`].
-    pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let tmp = path.with_extension("tmp");
-        {
-            let mut file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            file.write_all(bytes).map_err(|e| io(&tmp, e))?;
-            file.sync_all().map_err(|e| io(&tmp, e))?;
-        }
-        fs::rename(&tmp, path).map_err(|e| io(path, e))?;
-        if let Some(parent) = path.parent() {
-            sync_dir(parent)?;
-        }
-        Ok(())
-    }
-
     /// Writes the metadata of `meta.token` and then its completion marker, each durably: from
     /// the moment the marker is on disk, the checkpoint exists (rule C5). Everything else the
     /// checkpoint needs must be durable before this is called.
@@ -107,11 +90,12 @@ impl CheckpointDir {
             path: meta_path.clone(),
             source,
         })?;
-        Self::write_durably(&meta_path, &bytes)?;
-        Self::write_durably(
+        write_file_durably(&meta_path, &bytes)?;
+        write_file_durably(
             &dir.join(COMPLETE_FILE),
             &meta::encode_complete(meta.token, &bytes),
-        )
+        )?;
+        Ok(())
     }
 
     /// Reads and checks the metadata of checkpoint `token`, which must be complete.
@@ -219,12 +203,11 @@ impl CheckpointDir {
     }
 }
 
-/// fsync of a directory, so that entries created, renamed or removed in it survive a crash.
+/// fsync of a directory, so that entries created, renamed or removed in it survive a crash
+/// ([`faster_device::sync_dir`], with the checkpoint error type).
 ///
 /// # Errors
 /// [`CheckpointError::Io`].
 pub fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io(dir, e))
+    Ok(faster_device::sync_dir(dir)?)
 }

@@ -36,6 +36,21 @@ pub enum FormatError {
     Inconsistent(&'static str),
 }
 
+impl From<faster_device::envelope::EnvelopeError> for FormatError {
+    fn from(e: faster_device::envelope::EnvelopeError) -> Self {
+        use faster_device::envelope::EnvelopeError as E;
+        match e {
+            E::Truncated { needed, got } => Self::Truncated { needed, got },
+            E::BadMagic => Self::BadMagic,
+            E::UnsupportedVersion { found, supported } => {
+                Self::UnsupportedVersion { found, supported }
+            }
+            E::ChecksumMismatch => Self::ChecksumMismatch,
+            other => Self::Decode(other.to_string()),
+        }
+    }
+}
+
 /// Errors of reading and writing checkpoints on disk; each names the file involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,4 +79,16 @@ pub enum CheckpointError {
         /// The checkpoint directory.
         dir: PathBuf,
     },
+}
+
+impl From<faster_device::DurableError> for CheckpointError {
+    fn from(e: faster_device::DurableError) -> Self {
+        match e {
+            faster_device::DurableError::Io { path, source } => Self::Io { path, source },
+            other => Self::Io {
+                path: other.path().to_path_buf(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
 }

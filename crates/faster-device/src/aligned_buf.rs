@@ -31,7 +31,11 @@ pub struct AlignedBuf {
     len: usize,
     /// Where the memory came from, to give it back.
     backing: Backing,
-    align: usize,
+    /// log2 of the alignment (a byte, so that the buffer — and a [`Rejected`] carrying one
+    /// beside a [`DeviceError`] — stays small).
+    ///
+    /// [`Rejected`]: crate::Rejected
+    align_log2: u8,
     huge_pages: bool,
 }
 
@@ -132,7 +136,7 @@ impl AlignedBufOptions {
                 ),
                 len: 0,
                 backing: Backing::Empty,
-                align: self.alignment,
+                align_log2: self.alignment.trailing_zeros() as u8,
                 huge_pages: false,
             });
         }
@@ -152,7 +156,7 @@ impl AlignedBufOptions {
             ptr,
             len,
             backing: Backing::Heap(layout),
-            align: self.alignment,
+            align_log2: self.alignment.trailing_zeros() as u8,
             huge_pages: false,
         })
     }
@@ -223,7 +227,7 @@ fn map_zeroed(len: usize, alignment: usize, huge: bool) -> Result<AlignedBuf, De
             base: base as usize,
             len: map_len,
         },
-        align,
+        align_log2: align.trailing_zeros() as u8,
         huge_pages: advised,
     })
 }
@@ -270,7 +274,7 @@ impl AlignedBuf {
 
     /// The alignment the address is guaranteed to have.
     pub fn alignment(&self) -> usize {
-        self.align
+        1 << self.align_log2
     }
 
     /// Whether `madvise(MADV_HUGEPAGE)` was applied to the buffer.

@@ -13,7 +13,7 @@ pub type Completion = Box<dyn FnOnce(Result<(), DeviceError>) + Send + 'static>;
 ///
 /// The trait is object safe; the layers above hold an `Arc<dyn Device>`. The safe methods of
 /// [`DeviceExt`](crate::DeviceExt) work on any device, `dyn Device` included. The crate docs
-/// list the rules (1–7) every implementation keeps and every caller may rely on.
+/// list the rules (1–8) every implementation keeps and every caller may rely on.
 pub trait Device: Send + Sync + 'static {
     /// The device's alignment, segment size and capacity. Constant for the device's life.
     fn geometry(&self) -> Geometry;
@@ -80,6 +80,29 @@ pub trait Device: Send + Sync + 'static {
     /// truncated (found again when a file device is reopened). The default is 0.
     fn begin_offset(&self) -> u64 {
         0
+    }
+
+    /// The identity of the log this device holds, when it has one (rule 8): file devices
+    /// record it in every segment file and check it on open; a [`MemDevice`](crate::MemDevice)
+    /// has a random one per instance; a [`FaultDevice`](crate::FaultDevice) reports its inner
+    /// device's. A layer above can keep it in its own metadata and compare on open, so that
+    /// a directory holding another log's segments is refused rather than misread. The default
+    /// is `None`.
+    fn identity(&self) -> Option<u128> {
+        None
+    }
+
+    /// Checks that the device durably holds `[from, to)` as far as it can tell without
+    /// reading it (rule 8): for file devices, every segment overlapping the range has a file,
+    /// long enough to hold its part of the range rounded down to the sector size. The default
+    /// (a device that cannot lose segments) says yes.
+    ///
+    /// # Errors
+    /// [`DeviceError::MissingData`] naming the segment file and the first offset it lacks;
+    /// [`DeviceError::Io`] when a file's metadata cannot be read.
+    fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
+        let _ = (from, to);
+        Ok(())
     }
 
     /// Reaps completions for devices whose completions need the caller's thread, running

@@ -128,6 +128,36 @@ pub enum DeviceError {
         /// What is wrong.
         reason: String,
     },
+    /// A segment file's header is missing, damaged, or disagrees with the file's name, the
+    /// device's segment size or the other segment files (rule 8). Files written by a build
+    /// without segment headers are refused this way too.
+    #[error("{}: bad segment file: {reason}", path.display())]
+    BadSegment {
+        /// The segment file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A segment file belongs to another log: its identity is not the one the device was
+    /// opened with (rule 8).
+    #[error("{}: segment file of another log (identity {found:032x}, expected {expected:032x})", path.display())]
+    ForeignSegment {
+        /// The segment file.
+        path: std::path::PathBuf,
+        /// The identity in its header.
+        found: u128,
+        /// The identity the device was opened with.
+        expected: u128,
+    },
+    /// Data the caller expected the device to hold is not there: a segment file is missing
+    /// or too short ([`Device::check_present`](crate::Device::check_present)).
+    #[error("{}: missing data from offset {offset}", path.display())]
+    MissingData {
+        /// The segment file that should hold it.
+        path: std::path::PathBuf,
+        /// The first device offset that is not held.
+        offset: u64,
+    },
     /// Memory for a buffer or an in-memory segment could not be allocated.
     #[error("could not allocate {len} bytes")]
     OutOfMemory {

@@ -39,6 +39,18 @@
 //!    find it again on reopen from the lowest segment file).
 //! 7. **Capacity.** A request reaching past [`Geometry::capacity`] gives
 //!    [`DeviceError::OutOfSpace`], as does `ENOSPC` from the operating system.
+//! 8. **Identity.** A device may name the log it holds with a 128-bit
+//!    [`Device::identity`]. A file device writes it into a header block at the start of every
+//!    segment file ([`SegmentHeader`]: identity, segment index, segment size; data of segment
+//!    offset `o` lives at file offset [`SEGMENT_HEADER_BYTES`]` + o`). A new file's header is
+//!    written and `fdatasync`ed before the file is used for data or preallocated, so no data
+//!    can be durable in a file whose header is not. Hence a file with no data beyond its
+//!    header whose header is short or all zeros is a creation cut short by a crash, and is
+//!    initialised again on open; any other file with a damaged header, a header naming
+//!    another index or segment size, or an identity that differs from the other files' is
+//!    refused with [`DeviceError::BadSegment`], and one whose identity is not the builder's
+//!    with [`DeviceError::ForeignSegment`]. [`Device::check_present`] tells whether the
+//!    files still hold a range.
 //!
 //! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
 //! requests already submitted still complete, and flushes still work.
@@ -58,6 +70,15 @@
 //! [`DeviceExt::read_blocking`], [`DeviceExt::write_buf`], [`DeviceExt::read_buf`]. Blocking
 //! methods call [`Device::poll`] while they wait, for devices whose completions need reaping
 //! by the caller. [`AlignedBuf`] is the aligned, zeroed, owned memory all of this wants.
+//!
+//! # Files beside the device
+//!
+//! Three small tools for the files that live next to segment files, so every layer above
+//! uses the same ones: [`envelope`] (magic, version, length and checksum around a small
+//! blob; segment headers use it), [`write_file_durably`] and [`sync_dir`] (whole files
+//! replaced atomically and durably), and [`DirLock`] (one process at a time in a
+//! directory, through `flock` on a `LOCK` file, released by the kernel when the process
+//! dies).
 //!
 //! # Writing your own device
 //!
@@ -100,12 +121,16 @@
 mod aligned_buf;
 mod completion_queue;
 mod device;
+mod durable;
+pub mod envelope;
 mod error;
 mod ext;
 mod fault;
 mod file;
 mod geometry;
+mod identity;
 mod join;
+mod lock;
 mod mem;
 #[cfg(feature = "io-uring")]
 mod uring;
@@ -113,14 +138,17 @@ mod uring;
 pub use aligned_buf::{AlignedBuf, AlignedBufOptions, DEFAULT_ALIGNMENT, HUGE_PAGE_SIZE};
 pub use completion_queue::{CompletionEvent, CompletionQueue, PopFuture};
 pub use device::{Completion, Device};
+pub use durable::{DurableError, sync_dir, write_file_durably};
 pub use error::{DeviceError, IoOp, MisalignedPart};
 pub use ext::{DeviceExt, Rejected};
 pub use fault::{CrashMode, CrashReport, FaultDevice, SurvivingWrite};
 pub use file::{
     Engine, FILE_DEFAULT_PREFIX, FILE_DEFAULT_SEGMENT_SIZE, FILE_SECTOR_SIZE, FileDevice,
-    FileDeviceBuilder,
+    FileDeviceBuilder, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentHeader,
+    SegmentHeaderError, read_segment_header,
 };
 pub use geometry::Geometry;
+pub use lock::{DirLock, LOCK_FILE, LockError, LockHolder};
 pub use mem::{MEM_DEFAULT_SECTOR_SIZE, MEM_DEFAULT_SEGMENT_SIZE, MemDevice, MemDeviceBuilder};
 #[cfg(feature = "io-uring")]
 pub use uring::UringDevice;

@@ -29,6 +29,7 @@ pub struct MemDevice {
     segments: RwLock<BTreeMap<u64, Arc<MemSegment>>>,
     begin: AtomicU64,
     closed: AtomicBool,
+    identity: u128,
 }
 
 struct MemSegment {
@@ -88,6 +89,7 @@ impl MemDeviceBuilder {
             segments: RwLock::new(BTreeMap::new()),
             begin: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            identity: crate::identity::fresh_identity(),
         })
     }
 }
@@ -250,6 +252,11 @@ impl Device for MemDevice {
 
     fn begin_offset(&self) -> u64 {
         self.begin.load(Ordering::Acquire)
+    }
+
+    /// A random identity, drawn when the device was built (rule 8).
+    fn identity(&self) -> Option<u128> {
+        Some(self.identity)
     }
 
     fn close(&self) {

@@ -75,7 +75,9 @@ fn inspect_lists_and_verify_locates_damage() {
         .join(format!("checkpoint-{:020}", first.token));
     let index = first_dir.join("index.00000000");
     let mut bytes = std::fs::read(&index).unwrap();
-    bytes[5_000] ^= 0x01;
+    // The snapshot follows the device's segment header in the file.
+    let flipped = faster_device::SEGMENT_HEADER_BYTES as usize + 5_000;
+    bytes[flipped] ^= 0x01;
     std::fs::write(&index, &bytes).unwrap();
 
     let findings = verify(dir.path()).unwrap();
@@ -86,6 +88,10 @@ fn inspect_lists_and_verify_locates_damage() {
         "{snap:?}"
     );
     let idx = findings.iter().find(|f| f.file == index).unwrap();
-    assert!(idx.range.start <= 5_000 && 5_000 < idx.range.end, "{idx:?}");
+    let flipped = flipped as u64;
+    assert!(
+        idx.range.start <= flipped && flipped < idx.range.end,
+        "{idx:?}"
+    );
     assert!(idx.problem.contains("checksum"), "{idx:?}");
 }

@@ -356,6 +356,15 @@ impl Device for FaultDevice {
         self.inner.begin_offset()
     }
 
+    fn identity(&self) -> Option<u128> {
+        self.inner.identity()
+    }
+
+    /// The inner device's answer: writes still in the overlay (unflushed) are not counted.
+    fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
+        self.inner.check_present(from, to)
+    }
+
     fn poll(&self) -> usize {
         self.inner.poll()
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::header::data_file_offset;
 use super::pool::{IoPool, Job};
 use super::segments::SegmentFiles;
 use super::sys::{SendPtr, pread_full, pwrite_full};
@@ -114,8 +115,14 @@ impl Device for FileDevice {
             let job: Job = Box::new(move || {
                 // SAFETY: the caller keeps `src..src + len` valid and unmodified until `done`
                 // runs, which is after every piece's completion, which is after this call.
-                let written =
-                    unsafe { pwrite_full(file.fd(), src.get(), chunk.len, chunk.segment_offset) };
+                let written = unsafe {
+                    pwrite_full(
+                        file.fd(),
+                        src.get(),
+                        chunk.len,
+                        data_file_offset(chunk.segment_offset),
+                    )
+                };
                 let result = match written {
                     Ok(()) => {
                         file.mark_dirty();
@@ -162,8 +169,14 @@ impl Device for FileDevice {
             let job: Job = Box::new(move || {
                 // SAFETY: as for the zero fill above; the buffer stays valid until `done`,
                 // which runs after this piece's completion.
-                let read =
-                    unsafe { pread_full(file.fd(), dst.get(), chunk.len, chunk.segment_offset) };
+                let read = unsafe {
+                    pread_full(
+                        file.fd(),
+                        dst.get(),
+                        chunk.len,
+                        data_file_offset(chunk.segment_offset),
+                    )
+                };
                 piece_done(read.map_err(|e| DeviceError::os(IoOp::Read, at, chunk.len as u64, e)));
             });
             self.pool.submit(job);
@@ -195,6 +208,14 @@ impl Device for FileDevice {
 
     fn begin_offset(&self) -> u64 {
         self.files.begin_offset()
+    }
+
+    fn identity(&self) -> Option<u128> {
+        Some(self.files.identity())
+    }
+
+    fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
+        self.files.check_present(from, to)
     }
 
     fn close(&self) {

@@ -4,7 +4,9 @@
 
 mod file_device;
 mod flush_order;
+pub(crate) mod header;
 mod pool;
+mod scan;
 pub(crate) mod segments;
 pub(crate) mod sys;
 
@@ -13,6 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use file_device::FileDevice;
+pub use header::{
+    SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentHeader, SegmentHeaderError,
+    read_segment_header,
+};
 
 use crate::device::Device;
 use crate::error::DeviceError;
@@ -61,6 +67,7 @@ pub struct FileDeviceBuilder {
     pub(crate) io_threads: usize,
     pub(crate) max_io_threads: usize,
     pub(crate) queue_depth: u32,
+    pub(crate) identity: Option<u128>,
 }
 
 impl FileDeviceBuilder {
@@ -75,6 +82,7 @@ impl FileDeviceBuilder {
             io_threads: 4,
             max_io_threads: 32,
             queue_depth: 128,
+            identity: None,
         }
     }
 
@@ -86,8 +94,10 @@ impl FileDeviceBuilder {
         self
     }
 
-    /// Bytes per segment file; a power of two, at least 4096. Reopen a directory with the
-    /// size it was written with (file names hold indices, not offsets).
+    /// Bytes of data per segment file (each file also holds a [`SEGMENT_HEADER_BYTES`]
+    /// header); a power of two, at least 4096. Reopen a directory with the size it was
+    /// written with: every header records it, and a file written with another size is
+    /// refused on open ([`DeviceError::BadSegment`]).
     /// Default: 1 GiB ([`FILE_DEFAULT_SEGMENT_SIZE`]).
     #[must_use]
     pub fn segment_size(mut self, bytes: u64) -> Self {
@@ -112,7 +122,8 @@ impl FileDeviceBuilder {
         self
     }
 
-    /// Reserve each new segment's blocks with `fallocate` when the file is created, so
+    /// Reserve each new segment's blocks (header and data) with `fallocate` when the file is
+    /// created, so
     /// writes overwrite allocated blocks (on ext4 a write + `fdatasync` then costs ≈ 100 µs
     /// instead of ≈ 170 µs, and `ENOSPC` appears at creation rather than mid-segment).
     /// Default: `false`.
@@ -140,6 +151,26 @@ impl FileDeviceBuilder {
         self
     }
 
+    /// The identity of the log these segment files hold (rule 8). On open, every existing
+    /// segment file must carry it, else [`DeviceError::ForeignSegment`]; new files get it.
+    /// Default: none set — the device takes the identity of the files already there, or a
+    /// fresh random one when there are none ([`Device::identity`] tells which).
+    #[must_use]
+    pub fn identity(mut self, identity: u128) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The segment files that exist now for this builder's directory and prefix, by
+    /// ascending index, found by name only: nothing is opened or checked, and no device is
+    /// opened. None when the directory does not exist.
+    ///
+    /// # Errors
+    /// The operating system's error listing the directory.
+    pub fn segment_files(&self) -> std::io::Result<Vec<(u64, PathBuf)>> {
+        scan::list_segment_files(&self.dir, &self.prefix)
+    }
+
     /// `io_uring` engine: submission ring entries (the completion ring gets twice as many).
     /// More requests than the completion ring holds wait in a software queue. The kernel
     /// refuses more than 32768 entries (no clamping is asked for), which makes
@@ -158,6 +189,7 @@ impl FileDeviceBuilder {
             geometry: Geometry::new(FILE_SECTOR_SIZE, self.segment_size, self.capacity)?,
             direct_io: self.direct_io,
             preallocate: self.preallocate,
+            identity: self.identity,
         })
     }
 
@@ -166,7 +198,10 @@ impl FileDeviceBuilder {
     ///
     /// # Errors
     /// [`DeviceError::InvalidConfig`] for a bad setting; [`DeviceError::Io`] when the
-    /// directory or a file cannot be opened, or a thread cannot be started.
+    /// directory or a file cannot be opened, or a thread cannot be started;
+    /// [`DeviceError::BadSegment`] or [`DeviceError::ForeignSegment`] when a segment file's
+    /// header is damaged, disagrees with its name or the segment size, or names another log
+    /// (rule 8).
     pub fn open(&self) -> Result<FileDevice, DeviceError> {
         FileDevice::open_with(self)
     }

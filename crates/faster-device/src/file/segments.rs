@@ -2,7 +2,8 @@
 //! `UringDevice`: naming, discovery on open, creation on first write,
 //! removal on truncation, dirty tracking and flush batches.
 //!
-//! Segment `s` lives in `<dir>/<prefix>.<s as 8 or more decimal digits>`. A file descriptor
+//! Segment `s` lives in `<dir>/<prefix>.<s as 8 or more decimal digits>`, after the file's
+//! header block (rule 8; `header.rs`, checked on open by `scan.rs`). A file descriptor
 //! is shared (`Arc<SegmentFile>`) with every request that uses it, so truncating a segment
 //! while a request on it is in flight only unlinks the name; the request completes on the
 //! still-open file.
@@ -14,9 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use rustix::fs::{FallocateFlags, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 
 use super::flush_order::{FlushOrder, SyncResult, Ticket};
+use super::header::SegmentHeader;
+use super::scan;
+use super::sys::retry_intr;
 use crate::device::Completion;
 use crate::error::{DeviceError, IoOp};
 use crate::geometry::Geometry;
@@ -29,6 +33,8 @@ pub(crate) struct SegmentConfig {
     pub(crate) geometry: Geometry,
     pub(crate) direct_io: bool,
     pub(crate) preallocate: bool,
+    /// The identity the builder asked for (rule 8).
+    pub(crate) identity: Option<u128>,
 }
 
 /// One open segment file.
@@ -65,6 +71,8 @@ pub(crate) struct FlushBatch {
 
 pub(crate) struct SegmentFiles {
     config: SegmentConfig,
+    /// The identity in every segment file's header (rule 8).
+    identity: u128,
     dir_fd: OwnedFd,
     table: RwLock<Table>,
     dir_dirty: AtomicBool,
@@ -79,15 +87,6 @@ fn os_error(op: IoOp, offset: u64, e: impl Into<io::Error>) -> DeviceError {
         offset,
         source: Arc::new(e.into()),
     }
-}
-
-/// Parses `<prefix>.<digits>` into a segment index.
-fn parse_segment_name(name: &str, prefix: &str) -> Option<u64> {
-    let digits = name.strip_prefix(prefix)?.strip_prefix('.')?;
-    if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 impl SegmentFiles {
@@ -106,28 +105,22 @@ impl SegmentFiles {
             Mode::empty(),
         )
         .map_err(|e| os_error(IoOp::Open, 0, e))?;
-        let mut files = BTreeMap::new();
-        let entries = std::fs::read_dir(&config.dir).map_err(|e| os_error(IoOp::Open, 0, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| os_error(IoOp::Open, 0, e))?;
-            let name = entry.file_name();
-            let Some(index) = name.to_str().and_then(|n| parse_segment_name(n, prefix)) else {
-                continue;
-            };
-            let offset = config.geometry.segment_start(index);
-            let fd = open_file(&entry.path(), config.direct_io, false)
-                .map_err(|e| os_error(IoOp::Open, offset, e))?;
-            files.insert(
-                index,
-                Arc::new(SegmentFile {
+        let scanned = scan::open_existing(&config)?;
+        let files: BTreeMap<u64, Arc<SegmentFile>> = scanned
+            .files
+            .into_iter()
+            .map(|(index, fd)| {
+                let file = SegmentFile {
                     fd,
                     dirty: AtomicBool::new(false),
-                }),
-            );
-        }
+                };
+                (index, Arc::new(file))
+            })
+            .collect();
         let begin_segment = files.keys().next().copied().unwrap_or(0);
         Ok(Self {
             config,
+            identity: scanned.identity,
             dir_fd,
             table: RwLock::new(Table {
                 files,
@@ -150,6 +143,15 @@ impl SegmentFiles {
 
     pub(crate) fn direct_io(&self) -> bool {
         self.config.direct_io
+    }
+
+    pub(crate) fn identity(&self) -> u128 {
+        self.identity
+    }
+
+    /// Whether the files on disk hold `[from, to)` (rule 8); see [`scan::first_missing`].
+    pub(crate) fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
+        scan::first_missing(&self.config, |s| self.segment_path(s), from, to)
     }
 
     pub(crate) fn segment_path(&self, index: u64) -> PathBuf {
@@ -233,23 +235,19 @@ impl SegmentFiles {
         if let Some(file) = table.files.get(&segment) {
             return Ok(Arc::clone(file));
         }
-        let fd = open_file(&self.segment_path(segment), self.config.direct_io, true)
+        let path = self.segment_path(segment);
+        let fd = scan::open_file(&path, self.config.direct_io, true)
             .map_err(|e| os_error(IoOp::Open, offset, e))?;
         self.dir_dirty.store(true, Ordering::Release);
-        if self.config.preallocate {
-            let size = self.config.geometry.segment_size;
-            match rustix::fs::fallocate(&fd, FallocateFlags::empty(), 0, size) {
-                Ok(()) => {}
-                Err(rustix::io::Errno::OPNOTSUPP) => {
-                    log::debug!(
-                        "fallocate is not supported here; segment {segment} grows on demand"
-                    );
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(self.segment_path(segment));
-                    return Err(DeviceError::os(IoOp::Preallocate, offset, size, e.into()));
-                }
-            }
+        let header = SegmentHeader {
+            identity: self.identity,
+            index: segment,
+            segment_size: self.config.geometry.segment_size,
+        };
+        // Rule 8: the header is durable before the file is handed out for data.
+        if let Err(e) = scan::initialise(fd.as_fd(), &header, self.config.preallocate, offset) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
         }
         let file = Arc::new(SegmentFile {
             fd,
@@ -337,43 +335,5 @@ impl SegmentFiles {
             retry_intr(|| rustix::fs::fsync(self.dir_fd())).map_err(|e| Arc::new(e.into()))?;
         }
         Ok(())
-    }
-}
-
-fn retry_intr(mut f: impl FnMut() -> rustix::io::Result<()>) -> rustix::io::Result<()> {
-    loop {
-        match f() {
-            Err(rustix::io::Errno::INTR) => {}
-            other => return other,
-        }
-    }
-}
-
-fn open_file(path: &Path, direct_io: bool, create: bool) -> rustix::io::Result<OwnedFd> {
-    let mut flags = OFlags::RDWR | OFlags::CLOEXEC;
-    if direct_io {
-        flags |= OFlags::DIRECT;
-    }
-    if create {
-        flags |= OFlags::CREATE;
-    }
-    rustix::fs::open(path, flags, Mode::from_raw_mode(0o644))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_segment_name;
-
-    #[test]
-    fn segment_names_need_the_prefix_a_dot_and_eight_or_more_digits() {
-        assert_eq!(parse_segment_name("segment.00000012", "segment"), Some(12));
-        assert_eq!(
-            parse_segment_name("segment.123456789", "segment"),
-            Some(123_456_789)
-        );
-        assert_eq!(parse_segment_name("segment.0012", "segment"), None);
-        assert_eq!(parse_segment_name("log.00000001", "segment"), None);
-        assert_eq!(parse_segment_name("segment.0000001x", "segment"), None);
-        assert_eq!(parse_segment_name("segments.00000001", "segment"), None);
     }
 }

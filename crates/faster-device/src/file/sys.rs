@@ -16,19 +16,23 @@ pub(crate) unsafe fn pread_full(
 ) -> io::Result<()> {
     // SAFETY: guaranteed by this function's contract.
     let buf = unsafe { std::slice::from_raw_parts_mut(dst, len) };
+    let got = pread_some(fd, buf, offset)?;
+    buf[got..].fill(0);
+    Ok(())
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.
+pub(crate) fn pread_some(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut done = 0;
-    while done < len {
+    while done < buf.len() {
         match rustix::io::pread(fd, &mut buf[done..], offset + done as u64) {
-            Ok(0) => {
-                buf[done..].fill(0);
-                return Ok(());
-            }
+            Ok(0) => break,
             Ok(n) => done += n,
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Writes `len` bytes from `src` at `offset`.
@@ -43,8 +47,13 @@ pub(crate) unsafe fn pwrite_full(
 ) -> io::Result<()> {
     // SAFETY: guaranteed by this function's contract.
     let buf = unsafe { std::slice::from_raw_parts(src, len) };
+    pwrite_all(fd, buf, offset)
+}
+
+/// Writes all of `buf` at `offset`.
+pub(crate) fn pwrite_all(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<()> {
     let mut done = 0;
-    while done < len {
+    while done < buf.len() {
         match rustix::io::pwrite(fd, &buf[done..], offset + done as u64) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => done += n,
@@ -53,6 +62,16 @@ pub(crate) unsafe fn pwrite_full(
         }
     }
     Ok(())
+}
+
+/// Runs `f` again while it fails with `EINTR`.
+pub(crate) fn retry_intr(mut f: impl FnMut() -> rustix::io::Result<()>) -> rustix::io::Result<()> {
+    loop {
+        match f() {
+            Err(rustix::io::Errno::INTR) => {}
+            other => return other,
+        }
+    }
 }
 
 /// A raw buffer address that may cross to an I/O thread. The request's safety contract

@@ -18,6 +18,7 @@ use ring::Ring;
 
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
+use crate::file::header::data_file_offset;
 use crate::file::segments::SegmentFiles;
 use crate::file::{Engine, FileDeviceBuilder};
 use crate::geometry::Geometry;
@@ -136,7 +137,7 @@ impl Device for UringDevice {
                 keep,
                 ptr,
                 chunk.len,
-                chunk.segment_offset,
+                data_file_offset(chunk.segment_offset),
                 finish,
             );
             self.ring.submit(op);
@@ -183,7 +184,7 @@ impl Device for UringDevice {
                 keep,
                 ptr,
                 chunk.len,
-                chunk.segment_offset,
+                data_file_offset(chunk.segment_offset),
                 finish,
             );
             self.ring.submit(op);
@@ -254,6 +255,14 @@ impl Device for UringDevice {
 
     fn begin_offset(&self) -> u64 {
         self.files.begin_offset()
+    }
+
+    fn identity(&self) -> Option<u128> {
+        Some(self.files.identity())
+    }
+
+    fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
+        self.files.check_present(from, to)
     }
 
     fn close(&self) {

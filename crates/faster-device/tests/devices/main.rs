@@ -14,3 +14,4 @@ mod engine;
 mod errors;
 mod model;
 mod round_trip;
+mod segment_files;

@@ -128,26 +128,7 @@ pub fn verify(dir: &Path) -> std::io::Result<Vec<Finding>> {
         if meta.index.is_some() {
             let file = tdir.join("index.00000000");
             match std::fs::read(&file) {
-                Ok(bytes) => {
-                    if let Err(e) = faster_index::HashIndex::from_snapshot_bytes(
-                        &bytes,
-                        faster_epoch::Epoch::new(),
-                    ) {
-                        let header = faster_index::SNAPSHOT_HEADER_BYTES as u64;
-                        let range = match faster_index::parse_snapshot_header(&bytes) {
-                            Err(_) => 0..header.min(bytes.len() as u64),
-                            Ok(h) => {
-                                let start = h.total_length() - h.padded_data_length();
-                                start..h.total_length().min(bytes.len() as u64)
-                            }
-                        };
-                        findings.push(Finding {
-                            file,
-                            range,
-                            problem: e.to_string(),
-                        });
-                    }
-                }
+                Ok(bytes) => findings.extend(verify_index_file(&file, &bytes)),
                 Err(e) => findings.push(Finding {
                     file,
                     range: 0..0,
@@ -167,6 +148,37 @@ pub fn verify(dir: &Path) -> std::io::Result<Vec<Finding>> {
         }
     }
     Ok(findings)
+}
+
+/// Checks an index snapshot file: the device's segment header, then the snapshot after it.
+/// Ranges are offsets in the file.
+fn verify_index_file(file: &Path, bytes: &[u8]) -> Option<Finding> {
+    let header = faster_device::SEGMENT_HEADER_BYTES;
+    if let Err(e) = faster_device::SegmentHeader::decode(bytes) {
+        return Some(Finding {
+            file: file.to_path_buf(),
+            range: 0..header.min(bytes.len() as u64),
+            problem: format!("segment header: {e}"),
+        });
+    }
+    let snapshot = &bytes[header as usize..];
+    let Err(e) = faster_index::HashIndex::from_snapshot_bytes(snapshot, faster_epoch::Epoch::new())
+    else {
+        return None;
+    };
+    let snapshot_header = faster_index::SNAPSHOT_HEADER_BYTES as u64;
+    let range = match faster_index::parse_snapshot_header(snapshot) {
+        Err(_) => 0..snapshot_header.min(snapshot.len() as u64),
+        Ok(h) => {
+            let start = h.total_length() - h.padded_data_length();
+            start..h.total_length().min(snapshot.len() as u64)
+        }
+    };
+    Some(Finding {
+        file: file.to_path_buf(),
+        range: range.start + header..range.end + header,
+        problem: e.to_string(),
+    })
 }
 
 /// Reads a snapshot file chunk by chunk; the first bad chunk's byte range, if any. A chunk is
