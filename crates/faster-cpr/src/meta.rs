@@ -1,5 +1,5 @@
 //! [`CheckpointMeta`]: what a checkpoint records, encoded with postcard inside an envelope
-//! (magic `FRSCKPT\n`, format version 1, xxh3 checksum). The byte layout is in
+//! (magic `FRSCKPT\n`, format version 2, xxh3 checksum). The byte layout is in
 //! `docs/formats.md`.
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,10 @@ use crate::state::LogCheckpointKind;
 /// Magic of checkpoint metadata.
 pub const META_MAGIC: [u8; 8] = *b"FRSCKPT\n";
 /// Format version of checkpoint metadata this build writes and reads.
-pub const META_VERSION: u32 = 1;
+///
+/// Version 2 added the store's and the log's identities; a version-1 checkpoint is refused
+/// with [`FormatError::UnsupportedVersion`](crate::FormatError::UnsupportedVersion).
+pub const META_VERSION: u32 = 2;
 /// Magic of the completion marker.
 pub const COMPLETE_MAGIC: [u8; 8] = *b"FRSDONE\n";
 
@@ -65,6 +68,11 @@ pub struct IndexMeta {
 pub struct CheckpointMeta {
     /// The checkpoint's token (its number; later checkpoints have larger tokens).
     pub token: u64,
+    /// The identity of the store that took it (from the store's manifest).
+    pub store_id: u128,
+    /// The identity of the log whose bytes it needs (the incarnation its segment files carry),
+    /// when the log's device has one.
+    pub log_id: Option<u128>,
     /// The version it captured: every operation of version `version` and before, and none
     /// after (per session, up to its commit point).
     pub version: u32,

@@ -1,5 +1,8 @@
 //! Errors of the store, one enum per family, and [`Status`], which is not an error.
 
+use std::path::PathBuf;
+
+use faster_cpr::FormatError;
 use faster_device::DeviceError;
 use faster_epoch::EpochError;
 use faster_hlog::{Address, LogError};
@@ -7,22 +10,231 @@ use faster_index::IndexError;
 
 use crate::codec::CodecError;
 
-/// Errors of opening a store.
+/// Whether a codec is the key's or the value's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodecRole {
+    /// The key codec.
+    Key,
+    /// The value codec.
+    Value,
+}
+
+impl std::fmt::Display for CodecRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Key => "key",
+            Self::Value => "value",
+        })
+    }
+}
+
+/// Errors of opening a store: creating it, reopening it, or recovering a checkpoint
+/// ([`RecoverError`] is the same type). Each names the file, directory or setting involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
-    /// A setting is out of range; the message names it.
-    #[error("invalid store configuration: {0}")]
-    InvalidConfig(String),
-    /// The device could not be opened.
+    /// A setting is out of range.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A builder setting contradicts what the store was created with.
+    #[error("setting {setting} is {requested}, but the store was created with {stored}")]
+    SettingMismatch {
+        /// The builder method.
+        setting: &'static str,
+        /// The value the store's manifest records.
+        stored: String,
+        /// The value asked for.
+        requested: String,
+    },
+    /// The key or value type differs from the one the store was created with.
+    #[error("the store's {role} type is {stored}, not {requested}")]
+    TypeMismatch {
+        /// Key or value.
+        role: CodecRole,
+        /// The codec the manifest records.
+        stored: String,
+        /// The codec asked for.
+        requested: String,
+    },
+    /// A file or directory could not be read, written, created or listed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Another open store (in this process or another) holds the directory.
+    #[error("{} is open{}", dir.display(), holder.map(|p| format!(" in process {p}")).unwrap_or_default())]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// The process holding it, when known.
+        holder: Option<u32>,
+    },
+    /// The directory holds files that are not a store of this format.
+    #[error("{} is not a faster-kv store: {reason}", dir.display())]
+    NotAStore {
+        /// The directory.
+        dir: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// [`FasterKvBuilder::create_new`](crate::FasterKvBuilder::create_new) found a store.
+    #[error("{} already holds a store", dir.display())]
+    AlreadyExists {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The manifest is damaged.
+    #[error("{}: {source}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        source: FormatError,
+    },
+    /// The store has no checkpoint directory to recover from.
+    #[error("the store has no checkpoint directory")]
+    NoCheckpointDir,
+    /// The checkpoint asked for does not exist or never completed.
+    #[error("no complete checkpoint {token} in {}", dir.display())]
+    NoSuchCheckpoint {
+        /// The token asked for.
+        token: u64,
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
+    /// The directory holds complete checkpoints, and every one is damaged (they are listed).
+    #[error("no valid checkpoint in {}{}", dir.display(), describe(skipped))]
+    NoCheckpoint {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// Each damaged checkpoint, with the reason.
+        skipped: Vec<(u64, String)>,
+    },
+    /// A checkpoint file is damaged: a bad checksum, length or version, or contradictory
+    /// contents.
+    #[error("{}: {source}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: FormatError,
+    },
+    /// An index snapshot could not be read or is damaged.
+    #[error("{}: {source}", path.display())]
+    Index {
+        /// The checkpoint directory holding the snapshot.
+        path: PathBuf,
+        /// What is wrong.
+        source: IndexError,
+    },
+    /// A checkpoint belongs to another store, or to another incarnation of this store's log:
+    /// recovering it would read bytes it never wrote.
+    #[error("{}: {reason}", path.display())]
+    Foreign {
+        /// The checkpoint's directory.
+        path: PathBuf,
+        /// Whose it is.
+        reason: String,
+    },
+    /// Log bytes a checkpoint needs are missing from the device (a segment file deleted or
+    /// cut short) or belong to another log.
+    #[error("the log a checkpoint needs is not intact: {source}")]
+    LogMissing {
+        /// The device's report.
+        source: DeviceError,
+    },
+    /// A record in the recovered range of the log is damaged.
+    #[error("corrupt record at {address}: {reason}")]
+    CorruptRecord {
+        /// Its address.
+        address: Address,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The device could not be opened or failed.
     #[error("device: {0}")]
     Device(#[from] DeviceError),
-    /// The hybrid log refused the settings or could not allocate its frames.
+    /// The hybrid log refused the settings, could not allocate its frames, or failed.
     #[error("log: {0}")]
     Log(#[from] LogError),
     /// The hash index refused the settings or could not allocate its table.
     #[error("index: {0}")]
-    Index(#[from] IndexError),
+    IndexSetup(#[from] IndexError),
+    /// The epoch table could not be built or had no free slot.
+    #[error("epoch: {0}")]
+    Epoch(#[from] EpochError),
+}
+
+/// Errors of recovering a checkpoint: the same as [`OpenError`], since opening a store that
+/// exists is recovering it.
+pub type RecoverError = OpenError;
+
+fn describe(skipped: &[(u64, String)]) -> String {
+    skipped
+        .iter()
+        .map(|(t, why)| format!("; skipped {t}: {why}"))
+        .collect()
+}
+
+impl From<faster_cpr::CheckpointError> for OpenError {
+    fn from(e: faster_cpr::CheckpointError) -> Self {
+        match e {
+            faster_cpr::CheckpointError::Io { path, source } => Self::Io { path, source },
+            faster_cpr::CheckpointError::Corrupt { path, source } => {
+                Self::Damaged { path, source }
+            }
+            faster_cpr::CheckpointError::NotFound { token, dir } => {
+                Self::NoSuchCheckpoint { token, dir }
+            }
+            other => Self::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
+impl From<faster_device::DurableError> for OpenError {
+    fn from(e: faster_device::DurableError) -> Self {
+        match e {
+            faster_device::DurableError::Io { path, source } => Self::Io { path, source },
+            other => Self::Io {
+                path: other.path().to_path_buf(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
+impl OpenError {
+    /// Whether this is proof that a checkpoint is damaged (a checksum, a length, a version,
+    /// contradictory contents) — as opposed to an I/O error, which proves nothing about the
+    /// bytes and must not make recovery give a checkpoint up.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            Self::Damaged { .. } | Self::CorruptRecord { .. } => true,
+            Self::Index { source, .. } => match source {
+                IndexError::Snapshot(_) => true,
+                IndexError::Device(d) => device_damage(d),
+                _ => false,
+            },
+            Self::Device(d) => device_damage(d),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a device error proves damage (a bad segment header) rather than a failed I/O.
+fn device_damage(e: &DeviceError) -> bool {
+    matches!(e, DeviceError::BadSegment { .. })
 }
 
 /// Errors of starting a session.

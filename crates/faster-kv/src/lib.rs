@@ -119,6 +119,9 @@ mod codec;
 mod config;
 mod error;
 mod grow;
+mod lifecycle;
+pub mod manifest;
+mod open;
 mod ops;
 mod pending;
 mod record;
@@ -127,13 +130,17 @@ mod stats;
 mod store;
 
 pub use checkpoint::{
-    CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, RecoverError, Recovered,
+    CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, Recovered,
 };
 pub use codec::{
     Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
 };
-pub use config::{DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, FasterKvBuilder};
-pub use error::{OpError, OpenError, SessionError, Status};
+pub use config::{
+    DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, DEFAULT_PAGE_SIZE_BITS, DEFAULT_SEGMENT_SIZE,
+    FasterKvBuilder,
+};
+pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Status};
+pub use lifecycle::Opened;
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};
 pub use grow::GrowError;
 pub use ops::batch::READ_BATCH_GROUP;

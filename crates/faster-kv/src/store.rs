@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use faster_cpr::{CheckpointDir, CheckpointMeta, StateMachine};
 use faster_epoch::Epoch;
@@ -12,12 +13,21 @@ use faster_index::HashIndex;
 
 use crate::checkpoint::{Cpr, DirtyPages, SessionTable, StartRefused};
 use crate::codec::Codec;
-use crate::config::FasterKvBuilder;
+use crate::config::{FasterKvBuilder, Settings};
 use crate::error::{OpenError, SessionError};
+use crate::lifecycle::{Opened, Owner};
+use crate::open::{Home, Locks};
 use crate::ops::OpCtx;
 use crate::record::Layout;
 use crate::session::Session;
 use crate::stats::{Stats, StatsRegistry};
+
+/// The identities every checkpoint of a store records: the store's, and its log's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Identity {
+    pub(crate) store_id: u128,
+    pub(crate) log_id: Option<u128>,
+}
 
 /// The state shared by a store's sessions.
 pub(crate) struct Store<K: ?Sized, V: ?Sized> {
@@ -26,25 +36,32 @@ pub(crate) struct Store<K: ?Sized, V: ?Sized> {
     pub(crate) index: HashIndex,
     pub(crate) stats: StatsRegistry,
     pub(crate) cpr: Cpr,
+    pub(crate) settings: Settings,
+    /// Whether the store opened its device itself (and closes it when dropped).
+    owns_device: bool,
+    /// The directory locks, held until the store is dropped.
+    _locks: Option<Locks>,
     _types: PhantomData<fn(&K, &V)>,
 }
 
-/// What [`Store::assemble`] builds a store from.
-pub(crate) struct StoreParts<'a> {
-    pub(crate) builder: &'a FasterKvBuilder,
+/// What a store is built from.
+pub(crate) struct StoreParts {
+    pub(crate) settings: Settings,
     pub(crate) epoch: Arc<Epoch>,
     pub(crate) log: HybridLog,
     pub(crate) index: HashIndex,
     pub(crate) version: u32,
     pub(crate) checkpoint_dir: Option<CheckpointDir>,
     pub(crate) last: Option<CheckpointMeta>,
+    pub(crate) home: Option<Home>,
+    pub(crate) owns_device: bool,
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// The record layout of this store's codecs: a constant, so offsets fold at compile time.
     pub(crate) const LAYOUT: Layout = Layout::of::<K, V>();
 
-    pub(crate) fn assemble(parts: StoreParts<'_>) -> Self {
+    pub(crate) fn assemble(parts: StoreParts) -> Self {
         let next_token = match &parts.checkpoint_dir {
             Some(dir) => dir
                 .tokens()
@@ -54,27 +71,36 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             None => 1,
         };
         let frames = parts.log.config().memory_bytes() / parts.log.page_size();
+        let (locks, identity) = match parts.home {
+            Some(home) => (Some(home.locks), home.identity),
+            None => (None, Identity::default()),
+        };
+        let settings = parts.settings;
         Self {
             cpr: Cpr {
                 machine: StateMachine::new(Arc::clone(&parts.epoch), parts.version),
-                sessions: SessionTable::new(parts.builder.max_sessions),
+                sessions: SessionTable::new(settings.max_sessions),
                 dir: parts.checkpoint_dir,
                 run: std::sync::Mutex::new(None),
+                workers: std::sync::Mutex::new(Vec::new()),
                 start: AtomicU64::new(u64::MAX),
                 next_token: AtomicU64::new(next_token),
-                retention: parts.builder.checkpoint_retention,
+                retention: settings.checkpoint_retention,
                 last: std::sync::Mutex::new(parts.last),
                 dirty: DirtyPages::new(frames),
                 captured: AtomicU64::new(0),
-                snapshot_buffer: parts
-                    .builder
+                snapshot_buffer: settings
                     .snapshot_buffer
-                    .unwrap_or(parts.builder.memory_bytes / 2),
+                    .unwrap_or(settings.memory_bytes / 2),
+                identity,
             },
             epoch: parts.epoch,
             log: parts.log,
             index: parts.index,
             stats: StatsRegistry::default(),
+            settings,
+            owns_device: parts.owns_device,
+            _locks: locks,
             _types: PhantomData,
         }
     }
@@ -103,6 +129,21 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     }
 }
 
+impl<K: ?Sized, V: ?Sized> Drop for Store<K, V> {
+    fn drop(&mut self) {
+        // No write of this store may land after its directory is unlocked (the locks drop
+        // after this body): wait for the page flushes it scheduled, then close a device it
+        // opened, which refuses anything an epoch action might still start.
+        let read_only = self.log.read_only_address();
+        if let Err(e) = self.log.wait_flushed(read_only, Duration::from_secs(60)) {
+            log::debug!("faster-kv: flushes at close: {e}");
+        }
+        if self.owns_device {
+            self.log.device().close();
+        }
+    }
+}
+
 /// A concurrent key-value store whose data may be far larger than memory.
 ///
 /// Records live in a hybrid log ([`faster_hlog`]): the newest pages in memory, where 8-byte
@@ -111,7 +152,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
 ///
 /// `K` and `V` are [`Codec`]s: plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]`), `[u8]`,
 /// `str`, or a serde type in [`Serde<T>`](crate::Serde) or [`Cbor<T>`](crate::Cbor). Cloning
-/// is cheap and shares the store.
+/// is cheap and shares the store. When the last clone is dropped (or [`FasterKv::close`] is
+/// called), the store stops its background checkpoints, waits for a running checkpoint, and
+/// takes the closing checkpoint if [`FasterKvBuilder::checkpoint_on_close`] asked for one;
+/// its directory stays locked until its last session is dropped too.
 ///
 /// ```
 /// use faster_kv::FasterKv;
@@ -123,19 +167,21 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
 /// assert_eq!(session.add(&1, 5)?, 15);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct FasterKv<K: ?Sized, V: ?Sized> {
+pub struct FasterKv<K: Codec + ?Sized, V: Codec + ?Sized> {
     pub(crate) store: Arc<Store<K, V>>,
+    pub(crate) owner: Arc<Owner<K, V>>,
 }
 
-impl<K: ?Sized, V: ?Sized> Clone for FasterKv<K, V> {
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Clone for FasterKv<K, V> {
     fn clone(&self) -> Self {
         Self {
             store: Arc::clone(&self.store),
+            owner: Arc::clone(&self.owner),
         }
     }
 }
 
-impl<K: ?Sized, V: ?Sized> std::fmt::Debug for FasterKv<K, V> {
+impl<K: Codec + ?Sized, V: Codec + ?Sized> std::fmt::Debug for FasterKv<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FasterKv")
             .field("regions", &self.store.log.regions())
@@ -151,13 +197,26 @@ impl FasterKv<(), ()> {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// Opens a store whose log lives in segment files in `dir`, with the default memory
-    /// budget (256 MiB) and index size (2^20 buckets): data beyond the budget goes to `dir`.
+    /// The handle of a store that opening it built; starts its background checkpoints.
+    pub(crate) fn from_store(store: Arc<Store<K, V>>, opened: Opened) -> Self {
+        let owner = Arc::new(Owner::start(&store, opened));
+        Self { store, owner }
+    }
+
+    /// Opens the store in `dir` with the default settings (see [`FasterKvBuilder::open`]):
+    /// recovers its newest valid checkpoint if `dir` holds a store, creates one if `dir` is
+    /// empty or missing. Data beyond the memory budget (256 MiB) goes to `dir`.
     ///
     /// # Errors
-    /// [`OpenError`] when the directory or the device cannot be opened.
+    /// As [`FasterKvBuilder::open`].
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
         FasterKvBuilder::default().dir(dir.as_ref()).open()
+    }
+
+    /// What opening the store did: created it, found nothing durable to recover, or
+    /// recovered a checkpoint (with its token and every session's recovered serial number).
+    pub fn opened(&self) -> Opened {
+        self.owner.opened()
     }
 
     /// Starts a session: a thread's context for operations. A session is `Send` (it may move
@@ -218,48 +277,5 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// The hybrid log's region addresses.
     pub fn regions(&self) -> Regions {
         self.store.log.regions()
-    }
-
-    /// The hybrid log underneath the store.
-    pub fn log(&self) -> &HybridLog {
-        &self.store.log
-    }
-
-    /// The hash index underneath the store.
-    pub fn index(&self) -> &HashIndex {
-        &self.store.index
-    }
-}
-
-impl FasterKvBuilder {
-    /// Opens the store.
-    ///
-    /// # Errors
-    /// [`OpenError`] for out-of-range settings, or when the device, the log or the index
-    /// cannot be set up.
-    pub fn open<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Result<FasterKv<K, V>, OpenError> {
-        let epoch = Epoch::with_capacity(self.max_sessions.saturating_add(8))
-            .map_err(|e| OpenError::InvalidConfig(e.to_string()))?;
-        let device = self.open_device()?;
-        let log = HybridLog::open(self.log_config()?, device, Arc::clone(&epoch))?;
-        let index = HashIndex::new(self.index_config(), Arc::clone(&epoch))?;
-        let checkpoint_dir = match self.checkpoint_root() {
-            Some(root) => Some(
-                CheckpointDir::open(&root)
-                    .map_err(|e| OpenError::InvalidConfig(format!("checkpoint directory: {e}")))?,
-            ),
-            None => None,
-        };
-        Ok(FasterKv {
-            store: Arc::new(Store::assemble(StoreParts {
-                builder: &self,
-                epoch,
-                log,
-                index,
-                version: 1,
-                checkpoint_dir,
-                last: None,
-            })),
-        })
     }
 }

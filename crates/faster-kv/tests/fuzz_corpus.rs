@@ -1,4 +1,4 @@
-//! The fuzz corpus of the checkpoint formats (`fuzz/corpus/`), run through the same parsers as
+//! The fuzz corpus of the store's formats (`fuzz/corpus/`), run through the same parsers as
 //! the fuzz targets: every input is accepted or rejected without a panic, the valid ones
 //! (named `valid_*`) are accepted and the damaged ones (`truncated_*`, `flipped_*`) rejected —
 //! so the committed corpus stays in step with the formats.
@@ -53,6 +53,17 @@ fn checkpoint_metadata_corpus() {
             );
         } else {
             assert!(meta.is_err(), "{name} decoded");
+        }
+    }
+}
+
+#[test]
+fn store_manifest_corpus() {
+    for (name, bytes) in corpus("store_manifest") {
+        let manifest = faster_kv::manifest::Manifest::decode(&bytes);
+        expect(&name, manifest.is_ok());
+        if let Ok(m) = manifest {
+            assert_eq!(m.encode().unwrap(), bytes, "{name} re-encodes");
         }
     }
 }

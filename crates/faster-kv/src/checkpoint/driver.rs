@@ -30,6 +30,8 @@ pub(crate) struct Cpr {
     pub(crate) sessions: SessionTable,
     pub(crate) dir: Option<CheckpointDir>,
     pub(crate) run: std::sync::Mutex<Option<Arc<Run>>>,
+    /// The worker threads started, joined when the store closes.
+    pub(crate) workers: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// The tail when the version change of the checkpoint in progress began (records of the
     /// new version lie at or above it); `u64::MAX` when none is in progress.
     pub(crate) start: AtomicU64,
@@ -48,6 +50,8 @@ pub(crate) struct Cpr {
     /// Bytes a snapshot copies ahead of its file writes
     /// ([`FasterKvBuilder::snapshot_buffer`](crate::FasterKvBuilder::snapshot_buffer)).
     pub(crate) snapshot_buffer: u64,
+    /// The identities every checkpoint records.
+    pub(crate) identity: crate::store::Identity,
 }
 
 impl Cpr {
@@ -57,6 +61,20 @@ impl Cpr {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Whether the store has a complete checkpoint (so that a log-only checkpoint can reuse
+    /// its index snapshot).
+    pub(crate) fn has_checkpoint(&self) -> bool {
+        lock(&self.cpr.last).is_some()
+    }
+
+    /// Joins every checkpoint worker thread (each ends once its run has finished).
+    pub(crate) fn cpr_join_workers(&self) {
+        let workers = std::mem::take(&mut *lock(&self.cpr.workers));
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+
     /// Moves the state machine on as far as it can go now (rule C4).
     pub(crate) fn cpr_advance(self: &Arc<Self>) {
         loop {
@@ -190,9 +208,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     store.cpr_worker(&worker_run);
                 }
             });
-        if let Err(e) = spawned {
-            *lock(&self.cpr.run) = None;
-            return Err(CheckpointError::Io(Arc::new(e)));
+        match spawned {
+            Ok(thread) => {
+                let mut workers = lock(&self.cpr.workers);
+                workers.retain(|w| !w.is_finished());
+                workers.push(thread);
+            }
+            Err(e) => {
+                *lock(&self.cpr.run) = None;
+                return Err(CheckpointError::Io(Arc::new(e)));
+            }
         }
         Ok(run)
     }

@@ -286,6 +286,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         };
         let meta = CheckpointMeta {
             token: run.token,
+            store_id: self.cpr.identity.store_id,
+            log_id: self.cpr.identity.log_id,
             version: run.version,
             log,
             index: a.index.clone(),

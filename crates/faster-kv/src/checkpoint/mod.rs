@@ -5,11 +5,12 @@
 //! [`faster_cpr`]. The result recovers, for every session, a prefix of its operations: all up
 //! to its commit point and none after. `docs/durability.md` states what is durable when.
 
+pub(crate) mod choose;
 mod direct;
 mod driver;
 mod inspect;
 mod jobs;
-mod recover;
+pub(crate) mod recover;
 mod run;
 mod sessions;
 mod snapshot;
@@ -22,7 +23,7 @@ use faster_cpr::{Action, LogCheckpointKind};
 
 pub(crate) use driver::Cpr;
 pub use inspect::{CheckpointEntry, Finding, Inventory, inspect, verify};
-pub use recover::{RecoverError, Recovered};
+pub use recover::Recovered;
 pub use run::{CheckpointHandle, CheckpointInfo, Durable};
 pub(crate) use sessions::{SessionShared, SessionTable, StartRefused};
 pub use snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotChunk, parse_snapshot};
@@ -104,15 +105,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
         &self,
         options: CheckpointOptions,
     ) -> Result<CheckpointHandle, CheckpointError> {
-        let has_index = self
-            .store
-            .cpr
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some();
         let action = Action::Checkpoint {
-            index: options.index || !has_index,
+            index: options.index || !self.store.has_checkpoint(),
             log: Some(options.log),
         };
         let run = self.store.cpr_start(action)?;

@@ -1,10 +1,8 @@
 //! Recovery from a checkpoint (rule R11).
 //!
-//! 1. Pick the checkpoint: the one asked for, or the newest complete one with a log part
-//!    whose metadata, index snapshot and snapshot files all check out (damaged or incomplete
-//!    newer ones are skipped and reported). Nothing is written before this choice.
-//!    Then every newer checkpoint loses its completion marker: recovering this one rewrites
-//!    or overwrites the log they need.
+//! 1. Pick the checkpoint (`choose.rs`): the one asked for, or the newest one that checks
+//!    out. Nothing is written before this choice. Then every newer checkpoint loses its
+//!    completion marker: recovering this one rewrites or overwrites the log they need.
 //! 2. Snapshots: write the chain's snapshot chunks (base first, increments in order) back to
 //!    the log's device at their addresses, at and above the checkpoint's snapshot start. The
 //!    device then holds the log up to the checkpoint's final address, as after a fold-over.
@@ -14,82 +12,23 @@
 //!    other valid record becomes its chain's index entry. The entry then points at each chain's
 //!    newest record of the checkpoint's version.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faster_cpr::{CheckpointDir, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE, SessionCommit};
-use faster_device::{AlignedBuf, DeviceExt};
+use faster_cpr::{CheckpointDir, CheckpointMeta, LogCheckpointKind, SessionCommit};
+use faster_device::{AlignedBuf, Device, DeviceExt};
 use faster_epoch::Epoch;
 use faster_hlog::{Address, HybridLog, RecoveryPoint};
 use faster_index::KeyHash;
 
-use super::jobs::read_index_snapshot;
-use super::snapshot::{SnapshotChunk, SnapshotReader};
+use super::choose::{Chosen, each_snapshot_chunk};
 use crate::codec::Codec;
-use crate::config::FasterKvBuilder;
+use crate::config::Settings;
+use crate::error::OpenError;
+use crate::lifecycle::Opened;
+use crate::open::Home;
 use crate::record::{self, INVALID, Parse};
 use crate::store::{FasterKv, Store, StoreParts};
-
-/// Errors of recovery; each names the file or address involved.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecoverError {
-    /// The store has no checkpoint directory to recover from.
-    #[error("the store has no checkpoint directory")]
-    NoCheckpointDir,
-    /// The directory holds no complete checkpoint (damaged ones are listed).
-    #[error("no complete checkpoint in {}{}", dir.display(), describe(skipped))]
-    NoCheckpoint {
-        /// The checkpoint directory.
-        dir: PathBuf,
-        /// Checkpoints that were skipped, with the reason.
-        skipped: Vec<(u64, String)>,
-    },
-    /// The checkpoint asked for is damaged, or a file it needs is.
-    #[error(transparent)]
-    Checkpoint(#[from] faster_cpr::CheckpointError),
-    /// A snapshot file is damaged.
-    #[error("{}: {source}", path.display())]
-    Snapshot {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        source: faster_cpr::FormatError,
-    },
-    /// The index snapshot could not be read.
-    #[error("{}: {source}", path.display())]
-    Index {
-        /// The checkpoint directory holding the snapshot.
-        path: PathBuf,
-        /// What is wrong.
-        source: faster_index::IndexError,
-    },
-    /// A record in the recovered range of the log is damaged.
-    #[error("corrupt record at {address}: {reason}")]
-    CorruptRecord {
-        /// Its address.
-        address: Address,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The store could not be opened (settings, device, log).
-    #[error("open: {0}")]
-    Open(#[from] crate::error::OpenError),
-    /// The log failed while recovering.
-    #[error("log: {0}")]
-    Log(#[from] faster_hlog::LogError),
-    /// The device failed while recovering.
-    #[error("device: {0}")]
-    Device(#[from] faster_device::DeviceError),
-}
-
-fn describe(skipped: &[(u64, String)]) -> String {
-    skipped
-        .iter()
-        .map(|(t, why)| format!("; skipped {t}: {why}"))
-        .collect()
-}
 
 /// What recovery restored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +41,7 @@ pub struct Recovered {
     /// Every session's recovered commit point; continue one with
     /// [`FasterKv::continue_session`].
     pub sessions: Vec<SessionCommit>,
-    /// Newer checkpoints that were skipped, with the reason.
+    /// Newer checkpoints that were passed over, with the reason (damaged or incomplete).
     pub skipped: Vec<(u64, String)>,
     /// Bytes of log replayed into the index.
     pub replayed_bytes: u64,
@@ -110,171 +49,74 @@ pub struct Recovered {
     pub duration: Duration,
 }
 
-impl FasterKvBuilder {
-    /// Opens the store from the checkpoint `token`, or from the newest valid checkpoint when
-    /// `token` is `None`. The settings must match those the checkpoint was taken with (the
-    /// page size in particular).
-    ///
-    /// # Errors
-    /// [`RecoverError`] naming the damaged file or record; never a panic.
-    pub fn recover<K: Codec + ?Sized, V: Codec + ?Sized>(
-        self,
-        token: Option<u64>,
-    ) -> Result<(FasterKv<K, V>, Recovered), RecoverError> {
-        let started = Instant::now();
-        let root = self
-            .checkpoint_root()
-            .ok_or(RecoverError::NoCheckpointDir)?;
-        let dir = CheckpointDir::open(&root)?;
-        let config = self.log_config()?;
-        let page_size = config.page_size();
-        let epoch = Epoch::with_capacity(self.max_sessions.saturating_add(8))
-            .map_err(|e| crate::error::OpenError::InvalidConfig(e.to_string()))?;
-        let mut skipped = Vec::new();
-        // The checkpoint, its index snapshot (loaded) — all checked before anything is
-        // written to the log's device, so that a damaged newest checkpoint leaves the device
-        // as it was for the next candidate.
-        let (meta, index) = match token {
-            Some(token) => {
-                let meta = dir.read(token)?;
-                let index = validate(&dir, &meta, page_size, &epoch)?;
-                (meta, index)
-            }
-            None => {
-                let mut chosen = None;
-                for token in dir.tokens()?.into_iter().rev() {
-                    let meta = match dir.read(token) {
-                        Ok(meta) if meta.log.is_some() => meta,
-                        Ok(_) => continue,
-                        Err(e) => {
-                            skipped.push((token, e.to_string()));
-                            continue;
-                        }
-                    };
-                    match validate(&dir, &meta, page_size, &epoch) {
-                        Ok(index) => {
-                            chosen = Some((meta, index));
-                            break;
-                        }
-                        Err(e) => skipped.push((token, e.to_string())),
-                    }
-                }
-                chosen.ok_or_else(|| RecoverError::NoCheckpoint {
-                    dir: root.clone(),
-                    skipped: skipped.clone(),
-                })?
-            }
-        };
-        let Some(log_meta) = meta.log.clone() else {
-            return Err(RecoverError::Checkpoint(
-                faster_cpr::CheckpointError::Corrupt {
-                    path: dir.token_dir(meta.token),
-                    source: faster_cpr::FormatError::Inconsistent(
-                        "an index-only checkpoint cannot be recovered alone",
-                    ),
-                },
-            ));
-        };
-        // Every newer checkpoint needs log bytes that recovering this one rewrites (snapshot
-        // chunks, next-version records marked invalid) or that the store overwrites from the
-        // final address on: each loses its completion marker, durably, before the device is
-        // touched, so that none can be recovered later over the wrong log. Their files stay
-        // for inspection until the next checkpoint's retention removes them.
-        for newer in dir.tokens()?.into_iter().filter(|&t| t > meta.token) {
-            dir.retire(newer)?;
-        }
-        let device = self.open_device()?;
-        if log_meta.kind != LogCheckpointKind::FoldOver {
-            restore_snapshots(&dir, &meta, page_size, &*device)?;
-        }
-        let log = HybridLog::recover(
-            config,
-            device,
-            Arc::clone(&epoch),
-            RecoveryPoint {
-                begin: Address::from_masked(log_meta.begin),
-                tail: Address::from_masked(log_meta.final_address),
-            },
-        )?;
-        let kv: FasterKv<K, V> = FasterKv {
-            store: Arc::new(Store::assemble(StoreParts {
-                builder: &self,
-                epoch,
-                log,
-                index,
-                version: meta.version.wrapping_add(1),
-                checkpoint_dir: Some(dir),
-                last: Some(meta.clone()),
-            })),
-        };
-        let replayed_bytes = replay(&kv.store, &meta)?;
-        kv.store.cpr.sessions.restore(&meta.sessions);
-        Ok((
-            kv,
-            Recovered {
-                token: meta.token,
-                version: meta.version,
-                sessions: meta.sessions,
-                skipped,
-                replayed_bytes,
-                duration: started.elapsed(),
-            },
-        ))
+/// Recovers the chosen checkpoint (steps 2–4) into a store.
+pub(crate) fn recover_chosen<K: Codec + ?Sized, V: Codec + ?Sized>(
+    settings: Settings,
+    (device, owns_device): (Arc<dyn Device>, bool),
+    epoch: Arc<Epoch>,
+    dir: CheckpointDir,
+    chosen: Chosen,
+    home: Home,
+) -> Result<FasterKv<K, V>, OpenError> {
+    let started = Instant::now();
+    let Chosen {
+        meta,
+        index,
+        skipped,
+    } = chosen;
+    let Some(log_meta) = meta.log.clone() else {
+        return Err(OpenError::Damaged {
+            path: dir.token_dir(meta.token),
+            source: faster_cpr::FormatError::Inconsistent("no log part"),
+        });
+    };
+    // Every newer checkpoint needs log bytes that recovering this one rewrites (snapshot
+    // chunks, next-version records marked invalid) or that the store overwrites from the
+    // final address on: each loses its completion marker, durably, before the device is
+    // touched, so that none can be recovered later over the wrong log. Their files stay for
+    // inspection until the next checkpoint's retention removes them. (Without a token these
+    // are the damaged and incomplete ones only.)
+    for newer in dir.tokens()?.into_iter().filter(|&t| t > meta.token) {
+        dir.retire(newer)?;
     }
-}
-
-/// Loads the index snapshot of `meta` and checks every snapshot file it needs, without
-/// touching the log's device.
-fn validate(
-    dir: &CheckpointDir,
-    meta: &CheckpointMeta,
-    page_size: u64,
-    epoch: &Arc<Epoch>,
-) -> Result<faster_index::HashIndex, RecoverError> {
-    let index_dir = dir.token_dir(meta.index_token);
-    let index = read_index_snapshot(&index_dir, Arc::clone(epoch)).map_err(|source| {
-        RecoverError::Index {
-            path: index_dir.clone(),
-            source,
-        }
-    })?;
-    if meta
-        .log
-        .as_ref()
-        .is_some_and(|log| log.kind != LogCheckpointKind::FoldOver)
-    {
-        each_snapshot_chunk(dir, meta, page_size, |_, _| Ok(()))?;
+    let page_size = settings.page_size();
+    if log_meta.kind != LogCheckpointKind::FoldOver {
+        restore_snapshots(&dir, &meta, page_size, &*device)?;
     }
-    Ok(index)
-}
-
-/// Reads the snapshot chain of `meta` (base first, then each increment), checking every
-/// file's checksums, and hands each chunk to `f` with its file's path.
-fn each_snapshot_chunk(
-    dir: &CheckpointDir,
-    meta: &CheckpointMeta,
-    page_size: u64,
-    mut f: impl FnMut(&Path, SnapshotChunk) -> Result<(), RecoverError>,
-) -> Result<(), RecoverError> {
-    let Some(log) = &meta.log else { return Ok(()) };
-    for token in log.base_chain.iter().copied().chain([meta.token]) {
-        let path = dir.token_dir(token).join(SNAPSHOT_FILE);
-        let file = std::fs::File::open(&path).map_err(|e| faster_cpr::CheckpointError::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-        let snapshot_err = |source| RecoverError::Snapshot {
-            path: path.clone(),
-            source,
-        };
-        let mut reader =
-            SnapshotReader::open(std::io::BufReader::new(file), token, page_size as usize)
-                .map_err(snapshot_err)?;
-        while let Some(chunk) = reader.next_chunk().map_err(snapshot_err)? {
-            f(&path, chunk)?;
-        }
-    }
-    Ok(())
+    let log = HybridLog::recover(
+        settings.log_config()?,
+        device,
+        Arc::clone(&epoch),
+        RecoveryPoint {
+            begin: Address::from_masked(log_meta.begin),
+            tail: Address::from_masked(log_meta.final_address),
+        },
+    )?;
+    let version = meta.version;
+    let token = meta.token;
+    let sessions = meta.sessions.clone();
+    let store: Arc<Store<K, V>> = Arc::new(Store::assemble(StoreParts {
+            settings,
+            epoch,
+            log,
+            index,
+            version: meta.version.wrapping_add(1),
+            checkpoint_dir: Some(dir),
+            last: Some(meta.clone()),
+        home: Some(home),
+        owns_device,
+    }));
+    let replayed_bytes = replay(&store, &meta)?;
+    store.cpr.sessions.restore(&meta.sessions);
+    let recovered = Recovered {
+        token,
+        version,
+        sessions,
+        skipped,
+        replayed_bytes,
+        duration: started.elapsed(),
+    };
+    Ok(FasterKv::from_store(store, Opened::Recovered(recovered)))
 }
 
 /// Writes the snapshot chain of `meta` back to the log's device (step 2).
@@ -282,8 +124,8 @@ fn restore_snapshots(
     dir: &CheckpointDir,
     meta: &CheckpointMeta,
     page_size: u64,
-    device: &dyn faster_device::Device,
-) -> Result<(), RecoverError> {
+    device: &dyn Device,
+) -> Result<(), OpenError> {
     let Some(log) = &meta.log else { return Ok(()) };
     let sector = device.geometry().sector_size as u64;
     each_snapshot_chunk(dir, meta, page_size, |path, chunk| {
@@ -295,7 +137,7 @@ fn restore_snapshots(
             return Ok(());
         }
         if chunk.address % sector != 0 {
-            return Err(RecoverError::Snapshot {
+            return Err(OpenError::Damaged {
                 path: path.to_path_buf(),
                 source: faster_cpr::FormatError::Inconsistent(
                     "snapshot chunk is not sector-aligned",
@@ -318,7 +160,7 @@ fn restore_snapshots(
 fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     store: &Arc<Store<K, V>>,
     meta: &CheckpointMeta,
-) -> Result<u64, RecoverError> {
+) -> Result<u64, OpenError> {
     let Some(log_meta) = &meta.log else {
         return Ok(0);
     };
@@ -339,30 +181,27 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     let mut scan = store
         .log
         .scan(Address::from_masked(from), Address::from_masked(to), sizer)?;
-    let handle = store
-        .epoch
-        .register()
-        .map_err(|e| crate::error::OpenError::InvalidConfig(e.to_string()))?;
+    let handle = store.epoch.register()?;
     let mut invalid: Vec<Address> = Vec::new();
     // Records are installed in batches: hash a batch, prefetch its buckets, then install, so
     // that the index's cache misses overlap instead of following one another.
     let mut batch: Vec<(u64, Address)> = Vec::with_capacity(REPLAY_BATCH);
     while let Some(item) = scan.next().map_err(|e| match e {
         faster_hlog::LogError::CorruptRecord { address, reason } => {
-            RecoverError::CorruptRecord { address, reason }
+            OpenError::CorruptRecord { address, reason }
         }
-        other => RecoverError::Log(other),
+        other => OpenError::Log(other),
     })? {
         let address = item.address;
         let parsed = match record::parse(item.bytes, layout, item.bytes.len()) {
             Parse::Record(p) => p,
             Parse::NeedBytes(_) => {
-                return Err(RecoverError::CorruptRecord {
+                return Err(OpenError::CorruptRecord {
                     address,
                     reason: "record truncated",
                 });
             }
-            Parse::Corrupt(reason) => return Err(RecoverError::CorruptRecord { address, reason }),
+            Parse::Corrupt(reason) => return Err(OpenError::CorruptRecord { address, reason }),
         };
         if parsed.header.is_invalid() {
             continue;
@@ -371,13 +210,13 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
             invalid.push(address);
             continue;
         }
-        let key = K::decode(parsed.key).map_err(|_| RecoverError::CorruptRecord {
+        let key = K::decode(parsed.key).map_err(|_| OpenError::CorruptRecord {
             address,
             reason: "key does not decode",
         })?;
         let hash = std::borrow::Borrow::<K>::borrow(&key)
             .hash64()
-            .map_err(|_| RecoverError::CorruptRecord {
+            .map_err(|_| OpenError::CorruptRecord {
                 address,
                 reason: "key does not hash",
             })?;
@@ -422,17 +261,14 @@ fn install<K: Codec + ?Sized, V: Codec + ?Sized>(
 fn invalidate<K: Codec + ?Sized, V: Codec + ?Sized>(
     store: &Arc<Store<K, V>>,
     addresses: &[Address],
-) -> Result<(), RecoverError> {
+) -> Result<(), OpenError> {
     if addresses.is_empty() {
         return Ok(());
     }
     let device = store.log.device();
     let sector = device.geometry().sector_size as u64;
     let head = store.log.head_address();
-    let handle = store
-        .epoch
-        .register()
-        .map_err(|e| crate::error::OpenError::InvalidConfig(e.to_string()))?;
+    let handle = store.epoch.register()?;
     for &address in addresses {
         let at = address.raw() / sector * sector;
         let mut buf = AlignedBuf::options()

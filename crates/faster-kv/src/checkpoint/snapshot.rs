@@ -86,6 +86,29 @@ pub struct SnapshotChunk {
     pub data: Vec<u8>,
 }
 
+/// Why a snapshot file could not be read: its bytes are wrong (damage), or reading them failed
+/// (which proves nothing about them).
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Format(FormatError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Format(e) => e.fmt(f),
+            Self::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<FormatError> for ReadError {
+    fn from(e: FormatError) -> Self {
+        Self::Format(e)
+    }
+}
+
 /// Reads a snapshot file chunk by chunk, checking every checksum (rule R6).
 pub(crate) struct SnapshotReader<R> {
     input: R,
@@ -95,30 +118,29 @@ pub(crate) struct SnapshotReader<R> {
 }
 
 impl<R: Read> SnapshotReader<R> {
-    pub(crate) fn open(mut input: R, token: u64, max_chunk: usize) -> Result<Self, FormatError> {
+    pub(crate) fn open(mut input: R, token: u64, max_chunk: usize) -> Result<Self, ReadError> {
         let mut head = [0u8; HEADER];
         read_exact(&mut input, &mut head)?;
         if head[..8] != SNAPSHOT_MAGIC {
-            return Err(FormatError::BadMagic);
+            return Err(FormatError::BadMagic.into());
         }
         let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
         if version != SNAPSHOT_VERSION {
             return Err(FormatError::UnsupportedVersion {
                 found: version,
                 supported: SNAPSHOT_VERSION,
-            });
+            }
+            .into());
         }
         let mut sum = [0u8; 8];
         sum.copy_from_slice(&head[24..32]);
         if hash(&[&head[8..24]]) != u64::from_le_bytes(sum) {
-            return Err(FormatError::ChecksumMismatch);
+            return Err(FormatError::ChecksumMismatch.into());
         }
         let mut token_bytes = [0u8; 8];
         token_bytes.copy_from_slice(&head[16..24]);
         if u64::from_le_bytes(token_bytes) != token {
-            return Err(FormatError::Inconsistent(
-                "snapshot file of another checkpoint",
-            ));
+            return Err(FormatError::Inconsistent("snapshot file of another checkpoint").into());
         }
         Ok(Self {
             input,
@@ -128,7 +150,7 @@ impl<R: Read> SnapshotReader<R> {
     }
 
     /// The next chunk, checked; `None` after the last.
-    pub(crate) fn next_chunk(&mut self) -> Result<Option<SnapshotChunk>, FormatError> {
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<SnapshotChunk>, ReadError> {
         if self.remaining == 0 {
             return Ok(None);
         }
@@ -139,30 +161,31 @@ impl<R: Read> SnapshotReader<R> {
         let address = u64::from_le_bytes(word);
         let len = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
         if len as usize > self.max_chunk || head[12..16] != [0; 4] {
-            return Err(FormatError::Inconsistent(
-                "snapshot chunk length out of range",
-            ));
+            return Err(FormatError::Inconsistent("snapshot chunk length out of range").into());
         }
         if address >= 1 << 48 {
-            return Err(FormatError::Inconsistent(
-                "snapshot chunk address beyond 48 bits",
-            ));
+            return Err(FormatError::Inconsistent("snapshot chunk address beyond 48 bits").into());
         }
         let mut data = vec![0u8; len as usize];
         read_exact(&mut self.input, &mut data)?;
         word.copy_from_slice(&head[16..24]);
         if hash(&[&address.to_le_bytes(), &len.to_le_bytes(), &data]) != u64::from_le_bytes(word) {
-            return Err(FormatError::ChecksumMismatch);
+            return Err(FormatError::ChecksumMismatch.into());
         }
         self.remaining -= 1;
         Ok(Some(SnapshotChunk { address, data }))
     }
 }
 
-fn read_exact(input: &mut impl Read, buf: &mut [u8]) -> Result<(), FormatError> {
-    input.read_exact(buf).map_err(|_| FormatError::Truncated {
-        needed: buf.len(),
-        got: 0,
+/// Fills `buf`: a file that ends first is truncated (damage); any other failure is an I/O
+/// error.
+fn read_exact(input: &mut impl Read, buf: &mut [u8]) -> Result<(), ReadError> {
+    input.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => ReadError::Format(FormatError::Truncated {
+            needed: buf.len(),
+            got: 0,
+        }),
+        _ => ReadError::Io(e),
     })
 }
 
@@ -176,9 +199,14 @@ pub fn parse_snapshot(
     token: u64,
     max_chunk: usize,
 ) -> Result<Vec<SnapshotChunk>, FormatError> {
-    let mut reader = SnapshotReader::open(bytes, token, max_chunk)?;
+    // Reading a slice fails only by running out of bytes: truncation.
+    let format = |e: ReadError| match e {
+        ReadError::Format(f) => f,
+        ReadError::Io(_) => FormatError::Truncated { needed: 1, got: 0 },
+    };
+    let mut reader = SnapshotReader::open(bytes, token, max_chunk).map_err(format)?;
     let mut chunks = Vec::new();
-    while let Some(chunk) = reader.next_chunk()? {
+    while let Some(chunk) = reader.next_chunk().map_err(format)? {
         chunks.push(chunk);
     }
     Ok(chunks)

@@ -1,0 +1,236 @@
+//! A store's life between opening and closing: what opening did ([`Opened`]), the checkpoints
+//! the store takes by itself ([`FasterKvBuilder::checkpoint_every`],
+//! [`FasterKvBuilder::checkpoint_every_bytes`]), and closing
+//! ([`FasterKvBuilder::checkpoint_on_close`]).
+//!
+//! The user's handles ([`FasterKv`] and its clones) share one [`Owner`]. When the last handle
+//! goes (or [`FasterKv::close`] is called), the owner stops the background checkpoints, waits
+//! for a running checkpoint, takes the closing checkpoint if one was asked for, and joins every
+//! thread the store started, so that a store reopened right after its last handle and session
+//! are dropped finds the directory unlocked.
+//!
+//! [`FasterKvBuilder::checkpoint_every`]: crate::FasterKvBuilder::checkpoint_every
+//! [`FasterKvBuilder::checkpoint_every_bytes`]: crate::FasterKvBuilder::checkpoint_every_bytes
+//! [`FasterKvBuilder::checkpoint_on_close`]: crate::FasterKvBuilder::checkpoint_on_close
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use faster_cpr::Action;
+
+use crate::checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, Recovered};
+use crate::codec::Codec;
+use crate::config::CheckpointPolicy;
+use crate::store::{FasterKv, Store};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What opening a store did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Opened {
+    /// A new store was created.
+    Created,
+    /// The store existed, but no checkpoint of it had completed: nothing was durable, and it
+    /// starts empty (or it has no directory, and is new every time).
+    Empty,
+    /// The store was recovered from a checkpoint.
+    Recovered(Recovered),
+}
+
+impl Opened {
+    /// The recovery, if the store was recovered.
+    pub fn recovered(&self) -> Option<&Recovered> {
+        match self {
+            Self::Recovered(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Tells the policy thread to stop.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    /// Sleeps up to `timeout`; returns whether a stop was asked for.
+    fn wait(&self, timeout: Duration) -> bool {
+        let stopped = lock(&self.stopped);
+        if *stopped {
+            return true;
+        }
+        let (stopped, _) = self
+            .wake
+            .wait_timeout(stopped, timeout)
+            .unwrap_or_else(|p| p.into_inner());
+        *stopped
+    }
+
+    fn stop(&self) {
+        *lock(&self.stopped) = true;
+        self.wake.notify_all();
+    }
+}
+
+/// What the user's handles of one store share.
+pub(crate) struct Owner<K: Codec + ?Sized, V: Codec + ?Sized> {
+    store: Arc<Store<K, V>>,
+    opened: Opened,
+    stop: Arc<Stop>,
+    policy: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Owner<K, V> {
+    /// The owner of `store`, with its background checkpoints started.
+    pub(crate) fn start(store: &Arc<Store<K, V>>, opened: Opened) -> Self {
+        let stop = Arc::new(Stop::default());
+        let policy = store.settings.policy;
+        let thread = (policy.is_background() && store.cpr.dir.is_some())
+            .then(|| {
+                let weak = Arc::downgrade(store);
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name("faster-kv-checkpointer".into())
+                    .spawn(move || run_policy(&weak, &stop, policy))
+                    .ok()
+            })
+            .flatten();
+        Self {
+            store: Arc::clone(store),
+            opened,
+            stop,
+            policy: Mutex::new(thread),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn opened(&self) -> Opened {
+        self.opened.clone()
+    }
+
+    /// Stops the background checkpoints, waits for a running checkpoint, takes the closing
+    /// one if asked for, and joins the store's checkpoint threads. Runs once.
+    pub(crate) fn close(&self) -> Result<Option<CheckpointInfo>, Arc<CheckpointError>> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(None);
+        }
+        self.stop.stop();
+        if let Some(thread) = lock(&self.policy).take() {
+            let _ = thread.join();
+        }
+        if let Some(run) = self.store.cpr.current_run() {
+            let _ = CheckpointHandle { run }.wait();
+        }
+        let policy = self.store.settings.policy;
+        let outcome = if policy.on_close && self.store.cpr.dir.is_some() {
+            let action = Action::Checkpoint {
+                index: policy.options.index || !self.store.has_checkpoint(),
+                log: Some(policy.options.log),
+            };
+            match self.store.cpr_start(action) {
+                Ok(run) => CheckpointHandle { run }.wait().map(Some),
+                Err(e) => Err(Arc::new(e)),
+            }
+        } else {
+            Ok(None)
+        };
+        self.store.cpr_join_workers();
+        outcome
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for Owner<K, V> {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            log::warn!("faster-kv: the closing checkpoint failed: {e}");
+        }
+    }
+}
+
+/// The background checkpoints: one every `policy.every` (from the end of the previous one),
+/// or once `policy.after_bytes` of log were written since the last, whichever comes first.
+fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
+    store: &Weak<Store<K, V>>,
+    stop: &Stop,
+    policy: CheckpointPolicy,
+) {
+    const BYTES_POLL: Duration = Duration::from_millis(10);
+    let mut since = Instant::now();
+    let mut tail_then = match store.upgrade() {
+        Some(s) => s.log.tail_address().raw(),
+        None => return,
+    };
+    loop {
+        let mut nap = policy
+            .every
+            .map_or(Duration::MAX, |every| every.saturating_sub(since.elapsed()));
+        if policy.after_bytes.is_some() {
+            nap = nap.min(BYTES_POLL);
+        }
+        if stop.wait(nap) {
+            return;
+        }
+        let Some(store) = store.upgrade() else { return };
+        let tail = store.log.tail_address().raw();
+        let due = policy.every.is_some_and(|every| since.elapsed() >= every)
+            || policy
+                .after_bytes
+                .is_some_and(|bytes| tail.saturating_sub(tail_then) >= bytes);
+        if !due {
+            continue;
+        }
+        let action = Action::Checkpoint {
+            index: policy.options.index || !store.has_checkpoint(),
+            log: Some(policy.options.log),
+        };
+        match store.cpr_start(action) {
+            Ok(run) => {
+                if let Err(e) = (CheckpointHandle { run }).wait() {
+                    log::warn!("faster-kv: a background checkpoint failed: {e}");
+                }
+                tail_then = tail;
+                since = Instant::now();
+            }
+            // Another checkpoint (the caller's) is running: try again at the next tick.
+            Err(CheckpointError::Busy) => {}
+            Err(e) => {
+                log::warn!("faster-kv: a background checkpoint could not start: {e}");
+                since = Instant::now();
+            }
+        }
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
+    /// Closes the store: stops its background checkpoints, waits for a running checkpoint,
+    /// and takes the closing checkpoint if [`FasterKvBuilder::checkpoint_on_close`] asked for
+    /// one (returning its outcome). Dropping the last handle does the same, without the
+    /// outcome. Sessions still alive keep the store (and its directory's lock) until they are
+    /// dropped.
+    ///
+    /// As with [`CheckpointHandle::wait`], the calling thread must not hold a pinned session:
+    /// the closing checkpoint waits for every protected session.
+    ///
+    /// # Errors
+    /// The error of the closing checkpoint.
+    ///
+    /// [`FasterKvBuilder::checkpoint_on_close`]: crate::FasterKvBuilder::checkpoint_on_close
+    pub fn close(self) -> Result<Option<CheckpointInfo>, Arc<CheckpointError>> {
+        self.owner.close()
+    }
+}

@@ -1,0 +1,302 @@
+//! The store's manifest: what shapes its bytes on disk, recorded once when the store is
+//! created and checked at every open (`docs/formats.md`, "Store manifest").
+//!
+//! A store's directory holds one `MANIFEST` file: the store's identity, the identity of its
+//! current log (the incarnation that the segment files and every checkpoint carry), the record
+//! format, the page and segment sizes, the key and value codecs, and the settings a reopen
+//! should not have to repeat. It is an envelope (magic, format version, checksum) around a
+//! postcard payload, replaced atomically (temporary file, fsync, rename, fsync of the
+//! directory), so a crash leaves the old manifest or the new one.
+//!
+//! Reopening compares: a shaping setting the builder sets to another value, or a codec whose
+//! descriptor differs, is refused with an error naming both values. Settings the builder
+//! leaves unset are taken from the manifest.
+
+use std::path::{Path, PathBuf};
+
+use faster_cpr::FormatError;
+use faster_cpr::envelope;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Codec, CodecDescriptor};
+use crate::error::{CodecRole, OpenError};
+
+/// Name of the manifest file in a store's directory.
+pub const MANIFEST_FILE: &str = "MANIFEST";
+/// Magic of the manifest.
+pub const MANIFEST_MAGIC: [u8; 8] = *b"FRSKVMF\n";
+/// Format version of the manifest this build writes and reads.
+pub const MANIFEST_VERSION: u32 = 1;
+/// Version of the record layout (`docs/formats.md`, "Records"): header bits, length word,
+/// padding. A store written with another layout is refused.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// A codec as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCodec {
+    /// [`CodecKind::as_str`](crate::CodecKind::as_str) of the codec.
+    pub kind: String,
+    /// The stored type's name ([`CodecDescriptor::type_name`]).
+    pub type_name: String,
+    /// Bytes of every encoded value, when fixed.
+    pub fixed_size: Option<u64>,
+    /// Alignment of the stored type.
+    pub align: u64,
+}
+
+impl StoredCodec {
+    /// The record of codec `C`.
+    pub fn of<C: Codec + ?Sized>() -> Self {
+        Self::from(&C::descriptor())
+    }
+}
+
+impl From<&CodecDescriptor> for StoredCodec {
+    fn from(d: &CodecDescriptor) -> Self {
+        Self {
+            kind: d.kind.as_str().to_owned(),
+            type_name: d.type_name.to_owned(),
+            fixed_size: d.fixed_size.map(|n| n as u64),
+            align: d.align as u64,
+        }
+    }
+}
+
+impl std::fmt::Display for StoredCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, ", self.type_name, self.kind)?;
+        match self.fixed_size {
+            Some(n) => write!(f, "{n} bytes")?,
+            None => f.write_str("variable size")?,
+        }
+        write!(f, ", align {})", self.align)
+    }
+}
+
+/// Settings a reopen takes from the manifest when the builder does not set them: they do not
+/// shape the bytes on disk, so a builder may change them (and the manifest then records the
+/// new values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remembered {
+    /// The log's memory budget in bytes.
+    pub memory_bytes: u64,
+    /// Fraction of the in-memory pages updated in place.
+    pub mutable_fraction: f64,
+    /// Index buckets of a new table (a recovered table keeps its snapshot's size).
+    pub index_buckets: u64,
+    /// Where checkpoints go, when not in the store's directory (UTF-8 paths only).
+    pub checkpoint_dir: Option<String>,
+    /// Complete checkpoints kept.
+    pub checkpoint_retention: u64,
+}
+
+/// Everything the manifest records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The store's identity, chosen at random when it was created; every checkpoint of the
+    /// store carries it.
+    pub store_id: u128,
+    /// The identity of the store's current log, chosen at random when the log was started:
+    /// every segment file's header and every checkpoint carry it, so a checkpoint is never
+    /// recovered over log bytes of another incarnation.
+    pub log_id: u128,
+    /// [`RECORD_FORMAT`] of the records.
+    pub record_format: u32,
+    /// Log page size as a power of two.
+    pub page_size_bits: u32,
+    /// Bytes per log segment file.
+    pub segment_size: u64,
+    /// The key codec.
+    pub key: StoredCodec,
+    /// The value codec.
+    pub value: StoredCodec,
+    /// Milliseconds since the Unix epoch when the store was created.
+    pub created_unix_ms: u64,
+    /// Settings remembered from the last open.
+    pub remembered: Remembered,
+}
+
+impl Manifest {
+    /// Encodes the manifest in its envelope.
+    ///
+    /// # Errors
+    /// [`FormatError::Decode`] if postcard cannot encode it (it always can for this type).
+    pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
+        let payload =
+            postcard::to_allocvec(self).map_err(|e| FormatError::Decode(e.to_string()))?;
+        Ok(envelope::seal(MANIFEST_MAGIC, MANIFEST_VERSION, &payload))
+    }
+
+    /// Decodes and checks manifest bytes.
+    ///
+    /// # Errors
+    /// [`FormatError`] for a bad envelope, bytes that do not decode, or impossible values.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let payload = envelope::open(MANIFEST_MAGIC, MANIFEST_VERSION, bytes)?;
+        let manifest: Self =
+            postcard::from_bytes(payload).map_err(|e| FormatError::Decode(e.to_string()))?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), FormatError> {
+        if !(12..=30).contains(&self.page_size_bits) {
+            return Err(FormatError::Inconsistent("page size out of range"));
+        }
+        if !self.segment_size.is_power_of_two() || self.segment_size < 1 << self.page_size_bits
+        {
+            return Err(FormatError::Inconsistent(
+                "segment size is not a power of two of at least a page",
+            ));
+        }
+        let r = &self.remembered;
+        let fraction_ok = r.mutable_fraction > 0.0 && r.mutable_fraction <= 1.0;
+        if !fraction_ok || !r.index_buckets.is_power_of_two() || r.checkpoint_retention == 0 {
+            return Err(FormatError::Inconsistent("remembered settings out of range"));
+        }
+        Ok(())
+    }
+
+    /// Reads the manifest of the store in `dir`: `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// [`OpenError::Io`] when it cannot be read, [`OpenError::Manifest`] when it is damaged.
+    pub fn read(dir: &Path) -> Result<Option<Self>, OpenError> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(OpenError::Io { path, source }),
+        };
+        Self::decode(&bytes)
+            .map(Some)
+            .map_err(|source| OpenError::Manifest { path, source })
+    }
+
+    /// Replaces the manifest of the store in `dir`, atomically and durably.
+    ///
+    /// # Errors
+    /// [`OpenError::Io`].
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), OpenError> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = self.encode().map_err(|source| OpenError::Manifest {
+            path: path.clone(),
+            source,
+        })?;
+        faster_device::write_file_durably(&path, &bytes).map_err(OpenError::from)
+    }
+
+    /// Checks the codecs `K` and `V` against the recorded ones.
+    ///
+    /// # Errors
+    /// [`OpenError::TypeMismatch`] naming the stored and the requested codec.
+    pub(crate) fn check_codecs<K: Codec + ?Sized, V: Codec + ?Sized>(
+        &self,
+    ) -> Result<(), OpenError> {
+        for (role, stored, requested) in [
+            (CodecRole::Key, &self.key, StoredCodec::of::<K>()),
+            (CodecRole::Value, &self.value, StoredCodec::of::<V>()),
+        ] {
+            if *stored != requested {
+                return Err(OpenError::TypeMismatch {
+                    role,
+                    stored: stored.to_string(),
+                    requested: requested.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint directory a manifest names, relative paths taken from the store's directory.
+pub(crate) fn remembered_checkpoint_dir(home: &Path, r: &Remembered) -> Option<PathBuf> {
+    r.checkpoint_dir.as_ref().map(|d| home.join(d))
+}
+
+/// A fresh random 128-bit identity.
+pub(crate) fn random_id() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    // Two independently keyed SipHash states (the standard library seeds each from the
+    // operating system's randomness), fed the time and the process id for good measure.
+    let mut halves = [0u64; 2];
+    for half in &mut halves {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        *half = h.finish();
+    }
+    (u128::from(halves[0]) << 64) | u128::from(halves[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            store_id: 7,
+            log_id: 9,
+            record_format: RECORD_FORMAT,
+            page_size_bits: 22,
+            segment_size: 1 << 30,
+            key: StoredCodec::of::<u64>(),
+            value: StoredCodec::of::<str>(),
+            created_unix_ms: 1,
+            remembered: Remembered {
+                memory_bytes: 1 << 28,
+                mutable_fraction: 0.9,
+                index_buckets: 1 << 20,
+                checkpoint_dir: None,
+                checkpoint_retention: 2,
+            },
+        }
+    }
+
+    #[test]
+    fn a_manifest_round_trips_and_every_flipped_byte_is_caught() {
+        let m = sample();
+        let bytes = m.encode().unwrap();
+        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x21;
+            assert!(Manifest::decode(&bad).is_err(), "flip at {i} went unnoticed");
+        }
+        for len in 0..bytes.len() {
+            assert!(Manifest::decode(&bytes[..len]).is_err(), "cut at {len}");
+        }
+    }
+
+    #[test]
+    fn codecs_that_differ_are_named_in_the_error() {
+        let m = sample();
+        assert!(m.check_codecs::<u64, str>().is_ok());
+        let err = m.check_codecs::<u32, str>().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("u64") && text.contains("u32"), "{text}");
+        assert!(matches!(
+            err,
+            OpenError::TypeMismatch {
+                role: CodecRole::Key,
+                ..
+            }
+        ));
+        assert!(matches!(
+            m.check_codecs::<u64, [u8]>().unwrap_err(),
+            OpenError::TypeMismatch {
+                role: CodecRole::Value,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        assert_ne!(random_id(), random_id());
+    }
+}

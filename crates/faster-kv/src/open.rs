@@ -1,0 +1,470 @@
+//! Opening a store: creating it in an empty directory, or reopening the one a directory
+//! holds — which is recovering its newest valid checkpoint.
+//!
+//! 1. The store's directory (its *home*: the `dir`, or the checkpoint directory of a store on
+//!    a device of the caller's) is locked for the life of the store ([`DirLock`]); a separate
+//!    checkpoint directory is locked too.
+//! 2. Without a manifest, the directory must be empty (or hold only what a creation cut short
+//!    leaves: the lock file, a temporary manifest); then the store is created: a manifest with
+//!    a new store identity and a new log identity, written durably before anything else.
+//! 3. With a manifest, the builder's settings and types are checked against it, the device is
+//!    opened with the log identity it records, and [`choose`] picks the checkpoint. If none
+//!    ever completed, nothing was durable: the old log's segment files and the incomplete
+//!    checkpoints are removed, and the store starts empty with a new log identity.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use faster_cpr::CheckpointDir;
+use faster_device::{Device, DeviceError, DirLock, FileDevice, LockError, MemDevice};
+use faster_epoch::Epoch;
+use faster_hlog::HybridLog;
+use faster_index::HashIndex;
+
+use crate::checkpoint::choose::{Choice, Expect, choose};
+use crate::checkpoint::recover::{Recovered, recover_chosen};
+use crate::codec::Codec;
+use crate::config::{FasterKvBuilder, Settings, Storage};
+use crate::error::OpenError;
+use crate::lifecycle::Opened;
+use crate::manifest::{MANIFEST_FILE, Manifest, RECORD_FORMAT, StoredCodec, random_id};
+use crate::store::{FasterKv, Identity, Store, StoreParts};
+
+/// The prefix of the log's segment files in a store's directory.
+pub(crate) const LOG_PREFIX: &str = "log";
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    OpenOrCreate,
+    CreateNew,
+    Recover(Option<u64>),
+}
+
+/// The locks a store holds for its life.
+#[derive(Debug)]
+pub(crate) struct Locks {
+    _home: DirLock,
+    _checkpoints: Option<DirLock>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn lock(dir: &Path) -> Result<DirLock, OpenError> {
+    DirLock::acquire(dir).map_err(|e| match e {
+        LockError::Locked { dir, holder } => OpenError::Locked { dir, holder },
+        LockError::Io { path, source } => OpenError::Io { path, source },
+        other => OpenError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
+}
+
+impl FasterKvBuilder {
+    /// Opens the store: recovers the newest valid checkpoint when the directory holds a store,
+    /// creates a store when it is empty (or missing). [`FasterKv::opened`] says which, with the
+    /// recovered token and every session's recovered serial number.
+    ///
+    /// Nothing needs repeating on a reopen: the page and segment sizes and the types are read
+    /// back from the store's manifest, and a setting or a type that contradicts them is
+    /// refused. Without a directory (an in-memory store without a checkpoint directory) the
+    /// store is new every time.
+    ///
+    /// # Errors
+    /// [`OpenError::Locked`] when another open store holds the directory,
+    /// [`OpenError::NotAStore`] for a directory with other files,
+    /// [`OpenError::TypeMismatch`] / [`OpenError::SettingMismatch`] for a contradiction with
+    /// the manifest, [`OpenError::Io`] naming the file that could not be read, and the errors
+    /// of recovery (see [`FasterKvBuilder::recover`]).
+    pub fn open<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Result<FasterKv<K, V>, OpenError> {
+        open_store(self, Mode::OpenOrCreate)
+    }
+
+    /// Creates a new store, refusing a directory that already holds one.
+    ///
+    /// # Errors
+    /// [`OpenError::AlreadyExists`], and the errors of [`FasterKvBuilder::open`].
+    pub fn create_new<K: Codec + ?Sized, V: Codec + ?Sized>(
+        self,
+    ) -> Result<FasterKv<K, V>, OpenError> {
+        open_store(self, Mode::CreateNew)
+    }
+
+    /// Opens the store from checkpoint `token`, or from the newest valid checkpoint when
+    /// `token` is `None`; unlike [`FasterKvBuilder::open`], never creates a store. Recovering
+    /// a checkpoint that is not the newest takes every newer one out of reach (their
+    /// completion markers are removed: the log they need is rewritten from the recovered
+    /// point on).
+    ///
+    /// A newer checkpoint is passed over only when it is proven damaged (a checksum, a
+    /// length, a version, a missing completion marker); an I/O error while reading one is
+    /// returned ([`RecoverError::Io`](crate::RecoverError::Io)) and takes nothing out of
+    /// reach.
+    ///
+    /// # Errors
+    /// [`OpenError::NoCheckpoint`] when there is nothing to recover, or every checkpoint is
+    /// damaged (they are listed); [`OpenError::Foreign`] for a checkpoint of another store or
+    /// another incarnation of the log; [`OpenError::LogMissing`] when log segments it needs
+    /// are gone; the error naming the damaged file or record; never a panic.
+    pub fn recover<K: Codec + ?Sized, V: Codec + ?Sized>(
+        self,
+        token: Option<u64>,
+    ) -> Result<(FasterKv<K, V>, Recovered), OpenError> {
+        let kv: FasterKv<K, V> = open_store(self, Mode::Recover(token))?;
+        match kv.opened() {
+            Opened::Recovered(r) => {
+                let r = r.clone();
+                Ok((kv, r))
+            }
+            // `Mode::Recover` returns an error rather than a store it did not recover.
+            _ => Err(OpenError::NoCheckpointDir),
+        }
+    }
+}
+
+fn open_store<K: Codec + ?Sized, V: Codec + ?Sized>(
+    b: FasterKvBuilder,
+    mode: Mode,
+) -> Result<FasterKv<K, V>, OpenError> {
+    let Some(home) = b.home() else {
+        if matches!(mode, Mode::Recover(_)) {
+            return Err(OpenError::NoCheckpointDir);
+        }
+        let settings = b.resolve(None, None)?;
+        let device = open_device(&b.storage, &settings, None)?;
+        return fresh(settings, (device, b.storage.is_owned()), None, Opened::Created);
+    };
+    if matches!(mode, Mode::Recover(_)) && !home.is_dir() {
+        return Err(OpenError::NoCheckpoint {
+            dir: home,
+            skipped: Vec::new(),
+        });
+    }
+    std::fs::create_dir_all(&home).map_err(io(&home))?;
+    let home_lock = lock(&home)?;
+    match (Manifest::read(&home)?, mode) {
+        (Some(_), Mode::CreateNew) => Err(OpenError::AlreadyExists { dir: home }),
+        (None, Mode::Recover(_)) => Err(OpenError::NoCheckpoint {
+            dir: home,
+            skipped: Vec::new(),
+        }),
+        (None, _) => create(&b, &home, home_lock),
+        (Some(manifest), mode) => reopen(&b, &home, home_lock, manifest, mode),
+    }
+}
+
+/// Creates a store in the empty directory `home`.
+fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
+    b: &FasterKvBuilder,
+    home: &Path,
+    home_lock: DirLock,
+) -> Result<FasterKv<K, V>, OpenError> {
+    check_empty(home)?;
+    let settings = b.resolve(Some(home), None)?;
+    let checkpoints = lock_checkpoint_dir(home, &settings, true)?;
+    let manifest = Manifest {
+        store_id: random_id(),
+        log_id: random_id(),
+        record_format: RECORD_FORMAT,
+        page_size_bits: settings.page_size_bits,
+        segment_size: settings.segment_size,
+        key: StoredCodec::of::<K>(),
+        value: StoredCodec::of::<V>(),
+        created_unix_ms: crate::lifecycle::unix_ms(),
+        remembered: settings.remembered(home),
+    };
+    manifest.write(home)?;
+    let device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
+    let home = Home {
+        locks: Locks {
+            _home: home_lock,
+            _checkpoints: checkpoints,
+        },
+        identity: identity(&b.storage, &manifest, &*device),
+    };
+    fresh(settings, (device, b.storage.is_owned()), Some(home), Opened::Created)
+}
+
+/// Reopens the store `manifest` describes.
+fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
+    b: &FasterKvBuilder,
+    home: &Path,
+    home_lock: DirLock,
+    mut manifest: Manifest,
+    mode: Mode,
+) -> Result<FasterKv<K, V>, OpenError> {
+    if manifest.record_format != RECORD_FORMAT {
+        return Err(OpenError::NotAStore {
+            dir: home.to_path_buf(),
+            reason: format!(
+                "its records have format {}; this build reads format {RECORD_FORMAT}",
+                manifest.record_format
+            ),
+        });
+    }
+    manifest.check_codecs::<K, V>()?;
+    let settings = b.resolve(Some(home), Some(&manifest))?;
+    let checkpoints = lock_checkpoint_dir(home, &settings, false)?;
+    let remembered = settings.remembered(home);
+    if remembered != manifest.remembered {
+        manifest.remembered = remembered;
+        manifest.write(home)?;
+    }
+    let mut device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
+    let epoch = Epoch::with_capacity(settings.max_sessions.saturating_add(8))?;
+    let root = settings
+        .checkpoint_dir
+        .clone()
+        .ok_or(OpenError::NoCheckpointDir)?;
+    let dir = CheckpointDir::open(&root)?;
+    let choice = {
+        let check_log = |from: u64, to: u64| {
+            device.check_present(from, to).map_err(|e| match e {
+                e @ (DeviceError::MissingData { .. } | DeviceError::ForeignSegment { .. }) => {
+                    OpenError::LogMissing { source: e }
+                }
+                other => OpenError::Device(other),
+            })
+        };
+        let expect = Expect {
+            store_id: manifest.store_id,
+            log_id: identity(&b.storage, &manifest, &*device).log_id,
+            log_id_always: matches!(b.storage, Storage::Dir(_)),
+            page_size: settings.page_size(),
+            check_log: &check_log,
+        };
+        let token = match mode {
+            Mode::Recover(token) => token,
+            _ => None,
+        };
+        choose(&dir, token, &expect, &epoch)?
+    };
+    match choice {
+        Choice::Chosen(chosen) => {
+            let home = Home {
+                locks: Locks {
+                    _home: home_lock,
+                    _checkpoints: checkpoints,
+                },
+                identity: identity(&b.storage, &manifest, &*device),
+            };
+            recover_chosen(
+                settings,
+                (device, b.storage.is_owned()),
+                epoch,
+                dir,
+                *chosen,
+                home,
+            )
+        }
+        Choice::Nothing { incomplete } => {
+            if matches!(mode, Mode::Recover(_)) {
+                return Err(OpenError::NoCheckpoint {
+                    dir: root,
+                    skipped: Vec::new(),
+                });
+            }
+            // Nothing was ever durable: start the log afresh.
+            for token in incomplete {
+                dir.remove(token)?;
+            }
+            if let Storage::Dir(path) = &b.storage {
+                device.close();
+                drop(device);
+                manifest.log_id = random_id();
+                manifest.write(home)?;
+                remove_segments(path, settings.segment_size)?;
+                device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
+            }
+            let home = Home {
+                locks: Locks {
+                    _home: home_lock,
+                    _checkpoints: checkpoints,
+                },
+                identity: identity(&b.storage, &manifest, &*device),
+            };
+            fresh(settings, (device, b.storage.is_owned()), Some(home), Opened::Empty)
+        }
+    }
+}
+
+/// A store's directory as the store holds it: its locks and identities.
+#[derive(Debug)]
+pub(crate) struct Home {
+    pub(crate) locks: Locks,
+    pub(crate) identity: Identity,
+}
+
+/// The identities checkpoints record: the store's, and its log's (the manifest's for a store
+/// in a directory, the device's own otherwise).
+fn identity(storage: &Storage, manifest: &Manifest, device: &dyn Device) -> Identity {
+    Identity {
+        store_id: manifest.store_id,
+        log_id: match storage {
+            Storage::Dir(_) => Some(manifest.log_id),
+            _ => device.identity(),
+        },
+    }
+}
+
+/// Builds a new, empty store.
+fn fresh<K: Codec + ?Sized, V: Codec + ?Sized>(
+    settings: Settings,
+    (device, owns_device): (Arc<dyn Device>, bool),
+    home: Option<Home>,
+    opened: Opened,
+) -> Result<FasterKv<K, V>, OpenError> {
+    let epoch = Epoch::with_capacity(settings.max_sessions.saturating_add(8))?;
+    let log = HybridLog::open(settings.log_config()?, device, Arc::clone(&epoch))?;
+    let index = HashIndex::new(settings.index_config(), Arc::clone(&epoch))?;
+    let checkpoint_dir = match (&home, &settings.checkpoint_dir) {
+        (Some(_), Some(root)) => Some(CheckpointDir::open(root)?),
+        _ => None,
+    };
+    let store = Arc::new(Store::assemble(StoreParts {
+        settings,
+        epoch,
+        log,
+        index,
+        version: 1,
+        checkpoint_dir,
+        last: None,
+        home,
+        owns_device,
+    }));
+    Ok(FasterKv::from_store(store, opened))
+}
+
+/// Opens the log's device; a store in a directory gets its segment files there, carrying the
+/// log identity `log_id`.
+pub(crate) fn open_device(
+    storage: &Storage,
+    settings: &Settings,
+    log_id: Option<u128>,
+) -> Result<Arc<dyn Device>, OpenError> {
+    Ok(match storage {
+        Storage::Device(device) => Arc::clone(device),
+        Storage::Memory => Arc::new(
+            MemDevice::builder()
+                .segment_size(settings.segment_size)
+                .build()?,
+        ),
+        Storage::Dir(dir) => {
+            let mut builder = FileDevice::builder(dir)
+                .prefix(LOG_PREFIX)
+                .segment_size(settings.segment_size);
+            if let Some(id) = log_id {
+                builder = builder.identity(id);
+            }
+            builder.open_auto()?.0
+        }
+    })
+}
+
+/// Removes the log's segment files from `dir`.
+fn remove_segments(dir: &Path, segment_size: u64) -> Result<(), OpenError> {
+    let files = FileDevice::builder(dir)
+        .prefix(LOG_PREFIX)
+        .segment_size(segment_size)
+        .segment_files()
+        .map_err(io(dir))?;
+    for (_, path) in files {
+        std::fs::remove_file(&path).map_err(io(&path))?;
+    }
+    faster_device::sync_dir(dir).map_err(OpenError::from)
+}
+
+/// Locks the checkpoint directory when it lies outside the store's directory, and checks on
+/// creation that it holds no checkpoints (they would belong to another store).
+fn lock_checkpoint_dir(
+    home: &Path,
+    settings: &Settings,
+    creating: bool,
+) -> Result<Option<DirLock>, OpenError> {
+    let Some(root) = &settings.checkpoint_dir else {
+        return Ok(None);
+    };
+    if creating {
+        let dir = CheckpointDir::open(root)?;
+        if !dir.tokens()?.is_empty() {
+            return Err(OpenError::NotAStore {
+                dir: home.to_path_buf(),
+                reason: format!(
+                    "its checkpoint directory {} holds checkpoints of another store",
+                    root.display()
+                ),
+            });
+        }
+    }
+    if root.starts_with(home) {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    lock(root).map(Some)
+}
+
+/// Refuses a directory with files that are not a new store's.
+fn check_empty(home: &Path) -> Result<(), OpenError> {
+    let mut foreign = Vec::new();
+    let mut store_files = Vec::new();
+    for entry in std::fs::read_dir(home).map_err(io(home))? {
+        let entry = entry.map_err(io(home))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == faster_device::LOCK_FILE {
+            continue;
+        }
+        if name == format!("{MANIFEST_FILE}.tmp") {
+            // A creation cut short before the manifest was in place.
+            std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+            continue;
+        }
+        let path = entry.path();
+        let is_store_file = name.starts_with(&format!("{LOG_PREFIX}."))
+            || name.starts_with("checkpoint-")
+            || (name == "checkpoints" && !is_empty_dir(&path)?);
+        if name == "checkpoints" && !is_store_file {
+            continue;
+        }
+        if is_store_file {
+            store_files.push(name);
+        } else {
+            foreign.push(name);
+        }
+    }
+    if !store_files.is_empty() {
+        store_files.sort();
+        return Err(OpenError::NotAStore {
+            dir: home.to_path_buf(),
+            reason: format!(
+                "it holds {} but no {MANIFEST_FILE}: written by an earlier version of faster-kv \
+                 (which this build does not read), or its manifest was removed",
+                store_files.join(", ")
+            ),
+        });
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        foreign.truncate(5);
+        return Err(OpenError::NotAStore {
+            dir: home.to_path_buf(),
+            reason: format!(
+                "it is not empty and holds no {MANIFEST_FILE} ({} …)",
+                foreign.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn is_empty_dir(path: &PathBuf) -> Result<bool, OpenError> {
+    if !path.is_dir() {
+        return Ok(false);
+    }
+    Ok(std::fs::read_dir(path).map_err(io(path))?.next().is_none())
+}
