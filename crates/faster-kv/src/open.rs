@@ -138,7 +138,12 @@ fn open_store<K: Codec + ?Sized, V: Codec + ?Sized>(
         }
         let settings = b.resolve(None, None)?;
         let device = open_device(&b.storage, &settings, None)?;
-        return fresh(settings, (device, b.storage.is_owned()), None, Opened::Created);
+        return fresh(
+            settings,
+            (device, b.storage.is_owned()),
+            None,
+            Opened::Created,
+        );
     };
     if matches!(mode, Mode::Recover(_)) && !home.is_dir() {
         return Err(OpenError::NoCheckpoint {
@@ -188,7 +193,12 @@ fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
         },
         identity: identity(&b.storage, &manifest, &*device),
     };
-    fresh(settings, (device, b.storage.is_owned()), Some(home), Opened::Created)
+    fresh(
+        settings,
+        (device, b.storage.is_owned()),
+        Some(home),
+        Opened::Created,
+    )
 }
 
 /// Reopens the store `manifest` describes.
@@ -289,7 +299,12 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 },
                 identity: identity(&b.storage, &manifest, &*device),
             };
-            fresh(settings, (device, b.storage.is_owned()), Some(home), Opened::Empty)
+            fresh(
+                settings,
+                (device, b.storage.is_owned()),
+                Some(home),
+                Opened::Empty,
+            )
         }
     }
 }

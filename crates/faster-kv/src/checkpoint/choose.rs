@@ -17,7 +17,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use faster_cpr::{CheckpointDir, CheckpointError, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE};
+use faster_cpr::{
+    CheckpointDir, CheckpointError, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE,
+};
 use faster_epoch::Epoch;
 use faster_index::HashIndex;
 
@@ -177,12 +179,11 @@ fn examine(
         (expect.check_log)(log.begin, device_end)?;
     }
     let index_dir = dir.token_dir(meta.index_token);
-    let index = read_index_snapshot(&index_dir, Arc::clone(epoch)).map_err(|source| {
-        OpenError::Index {
+    let index =
+        read_index_snapshot(&index_dir, Arc::clone(epoch)).map_err(|source| OpenError::Index {
             path: index_dir.clone(),
             source,
-        }
-    })?;
+        })?;
     if log.kind != LogCheckpointKind::FoldOver {
         each_snapshot_chunk(dir, meta, expect.page_size, |_, _| Ok(()))?;
     }
