@@ -59,8 +59,8 @@ enum Op {
 }
 
 fn op(s: u64, serial: u64) -> Op {
-    let r = mix(s << 48 ^ serial);
-    let key = (s << 32) | (r >> 8) % KEYS;
+    let r = mix((s << 48) ^ serial);
+    let key = (s << 32) | ((r >> 8) % KEYS);
     match r % 10 {
         0..=5 => Op::Upsert(key, r | 1),
         6 => Op::Delete(key),
@@ -170,7 +170,7 @@ fn child(dir: &Path, seed: u64, plan: &str) {
         std::thread::sleep(slice);
         let options = CheckpointOptions {
             log: kinds[((seed + i) % 3) as usize],
-            index: (seed + i) % 2 == 0,
+            index: (seed + i).is_multiple_of(2),
         };
         let info = store.checkpoint_with(options).unwrap().wait().unwrap();
         writeln!(out, "CHECKPOINT {}", info.token).unwrap();
