@@ -437,6 +437,7 @@ impl Settings {
                 .checkpoint_dir
                 .as_ref()
                 .filter(|d| **d != default_root && d.as_path() != home)
+                .and_then(|d| std::path::absolute(d).ok())
                 .and_then(|d| d.to_str().map(str::to_owned)),
             checkpoint_retention: self.checkpoint_retention as u64,
         }

@@ -1,117 +1,80 @@
-//! FasterKv: a concurrent key-value store whose data may be far larger than memory.
+//! FasterKv: a concurrent key-value store whose data may be far larger than memory, with
+//! checkpoints that recover a consistent prefix of every thread's operations.
 //!
-//! # How it works
+//! # Quick start
 //!
-//! Every record is appended to a hybrid log ([`faster_hlog`]): a logical address space whose
-//! newest pages live in memory and whose older pages live on a device. A hash index
-//! ([`faster_index`]) maps a key's hash to the address of the newest record whose key has that
-//! hash's bucket and tag; older records of the same chain are linked backwards through each
-//! record's header. An operation hashes the key, finds the chain in the index, and walks it to
-//! the key's newest record:
-//!
-//! - at or above the log's **read-only** address the record is mutable: reads copy the value,
-//!   upserts and RMWs update it in place (8-byte values with one atomic instruction);
-//! - between the head and read-only it is immutable: upserts and RMWs append a new record at
-//!   the tail and swing the index entry to it with a compare-and-swap;
-//! - below the **head** it is on the device: reads and RMWs go *pending* and read it back
-//!   (upserts and deletes never need the old record: they just append).
-//!
-//! Threads work through [`Session`]s. A session protects itself with the store's epoch for each
-//! operation (or for a batch, with [`Session::pin`]), which is what keeps page frames alive
-//! while it reads them and lets the log flush and evict pages behind everyone's back.
+//! A store lives in a directory. Opening the directory creates the store the first time and
+//! recovers it afterwards; a checkpoint makes what was written durable.
 //!
 //! ```
-//! use faster_kv::{FasterKv, Serde};
+//! use faster_kv::{FasterKv, Opened};
 //!
-//! let store: FasterKv<str, Serde<Vec<u32>>> = FasterKv::builder().in_memory().open()?;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path();
+//! // First run: the directory is empty, so a store is created.
+//! let store: FasterKv<str, u64> = FasterKv::open(dir)?;
+//! assert_eq!(store.opened(), Opened::Created);
+//! let mut session = store.session()?; // one session per thread
+//! session.upsert("apples", &3)?;
+//! session.add("apples", 2)?; // an atomic counter update, in place
+//! store.checkpoint()?.wait()?; // durable from here on
+//! session.upsert("pears", &1)?; // not checkpointed: gone after a restart
+//! drop((session, store));
+//!
+//! // A restart: the same call recovers the newest checkpoint.
+//! let store: FasterKv<str, u64> = FasterKv::open(dir)?;
+//! assert!(matches!(store.opened(), Opened::Recovered(_)));
 //! let mut session = store.session()?;
-//! session.upsert("primes", &Serde(vec![2, 3, 5]))?;
-//! let more = session.rmw("primes", |old: Option<&Serde<Vec<u32>>>| {
-//!     let mut v = old.map(|s| s.0.clone()).unwrap_or_default();
-//!     v.push(7);
-//!     Serde(v)
-//! })?;
-//! assert_eq!(more, Some(Serde(vec![2, 3, 5, 7])));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! assert_eq!(session.read("apples")?, Some(5));
+//! assert_eq!(session.read("pears")?, None);
+//! # Ok(())
+//! # }
 //! ```
 //!
-//! # Records
+//! Keys and values are [`Codec`]s: plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]`
+//! structs), `[u8]` and `str` of any length, or serde types through [`Serde`] (postcard:
+//! compact, the type must not change) or [`Cbor`] (self-describing: survives added
+//! `#[serde(default)]` fields). The store records its types and settings in its manifest and
+//! refuses to reopen with others ([`OpenError::TypeMismatch`],
+//! [`OpenError::SettingMismatch`]); nothing needs repeating on a reopen.
 //!
-//! A record is an 8-byte header, then (when either side has a variable size) a word holding
-//! the key and value lengths, then the key and the value, each padded to 8 bytes. The header
-//! holds the previous address of the chain (48 bits), and the tombstone, invalid,
-//! in-new-version and sealed bits. Values of at most 8 bytes live in one atomic word; larger
-//! values are preceded by a sequence word, a per-record sequence lock. `docs/formats.md` has
-//! the byte diagram.
+//! A store is held by one process at a time ([`OpenError::Locked`]). Checkpoints can run by
+//! themselves ([`FasterKvBuilder::checkpoint_every`], [`FasterKvBuilder::checkpoint_every_bytes`],
+//! [`FasterKvBuilder::checkpoint_on_close`]).
 //!
-//! # Rules
+//! # Durability
 //!
-//! The protocol, cited by number in the code (the hybrid log's rules H1–H8 and the index's
-//! rules underlie them):
+//! Between checkpoints nothing is durable. A checkpoint runs while every session keeps
+//! working; once [`CheckpointHandle::wait`] returns, the checkpoint holds, for every session,
+//! its operations up to a *commit point* (a serial number) and none after — a consistent
+//! prefix (CPR). Opening the store recovers the newest checkpoint that checks out and reports
+//! each session's commit point ([`Recovered::sessions`]); [`FasterKv::continue_session`] gives
+//! a session back at its commit point. A damaged checkpoint is passed over; an unreadable one
+//! is an error, never silently skipped. The full contract, write order included, is the page
+//! [`durability`].
 //!
-//! - **R1 — publication.** A record is written completely into freshly allocated log bytes
-//!   before a compare-and-swap on its index entry publishes it (release); a thread that loses
-//!   the compare-and-swap marks its record invalid and retries. A thread reaches a record only
-//!   through the index or an older record's header, under epoch protection, after checking
-//!   the address is at or above the head it read under that protection; so the record's
-//!   memory stays valid until it refreshes.
-//! - **R2 — immutable parts.** A record's key, lengths and previous address never change
-//!   after publication, and are read with plain loads.
-//! - **R3 — word values and header bits.** A value of at most 8 bytes is one atomic word;
-//!   after publication it is read and written only atomically (loads, stores, compare-and-swap
-//!   loops for RMW). Tombstone, invalid and sealed bits are set with atomic `fetch_or`.
-//! - **R4 — larger values.** A larger value is guarded by a sequence word: writers take it
-//!   from even to odd with a compare-and-swap, write the value's words atomically, and make it
-//!   even again; readers copy the words and retry if the sequence changed or was odd. The
-//!   sequence is 64 bits, so it cannot wrap under a reader.
-//! - **R5 — sealing.** A record is updated in place only at or above the read-only address,
-//!   checked under protection (hybrid log rule H4), and only while it is not sealed. A thread
-//!   that must replace a mutable record by a copy (its value changes size) first seals it,
-//!   under the sequence lock, so no in-place update can land on the old copy after the new one
-//!   was made from it. Between safe-read-only and read-only (the fuzzy region), where a thread
-//!   that has not refreshed may still update in place, an RMW does not copy: it refreshes and
-//!   retries.
-//! - **R6 — the device is not trusted.** A record read back from the device is parsed with
-//!   bounds checks first: reserved header bits must be zero, lengths must match the codecs and
-//!   fit in the page, and chains must go backwards. Anything else is
-//!   [`OpError::CorruptRecord`], never a panic.
+//! # Sessions and the advanced API
 //!
-//! The checkpoint rules (the phases are faster-cpr's, rules C1–C5; version `v` is the one
-//! being checkpointed):
+//! Threads work through [`Session`]s: `read`, `upsert`, `rmw`, `add`, `delete`,
+//! `insert_if_absent`, `compare_and_swap`. Each blocks for the device when the record is not
+//! in memory. [`Session::pin`] keeps a session protected across a batch of operations (no
+//! fences per operation); the pending API (`start_read`, `complete_pending`) keeps many device
+//! reads in flight from one thread; prefetch hints and batched reads overlap cache misses.
 //!
-//! - **R7 — header lock.** While the state is PREPARE, a version-`v` session updating a word
-//!   value in place first takes the record's header lock, and a `v + 1` session that seals the
-//!   record to copy it waits that lock out: no version-`v` update can land on a record after a
-//!   `v + 1` copy was made of it.
-//! - **R8 — the version boundary.** Records written by `v + 1` sessions during the checkpoint
-//!   carry the in-new-version bit, and lie at or above the tail at the version change (the
-//!   checkpoint's start address). A `v + 1` session updates in place only such records
-//!   (or those of R12); on any other it seals the record and appends a copy. A version-`v`
-//!   session that meets a `v + 1` record moves to `v + 1` and retries, so that no `v`
-//!   operation depends on a `v + 1` one.
-//! - **R9 — commit points.** A session that moves from `v` to `v + 1` records the serial number
-//!   of its last version-`v` operation, and the version-`v` operations still pending on the
-//!   device, as its commit point in `v`.
-//! - **R10 — changed pages.** An in-place update marks its page as changed (at rest only if
-//!   the mark names another page; during a checkpoint always, after writing). A snapshot
-//!   clears a page's mark before copying the page, so a change made during the copy is in the
-//!   copy or in the next incremental snapshot.
-//! - **R11 — recovery.** Recovery writes nothing to the log's device before it has chosen its
-//!   checkpoint and checked every file of it; then it writes the snapshot chain back to the
-//!   device, reopens the log at the final address and replays it into the index, marking
-//!   records of the next version invalid (`checkpoint/recover.rs`).
-//! - **R12 — copied pages.** A snapshot of `v` is copied only after every session is in
-//!   `v + 1` and no version-`v` operation is pending (WAIT_FLUSH), front to back; after each
-//!   page it publishes the address below which everything is copied (or unchanged since the
-//!   base snapshot). A `v + 1` session may update a version-`v` record below that address in
-//!   place: the snapshot already holds its version-`v` value. The address goes back to 0 when
-//!   the checkpoint reaches rest, before the next one can start. Fold-over checkpoints publish nothing: their image is the
-//!   log itself, read-only below the final address.
+//! # Not supported yet
 //!
-//! # Errors
+//! - Log compaction: the log (and the directory) grows with every update; nothing reclaims
+//!   the space of superseded records.
+//! - A scan of the live records, dumping and loading a store.
+//! - Async operations (futures woken by the device) and a read cache.
+//! - F2 (hot and cold stores), tracing and metrics, a network server.
 //!
-//! Operations return [`OpError`]; [`Status`] (found, not found, pending) is an outcome, not an
-//! error. Keys and values too large for a page are errors at the API.
+//! # Inside
+//!
+//! The algorithm, the record format and the rules the code cites (R1–R12) are on the page
+//! [`protocol`]. Operations return [`OpError`]; [`Status`] (found, not found, pending) is an
+//! outcome, not an error. Keys and values too large for a page are errors at the API.
 
 mod chain;
 pub mod checkpoint;
@@ -124,6 +87,7 @@ pub mod manifest;
 mod open;
 mod ops;
 mod pending;
+pub mod protocol;
 mod record;
 mod session;
 mod stats;
@@ -148,6 +112,11 @@ pub use pending::{Completed, Completion, Outcome};
 pub use session::{Pinned, REFRESH_INTERVAL, Rmw, Session};
 pub use stats::Stats;
 pub use store::FasterKv;
+
+/// The durability contract of faster-kv (and of the crates below it), as `docs/durability.md`
+/// states it.
+#[doc = include_str!("../../../docs/durability.md")]
+pub mod durability {}
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../../README.md")]

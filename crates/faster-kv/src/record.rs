@@ -1,5 +1,5 @@
 //! The record format and the protocol for reading and updating records in memory (rules
-//! R1–R6 of the crate documentation; the byte diagram is in `docs/formats.md`).
+//! R1–R6 of the `protocol` module; the byte diagram is in `docs/formats.md`).
 //!
 //! ```text
 //! 0        8                16 (or 8 when both key and value have a fixed size)
