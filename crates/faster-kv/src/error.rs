@@ -159,6 +159,16 @@ pub enum OpenError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The log's segment files in the store's directory could not be opened, or one of
+    /// them is damaged ([`DeviceError::BadSegment`]) or belongs to another log
+    /// ([`DeviceError::ForeignSegment`]).
+    #[error("log segments in {}: {source}", dir.display())]
+    Segments {
+        /// The store's directory.
+        dir: PathBuf,
+        /// What the device reported.
+        source: DeviceError,
+    },
     /// The device could not be opened or failed.
     #[error("device: {0}")]
     Device(#[from] DeviceError),
@@ -224,7 +234,7 @@ impl OpenError {
                 IndexError::Device(d) => device_damage(d),
                 _ => false,
             },
-            Self::Device(d) => device_damage(d),
+            Self::Device(d) | Self::Segments { source: d, .. } => device_damage(d),
             _ => false,
         }
     }

@@ -40,10 +40,10 @@ pub(crate) fn unix_ms() -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Opened {
-    /// A new store was created.
+    /// A new store was created (a store without a directory is new every time).
     Created,
     /// The store existed, but no checkpoint of it had completed: nothing was durable, and it
-    /// starts empty (or it has no directory, and is new every time).
+    /// starts empty.
     Empty,
     /// The store was recovered from a checkpoint.
     Recovered(Recovered),

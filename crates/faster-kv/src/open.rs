@@ -285,11 +285,13 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 dir.remove(token)?;
             }
             if let Storage::Dir(path) = &b.storage {
+                // The old segment files go before the manifest names a new log: a crash in
+                // between leaves fewer files of the old log, which the next open removes too.
                 device.close();
                 drop(device);
+                remove_segments(path, settings.segment_size)?;
                 manifest.log_id = random_id();
                 manifest.write(home)?;
-                remove_segments(path, settings.segment_size)?;
                 device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
             }
             let home = Home {
@@ -377,7 +379,13 @@ pub(crate) fn open_device(
             if let Some(id) = log_id {
                 builder = builder.identity(id);
             }
-            builder.open_auto()?.0
+            builder
+                .open_auto()
+                .map_err(|source| OpenError::Segments {
+                    dir: dir.clone(),
+                    source,
+                })?
+                .0
         }
     })
 }

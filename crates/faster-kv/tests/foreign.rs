@@ -133,7 +133,10 @@ fn a_log_rewritten_by_another_store_is_refused() {
     assert!(
         matches!(
             err,
-            OpenError::Device(DeviceError::ForeignSegment { .. }) | OpenError::LogMissing { .. }
+            OpenError::Segments {
+                source: DeviceError::ForeignSegment { .. },
+                ..
+            }
         ),
         "{err}"
     );
