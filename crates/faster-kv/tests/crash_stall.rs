@@ -200,13 +200,14 @@ fn sleep_us(us: u64) {
     std::thread::sleep(Duration::from_micros(us));
 }
 
-/// One seed: several lives, each killed and checked.
-fn check_seed(seed: u64) -> Result<(), String> {
+/// One seed: several lives, each killed and checked (counted in `checked`).
+fn check_seed(seed: u64, checked: &mut u64) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng::new(seed, 0);
     // Upper bounds of every session's serial numbers, over all lives.
     let mut ran: HashMap<u64, u64> = HashMap::new();
     for life in 1..=LIVES {
+        *checked += 1;
         let run_for = Duration::from_millis(rng.range(50, 500));
         let envs = [
             (CHILD_DIR, dir.path().display().to_string()),
@@ -263,30 +264,29 @@ fn check_seed(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// What the child printed about session `id` (its start, its naps) around the checkpoint
-/// `token`: from the session's last event before the checkpoint completed, to the checkpoint.
+/// What the child printed about session `id` (its starts, its naps) up to the checkpoint
+/// `token`: from the session's third-last event before the checkpoint completed.
 fn history(lines: &[String], id: u64, token: u64) -> String {
-    if lines.is_empty() {
-        return String::new();
-    }
     let id = id.to_string();
     let end = lines
         .iter()
-        .position(|l| {
-            *l == format!("CHECKPOINT {token}") || l.starts_with(&format!("CHECKPOINT {token} "))
-        })
-        .unwrap_or(lines.len().saturating_sub(1));
-    let mine = |l: &String| {
+        .position(|l| l.starts_with(&format!("CHECKPOINT {token} ")))
+        .map_or(lines.len(), |i| i + 1);
+    let mine = |l: &&String| {
         let words: Vec<&str> = l.split(' ').collect();
         matches!(words[..], ["SESSION" | "NAP", who, ..] if who == id)
     };
-    let start = lines[..end].iter().rposition(mine).unwrap_or(end);
-    let events: Vec<&str> = lines[start..=end]
+    let start = (0..end)
+        .rev()
+        .filter(|&i| mine(&&lines[i]))
+        .nth(2)
+        .unwrap_or(0);
+    let events: Vec<&str> = lines[start..end]
         .iter()
         .filter(|l| mine(l) || l.starts_with("CHECKPOINT "))
         .map(String::as_str)
         .collect();
-    format!("\n  the child's events from session {id}'s last before checkpoint {token}: {events:?}")
+    format!("\n  the child's last events of session {id} up to checkpoint {token}: {events:?}")
 }
 
 fn seeds() -> Vec<u64> {
@@ -307,9 +307,13 @@ fn sigkill_with_stalling_sessions_recovers_a_prefix_of_every_session() {
     }
     let seeds = seeds();
     let mut failures = Vec::new();
+    let mut checked = 0;
     for &seed in &seeds {
         eprintln!("crash_stall seed {seed}");
-        let outcome = std::panic::catch_unwind(|| check_seed(seed)).unwrap_or_else(|panic| {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_seed(seed, &mut checked)
+        }))
+        .unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<String>()
                 .cloned()
@@ -324,6 +328,11 @@ fn sigkill_with_stalling_sessions_recovers_a_prefix_of_every_session() {
             failures.push(seed);
         }
     }
+    eprintln!(
+        "crash_stall: {checked} lives over {} seeds, {} failed",
+        seeds.len(),
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "crash_stall: {} of {} seeds failed: {failures:?} (replay one with FASTER_CRASH_SEED=S)",
