@@ -243,12 +243,14 @@ fn check_seed(seed: u64, checked: &mut u64) -> Result<(), String> {
             ));
         }
         let recovered = started.elapsed();
-        check_mixed(&store, &info.sessions, &ran).map_err(|(id, e)| {
+        check_mixed(&store, &info.sessions, &ran).map_err(|v| {
             format!(
-                "life {life} ({run_for:?}), checkpoint {} of version {}: {e}{}",
+                "life {life} ({run_for:?}), checkpoint {} of version {}: {}{}",
                 info.token,
                 info.version,
-                id.map(|id| history(&killed.lines, id, info.token))
+                v.message,
+                v.session
+                    .map(|(id, serial)| history(&killed.lines, id, serial, info.token))
                     .unwrap_or_default()
             )
         })?;
@@ -264,29 +266,48 @@ fn check_seed(seed: u64, checked: &mut u64) -> Result<(), String> {
     Ok(())
 }
 
-/// What the child printed about session `id` (its starts, its naps) up to the checkpoint
-/// `token`: from the session's third-last event before the checkpoint completed.
-fn history(lines: &[String], id: u64, token: u64) -> String {
-    let id = id.to_string();
+/// What the child printed about session `id` from its last event (start, nap) before
+/// `serial` up to the completion of checkpoint `token`, with the checkpoints in between.
+fn history(lines: &[String], id: u64, serial: u64, token: u64) -> String {
+    let event = |l: &str| -> Option<u64> {
+        let words: Vec<&str> = l.split(' ').collect();
+        match words[..] {
+            ["SESSION" | "NAP" | "WOKE", who, at, ..] if who == id.to_string() => at.parse().ok(),
+            _ => None,
+        }
+    };
     let end = lines
         .iter()
         .position(|l| l.starts_with(&format!("CHECKPOINT {token} ")))
         .map_or(lines.len(), |i| i + 1);
-    let mine = |l: &&String| {
-        let words: Vec<&str> = l.split(' ').collect();
-        matches!(words[..], ["SESSION" | "NAP", who, ..] if who == id)
-    };
-    let start = (0..end)
-        .rev()
-        .filter(|&i| mine(&&lines[i]))
-        .nth(2)
-        .unwrap_or(0);
-    let events: Vec<&str> = lines[start..end]
+    // The first event at the serial number of the last event before `serial` (a nap before
+    // its wake), or the session's first event.
+    let before = lines[..end]
         .iter()
-        .filter(|l| mine(l) || l.starts_with("CHECKPOINT "))
-        .map(String::as_str)
-        .collect();
-    format!("\n  the child's last events of session {id} up to checkpoint {token}: {events:?}")
+        .rev()
+        .filter_map(|l| event(l))
+        .find(|&at| at < serial);
+    let start = lines[..end]
+        .iter()
+        .position(|l| event(l).is_some_and(|at| before.is_none_or(|b| at == b)))
+        .unwrap_or(end);
+    // The session's events, and at most the first and last three checkpoints between two.
+    let mut out: Vec<&str> = Vec::new();
+    let mut checkpoints: Vec<&str> = Vec::new();
+    for l in lines[start..end].iter().map(String::as_str).chain([""]) {
+        if l.starts_with("CHECKPOINT ") {
+            checkpoints.push(l);
+            continue;
+        }
+        if checkpoints.len() > 6 {
+            checkpoints.splice(3..checkpoints.len() - 3, ["..."]);
+        }
+        out.append(&mut checkpoints);
+        if event(l).is_some() {
+            out.push(l);
+        }
+    }
+    format!("\n  the child's events of session {id} (from before serial {serial}): {out:?}")
 }
 
 fn seeds() -> Vec<u64> {

@@ -76,15 +76,23 @@ pub(crate) fn run_mixed(session: &mut impl Ops, s: u64, serial: u64) {
     }
 }
 
+/// A violation of the prefix property.
+#[derive(Debug)]
+pub(crate) struct Violation {
+    /// The session it concerns and the first serial number found wrong (or the commit
+    /// point); `None` for the shared counter.
+    pub(crate) session: Option<(u64, u64)>,
+    pub(crate) message: String,
+}
+
 /// Checks the prefix property of the mixed workload. `ran` maps every session that may have
 /// run to an upper bound of the serial numbers it ran; a session without a commit point must
-/// have nothing in the store. Returns the first violation found, with the session it
-/// concerns (none for the shared counter).
+/// have nothing in the store. Returns the first violation found.
 pub(crate) fn check_mixed(
     store: &FasterKv<u64, u64>,
     commits: &[SessionCommit],
     ran: &HashMap<u64, u64>,
-) -> Result<(), (Option<u64>, String)> {
+) -> Result<(), Violation> {
     let mut s = store.session().unwrap();
     let mut shared = 0;
     let mut ids: Vec<u64> = ran.keys().copied().collect();
@@ -98,13 +106,13 @@ pub(crate) fn check_mixed(
             None => (0, BTreeSet::new()),
         };
         if commit > bound {
-            return Err((
-                Some(id),
-                format!(
+            return Err(Violation {
+                session: Some((id, commit)),
+                message: format!(
                     "session {id}: commit point {commit} beyond the {bound} operations it may \
                      have run"
                 ),
-            ));
+            });
         }
         let mut own = 0;
         let mut upserts = Vec::new();
@@ -132,9 +140,11 @@ pub(crate) fn check_mixed(
         if missing.is_empty() && extra.is_empty() && counted == own {
             continue;
         }
-        return Err((
-            Some(id),
-            format!(
+        let first = missing.first().map(|m| m.0);
+        let first = first.into_iter().chain(extra.first().copied()).min();
+        return Err(Violation {
+            session: Some((id, first.unwrap_or(commit))),
+            message: format!(
                 "session {id} (commit {commit}, excluded {excluded:?}, ran at most {bound}): \
                  {} upserts up to the commit point missing or wrong ({}), \
                  {} upserts after it present ({}); own counters {counted}, expected {own}",
@@ -143,17 +153,17 @@ pub(crate) fn check_mixed(
                 extra.len(),
                 span(extra.iter().copied()),
             ),
-        ));
+        });
     }
     let got = s.read(&SHARED).unwrap().unwrap_or(0);
     if got != shared {
-        return Err((
-            None,
-            format!(
+        return Err(Violation {
+            session: None,
+            message: format!(
                 "shared counter {got}, expected {shared} (the sum of the sessions' increments \
                  up to their commit points)"
             ),
-        ));
+        });
     }
     Ok(())
 }

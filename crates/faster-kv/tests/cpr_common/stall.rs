@@ -7,7 +7,8 @@
 //! Every thread announces how far it may go before it goes there: it prints `AT <id> <n>`
 //! (and flushes) before running serial numbers up to `n`, so that whoever kills the process
 //! knows an upper bound of each session's serial numbers from its output. Before sleeping
-//! through checkpoints it prints `NAP <id> <serial> <duration>`.
+//! through checkpoints it prints `NAP <id> <serial> <duration>`, and `WOKE <id> <serial>`
+//! after.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -193,6 +194,9 @@ fn stalling(
                 out.flush().unwrap();
                 drop(out);
                 sleep_us(us);
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "WOKE {id} {serial}").unwrap();
+                out.flush().unwrap();
                 burst = rng.range(20, 2_000);
             }
             Mood::Napper => burst -= 1,
