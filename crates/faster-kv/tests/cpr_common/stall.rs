@@ -11,7 +11,7 @@
 //! after.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -145,7 +145,7 @@ fn stalling(
     mut serial: u64,
     mut rng: Rng,
     stop: &AtomicBool,
-    trace: &PathBuf,
+    trace: &Path,
 ) {
     let id = session.id();
     let mut file = std::fs::OpenOptions::new()
