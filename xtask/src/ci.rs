@@ -110,8 +110,9 @@ pub(crate) fn deny() -> Result<(), String> {
     )
 }
 
-/// The crash tests with many seeds: `cargo xtask crash --seeds N` (default 50). CI runs a few
-/// seeds as part of the normal tests.
+/// The crash tests (`crash`: sessions in pinned loops; `crash_stall`: sessions that stall,
+/// start and end while checkpoints run) with many seeds each: `cargo xtask crash --seeds N`
+/// (default 50). CI runs a few seeds as part of the normal tests.
 pub(crate) fn crash(args: &[String]) -> Result<(), String> {
     let seeds = match args {
         [] => 50,
@@ -123,8 +124,11 @@ pub(crate) fn crash(args: &[String]) -> Result<(), String> {
         "--release",
         "-p",
         "faster-kv",
+        "--no-fail-fast",
         "--test",
         "crash",
+        "--test",
+        "crash_stall",
         "--",
         "--nocapture",
     ]);

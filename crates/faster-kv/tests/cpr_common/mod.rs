@@ -7,6 +7,10 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub(crate) mod child;
+pub(crate) mod mixed;
+pub(crate) mod stall;
+
 use std::collections::{BTreeSet, HashMap};
 
 use faster_kv::{FasterKv, SessionCommit};
