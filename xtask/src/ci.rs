@@ -114,11 +114,18 @@ pub(crate) fn deny() -> Result<(), String> {
 /// start and end while checkpoints run) with many seeds each: `cargo xtask crash --seeds N`
 /// (default 50). CI runs a few seeds as part of the normal tests.
 pub(crate) fn crash(args: &[String]) -> Result<(), String> {
-    let seeds = match args {
-        [] => 50,
-        [flag, n] if flag == "--seeds" => n.parse().map_err(|e| format!("--seeds: {e}"))?,
-        _ => return Err("usage: cargo xtask crash [--seeds N]".into()),
-    };
+    const USAGE: &str = "usage: cargo xtask crash [--seeds N] [--from S]";
+    let (mut seeds, mut from) = (50u64, 1u64);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or(USAGE)?;
+        let number = value.parse().map_err(|e| format!("{flag}: {e}"))?;
+        match flag.as_str() {
+            "--seeds" => seeds = number,
+            "--from" => from = number,
+            _ => return Err(USAGE.into()),
+        }
+    }
     let mut command = cargo(&[
         "test",
         "--release",
@@ -132,6 +139,11 @@ pub(crate) fn crash(args: &[String]) -> Result<(), String> {
         "--",
         "--nocapture",
     ]);
-    command.env("FASTER_CRASH_SEEDS", seeds.to_string());
-    run(&format!("crash tests, {seeds} seeds"), &mut command)
+    command
+        .env("FASTER_CRASH_SEEDS", seeds.to_string())
+        .env("FASTER_CRASH_FIRST_SEED", from.to_string());
+    run(
+        &format!("crash tests, seeds {from}..{}", from + seeds),
+        &mut command,
+    )
 }

@@ -5,7 +5,8 @@
 //! two lives: the second recovers, continues the sessions from their commit points, and is
 //! killed again.
 //!
-//! Seeds: `FASTER_CRASH_SEEDS=N` runs seeds 1..=N (default 4); `FASTER_CRASH_SEED=S` replays
+//! Seeds: `FASTER_CRASH_SEEDS=N` runs N seeds from `FASTER_CRASH_FIRST_SEED` (default 1;
+//! N defaults to 4); `FASTER_CRASH_SEED=S` replays
 //! one. A failing run prints its seed. `cargo xtask crash --seeds N` runs many.
 #![allow(
     clippy::unwrap_used,
@@ -227,11 +228,15 @@ fn sigkill_at_random_moments_recovers_a_prefix_of_every_session() {
     let seeds: Vec<u64> = match std::env::var("FASTER_CRASH_SEED") {
         Ok(seed) => vec![seed.parse().unwrap()],
         Err(_) => {
-            let n = std::env::var("FASTER_CRASH_SEEDS")
+            let n: u64 = std::env::var("FASTER_CRASH_SEEDS")
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(4);
-            (1..=n).collect()
+            let first: u64 = std::env::var("FASTER_CRASH_FIRST_SEED")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            (first..first + n).collect()
         }
     };
     for seed in seeds {

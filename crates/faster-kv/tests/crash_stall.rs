@@ -8,7 +8,8 @@
 //! the last one the child saw complete. Each seed runs several lives: each recovers and
 //! continues every recovered session from its commit point.
 //!
-//! Seeds: `FASTER_CRASH_SEEDS=N` runs seeds 1..=N (default 3); `FASTER_CRASH_SEED=S` replays
+//! Seeds: `FASTER_CRASH_SEEDS=N` runs N seeds from `FASTER_CRASH_FIRST_SEED` (default 1;
+//! N defaults to 3); `FASTER_CRASH_SEED=S` replays
 //! one (the schedule depends on timing, so a replay retries the same workload, not the same
 //! interleaving). Every failing seed is printed, with what the child reported of the failing
 //! session around the recovered checkpoint; `cargo xtask crash --seeds N` runs many.
@@ -314,11 +315,15 @@ fn seeds() -> Vec<u64> {
     if let Ok(seed) = std::env::var("FASTER_CRASH_SEED") {
         return vec![seed.parse().unwrap()];
     }
-    let n = std::env::var("FASTER_CRASH_SEEDS")
+    let n: u64 = std::env::var("FASTER_CRASH_SEEDS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3);
-    (1..=n).collect()
+    let first: u64 = std::env::var("FASTER_CRASH_FIRST_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    (first..first + n).collect()
 }
 
 #[test]
