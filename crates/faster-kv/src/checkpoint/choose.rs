@@ -170,8 +170,9 @@ fn examine(
         return Err(OpenError::Foreign {
             path,
             reason: format!(
-                "checkpoint of log {taken:032x}, but the log is now another one ({now:032x}): \
-                 it was rewritten since"
+                "checkpoint of log {taken:032x}, but the log's device now holds log \
+                 {now:032x}: the log was started again or replaced since (a log on an \
+                 in-memory device does not outlive its process)"
             ),
         });
     }
