@@ -387,7 +387,10 @@ impl Settings {
             return Err(invalid("checkpoint_every", "must be longer than 0".into()));
         }
         if self.policy.after_bytes == Some(0) {
-            return Err(invalid("checkpoint_every_bytes", "must be at least 1".into()));
+            return Err(invalid(
+                "checkpoint_every_bytes",
+                "must be at least 1".into(),
+            ));
         }
         self.log_config().map(|_| ())
     }

@@ -188,9 +188,7 @@ impl From<faster_cpr::CheckpointError> for OpenError {
     fn from(e: faster_cpr::CheckpointError) -> Self {
         match e {
             faster_cpr::CheckpointError::Io { path, source } => Self::Io { path, source },
-            faster_cpr::CheckpointError::Corrupt { path, source } => {
-                Self::Damaged { path, source }
-            }
+            faster_cpr::CheckpointError::Corrupt { path, source } => Self::Damaged { path, source },
             faster_cpr::CheckpointError::NotFound { token, dir } => {
                 Self::NoSuchCheckpoint { token, dir }
             }

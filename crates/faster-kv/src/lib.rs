@@ -128,6 +128,7 @@ mod record;
 mod session;
 mod stats;
 mod store;
+mod store_dir;
 
 pub use checkpoint::{
     CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, Recovered,
@@ -140,9 +141,9 @@ pub use config::{
     FasterKvBuilder,
 };
 pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Status};
-pub use lifecycle::Opened;
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};
 pub use grow::GrowError;
+pub use lifecycle::Opened;
 pub use ops::batch::READ_BATCH_GROUP;
 pub use pending::{Completed, Completion, Outcome};
 pub use session::{Pinned, REFRESH_INTERVAL, Rmw, Session};

@@ -143,8 +143,7 @@ impl Manifest {
         if !(12..=30).contains(&self.page_size_bits) {
             return Err(FormatError::Inconsistent("page size out of range"));
         }
-        if !self.segment_size.is_power_of_two() || self.segment_size < 1 << self.page_size_bits
-        {
+        if !self.segment_size.is_power_of_two() || self.segment_size < 1 << self.page_size_bits {
             return Err(FormatError::Inconsistent(
                 "segment size is not a power of two of at least a page",
             ));
@@ -152,7 +151,9 @@ impl Manifest {
         let r = &self.remembered;
         let fraction_ok = r.mutable_fraction > 0.0 && r.mutable_fraction <= 1.0;
         if !fraction_ok || !r.index_buckets.is_power_of_two() || r.checkpoint_retention == 0 {
-            return Err(FormatError::Inconsistent("remembered settings out of range"));
+            return Err(FormatError::Inconsistent(
+                "remembered settings out of range",
+            ));
         }
         Ok(())
     }
@@ -265,7 +266,10 @@ mod tests {
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x21;
-            assert!(Manifest::decode(&bad).is_err(), "flip at {i} went unnoticed");
+            assert!(
+                Manifest::decode(&bad).is_err(),
+                "flip at {i} went unnoticed"
+            );
         }
         for len in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..len]).is_err(), "cut at {len}");

@@ -9,7 +9,7 @@ pub(crate) mod choose;
 mod direct;
 mod driver;
 mod inspect;
-mod jobs;
+pub(crate) mod jobs;
 pub(crate) mod recover;
 mod run;
 mod sessions;

@@ -96,13 +96,13 @@ pub(crate) fn recover_chosen<K: Codec + ?Sized, V: Codec + ?Sized>(
     let token = meta.token;
     let sessions = meta.sessions.clone();
     let store: Arc<Store<K, V>> = Arc::new(Store::assemble(StoreParts {
-            settings,
-            epoch,
-            log,
-            index,
-            version: meta.version.wrapping_add(1),
-            checkpoint_dir: Some(dir),
-            last: Some(meta.clone()),
+        settings,
+        epoch,
+        log,
+        index,
+        version: meta.version.wrapping_add(1),
+        checkpoint_dir: Some(dir),
+        last: Some(meta.clone()),
         home: Some(home),
         owns_device,
     }));
