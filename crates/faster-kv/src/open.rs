@@ -235,14 +235,7 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
         .ok_or(OpenError::NoCheckpointDir)?;
     let dir = CheckpointDir::open(&root)?;
     let choice = {
-        let check_log = |from: u64, to: u64| {
-            device.check_present(from, to).map_err(|e| match e {
-                e @ (DeviceError::MissingData { .. } | DeviceError::ForeignSegment { .. }) => {
-                    OpenError::LogMissing { source: e }
-                }
-                other => OpenError::Device(other),
-            })
-        };
+        let check_log = |from: u64, to: u64| device.check_present(from, to).map_err(log_error);
         let load_index = |dir: &Path| read_index_snapshot(dir, Arc::clone(&epoch));
         let expect = Expect {
             store_id: manifest.store_id,
@@ -309,6 +302,17 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 Opened::Empty,
             )
         }
+    }
+}
+
+/// The error of recovery for a log check that failed: log bytes missing or of another log are
+/// [`OpenError::LogMissing`]; anything else is the device's error.
+pub(crate) fn log_error(e: DeviceError) -> OpenError {
+    match e {
+        e @ (DeviceError::MissingData { .. } | DeviceError::ForeignSegment { .. }) => {
+            OpenError::LogMissing { source: e }
+        }
+        other => OpenError::Device(other),
     }
 }
 
