@@ -246,7 +246,7 @@ mod tests {
         let text = describe(&inventory);
         for want in [
             "manifest: keys u64".to_string(),
-            format!("page size 4.0 MiB (2^22)"),
+            "page size 4.0 MiB (2^22)".to_string(),
             format!("log {:032x}", manifest.log_id),
             "not open".to_string(),
             "log.00000000: ".to_string(),

@@ -20,12 +20,12 @@ use crate::error::OpenError;
 use crate::manifest::{Manifest, RECORD_FORMAT};
 use crate::open::log_error;
 
-/// What recovery would take (a token, or `None` when no checkpoint ever completed) or the
-/// error it would return; and the newer checkpoints it passes over, with the reasons.
-pub(super) fn predict(
-    survey: &Survey,
-    manifest: &Manifest,
-) -> (Result<Option<u64>, String>, Vec<(u64, String)>) {
+/// What recovery would take: a token, `None` when no checkpoint ever completed, or the error
+/// it would return.
+pub(super) type Outcome = Result<Option<u64>, String>;
+
+/// What recovery would take, and the newer checkpoints it passes over, with the reasons.
+pub(super) fn predict(survey: &Survey, manifest: &Manifest) -> (Outcome, Vec<(u64, String)>) {
     match run(survey, manifest) {
         Ok(Choice::Chosen(chosen)) => (Ok(Some(chosen.meta.token)), chosen.skipped),
         Ok(Choice::Nothing { .. }) => (Ok(None), Vec::new()),
