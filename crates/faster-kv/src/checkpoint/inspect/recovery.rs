@@ -84,7 +84,7 @@ fn run(survey: &Survey, manifest: &Manifest) -> Result<Choice, OpenError> {
 /// recovery's device read fails on the same bytes: a bad segment header as the device's
 /// error, a missing file or a header without data as no snapshot bytes (the device would
 /// read zeros), damage as [`IndexError::Snapshot`].
-pub(crate) fn load_index(dir: &Path, epoch: &Arc<Epoch>) -> Result<HashIndex, IndexError> {
+fn load_index(dir: &Path, epoch: &Arc<Epoch>) -> Result<HashIndex, IndexError> {
     let path = dir.join(INDEX_SEGMENT_FILE);
     let bytes = match std::fs::metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
