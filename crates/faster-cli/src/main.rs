@@ -1,8 +1,9 @@
 //! `faster`: benchmark, inspect and verify faster-rs stores.
 //!
 //! `faster bench` (the default job) runs a YCSB-style benchmark of the key-value store; see
-//! `faster bench --help`; `faster bench log` measures FasterLog. `faster inspect DIR` lists a store directory's log segments and
-//! checkpoints; `faster verify DIR` checks every checksum in them.
+//! `faster bench --help`; `faster bench log` measures FasterLog. `faster inspect DIR` lists a
+//! store directory (manifest, lock, log segments, checkpoints) and the checkpoint recovery
+//! would take; `faster verify DIR` also checks every header, checksum and needed log byte.
 
 mod bench;
 mod inspect;
@@ -25,12 +26,16 @@ enum Command {
     /// YCSB-style benchmark of the key-value store, beside its peers (other stores and plain
     /// concurrent hash maps); `faster bench log` measures FasterLog instead.
     Bench(Box<BenchCommand>),
-    /// List a store directory's log segments and checkpoints (with their log regions and
-    /// which one recovery would take), without opening the store.
+    /// List a store directory — its manifest, whether it is open, its log segments and
+    /// checkpoints — and the checkpoint recovery would take, found by recovery's own checks.
+    /// Reads only: works while the store is open. Exit status 1 for a path that is not a
+    /// store's directory.
     Inspect(inspect::DirArgs),
-    /// Check every checksum of a store directory's checkpoints (metadata, completion markers,
-    /// index snapshots, snapshot files) and report the first bad byte range of each damaged
-    /// file. Exit status 1 when something is damaged.
+    /// What `inspect` prints, then check the manifest, every segment file's header, the log
+    /// segments each checkpoint needs, and every checksum of the checkpoints (metadata,
+    /// completion markers, index snapshots, snapshot files); report the first bad byte range
+    /// of each damaged file. Reads only. Exit status 1 on any problem, when recovery would
+    /// fail, or for a path that is not a store's directory.
     Verify(inspect::DirArgs),
 }
 

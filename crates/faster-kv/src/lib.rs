@@ -92,6 +92,7 @@ mod record;
 mod session;
 mod stats;
 mod store;
+mod store_dir;
 
 pub use checkpoint::{
     CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, Recovered,

@@ -12,7 +12,7 @@
 //!    ever completed, nothing was durable: the old log's segment files and the incomplete
 //!    checkpoints are removed, and the store starts empty with a new log identity.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use faster_cpr::CheckpointDir;
@@ -22,12 +22,13 @@ use faster_hlog::HybridLog;
 use faster_index::HashIndex;
 
 use crate::checkpoint::choose::{Choice, Expect, choose};
+use crate::checkpoint::jobs::read_index_snapshot;
 use crate::checkpoint::recover::{Recovered, recover_chosen};
 use crate::codec::Codec;
 use crate::config::{FasterKvBuilder, Settings, Storage};
 use crate::error::OpenError;
 use crate::lifecycle::Opened;
-use crate::manifest::{MANIFEST_FILE, Manifest, RECORD_FORMAT, StoredCodec, random_id};
+use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec, random_id};
 use crate::store::{FasterKv, Identity, Store, StoreParts};
 
 /// The prefix of the log's segment files in a store's directory.
@@ -48,7 +49,7 @@ pub(crate) struct Locks {
     _checkpoints: Option<DirLock>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
     move |source| OpenError::Io {
         path: path.to_path_buf(),
         source,
@@ -170,7 +171,7 @@ fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
     home: &Path,
     home_lock: DirLock,
 ) -> Result<FasterKv<K, V>, OpenError> {
-    check_empty(home)?;
+    crate::store_dir::check_empty(home)?;
     let settings = b.resolve(Some(home), None)?;
     let checkpoints = lock_checkpoint_dir(home, &settings, true)?;
     let manifest = Manifest {
@@ -234,26 +235,21 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
         .ok_or(OpenError::NoCheckpointDir)?;
     let dir = CheckpointDir::open(&root)?;
     let choice = {
-        let check_log = |from: u64, to: u64| {
-            device.check_present(from, to).map_err(|e| match e {
-                e @ (DeviceError::MissingData { .. } | DeviceError::ForeignSegment { .. }) => {
-                    OpenError::LogMissing { source: e }
-                }
-                other => OpenError::Device(other),
-            })
-        };
+        let check_log = |from: u64, to: u64| device.check_present(from, to).map_err(log_error);
+        let load_index = |dir: &Path| read_index_snapshot(dir, Arc::clone(&epoch));
         let expect = Expect {
             store_id: manifest.store_id,
             log_id: identity(&b.storage, &manifest, &*device).log_id,
             log_id_always: matches!(b.storage, Storage::Dir(_)),
             page_size: settings.page_size(),
             check_log: &check_log,
+            load_index: &load_index,
         };
         let token = match mode {
             Mode::Recover(token) => token,
             _ => None,
         };
-        choose(&dir, token, &expect, &epoch)?
+        choose(&dir, token, &expect)?
     };
     match choice {
         Choice::Chosen(chosen) => {
@@ -308,6 +304,17 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 Opened::Empty,
             )
         }
+    }
+}
+
+/// The error of recovery for a log check that failed: log bytes missing or of another log are
+/// [`OpenError::LogMissing`]; anything else is the device's error.
+pub(crate) fn log_error(e: DeviceError) -> OpenError {
+    match e {
+        e @ (DeviceError::MissingData { .. } | DeviceError::ForeignSegment { .. }) => {
+            OpenError::LogMissing { source: e }
+        }
+        other => OpenError::Device(other),
     }
 }
 
@@ -430,64 +437,4 @@ fn lock_checkpoint_dir(
     }
     std::fs::create_dir_all(root).map_err(io(root))?;
     lock(root).map(Some)
-}
-
-/// Refuses a directory with files that are not a new store's.
-fn check_empty(home: &Path) -> Result<(), OpenError> {
-    let mut foreign = Vec::new();
-    let mut store_files = Vec::new();
-    for entry in std::fs::read_dir(home).map_err(io(home))? {
-        let entry = entry.map_err(io(home))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == faster_device::LOCK_FILE {
-            continue;
-        }
-        if name == format!("{MANIFEST_FILE}.tmp") {
-            // A creation cut short before the manifest was in place.
-            std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
-            continue;
-        }
-        let path = entry.path();
-        let is_store_file = name.starts_with(&format!("{LOG_PREFIX}."))
-            || name.starts_with("checkpoint-")
-            || (name == "checkpoints" && !is_empty_dir(&path)?);
-        if name == "checkpoints" && !is_store_file {
-            continue;
-        }
-        if is_store_file {
-            store_files.push(name);
-        } else {
-            foreign.push(name);
-        }
-    }
-    if !store_files.is_empty() {
-        store_files.sort();
-        return Err(OpenError::NotAStore {
-            dir: home.to_path_buf(),
-            reason: format!(
-                "it holds {} but no {MANIFEST_FILE}: written by an earlier version of faster-kv \
-                 (which this build does not read), or its manifest was removed",
-                store_files.join(", ")
-            ),
-        });
-    }
-    if !foreign.is_empty() {
-        foreign.sort();
-        foreign.truncate(5);
-        return Err(OpenError::NotAStore {
-            dir: home.to_path_buf(),
-            reason: format!(
-                "it is not empty and holds no {MANIFEST_FILE} ({} …)",
-                foreign.join(", ")
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn is_empty_dir(path: &PathBuf) -> Result<bool, OpenError> {
-    if !path.is_dir() {
-        return Ok(false);
-    }
-    Ok(std::fs::read_dir(path).map_err(io(path))?.next().is_none())
 }

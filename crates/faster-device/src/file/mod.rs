@@ -171,6 +171,41 @@ impl FileDeviceBuilder {
         scan::list_segment_files(&self.dir, &self.prefix)
     }
 
+    /// Checks segment file `index` at `path` as [`open`](Self::open) checks every segment file
+    /// (rule 8) — its header parses, names `index` and this builder's segment size, and
+    /// carries the builder's [`identity`](Self::identity) when one is set — with plain reads:
+    /// no device is opened and nothing is written, so it is safe on the files of a device
+    /// that is open elsewhere. `Ok(None)` for a creation cut short (no valid header and no
+    /// data), which an open would initialise again.
+    ///
+    /// # Errors
+    /// [`DeviceError::InvalidConfig`] for a bad segment size; [`DeviceError::BadSegment`] or
+    /// [`DeviceError::ForeignSegment`] naming the file, as `open` would return them;
+    /// [`DeviceError::Io`], whose message names the file, when it cannot be read.
+    pub fn check_segment_file(
+        &self,
+        index: u64,
+        path: &Path,
+    ) -> Result<Option<SegmentHeader>, DeviceError> {
+        scan::check_file(&self.segment_config()?, index, path)
+    }
+
+    /// Whether the segment files on disk hold the device bytes `[from, to)`, as
+    /// [`Device::check_present`] answers for an open device, but without opening one and
+    /// without writing anything: every segment overlapping the range must exist, pass
+    /// [`check_segment_file`](Self::check_segment_file), and hold its part of the range
+    /// (rounded down to [`FILE_SECTOR_SIZE`]).
+    ///
+    /// # Errors
+    /// [`DeviceError::MissingData`] naming the first file that is missing or too short and
+    /// the first offset it lacks; the errors of `check_segment_file` for the first file that
+    /// fails it.
+    pub fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
+        let config = self.segment_config()?;
+        let path_of = |index: u64| scan::segment_path(&self.dir, &self.prefix, index);
+        scan::first_missing(&config, path_of, (from, to), true)
+    }
+
     /// `io_uring` engine: submission ring entries (the completion ring gets twice as many).
     /// More requests than the completion ring holds wait in a software queue. The kernel
     /// refuses more than 32768 entries (no clamping is asked for), which makes

@@ -23,6 +23,11 @@ pub(crate) fn parse_segment_name(name: &str, prefix: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The path of segment `index` in `dir`: `<dir>/<prefix>.<index, 8 digits or more>`.
+pub(crate) fn segment_path(dir: &Path, prefix: &str, index: u64) -> PathBuf {
+    dir.join(format!("{prefix}.{index:08}"))
+}
+
 /// The segment files named for `prefix` in `dir`, by ascending index; none when `dir` does
 /// not exist.
 pub(crate) fn list_segment_files(dir: &Path, prefix: &str) -> io::Result<Vec<(u64, PathBuf)>> {
@@ -113,53 +118,18 @@ pub(crate) fn open_existing(config: &SegmentConfig) -> Result<Scanned, DeviceErr
             .map_err(|e| open_error(e.into()))?
             .st_size as u64;
         let (block, got) = header::read_block(fd.as_fd()).map_err(open_error)?;
-        let holds_data = len > SEGMENT_HEADER_BYTES;
-        let header = match SegmentHeader::decode(&block[..got]) {
-            Ok(header) => header,
-            Err(SegmentHeaderError::Short { .. } | SegmentHeaderError::Zeroed) if !holds_data => {
-                // Rule 8: data is written only after the header is durable, so a file with a
-                // missing header and no data is a creation cut short; nothing depends on it.
-                cut_short.push((index, path, fd));
-                continue;
-            }
-            Err(SegmentHeaderError::Zeroed) => {
-                return Err(bad(
-                    &path,
-                    format!(
-                        "the header block is all zeros, yet the file holds {} bytes of data",
-                        len - SEGMENT_HEADER_BYTES
-                    ),
-                ));
-            }
-            Err(e) => return Err(bad(&path, e.to_string())),
+        let Some(header) = check_header(
+            &block[..got],
+            len,
+            &path,
+            index,
+            geometry.segment_size,
+            config.identity,
+        )?
+        else {
+            cut_short.push((index, path, fd));
+            continue;
         };
-        if header.index != index {
-            return Err(bad(
-                &path,
-                format!(
-                    "the header says segment {}, the file name says segment {index}",
-                    header.index
-                ),
-            ));
-        }
-        if header.segment_size != geometry.segment_size {
-            return Err(bad(
-                &path,
-                format!(
-                    "written with segment size {}, opened with segment size {}",
-                    header.segment_size, geometry.segment_size
-                ),
-            ));
-        }
-        if let Some(expected) = config.identity
-            && header.identity != expected
-        {
-            return Err(DeviceError::ForeignSegment {
-                path,
-                found: header.identity,
-                expected,
-            });
-        }
         match &found {
             None => found = Some((header.identity, path)),
             Some((identity, first)) if *identity != header.identity => {
@@ -201,14 +171,111 @@ pub(crate) fn open_existing(config: &SegmentConfig) -> Result<Scanned, DeviceErr
     Ok(Scanned { files, identity })
 }
 
+/// Checks the header block of segment file `path` (`len` bytes long, `block` its first bytes,
+/// up to a block), as opening a device does (rule 8): it parses, names segment `index` and
+/// `segment_size`, and carries `identity` when one is expected. `Ok(None)` for a creation cut
+/// short (no valid header and no data), which an open initialises again.
+fn check_header(
+    block: &[u8],
+    len: u64,
+    path: &Path,
+    index: u64,
+    segment_size: u64,
+    identity: Option<u128>,
+) -> Result<Option<SegmentHeader>, DeviceError> {
+    let holds_data = len > SEGMENT_HEADER_BYTES;
+    let header = match SegmentHeader::decode(block) {
+        Ok(header) => header,
+        // Rule 8: data is written only after the header is durable, so a file with a missing
+        // header and no data is a creation cut short; nothing depends on it.
+        Err(SegmentHeaderError::Short { .. } | SegmentHeaderError::Zeroed) if !holds_data => {
+            return Ok(None);
+        }
+        Err(SegmentHeaderError::Zeroed) => {
+            return Err(bad(
+                path,
+                format!(
+                    "the header block is all zeros, yet the file holds {} bytes of data",
+                    len - SEGMENT_HEADER_BYTES
+                ),
+            ));
+        }
+        Err(e) => return Err(bad(path, e.to_string())),
+    };
+    if header.index != index {
+        return Err(bad(
+            path,
+            format!(
+                "the header says segment {}, the file name says segment {index}",
+                header.index
+            ),
+        ));
+    }
+    if header.segment_size != segment_size {
+        return Err(bad(
+            path,
+            format!(
+                "written with segment size {}, opened with segment size {segment_size}",
+                header.segment_size
+            ),
+        ));
+    }
+    if let Some(expected) = identity
+        && header.identity != expected
+    {
+        return Err(DeviceError::ForeignSegment {
+            path: path.to_path_buf(),
+            found: header.identity,
+            expected,
+        });
+    }
+    Ok(Some(header))
+}
+
+/// An I/O error on the file at `path`, its message naming the file (the kind is kept).
+fn file_error(op: IoOp, offset: u64, path: &Path, e: &io::Error) -> DeviceError {
+    DeviceError::Io {
+        op,
+        offset,
+        source: Arc::new(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Checks segment file `index` at `path` as [`open_existing`] does, with plain reads: no
+/// device is opened, nothing is written, a creation cut short is reported (`Ok(None)`), not
+/// repaired.
+pub(crate) fn check_file(
+    config: &SegmentConfig,
+    index: u64,
+    path: &Path,
+) -> Result<Option<SegmentHeader>, DeviceError> {
+    let offset = config.geometry.segment_start(index);
+    let error = |op, e: io::Error| file_error(op, offset, path, &e);
+    let file = std::fs::File::open(path).map_err(|e| error(IoOp::Open, e))?;
+    let len = file.metadata().map_err(|e| error(IoOp::Open, e))?.len();
+    let mut block = vec![0u8; SEGMENT_HEADER_BYTES as usize];
+    let got =
+        super::sys::pread_some(file.as_fd(), &mut block, 0).map_err(|e| error(IoOp::Read, e))?;
+    check_header(
+        &block[..got],
+        len,
+        path,
+        index,
+        config.geometry.segment_size,
+        config.identity,
+    )
+}
+
 /// The first offset of `[from, to)` that the segment files on disk do not hold, with the
 /// file it should be in: each segment overlapping the range must exist and hold its part
-/// of the range, rounded down to the sector size.
+/// of the range, rounded down to the sector size. With `headers`, each of those files' header
+/// is checked first ([`check_file`]), for a caller that has not opened a device (which
+/// checks every header when it opens).
 pub(crate) fn first_missing(
     config: &SegmentConfig,
     path_of: impl Fn(u64) -> PathBuf,
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
+    headers: bool,
 ) -> Result<(), DeviceError> {
     let geometry = config.geometry;
     let sector = geometry.sector_size as u64;
@@ -224,14 +291,12 @@ pub(crate) fn first_missing(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(DeviceError::MissingData { path, offset: pos });
             }
-            Err(e) => {
-                return Err(DeviceError::Io {
-                    op: IoOp::Open,
-                    offset: pos,
-                    source: Arc::new(e),
-                });
-            }
+            Err(e) => return Err(file_error(IoOp::Open, pos, &path, &e)),
         };
+        // A creation cut short holds no data: `held` is 0 then.
+        if headers {
+            check_file(config, segment, &path)?;
+        }
         if held < needed {
             return Err(DeviceError::MissingData {
                 path,

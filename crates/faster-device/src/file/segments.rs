@@ -151,13 +151,11 @@ impl SegmentFiles {
 
     /// Whether the files on disk hold `[from, to)` (rule 8); see [`scan::first_missing`].
     pub(crate) fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
-        scan::first_missing(&self.config, |s| self.segment_path(s), from, to)
+        scan::first_missing(&self.config, |s| self.segment_path(s), (from, to), false)
     }
 
     pub(crate) fn segment_path(&self, index: u64) -> PathBuf {
-        self.config
-            .dir
-            .join(format!("{}.{index:08}", self.config.prefix))
+        scan::segment_path(&self.config.dir, &self.config.prefix, index)
     }
 
     pub(crate) fn begin_offset(&self) -> u64 {

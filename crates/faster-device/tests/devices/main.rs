@@ -13,5 +13,6 @@ mod crash;
 mod engine;
 mod errors;
 mod model;
+mod offline_check;
 mod round_trip;
 mod segment_files;

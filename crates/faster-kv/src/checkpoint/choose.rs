@@ -15,15 +15,12 @@
 //! search: recovering an older one would serve a state the store has moved past.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use faster_cpr::{
     CheckpointDir, CheckpointError, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE,
 };
-use faster_epoch::Epoch;
-use faster_index::HashIndex;
+use faster_index::{HashIndex, IndexError};
 
-use super::jobs::read_index_snapshot;
 use super::snapshot::{ReadError, SnapshotChunk, SnapshotReader};
 use crate::error::OpenError;
 
@@ -42,6 +39,11 @@ pub(crate) struct Expect<'a> {
     pub(crate) page_size: u64,
     /// Checks that the device holds the bytes `[from, to)` of the log.
     pub(crate) check_log: &'a dyn Fn(u64, u64) -> Result<(), OpenError>,
+    /// Loads the index snapshot in a checkpoint's directory: recovery reads it through a
+    /// device ([`read_index_snapshot`](super::jobs::read_index_snapshot)), inspection with
+    /// plain reads that cannot write. Both must fail alike on the same bytes: damage as
+    /// [`IndexError::Snapshot`] or a bad segment header, else an I/O error.
+    pub(crate) load_index: &'a dyn Fn(&Path) -> Result<HashIndex, IndexError>,
 }
 
 /// The checkpoint chosen, its index snapshot loaded.
@@ -70,7 +72,6 @@ pub(crate) fn choose(
     dir: &CheckpointDir,
     token: Option<u64>,
     expect: &Expect<'_>,
-    epoch: &Arc<Epoch>,
 ) -> Result<Choice, OpenError> {
     if let Some(token) = token {
         let meta = dir.read(token)?;
@@ -82,7 +83,7 @@ pub(crate) fn choose(
                 ),
             });
         }
-        let index = examine(dir, &meta, expect, epoch)?;
+        let index = examine(dir, &meta, expect)?;
         return Ok(Choice::Chosen(Box::new(Chosen {
             meta,
             index,
@@ -112,7 +113,7 @@ pub(crate) fn choose(
                 continue;
             }
         };
-        match examine(dir, &meta, expect, epoch) {
+        match examine(dir, &meta, expect) {
             Ok(index) => {
                 return Ok(Choice::Chosen(Box::new(Chosen {
                     meta,
@@ -141,7 +142,6 @@ fn examine(
     dir: &CheckpointDir,
     meta: &CheckpointMeta,
     expect: &Expect<'_>,
-    epoch: &Arc<Epoch>,
 ) -> Result<HashIndex, OpenError> {
     let path = dir.token_dir(meta.token);
     if meta.store_id != expect.store_id {
@@ -180,11 +180,10 @@ fn examine(
         (expect.check_log)(log.begin, device_end)?;
     }
     let index_dir = dir.token_dir(meta.index_token);
-    let index =
-        read_index_snapshot(&index_dir, Arc::clone(epoch)).map_err(|source| OpenError::Index {
-            path: index_dir.clone(),
-            source,
-        })?;
+    let index = (expect.load_index)(&index_dir).map_err(|source| OpenError::Index {
+        path: index_dir.clone(),
+        source,
+    })?;
     if log.kind != LogCheckpointKind::FoldOver {
         each_snapshot_chunk(dir, meta, expect.page_size, |_, _| Ok(()))?;
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use faster_cpr::{
     CheckpointDir, CheckpointMeta, IndexMeta, LogCheckpointKind, LogMeta, SNAPSHOT_FILE,
 };
-use faster_device::{Device, FileDevice};
+use faster_device::{Device, FileDevice, FileDeviceBuilder};
 use faster_hlog::Address;
 
 use super::CheckpointError;
@@ -22,14 +22,23 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The file of a checkpoint's index snapshot, in the checkpoint's directory: the one segment
+/// file of [`index_files`].
+pub(crate) const INDEX_SEGMENT_FILE: &str = "index.00000000";
+
+/// The segment files of an index snapshot's device: `index.<n>` in the checkpoint's
+/// directory, one segment large enough for any snapshot.
+pub(crate) fn index_files(dir: &Path) -> FileDeviceBuilder {
+    FileDevice::builder(dir)
+        .prefix("index")
+        .segment_size(1 << 40)
+}
+
 /// The device an index snapshot is written to and read from: one file `index.00000000` in the
 /// checkpoint's directory, written and read with `O_DIRECT` (once each: the page cache would
 /// only add a copy), or buffered where the file system refuses it.
 pub(crate) fn index_device(dir: &Path) -> Result<FileDevice, faster_device::DeviceError> {
-    let builder = FileDevice::builder(dir)
-        .prefix("index")
-        .segment_size(1 << 40)
-        .io_threads(2);
+    let builder = index_files(dir).io_threads(2);
     builder
         .clone()
         .direct_io(true)

@@ -9,7 +9,7 @@ pub(crate) mod choose;
 mod direct;
 mod driver;
 mod inspect;
-mod jobs;
+pub(crate) mod jobs;
 pub(crate) mod recover;
 mod run;
 mod sessions;
@@ -22,7 +22,9 @@ use crossbeam_utils::CachePadded;
 use faster_cpr::{Action, LogCheckpointKind};
 
 pub(crate) use driver::Cpr;
-pub use inspect::{CheckpointEntry, Finding, Inventory, inspect, verify};
+pub use inspect::{
+    CheckpointEntry, Finding, InspectError, Inventory, SegmentEntry, SegmentState, inspect, verify,
+};
 pub use recover::Recovered;
 pub use run::{CheckpointHandle, CheckpointInfo, Durable};
 pub(crate) use sessions::{SessionShared, SessionTable, StartRefused};

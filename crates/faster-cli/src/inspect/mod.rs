@@ -1,0 +1,92 @@
+//! `faster inspect DIR` and `faster verify DIR`: what a store directory holds, which
+//! checkpoint recovery would take, and whether every header, checksum and needed log byte in
+//! it is right — without opening the store, taking its lock or writing anything, so both run
+//! while the store is open.
+//!
+//! What is found and checked comes from [`faster_kv::checkpoint::inspect`] and
+//! [`faster_kv::checkpoint::verify`]; this module only prints it ([`text`]).
+
+mod text;
+
+use std::path::PathBuf;
+
+use clap::Args;
+use faster_kv::checkpoint::{Inventory, inspect, verify};
+
+/// Options of `faster inspect` and `faster verify`.
+#[derive(Debug, Args)]
+pub(crate) struct DirArgs {
+    /// The store's directory (the one given to `FasterKv::open` or the builder's `dir`).
+    dir: PathBuf,
+}
+
+/// `faster inspect`: prints the manifest, whether the store is open, the log segments, every
+/// checkpoint and the one recovery would take. An error (exit status 1) for a path that is
+/// not a store's directory.
+pub(crate) fn run_inspect(args: &DirArgs) -> Result<(), String> {
+    let inventory = list(args)?;
+    print!("{}", text::describe(&inventory));
+    Ok(())
+}
+
+/// `faster verify`: prints what `inspect` prints, then checks everything; an error (exit
+/// status 1) naming each problem's file and byte range, or recovery's error, if there is one.
+pub(crate) fn run_verify(args: &DirArgs) -> Result<(), String> {
+    let inventory = list(args)?;
+    let findings = verify(&args.dir).map_err(|e| e.to_string())?;
+    print!("{}", text::describe(&inventory));
+    if !findings.is_empty() {
+        println!("verify: {} problem(s):", findings.len());
+        print!("{}", text::findings(&findings));
+        return Err(format!(
+            "{}: {} problem(s) found",
+            args.dir.display(),
+            findings.len()
+        ));
+    }
+    if let Err(e) = &inventory.recovery {
+        return Err(format!(
+            "{}: every file checks out, but recovery would fail: {e}",
+            args.dir.display()
+        ));
+    }
+    println!(
+        "verify: ok: manifest, {} segment file(s) and {} checkpoint(s) checked; every header, \
+         checksum and needed log byte is valid",
+        inventory.segments.len(),
+        inventory.checkpoints.len()
+    );
+    Ok(())
+}
+
+/// The inventory of a store's directory; an error for anything that is not one.
+fn list(args: &DirArgs) -> Result<Inventory, String> {
+    let inventory = inspect(&args.dir).map_err(|e| e.to_string())?;
+    if let Ok(None) = inventory.manifest {
+        return Err(format!(
+            "{} holds no store: it has no MANIFEST (the directory is empty)",
+            args.dir.display()
+        ));
+    }
+    Ok(inventory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DirArgs, list};
+
+    #[test]
+    fn a_missing_or_empty_directory_is_a_clear_error() {
+        let missing = DirArgs {
+            dir: "/nonexistent/faster-store".into(),
+        };
+        let err = list(&missing).unwrap_err();
+        assert!(err.contains("no such directory"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = list(&DirArgs {
+            dir: empty.path().to_path_buf(),
+        })
+        .unwrap_err();
+        assert!(err.contains("holds no store"), "{err}");
+    }
+}
