@@ -343,7 +343,13 @@ fn a_segment_of_another_store_is_reported_as_the_open_reports_it() {
         .map(|_| ())
         .unwrap_err();
     assert!(
-        matches!(open, OpenError::Device(DeviceError::ForeignSegment { .. })),
+        matches!(
+            open,
+            OpenError::Segments {
+                source: DeviceError::ForeignSegment { .. },
+                ..
+            }
+        ),
         "{open}"
     );
     assert_eq!(open.to_string(), recovery);

@@ -50,7 +50,10 @@ fn run(survey: &Survey, manifest: &Manifest) -> Result<Choice, OpenError> {
         });
     }
     if let Some(e) = survey.segments.iter().find_map(|s| s.error.clone()) {
-        return Err(OpenError::Device(e));
+        return Err(OpenError::Segments {
+            dir: survey.dir.clone(),
+            source: e,
+        });
     }
     let Some(dir) = survey.checkpoint_dir() else {
         return Ok(Choice::Nothing {
