@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use faster_cpr::CheckpointDir;
-use faster_device::{Device, DeviceError, DirLock, FileDevice, LockError, MemDevice};
+use faster_device::{Device, DirLock};
 use faster_epoch::Epoch;
 use faster_hlog::HybridLog;
 use faster_index::HashIndex;
@@ -29,10 +29,10 @@ use crate::config::{FasterKvBuilder, Settings, Storage};
 use crate::error::OpenError;
 use crate::lifecycle::Opened;
 use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec, random_id};
-use crate::store::{FasterKv, Identity, Store, StoreParts};
-
-/// The prefix of the log's segment files in a store's directory.
-pub(crate) const LOG_PREFIX: &str = "log";
+use crate::store::{FasterKv, Store, StoreParts};
+use crate::store_dir::{
+    Home, identity, io, lock, lock_checkpoint_dir, log_error, open_device, restart_log,
+};
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,31 +40,6 @@ enum Mode {
     OpenOrCreate,
     CreateNew,
     Recover(Option<u64>),
-}
-
-/// The locks a store holds for its life.
-#[derive(Debug)]
-pub(crate) struct Locks {
-    _home: DirLock,
-    _checkpoints: Option<DirLock>,
-}
-
-pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
-    move |source| OpenError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn lock(dir: &Path) -> Result<DirLock, OpenError> {
-    DirLock::acquire(dir).map_err(|e| match e {
-        LockError::Locked { dir, holder } => OpenError::Locked { dir, holder },
-        LockError::Io { path, source } => OpenError::Io { path, source },
-        other => OpenError::Io {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(other.to_string()),
-        },
-    })
 }
 
 impl FasterKvBuilder {
@@ -187,13 +162,7 @@ fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
     };
     manifest.write(home)?;
     let device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
-    let home = Home {
-        locks: Locks {
-            _home: home_lock,
-            _checkpoints: checkpoints,
-        },
-        identity: identity(&b.storage, &manifest, &*device),
-    };
+    let home = Home::new((home_lock, checkpoints), &b.storage, &manifest, &*device);
     fresh(
         settings,
         (device, b.storage.is_owned()),
@@ -253,13 +222,7 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
     };
     match choice {
         Choice::Chosen(chosen) => {
-            let home = Home {
-                locks: Locks {
-                    _home: home_lock,
-                    _checkpoints: checkpoints,
-                },
-                identity: identity(&b.storage, &manifest, &*device),
-            };
+            let home = Home::new((home_lock, checkpoints), &b.storage, &manifest, &*device);
             recover_chosen(
                 settings,
                 (device, b.storage.is_owned()),
@@ -281,22 +244,9 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 dir.remove(token)?;
             }
             if let Storage::Dir(path) = &b.storage {
-                // The old segment files go before the manifest names a new log: a crash in
-                // between leaves fewer files of the old log, which the next open removes too.
-                device.close();
-                drop(device);
-                remove_segments(path, settings.segment_size)?;
-                manifest.log_id = random_id();
-                manifest.write(home)?;
-                device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
+                device = restart_log(path, home, &mut manifest, &settings, device)?;
             }
-            let home = Home {
-                locks: Locks {
-                    _home: home_lock,
-                    _checkpoints: checkpoints,
-                },
-                identity: identity(&b.storage, &manifest, &*device),
-            };
+            let home = Home::new((home_lock, checkpoints), &b.storage, &manifest, &*device);
             fresh(
                 settings,
                 (device, b.storage.is_owned()),
@@ -304,36 +254,6 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 Opened::Empty,
             )
         }
-    }
-}
-
-/// The error of recovery for a log check that failed: log bytes missing or of another log are
-/// [`OpenError::LogMissing`]; anything else is the device's error.
-pub(crate) fn log_error(e: DeviceError) -> OpenError {
-    match e {
-        e @ (DeviceError::MissingData { .. } | DeviceError::ForeignSegment { .. }) => {
-            OpenError::LogMissing { source: e }
-        }
-        other => OpenError::Device(other),
-    }
-}
-
-/// A store's directory as the store holds it: its locks and identities.
-#[derive(Debug)]
-pub(crate) struct Home {
-    pub(crate) locks: Locks,
-    pub(crate) identity: Identity,
-}
-
-/// The identities checkpoints record: the store's, and its log's (the manifest's for a store
-/// in a directory, the device's own otherwise).
-fn identity(storage: &Storage, manifest: &Manifest, device: &dyn Device) -> Identity {
-    Identity {
-        store_id: manifest.store_id,
-        log_id: match storage {
-            Storage::Dir(_) => Some(manifest.log_id),
-            _ => device.identity(),
-        },
     }
 }
 
@@ -363,78 +283,4 @@ fn fresh<K: Codec + ?Sized, V: Codec + ?Sized>(
         owns_device,
     }));
     Ok(FasterKv::from_store(store, opened))
-}
-
-/// Opens the log's device; a store in a directory gets its segment files there, carrying the
-/// log identity `log_id`.
-pub(crate) fn open_device(
-    storage: &Storage,
-    settings: &Settings,
-    log_id: Option<u128>,
-) -> Result<Arc<dyn Device>, OpenError> {
-    Ok(match storage {
-        Storage::Device(device) => Arc::clone(device),
-        Storage::Memory => Arc::new(
-            MemDevice::builder()
-                .segment_size(settings.segment_size)
-                .build()?,
-        ),
-        Storage::Dir(dir) => {
-            let mut builder = FileDevice::builder(dir)
-                .prefix(LOG_PREFIX)
-                .segment_size(settings.segment_size);
-            if let Some(id) = log_id {
-                builder = builder.identity(id);
-            }
-            builder
-                .open_auto()
-                .map_err(|source| OpenError::Segments {
-                    dir: dir.clone(),
-                    source,
-                })?
-                .0
-        }
-    })
-}
-
-/// Removes the log's segment files from `dir`.
-fn remove_segments(dir: &Path, segment_size: u64) -> Result<(), OpenError> {
-    let files = FileDevice::builder(dir)
-        .prefix(LOG_PREFIX)
-        .segment_size(segment_size)
-        .segment_files()
-        .map_err(io(dir))?;
-    for (_, path) in files {
-        std::fs::remove_file(&path).map_err(io(&path))?;
-    }
-    faster_device::sync_dir(dir).map_err(OpenError::from)
-}
-
-/// Locks the checkpoint directory when it lies outside the store's directory, and checks on
-/// creation that it holds no checkpoints (they would belong to another store).
-fn lock_checkpoint_dir(
-    home: &Path,
-    settings: &Settings,
-    creating: bool,
-) -> Result<Option<DirLock>, OpenError> {
-    let Some(root) = &settings.checkpoint_dir else {
-        return Ok(None);
-    };
-    if creating {
-        let dir = CheckpointDir::open(root)?;
-        if !dir.tokens()?.is_empty() {
-            return Err(OpenError::NotAStore {
-                dir: home.to_path_buf(),
-                reason: format!(
-                    "its checkpoint directory {} holds checkpoints of another store",
-                    root.display()
-                ),
-            });
-        }
-    }
-    if root.starts_with(home) {
-        return Ok(None);
-    }
-    std::fs::create_dir_all(root).map_err(io(root))?;
-    lock(root).map(Some)
 }

@@ -16,11 +16,11 @@ use crate::codec::Codec;
 use crate::config::{FasterKvBuilder, Settings};
 use crate::error::{OpenError, SessionError};
 use crate::lifecycle::{Opened, Owner};
-use crate::open::{Home, Locks};
 use crate::ops::OpCtx;
 use crate::record::Layout;
 use crate::session::Session;
 use crate::stats::{Stats, StatsRegistry};
+use crate::store_dir::{Home, Locks};
 
 /// The identities every checkpoint of a store records: the store's, and its log's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -26,9 +26,9 @@ use crate::codec::Codec;
 use crate::config::Settings;
 use crate::error::OpenError;
 use crate::lifecycle::Opened;
-use crate::open::Home;
 use crate::record::{self, INVALID, Parse};
 use crate::store::{FasterKv, Store, StoreParts};
+use crate::store_dir::Home;
 
 /// What recovery restored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use crate::checkpoint::choose::{Choice, Expect, choose};
 use crate::checkpoint::jobs::{INDEX_SEGMENT_FILE, index_files};
 use crate::error::OpenError;
 use crate::manifest::{Manifest, RECORD_FORMAT};
-use crate::open::log_error;
+use crate::store_dir::log_error;
 
 /// What recovery would take: a token, `None` when no checkpoint ever completed, or the error
 /// it would return.

@@ -10,7 +10,7 @@ use faster_device::{DeviceError, FileDevice, FileDeviceBuilder};
 use super::{CheckpointEntry, InspectError, SegmentEntry, SegmentState};
 use crate::error::OpenError;
 use crate::manifest::{Manifest, remembered_checkpoint_dir};
-use crate::open::LOG_PREFIX;
+use crate::store_dir::LOG_PREFIX;
 
 /// A segment file, and the error an open of the log would return for it.
 pub(super) struct Segment {
