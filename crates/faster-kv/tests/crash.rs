@@ -16,17 +16,18 @@
 mod cpr_common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use cpr_common::child::{exit_on_panic, run_and_kill};
 use cpr_common::{check_prefix, run_op};
 use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
 
 const CHILD_ENV: &str = "FASTER_CRASH_CHILD_DIR";
+const TEST: &str = "sigkill_at_random_moments_recovers_a_prefix_of_every_session";
 const SESSIONS: u64 = 3;
 
 fn builder(dir: &Path) -> FasterKvBuilder {
@@ -40,12 +41,8 @@ fn builder(dir: &Path) -> FasterKvBuilder {
 }
 
 /// The child: runs until killed. Prints `CHECKPOINT <token>` after each completed checkpoint.
-#[test]
-fn crash_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
-        return; // not a child: nothing to do
-    };
-    let dir = Path::new(&dir);
+fn crash_child(dir: &Path) {
+    exit_on_panic();
     let seed: u64 = std::env::var("FASTER_CRASH_CHILD_SEED")
         .unwrap()
         .parse()
@@ -116,53 +113,16 @@ fn crash_child() {
 /// One life: start the child, let it run `run_for`, SIGKILL it; returns the last checkpoint
 /// token it reported complete (if any).
 fn life(dir: &Path, seed: u64, run_for: Duration) -> Option<u64> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir)
-        .env("FASTER_CRASH_CHILD_SEED", seed.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // Wait for the child to be writing, then let it run.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut early = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(left) {
-            Ok(line) if line == "READY" => break,
-            Ok(line) => early.push(line),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("seed {seed}: the child never got ready ({e}); it said {early:?}");
-            }
-        }
-    }
-    std::thread::sleep(run_for);
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    assert!(
-        !status.success(),
-        "seed {seed}: the child exited by itself: {status}"
-    );
-    reader.join().unwrap();
-    let mut last = None;
-    for line in receiver.try_iter() {
-        if let Some(token) = line.strip_prefix("CHECKPOINT ") {
-            last = Some(token.parse::<u64>().unwrap());
-        }
-    }
-    last
+    let envs = [
+        (CHILD_ENV, dir.display().to_string()),
+        ("FASTER_CRASH_CHILD_SEED", seed.to_string()),
+    ];
+    run_and_kill(TEST, &envs, run_for)
+        .lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("CHECKPOINT "))
+        .map(|token| token.parse::<u64>().unwrap())
+        .next_back()
 }
 
 fn check_seed(seed: u64) {
@@ -222,8 +182,8 @@ fn verify(
 
 #[test]
 fn sigkill_at_random_moments_recovers_a_prefix_of_every_session() {
-    if std::env::var(CHILD_ENV).is_ok() {
-        return;
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        crash_child(Path::new(&dir));
     }
     let seeds: Vec<u64> = match std::env::var("FASTER_CRASH_SEED") {
         Ok(seed) => vec![seed.parse().unwrap()],
