@@ -6,24 +6,14 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
+use common::{FOLD_OVER, small};
 use faster_device::{Device, DeviceError, FileDevice};
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind, OpenError};
-
-fn small() -> FasterKvBuilder {
-    FasterKv::builder()
-        .page_size_bits(12)
-        .memory_budget(8 << 12)
-        .segment_size(1 << 16)
-        .index_buckets(1 << 10)
-}
-
-const FOLD_OVER: CheckpointOptions = CheckpointOptions {
-    log: LogCheckpointKind::FoldOver,
-    index: true,
-};
+use faster_kv::{FasterKv, OpenError};
 
 /// Writes keys `0..n` (value `k + add`) and takes a fold-over checkpoint: the log's bytes are
 /// then on the device, in several segment files.

@@ -6,56 +6,18 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::{FOLD_OVER, SNAPSHOT, all_files, small_in};
 
 use faster_device::DeviceError;
 use faster_kv::checkpoint::{InspectError, SegmentState, inspect, verify};
 use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind, OpenError};
 
-/// A store small enough that most of its log is in segment files: 4 KiB pages, 8 of them in
-/// memory, 64 KiB segments.
 fn small(dir: &Path) -> FasterKvBuilder {
-    FasterKv::builder()
-        .dir(dir)
-        .page_size_bits(12)
-        .memory_budget(8 << 12)
-        .segment_size(1 << 16)
-        .index_buckets(64)
-        .checkpoint_retention(4)
-}
-
-fn fold_over() -> CheckpointOptions {
-    CheckpointOptions {
-        log: LogCheckpointKind::FoldOver,
-        index: true,
-    }
-}
-
-fn snapshot() -> CheckpointOptions {
-    CheckpointOptions {
-        log: LogCheckpointKind::Snapshot,
-        index: true,
-    }
-}
-
-/// Every file under `dir` with its bytes, in path order.
-fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                out.push((path.clone(), Vec::new()));
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                out.push((path, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
+    small_in(dir).index_buckets(64).checkpoint_retention(4)
 }
 
 fn checkpoint_dir(dir: &Path, token: u64) -> PathBuf {
@@ -160,9 +122,9 @@ fn inspect_names_the_checkpoint_open_recovers_when_the_newest_snapshot_is_damage
         let store: FasterKv<u64, u64> = small(dir.path()).open().unwrap();
         let mut s = store.session().unwrap();
         (0..2_000u64).for_each(|k| s.upsert(&k, &k).unwrap());
-        let first = store.checkpoint_with(snapshot()).unwrap().wait().unwrap();
+        let first = store.checkpoint_with(SNAPSHOT).unwrap().wait().unwrap();
         (0..100u64).for_each(|k| s.upsert(&k, &(k + 7)).unwrap());
-        let second = store.checkpoint_with(snapshot()).unwrap().wait().unwrap();
+        let second = store.checkpoint_with(SNAPSHOT).unwrap().wait().unwrap();
         (first.token, second.token)
     };
     let file = checkpoint_dir(dir.path(), second).join("snapshot.dat");
@@ -194,7 +156,7 @@ fn store_on_disk(dir: &Path) -> u64 {
     let mut s = store.session().unwrap();
     (0..12_000u64).for_each(|k| s.upsert(&k, &k).unwrap());
     store
-        .checkpoint_with(fold_over())
+        .checkpoint_with(FOLD_OVER)
         .unwrap()
         .wait()
         .unwrap()
@@ -256,12 +218,12 @@ fn inspect_and_verify_read_an_open_store_and_change_no_file() {
     let mut s = store.session().unwrap();
     (0..5_000u64).for_each(|k| s.upsert(&k, &k).unwrap());
     let token = store
-        .checkpoint_with(fold_over())
+        .checkpoint_with(FOLD_OVER)
         .unwrap()
         .wait()
         .unwrap()
         .token;
-    let before = all_files(dir.path());
+    let before = all_files(dir.path(), true);
 
     let inventory = inspect(dir.path()).unwrap();
     assert_eq!(inventory.open_by, Ok(Some(std::process::id())));
@@ -269,7 +231,7 @@ fn inspect_and_verify_read_an_open_store_and_change_no_file() {
     let manifest = inventory.manifest.unwrap().unwrap();
     assert_eq!(manifest.page_size_bits, 12);
     assert_eq!(verify(dir.path()).unwrap(), vec![]);
-    assert_eq!(all_files(dir.path()), before);
+    assert_eq!(all_files(dir.path(), true), before);
 
     drop(s);
     drop(store);
@@ -368,7 +330,7 @@ fn a_checkpoint_of_another_store_is_reported_and_stops_recovery() {
         (0..100u64).for_each(|k| s.upsert(&k, &k).unwrap());
         loop {
             let token = store
-                .checkpoint_with(snapshot())
+                .checkpoint_with(SNAPSHOT)
                 .unwrap()
                 .wait()
                 .unwrap()

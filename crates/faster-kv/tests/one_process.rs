@@ -9,22 +9,19 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use faster_kv::{CheckpointOptions, FasterKv, LogCheckpointKind, OpenError};
+use common::{FOLD_OVER, small_in};
+use faster_kv::{FasterKv, OpenError};
 
 const CHILD_ENV: &str = "FASTER_LOCK_CHILD_DIR";
 
 fn open(dir: &Path) -> Result<FasterKv<u64, u64>, OpenError> {
-    FasterKv::builder()
-        .dir(dir)
-        .page_size_bits(12)
-        .memory_budget(8 << 12)
-        .segment_size(1 << 16)
-        .index_buckets(1 << 10)
-        .open()
+    small_in(dir).open()
 }
 
 #[test]
@@ -76,11 +73,7 @@ fn child(dir: &Path) -> ! {
     for k in 0..5_000u64 {
         s.upsert(&k, &(k * 3)).unwrap();
         if k % 1_000 == 999 {
-            let options = CheckpointOptions {
-                log: LogCheckpointKind::FoldOver,
-                index: true,
-            };
-            let info = store.checkpoint_with(options).unwrap().wait().unwrap();
+            let info = store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
             writeln!(out, "CHECKPOINT {} {}", info.token, k + 1).unwrap();
             out.flush().unwrap();
         }

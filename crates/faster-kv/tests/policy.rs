@@ -5,19 +5,13 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use faster_kv::{FasterKv, FasterKvBuilder, OpenError};
-
-fn small(dir: &Path) -> FasterKvBuilder {
-    FasterKv::builder()
-        .dir(dir)
-        .page_size_bits(12)
-        .memory_budget(8 << 12)
-        .segment_size(1 << 16)
-        .index_buckets(1 << 10)
-}
+use common::small_in;
+use faster_kv::{FasterKv, OpenError};
 
 /// Complete checkpoints in the store's directory.
 fn complete(dir: &Path) -> usize {
@@ -41,7 +35,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 #[test]
 fn checkpoints_by_time_recover_what_was_written_before_them() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(dir.path())
+    let store: FasterKv<u64, u64> = small_in(dir.path())
         .checkpoint_every(Duration::from_millis(20))
         .checkpoint_retention(3)
         .open()
@@ -67,7 +61,7 @@ fn checkpoints_by_time_recover_what_was_written_before_them() {
 #[test]
 fn checkpoints_by_bytes_follow_the_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(dir.path())
+    let store: FasterKv<u64, u64> = small_in(dir.path())
         .checkpoint_every_bytes(64 << 10)
         .open()
         .unwrap();
@@ -88,7 +82,10 @@ fn checkpoints_by_bytes_follow_the_writes() {
 #[test]
 fn a_closing_checkpoint_keeps_everything_written() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(dir.path()).checkpoint_on_close(true).open().unwrap();
+    let store: FasterKv<u64, u64> = small_in(dir.path())
+        .checkpoint_on_close(true)
+        .open()
+        .unwrap();
     let mut s = store.session().unwrap();
     for k in 0..5_000u64 {
         s.upsert(&k, &(k * 2)).unwrap();
@@ -101,7 +98,10 @@ fn a_closing_checkpoint_keeps_everything_written() {
     let mut s = store.session().unwrap();
     s.upsert(&1, &7).unwrap();
     drop((s, store)); // no closing checkpoint this time
-    let store: FasterKv<u64, u64> = small(dir.path()).checkpoint_on_close(true).open().unwrap();
+    let store: FasterKv<u64, u64> = small_in(dir.path())
+        .checkpoint_on_close(true)
+        .open()
+        .unwrap();
     let mut s = store.session().unwrap();
     assert_eq!(s.read(&1).unwrap(), Some(2));
     assert_eq!(s.read(&4_999).unwrap(), Some(9_998));
@@ -117,16 +117,16 @@ fn policy_settings_out_of_range_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (builder, setting) in [
         (
-            small(dir.path()).checkpoint_every(Duration::ZERO),
+            small_in(dir.path()).checkpoint_every(Duration::ZERO),
             "checkpoint_every",
         ),
         (
-            small(dir.path()).checkpoint_every_bytes(0),
+            small_in(dir.path()).checkpoint_every_bytes(0),
             "checkpoint_every_bytes",
         ),
-        (small(dir.path()).max_sessions(0), "max_sessions"),
+        (small_in(dir.path()).max_sessions(0), "max_sessions"),
         (
-            small(dir.path()).checkpoint_retention(0),
+            small_in(dir.path()).checkpoint_retention(0),
             "checkpoint_retention",
         ),
     ] {

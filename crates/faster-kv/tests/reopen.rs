@@ -6,34 +6,19 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::path::Path;
 
+use common::{FOLD_OVER, all_files, small_in};
+
 use faster_kv::manifest::Manifest;
-use faster_kv::{
-    CheckpointOptions, CodecRole, FasterKv, FasterKvBuilder, LogCheckpointKind, OpError, OpenError,
-    Opened, Serde,
-};
-
-fn small(dir: &Path) -> FasterKvBuilder {
-    FasterKv::builder()
-        .dir(dir)
-        .page_size_bits(12)
-        .memory_budget(8 << 12)
-        .segment_size(1 << 16)
-        .index_buckets(1 << 10)
-}
-
-fn fold_over() -> CheckpointOptions {
-    CheckpointOptions {
-        log: LogCheckpointKind::FoldOver,
-        index: true,
-    }
-}
+use faster_kv::{CodecRole, FasterKv, OpError, OpenError, Opened, Serde};
 
 #[test]
 fn open_recovers_the_newest_checkpoint_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(dir.path()).open().unwrap();
+    let store: FasterKv<u64, u64> = small_in(dir.path()).open().unwrap();
     assert_eq!(store.opened(), Opened::Created);
     let mut s = store.session().unwrap();
     for k in 0..5_000u64 {
@@ -67,7 +52,7 @@ fn open_recovers_the_newest_checkpoint_and_says_so() {
     assert_eq!(s.read(&1).unwrap(), Some(1));
     // A checkpoint of this life is what the next one recovers.
     s.upsert(&1, &2_000).unwrap();
-    let second = store.checkpoint_with(fold_over()).unwrap().wait().unwrap();
+    let second = store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
     assert!(second.token > info.token);
     drop((s, store));
     let store: FasterKv<u64, u64> = FasterKv::open(dir.path()).unwrap();
@@ -78,7 +63,7 @@ fn open_recovers_the_newest_checkpoint_and_says_so() {
 #[test]
 fn a_store_that_never_completed_a_checkpoint_reopens_empty() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(dir.path()).open().unwrap();
+    let store: FasterKv<u64, u64> = small_in(dir.path()).open().unwrap();
     let mut s = store.session().unwrap();
     for k in 0..20_000u64 {
         s.upsert(&k, &k).unwrap();
@@ -119,20 +104,20 @@ fn a_store_that_never_completed_a_checkpoint_reopens_empty() {
 fn create_new_refuses_a_store_and_recover_never_creates_one() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("nothing-here");
-    let err = small(&empty).recover::<u64, u64>(None).unwrap_err();
+    let err = small_in(&empty).recover::<u64, u64>(None).unwrap_err();
     assert!(matches!(err, OpenError::NoCheckpoint { .. }), "{err}");
     assert!(!empty.exists(), "recover created {}", empty.display());
 
     let path = dir.path().join("store");
-    let store: FasterKv<u64, u64> = small(&path).create_new().unwrap();
+    let store: FasterKv<u64, u64> = small_in(&path).create_new().unwrap();
     drop(store);
-    let err = small(&path).create_new::<u64, u64>().unwrap_err();
+    let err = small_in(&path).create_new::<u64, u64>().unwrap_err();
     assert!(
         matches!(&err, OpenError::AlreadyExists { dir } if dir == &path),
         "{err}"
     );
     // A store with no checkpoint has nothing to recover.
-    let err = small(&path).recover::<u64, u64>(None).unwrap_err();
+    let err = small_in(&path).recover::<u64, u64>(None).unwrap_err();
     assert!(matches!(err, OpenError::NoCheckpoint { .. }), "{err}");
 }
 
@@ -151,45 +136,27 @@ fn a_directory_with_other_files_is_refused() {
 
     // Store files without a manifest: an earlier format, or a manifest removed by hand.
     let old = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(old.path()).open().unwrap();
+    let store: FasterKv<u64, u64> = small_in(old.path()).open().unwrap();
     let mut s = store.session().unwrap();
     (0..20_000u64).for_each(|k| s.upsert(&k, &k).unwrap());
-    store.checkpoint_with(fold_over()).unwrap().wait().unwrap();
+    store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
     drop((s, store));
     std::fs::remove_file(old.path().join("MANIFEST")).unwrap();
-    let before = listing(old.path());
+    let before = all_files(old.path(), false);
     let err = FasterKv::<u64, u64>::open(old.path()).unwrap_err();
     assert!(matches!(err, OpenError::NotAStore { .. }), "{err}");
     assert!(err.to_string().contains("MANIFEST"), "{err}");
-    assert_eq!(listing(old.path()), before, "nothing was written");
-}
-
-/// Every file under `dir` (except the lock file) with its bytes.
-fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().unwrap() != "LOCK" {
-                out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    assert_eq!(all_files(old.path(), false), before, "nothing was written");
 }
 
 #[test]
 fn wrong_key_or_value_types_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, u64> = small(dir.path()).open().unwrap();
+    let store: FasterKv<u64, u64> = small_in(dir.path()).open().unwrap();
     store.session().unwrap().upsert(&1, &2).unwrap();
     store.checkpoint().unwrap().wait().unwrap();
     drop(store);
-    let before = listing(dir.path());
+    let before = all_files(dir.path(), false);
 
     fn key_err<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
         dir: &Path,
@@ -226,7 +193,11 @@ fn wrong_key_or_value_types_are_refused() {
         ),
         "{err}"
     );
-    assert_eq!(listing(dir.path()), before, "a refused open writes nothing");
+    assert_eq!(
+        all_files(dir.path(), false),
+        before,
+        "a refused open writes nothing"
+    );
     let store: FasterKv<u64, u64> = FasterKv::open(dir.path()).unwrap();
     assert_eq!(store.session().unwrap().read(&1).unwrap(), Some(2));
 }
@@ -234,7 +205,7 @@ fn wrong_key_or_value_types_are_refused() {
 #[test]
 fn contradicting_settings_are_refused_and_the_others_are_remembered() {
     let dir = tempfile::tempdir().unwrap();
-    let store: FasterKv<u64, [u8]> = small(dir.path()).memory_budget(16 << 12).open().unwrap();
+    let store: FasterKv<u64, [u8]> = small_in(dir.path()).memory_budget(16 << 12).open().unwrap();
     drop(store);
     let err = FasterKv::builder()
         .dir(dir.path())

@@ -17,6 +17,8 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -25,21 +27,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind, SessionCommit};
+use common::small_in;
+use faster_kv::{CheckpointOptions, FasterKv, LogCheckpointKind, SessionCommit};
 
 const CHILD_ENV: &str = "FASTER_RESTART_CHILD";
 const SESSIONS: u64 = 2;
 const KEYS: u64 = 300;
 const SHARED: u64 = u64::MAX;
-
-fn builder(dir: &Path) -> FasterKvBuilder {
-    FasterKv::builder()
-        .dir(dir)
-        .page_size_bits(12)
-        .memory_budget(8 << 12)
-        .segment_size(1 << 16)
-        .index_buckets(1 << 10)
-}
 
 fn mix(mut x: u64) -> u64 {
     x ^= x >> 33;
@@ -126,7 +120,7 @@ fn child(dir: &Path, seed: u64, plan: &str) {
     let run_ms: u64 = words.next().unwrap().parse().unwrap();
     let checkpoints: u64 = words.next().unwrap().parse().unwrap();
     let ending = words.next().unwrap();
-    let store: FasterKv<u64, u64> = builder(dir)
+    let store: FasterKv<u64, u64> = small_in(dir)
         .checkpoint_on_close(ending == "close")
         .open()
         .unwrap();

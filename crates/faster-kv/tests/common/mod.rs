@@ -1,0 +1,55 @@
+//! Helpers shared by the tests of opening, reopening and inspecting stores.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::path::{Path, PathBuf};
+
+use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
+
+/// A store small enough that most of its log is in segment files: 4 KiB pages, 8 of them in
+/// memory, 64 KiB segments, 1024 index buckets.
+pub(crate) fn small() -> FasterKvBuilder {
+    FasterKv::builder()
+        .page_size_bits(12)
+        .memory_budget(8 << 12)
+        .segment_size(1 << 16)
+        .index_buckets(1 << 10)
+}
+
+/// [`small`] in the directory `dir`.
+pub(crate) fn small_in(dir: &Path) -> FasterKvBuilder {
+    small().dir(dir)
+}
+
+/// A fold-over checkpoint with an index snapshot: the log's bytes end up in segment files.
+pub(crate) const FOLD_OVER: CheckpointOptions = CheckpointOptions {
+    log: LogCheckpointKind::FoldOver,
+    index: true,
+};
+
+/// A snapshot checkpoint with an index snapshot.
+pub(crate) const SNAPSHOT: CheckpointOptions = CheckpointOptions {
+    log: LogCheckpointKind::Snapshot,
+    index: true,
+};
+
+/// Every file under `dir` with its bytes (a directory with no bytes), in path order; the
+/// lock file is left out when `with_lock` is false (its content names the last holder).
+pub(crate) fn all_files(dir: &Path, with_lock: bool) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.push((path.clone(), Vec::new()));
+                stack.push(path);
+            } else if with_lock || path.file_name().is_some_and(|n| n != "LOCK") {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push((path, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
