@@ -13,6 +13,32 @@ use crate::error::FormatError;
 
 pub use faster_device::envelope::{ENVELOPE_HEADER, seal};
 
+/// Encodes `value` with postcard and seals it.
+///
+/// # Errors
+/// [`FormatError::Decode`] if postcard cannot encode it.
+pub fn seal_postcard<T: serde::Serialize>(
+    magic: [u8; 8],
+    version: u32,
+    value: &T,
+) -> Result<Vec<u8>, FormatError> {
+    let payload = postcard::to_allocvec(value).map_err(|e| FormatError::Decode(e.to_string()))?;
+    Ok(seal(magic, version, &payload))
+}
+
+/// Opens an envelope made by [`seal_postcard`] and decodes its payload.
+///
+/// # Errors
+/// As [`open`], or [`FormatError::Decode`] for a payload that does not decode.
+pub fn open_postcard<T: serde::de::DeserializeOwned>(
+    magic: [u8; 8],
+    supported: u32,
+    bytes: &[u8],
+) -> Result<T, FormatError> {
+    let payload = open(magic, supported, bytes)?;
+    postcard::from_bytes(payload).map_err(|e| FormatError::Decode(e.to_string()))
+}
+
 /// Checks an envelope made by [`seal`] and returns its payload.
 ///
 /// # Errors

@@ -96,9 +96,7 @@ impl CheckpointMeta {
     /// # Errors
     /// [`FormatError::Decode`] if postcard cannot encode it (it always can for this type).
     pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
-        let payload =
-            postcard::to_allocvec(self).map_err(|e| FormatError::Decode(e.to_string()))?;
-        Ok(envelope::seal(META_MAGIC, META_VERSION, &payload))
+        envelope::seal_postcard(META_MAGIC, META_VERSION, self)
     }
 
     /// Decodes and checks metadata bytes.
@@ -106,9 +104,7 @@ impl CheckpointMeta {
     /// # Errors
     /// [`FormatError`] for a bad envelope, bytes that do not decode, or contradictory fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
-        let payload = envelope::open(META_MAGIC, META_VERSION, bytes)?;
-        let meta: Self =
-            postcard::from_bytes(payload).map_err(|e| FormatError::Decode(e.to_string()))?;
+        let meta: Self = envelope::open_postcard(META_MAGIC, META_VERSION, bytes)?;
         meta.check()?;
         Ok(meta)
     }

@@ -212,13 +212,7 @@ impl From<faster_cpr::CheckpointError> for OpenError {
 
 impl From<faster_device::DurableError> for OpenError {
     fn from(e: faster_device::DurableError) -> Self {
-        match e {
-            faster_device::DurableError::Io { path, source } => Self::Io { path, source },
-            other => Self::Io {
-                path: other.path().to_path_buf(),
-                source: std::io::Error::other(other.to_string()),
-            },
-        }
+        faster_cpr::CheckpointError::from(e).into()
     }
 }
 

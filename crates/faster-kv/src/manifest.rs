@@ -122,9 +122,7 @@ impl Manifest {
     /// # Errors
     /// [`FormatError::Decode`] if postcard cannot encode it (it always can for this type).
     pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
-        let payload =
-            postcard::to_allocvec(self).map_err(|e| FormatError::Decode(e.to_string()))?;
-        Ok(envelope::seal(MANIFEST_MAGIC, MANIFEST_VERSION, &payload))
+        envelope::seal_postcard(MANIFEST_MAGIC, MANIFEST_VERSION, self)
     }
 
     /// Decodes and checks manifest bytes.
@@ -132,9 +130,7 @@ impl Manifest {
     /// # Errors
     /// [`FormatError`] for a bad envelope, bytes that do not decode, or impossible values.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
-        let payload = envelope::open(MANIFEST_MAGIC, MANIFEST_VERSION, bytes)?;
-        let manifest: Self =
-            postcard::from_bytes(payload).map_err(|e| FormatError::Decode(e.to_string()))?;
+        let manifest: Self = envelope::open_postcard(MANIFEST_MAGIC, MANIFEST_VERSION, bytes)?;
         manifest.check()?;
         Ok(manifest)
     }
