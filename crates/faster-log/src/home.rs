@@ -3,7 +3,7 @@
 //!
 //! Opening a directory, in this order:
 //!
-//! 1. The directory is created if missing, then locked ([`DirLock`]) before anything in it is
+//! 1. The directory is created if missing, then locked (`lock.rs`) before anything in it is
 //!    read; the lock is held for the life of the log (it drops last, with the log's shared
 //!    state, after the devices are closed).
 //! 2. With a `MANIFEST`, every shaping setting the builder sets must equal the recorded one
@@ -18,9 +18,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use faster_device::{Device, DeviceError, DirLock, FileDevice, LOCK_FILE, LockError};
+use faster_device::{Device, DeviceError, FileDevice, LOCK_FILE};
 
 use crate::error::OpenError;
+use crate::lock::{HeldLock, acquire};
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, fresh_identity};
 
 /// Prefix of the log device's segment files.
@@ -86,7 +87,7 @@ impl Shape {
 #[derive(Debug)]
 pub(crate) struct Home {
     dir: PathBuf,
-    lock: DirLock,
+    lock: HeldLock,
     manifest: Manifest,
 }
 
@@ -99,7 +100,7 @@ impl Home {
     /// out-of-range setting, and [`OpenError::Io`] naming the file or directory that failed.
     pub(crate) fn open(dir: &Path, requested: &Shape) -> Result<Self, OpenError> {
         std::fs::create_dir_all(dir).map_err(|e| OpenError::io(dir, e))?;
-        let lock = lock(dir)?;
+        let lock = acquire(dir)?;
         let manifest = match Manifest::read(dir)? {
             Some(stored) => {
                 requested.check_against(&stored)?;
@@ -169,7 +170,7 @@ impl Home {
     }
 
     /// The lock, to be held by the open log.
-    pub(crate) fn into_lock(self) -> DirLock {
+    pub(crate) fn into_lock(self) -> HeldLock {
         self.lock
     }
 }
@@ -181,17 +182,6 @@ fn commit_segment_size(slot_size: u64) -> u64 {
         .checked_next_power_of_two()
         .unwrap_or(1 << 63)
         .max(faster_device::FILE_SECTOR_SIZE as u64)
-}
-
-fn lock(dir: &Path) -> Result<DirLock, OpenError> {
-    DirLock::acquire(dir).map_err(|e| match e {
-        LockError::Locked { dir, holder } => OpenError::Locked { dir, holder },
-        LockError::Io { path, source } => OpenError::io(path, source),
-        other => OpenError::io(
-            dir.join(LOCK_FILE),
-            std::io::Error::other(other.to_string()),
-        ),
-    })
 }
 
 /// Refuses a directory without a manifest that holds anything but what a creation cut short

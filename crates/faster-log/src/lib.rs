@@ -210,6 +210,7 @@ mod error;
 mod handles;
 mod home;
 mod iterator;
+mod lock;
 mod log;
 pub mod manifest;
 mod metadata;

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use faster_device::DirLock;
 use faster_hlog::{Address, HybridLog};
 
 use crate::commit::Commits;
 use crate::error::CommitError;
 use crate::handles::EpochHandles;
+use crate::lock::HeldLock;
 use crate::metadata::MetadataStore;
 use crate::named::NamedIterators;
 use crate::policy::{Background, CommitPolicy};
@@ -50,7 +50,7 @@ pub(crate) struct Inner {
     pub(crate) recovery: RecoveryInfo,
     /// The lock of a log's directory. Declared last, so it is released only after the
     /// devices (and their I/O threads) are gone; see the `Drop` impl below.
-    pub(crate) dir_lock: Option<DirLock>,
+    pub(crate) dir_lock: Option<HeldLock>,
 }
 
 impl Drop for Inner {

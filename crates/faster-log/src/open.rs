@@ -20,6 +20,7 @@ use crate::commit_record::CommitRecord;
 use crate::error::OpenError;
 use crate::handles::EpochHandles;
 use crate::home::{DEFAULT_COMMIT_SLOT_SIZE, DEFAULT_PAGE_SIZE_BITS, Home};
+use crate::lock::HeldLock;
 use crate::log::{FasterLog, Inner, Settings};
 use crate::metadata::MetadataStore;
 use crate::named::NamedIterators;
@@ -171,10 +172,7 @@ impl FasterLogBuilder {
 
 /// Starts the log `prepared`: its shared state, holding the directory's lock if any, and its
 /// committer thread.
-fn start(
-    prepared: Prepared,
-    dir_lock: Option<faster_device::DirLock>,
-) -> Result<FasterLog, OpenError> {
+fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, OpenError> {
     let Prepared {
         settings,
         hlog,

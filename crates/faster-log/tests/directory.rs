@@ -11,6 +11,8 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::drain;
@@ -116,6 +118,39 @@ fn index(payload: &[u8]) -> usize {
     let i = text[6..11].parse().unwrap();
     assert_eq!(payload, entry(i), "entry {i} differs");
     i
+}
+
+#[test]
+fn a_reopen_at_once_succeeds_while_another_thread_spawns_processes() {
+    // A process being spawned holds copies of its parent's descriptors, the lock's among
+    // them, until it execs: the lock outlives the dropped log for that moment.
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawner = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut spawned = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                Command::new("true").status().unwrap();
+                spawned += 1;
+            }
+            spawned
+        })
+    };
+    let mut opened = 0;
+    for i in 0..150 {
+        let log = small(dir.path())
+            .open()
+            .unwrap_or_else(|e| panic!("open {i}: {e}"));
+        log.enqueue(&entry(i)).unwrap();
+        log.commit().unwrap();
+        opened += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(spawner.join().unwrap() > 0);
+    assert_eq!(opened, 150);
+    let log = small(dir.path()).open().unwrap();
+    assert_eq!(committed(&log), upto(150));
 }
 
 /// Set in the child process of the test below: the directory of the log it holds.
