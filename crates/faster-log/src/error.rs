@@ -2,6 +2,7 @@
 //! [`Error`]. Outcomes that are not failures ("the log is full", "no committed entry yet")
 //! are return values, not errors.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use faster_device::DeviceError;
@@ -10,15 +11,75 @@ use faster_hlog::{Address, LogError};
 
 use crate::commit_record::CommitRecordError;
 use crate::entry::EntryError;
+use crate::manifest::ManifestError;
 
-/// Errors of [`FasterLog::open`](crate::FasterLogBuilder::open): configuration, devices, and
-/// what recovery finds on them.
+/// Errors of [`FasterLog::open`](crate::FasterLogBuilder::open): settings, the directory,
+/// devices, and what recovery finds on them.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
-    /// A builder setting is out of range; the message names it.
-    #[error("invalid FasterLog configuration: {0}")]
-    InvalidConfig(String),
+    /// A builder setting is out of range.
+    #[error("invalid FasterLog setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
+    /// A builder setting contradicts what the log in the directory was created with (its
+    /// manifest).
+    #[error("setting {setting} is {requested}, but the log was created with {stored}")]
+    SettingMismatch {
+        /// The builder method.
+        setting: &'static str,
+        /// The value the manifest records.
+        stored: String,
+        /// The value asked for.
+        requested: String,
+    },
+    /// Another open log (in this process or another) holds the directory.
+    #[error("{} is open{}", dir.display(), holder.map(|p| format!(" in process {p}")).unwrap_or_default())]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// The process holding it, when known.
+        holder: Option<u32>,
+    },
+    /// The directory holds no manifest but is not empty: files of a log written before logs
+    /// had manifests, or files that are not a log's.
+    #[error("{} is not a FasterLog directory: {reason}", dir.display())]
+    NotALog {
+        /// The directory.
+        dir: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// The directory's manifest is damaged or of an unknown format.
+    #[error("{}: {reason}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        reason: ManifestError,
+    },
+    /// A file or directory could not be created, read, written, listed or locked. The
+    /// operating system's error is shared, so that the error stays `Clone`.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: Arc<std::io::Error>,
+    },
+    /// A device of the log's directory failed while opening, reading or writing.
+    #[error("device error in the log directory {}: {source}", dir.display())]
+    DirDevice {
+        /// The log's directory.
+        dir: PathBuf,
+        /// The device's error.
+        source: DeviceError,
+    },
     /// A device failed while opening, reading or writing.
     #[error("device error while opening the log: {0}")]
     Device(#[from] DeviceError),
@@ -36,7 +97,8 @@ pub enum OpenError {
         /// Why slot 1 was rejected.
         slot1: CommitRecordError,
     },
-    /// The log on the device was written with another page size.
+    /// The log on the devices was written with another page size (a log on devices of the
+    /// caller's, whose commit record is the only record of its page size).
     #[error(
         "the log was written with pages of 2^{stored} bytes; the builder asks for 2^{configured}"
     )]
@@ -59,6 +121,34 @@ pub enum OpenError {
     /// The background committer thread could not be started.
     #[error("could not start the committer thread: {0}")]
     Thread(Arc<std::io::Error>),
+}
+
+impl OpenError {
+    /// An I/O error about `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// An out-of-range builder setting.
+    pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidSetting {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<faster_device::DurableError> for OpenError {
+    fn from(e: faster_device::DurableError) -> Self {
+        let path = e.path().to_path_buf();
+        match e {
+            faster_device::DurableError::Io { source, .. } => Self::io(path, source),
+            other => Self::io(path, std::io::Error::other(other.to_string())),
+        }
+    }
 }
 
 /// Errors of enqueueing.

@@ -28,6 +28,22 @@
 //! buffered I/O where the file system refuses direct I/O). `examples/log_only.rs` shows a
 //! whole program that depends on this crate alone.
 //!
+//! # Directories
+//!
+//! A log in a directory is safe to reopen, from any process:
+//!
+//! - **One process at a time.** Opening locks the directory ([`faster_device::DirLock`])
+//!   before reading anything in it; the lock is held until the log and all its iterators are
+//!   dropped (after its threads are joined and its devices closed), so the directory can be
+//!   reopened at once. A second open fails with [`OpenError::Locked`], naming the holder.
+//! - **A manifest.** `<dir>/MANIFEST` ([`manifest`]), written once when the log is created,
+//!   records the log's random identity and the settings that shape its bytes (page size,
+//!   segment size, metadata slot size). A reopen needs none of them repeated, and refuses one
+//!   that contradicts it ([`OpenError::SettingMismatch`]). Every segment file carries the
+//!   identity in its header, so files of another log are refused.
+//! - **Nothing else.** A directory without a manifest must be empty: one holding other files,
+//!   or a log written by an earlier build, is refused ([`OpenError::NotALog`]).
+//!
 //! # Entries and pages
 //!
 //! The log is a 48-bit logical address space cut into pages (`page_size_bits`, 4 MiB by
@@ -192,10 +208,14 @@ mod enqueue;
 pub mod entry;
 mod error;
 mod handles;
+mod home;
 mod iterator;
+mod lock;
 mod log;
+pub mod manifest;
 mod metadata;
 mod named;
+mod open;
 mod page_reader;
 mod policy;
 mod recovery;

@@ -11,6 +11,7 @@ use faster_hlog::{Address, HybridLog};
 use crate::commit::Commits;
 use crate::error::CommitError;
 use crate::handles::EpochHandles;
+use crate::lock::HeldLock;
 use crate::metadata::MetadataStore;
 use crate::named::NamedIterators;
 use crate::policy::{Background, CommitPolicy};
@@ -47,7 +48,34 @@ pub(crate) struct Inner {
     /// The every-N-bytes policy: the tail address that triggers the next background commit.
     pub(crate) commit_trigger: AtomicU64,
     pub(crate) recovery: RecoveryInfo,
+    /// The lock of a log's directory. Declared last, so it is released only after the
+    /// devices (and their I/O threads) are gone; see the `Drop` impl below.
+    pub(crate) dir_lock: Option<HeldLock>,
 }
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.dir_lock.is_none() {
+            return;
+        }
+        // No write of this log may land after its directory is unlocked (the lock drops
+        // after this body, with the fields): wait for the page writes already started, then
+        // close the devices it opened, which refuse anything started later. The committer
+        // thread was joined when the last `FasterLog` handle dropped; the devices' I/O
+        // threads are joined when the devices drop, before the lock.
+        let read_only = self.hlog.read_only_address();
+        match self.hlog.wait_flushed(read_only, CLOSE_FLUSH_WAIT) {
+            Ok(true) => {}
+            Ok(false) => log::warn!("FasterLog: page writes still running at close"),
+            Err(e) => log::debug!("FasterLog: page writes at close: {e}"),
+        }
+        self.hlog.device().close();
+        self.metadata.close();
+    }
+}
+
+/// How long dropping a log in a directory waits for page writes already started.
+const CLOSE_FLUSH_WAIT: Duration = Duration::from_secs(60);
 
 impl Inner {
     /// The logical begin address: iterators and reads skip everything below it.
@@ -65,7 +93,9 @@ impl Inner {
 ///
 /// `FasterLog` is `Send + Sync`: share it by reference or in an `Arc`. Dropping it stops the
 /// background committer; entries not committed by then are not durable. Iterators may
-/// outlive it and keep reading committed entries (their waits then end).
+/// outlive it and keep reading committed entries (their waits then end). A log in a
+/// directory holds the directory's lock until it and all its iterators are dropped; then the
+/// directory can be opened again at once.
 #[derive(Debug)]
 pub struct FasterLog {
     pub(crate) inner: Arc<Inner>,

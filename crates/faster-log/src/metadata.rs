@@ -44,21 +44,30 @@ impl MetadataStore {
             || !slot_size.is_multiple_of(sector)
             || usize::try_from(slot_size).is_err()
         {
-            return Err(OpenError::InvalidConfig(format!(
-                "commit_slot_size {slot_size} must be a multiple of the commit device's sector \
-                 ({sector} bytes) and at least {COMMIT_HEADER_SIZE}"
-            )));
+            return Err(OpenError::invalid(
+                "commit_slot_size",
+                format!(
+                    "{slot_size} must be a multiple of the commit device's sector ({sector} \
+                     bytes) and at least {COMMIT_HEADER_SIZE}"
+                ),
+            ));
         }
         if geometry.capacity.is_some_and(|c| c < 2 * slot_size) {
-            return Err(OpenError::InvalidConfig(format!(
-                "the commit device holds fewer than two slots of {slot_size} bytes"
-            )));
+            return Err(OpenError::invalid(
+                "commit_slot_size",
+                format!("the commit device holds fewer than two slots of {slot_size} bytes"),
+            ));
         }
         Ok(Self {
             device,
             slot_size,
             sector_size: geometry.sector_size,
         })
+    }
+
+    /// Closes the commit device: later writes are refused.
+    pub(crate) fn close(&self) {
+        self.device.close();
     }
 
     /// The longest record a slot holds.

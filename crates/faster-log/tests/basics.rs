@@ -282,23 +282,35 @@ fn the_every_interval_policy_commits_in_the_background() {
 }
 
 #[test]
-fn bad_settings_are_errors() {
+fn bad_settings_are_errors_that_name_the_setting() {
     let (dev, meta) = mem_devices();
-    for builder in [
-        small(&dev, &meta).page_size_bits(11),
-        small(&dev, &meta).page_size_bits(31),
-        small(&dev, &meta).memory_pages(3),
-        small(&dev, &meta).commit_policy(CommitPolicy::EveryBytes(0)),
-        small(&dev, &meta).commit_policy(CommitPolicy::EveryInterval(Duration::ZERO)),
-        small(&dev, &meta).commit_slot_size(100),
-        small(&dev, &meta).metadata_interval_bytes(0),
-        small(&dev, &meta).max_threads(0),
+    for (builder, setting) in [
+        (small(&dev, &meta).page_size_bits(11), "page_size_bits"),
+        (small(&dev, &meta).page_size_bits(31), "page_size_bits"),
+        (
+            small(&dev, &meta).commit_policy(CommitPolicy::EveryBytes(0)),
+            "commit_policy",
+        ),
+        (
+            small(&dev, &meta).commit_policy(CommitPolicy::EveryInterval(Duration::ZERO)),
+            "commit_policy",
+        ),
+        (small(&dev, &meta).commit_slot_size(100), "commit_slot_size"),
+        (
+            small(&dev, &meta).metadata_interval_bytes(0),
+            "metadata_interval_bytes",
+        ),
+        (small(&dev, &meta).max_threads(0), "max_threads"),
     ] {
         let shown = format!("{builder:?}");
         match builder.open() {
-            Err(OpenError::InvalidConfig(_) | OpenError::Log(_) | OpenError::Epoch(_)) => {}
-            other => panic!("{shown}: expected a configuration error, got {other:?}"),
+            Err(OpenError::InvalidSetting { setting: s, .. }) if s == setting => {}
+            other => panic!("{shown}: expected InvalidSetting({setting}), got {other:?}"),
         }
+    }
+    match small(&dev, &meta).memory_pages(3).open() {
+        Err(OpenError::Log(_)) => {}
+        other => panic!("memory_pages(3): expected a hybrid log error, got {other:?}"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every file of the committed fuzz corpora goes through the parsers the fuzz targets call
-//! (`fuzz/fuzz_targets/log_entry.rs`, `log_commit.rs`): no panic, and the valid samples are
-//! accepted while the damaged ones are rejected.
+//! (`fuzz/fuzz_targets/log_entry.rs`, `log_commit.rs`, `log_manifest.rs`): no panic, and the
+//! valid samples are accepted while the damaged ones are rejected.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on any unexpected error"
@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use faster_log::commit_record::CommitRecord;
 use faster_log::entry::parse_entry;
+use faster_log::manifest::Manifest;
 
 fn corpus(name: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,6 +63,30 @@ fn the_commit_corpus_parses_without_panicking() {
             assert!(
                 error.to_string().starts_with("commit record: "),
                 "{name}: {error}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_manifest_corpus_parses_without_panicking() {
+    let files = corpus("log_manifest");
+    for prefix in ["valid_", "flipped_", "truncated_"] {
+        assert!(
+            files.iter().any(|(name, _)| name.starts_with(prefix)),
+            "no {prefix} sample"
+        );
+    }
+    for (name, data) in files {
+        let result = Manifest::decode(&data);
+        if name.starts_with("valid_") {
+            let manifest = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(manifest.check(), Ok(()), "{name}");
+            assert_eq!(manifest.encode(), data, "{name}");
+        } else {
+            assert!(
+                result.is_err(),
+                "{name}: damaged sample accepted: {result:?}"
             );
         }
     }
