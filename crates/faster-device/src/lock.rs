@@ -12,11 +12,25 @@
 //! [`DirLock::holder`] answers "is it held, and by whom?" without taking the lock (taking it,
 //! even for a moment, could make a concurrent open fail) by reading the kernel's lock table,
 //! `/proc/locks`: it is Linux-specific.
+//!
+//! # A lock lent to a child being spawned
+//!
+//! A child process being spawned holds a copy of every descriptor of its parent from the fork
+//! until its `exec` closes them (the lock file is opened close-on-exec). So when one thread
+//! drops a `DirLock` while another spawns a process, the lock can stay taken for that moment
+//! after the `DirLock` is gone, and an acquire of the same directory right then would fail,
+//! naming this very process as the holder. To tell that apart from a `DirLock` of this process
+//! that really holds the directory, every live `DirLock` registers its directory (by device and
+//! inode) in a table of the process. An acquire that finds the lock taken by this process on a
+//! directory no live `DirLock` of the process holds retries for a short while
+//! ([`LENT_LOCK_WAIT_MAX`]); any other holder is an error at once.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustix::fs::FlockOperation;
 
@@ -60,12 +74,39 @@ pub struct LockHolder {
     pub pid: u32,
 }
 
+/// How long [`DirLock::acquire`] waits for a copy of a lock that a child process being
+/// spawned still holds (see the module docs).
+pub const LENT_LOCK_WAIT_MAX: Duration = Duration::from_secs(2);
+
+/// A directory as the file system identifies it: device and inode.
+type DirId = (u64, u64);
+
+/// The directories the live `DirLock`s of this process hold.
+static HELD: Mutex<Vec<DirId>> = Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<DirId>> {
+    HELD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// An exclusive lock on a directory, held while this value lives.
 #[derive(Debug)]
 pub struct DirLock {
     dir: PathBuf,
+    id: DirId,
     /// Holds the `flock`; closing it (on drop) releases the lock.
     _file: File,
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Unregistered just before the descriptor closes: an acquire in between finds the
+        // lock taken by this process on an unregistered directory, and retries until it is
+        // free.
+        let mut held = held();
+        if let Some(at) = held.iter().position(|&id| id == self.id) {
+            held.swap_remove(at);
+        }
+    }
 }
 
 impl DirLock {
@@ -77,6 +118,30 @@ impl DirLock {
     /// table, else from the file, when either tells); [`LockError::Io`] naming the lock file
     /// for any other failure (a missing directory included).
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
+        let metadata = std::fs::metadata(dir).map_err(|source| LockError::Io {
+            path: dir.join(LOCK_FILE),
+            source,
+        })?;
+        let id = (metadata.dev(), metadata.ino());
+        let deadline = Instant::now() + LENT_LOCK_WAIT_MAX;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match Self::try_acquire(dir, id) {
+                Err(LockError::Locked { holder, .. })
+                    if holder == Some(std::process::id())
+                        && !held().contains(&id)
+                        && Instant::now() < deadline =>
+                {
+                    // Lent to a child process being spawned: it lets go at its `exec`.
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_acquire(dir: &Path, id: DirId) -> Result<Self, LockError> {
         let path = dir.join(LOCK_FILE);
         let io_error = |source| LockError::Io {
             path: path.clone(),
@@ -109,13 +174,18 @@ impl DirLock {
                 Err(e) => return Err(io_error(e.into())),
             }
         }
-        let pid = format!("{}\n", std::process::id());
-        file.set_len(0).map_err(io_error)?;
-        file.write_all_at(pid.as_bytes(), 0).map_err(io_error)?;
-        Ok(Self {
+        held().push(id);
+        let lock = Self {
             dir: dir.to_path_buf(),
+            id,
             _file: file,
-        })
+        };
+        let pid = format!("{}\n", std::process::id());
+        lock._file.set_len(0).map_err(io_error)?;
+        lock._file
+            .write_all_at(pid.as_bytes(), 0)
+            .map_err(io_error)?;
+        Ok(lock)
     }
 
     /// The locked directory.
