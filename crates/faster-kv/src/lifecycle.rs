@@ -182,6 +182,9 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
         if policy.after_bytes.is_some() {
             nap = nap.min(BYTES_POLL);
         }
+        // At least a millisecond: a checkpoint that is due but cannot start yet (the caller's
+        // is running) is tried again without spinning.
+        nap = nap.max(Duration::from_millis(1));
         if stop.wait(nap) {
             return;
         }
@@ -206,8 +209,12 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
                 tail_then = tail;
                 since = Instant::now();
             }
-            // Another checkpoint (the caller's) is running: try again at the next tick.
-            Err(CheckpointError::Busy) => {}
+            // Another checkpoint (the caller's) is running: try again shortly.
+            Err(CheckpointError::Busy) => {
+                if stop.wait(BYTES_POLL) {
+                    return;
+                }
+            }
             Err(e) => {
                 log::warn!("faster-kv: a background checkpoint could not start: {e}");
                 since = Instant::now();
@@ -217,11 +224,12 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// Closes the store: stops its background checkpoints, waits for a running checkpoint,
-    /// and takes the closing checkpoint if [`FasterKvBuilder::checkpoint_on_close`] asked for
-    /// one (returning its outcome). Dropping the last handle does the same, without the
-    /// outcome. Sessions still alive keep the store (and its directory's lock) until they are
-    /// dropped.
+    /// Closes the store for every handle: stops its background checkpoints, waits for a
+    /// running checkpoint, and takes the closing checkpoint if
+    /// [`FasterKvBuilder::checkpoint_on_close`] asked for one (returning its outcome). Other
+    /// handles can still take checkpoints by hand. Dropping the last handle does the same,
+    /// without the outcome. Sessions still alive keep the store (and its directory's lock)
+    /// until they are dropped.
     ///
     /// As with [`CheckpointHandle::wait`], the calling thread must not hold a pinned session:
     /// the closing checkpoint waits for every protected session.

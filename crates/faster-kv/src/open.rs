@@ -131,10 +131,13 @@ fn open_store<K: Codec + ?Sized, V: Codec + ?Sized>(
     let home_lock = lock(&home)?;
     match (Manifest::read(&home)?, mode) {
         (Some(_), Mode::CreateNew) => Err(OpenError::AlreadyExists { dir: home }),
-        (None, Mode::Recover(_)) => Err(OpenError::NoCheckpoint {
-            dir: home,
-            skipped: Vec::new(),
-        }),
+        (None, Mode::Recover(_)) => match crate::store_dir::not_a_store(&home)? {
+            Some(reason) => Err(OpenError::NotAStore { dir: home, reason }),
+            None => Err(OpenError::NoCheckpoint {
+                dir: home,
+                skipped: Vec::new(),
+            }),
+        },
         (None, _) => create(&b, &home, home_lock),
         (Some(manifest), mode) => reopen(&b, &home, home_lock, manifest, mode),
     }

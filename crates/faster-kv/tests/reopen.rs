@@ -146,6 +146,8 @@ fn a_directory_with_other_files_is_refused() {
     let err = FasterKv::<u64, u64>::open(old.path()).unwrap_err();
     assert!(matches!(err, OpenError::NotAStore { .. }), "{err}");
     assert!(err.to_string().contains("MANIFEST"), "{err}");
+    let err = small_in(old.path()).recover::<u64, u64>(None).unwrap_err();
+    assert!(matches!(err, OpenError::NotAStore { .. }), "{err}");
     assert_eq!(all_files(old.path(), false), before, "nothing was written");
 }
 

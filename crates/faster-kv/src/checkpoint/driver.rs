@@ -189,16 +189,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             .dir
             .as_ref()
             .ok_or(CheckpointError::NoCheckpointDir)?;
-        let token = self.cpr.next_token.fetch_add(1, Ordering::Relaxed);
-        let version = self.cpr.machine.state().version;
-        let run = Arc::new(Run::new(token, action, version, dir.token_dir(token)));
-        {
+        let (run, token) = {
             let mut current = lock(&self.cpr.run);
             if current.is_some() {
                 return Err(CheckpointError::Busy);
             }
+            // Taken under the lock, so a refused start uses up no token.
+            let token = self.cpr.next_token.fetch_add(1, Ordering::Relaxed);
+            let version = self.cpr.machine.state().version;
+            let run = Arc::new(Run::new(token, action, version, dir.token_dir(token)));
             *current = Some(Arc::clone(&run));
-        }
+            (run, token)
+        };
         let store = Arc::clone(self);
         let worker_run = Arc::clone(&run);
         let spawned = std::thread::Builder::new()
