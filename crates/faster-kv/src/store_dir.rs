@@ -234,7 +234,7 @@ fn remove_segments(dir: &Path, segment_size: u64) -> Result<(), OpenError> {
     faster_device::sync_dir(dir).map_err(OpenError::from)
 }
 
-/// Locks the checkpoint directory when it lies outside the store's directory, and checks on
+/// Locks the checkpoint directory when it lies outside the store's directory, then checks on
 /// creation that it holds no checkpoints (they would belong to another store).
 pub(crate) fn lock_checkpoint_dir(
     home: &Path,
@@ -244,21 +244,20 @@ pub(crate) fn lock_checkpoint_dir(
     let Some(root) = &settings.checkpoint_dir else {
         return Ok(None);
     };
-    if creating {
-        let dir = CheckpointDir::open(root)?;
-        if !dir.tokens()?.is_empty() {
-            return Err(OpenError::NotAStore {
-                dir: home.to_path_buf(),
-                reason: format!(
-                    "its checkpoint directory {} holds checkpoints of another store",
-                    root.display()
-                ),
-            });
-        }
+    let lock = if root.starts_with(home) {
+        None
+    } else {
+        std::fs::create_dir_all(root).map_err(io(root))?;
+        Some(lock(root)?)
+    };
+    if creating && !CheckpointDir::open(root)?.tokens()?.is_empty() {
+        return Err(OpenError::NotAStore {
+            dir: home.to_path_buf(),
+            reason: format!(
+                "its checkpoint directory {} holds checkpoints of another store",
+                root.display()
+            ),
+        });
     }
-    if root.starts_with(home) {
-        return Ok(None);
-    }
-    std::fs::create_dir_all(root).map_err(io(root))?;
-    lock(root).map(Some)
+    Ok(lock)
 }
