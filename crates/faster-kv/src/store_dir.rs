@@ -244,7 +244,7 @@ pub(crate) fn lock_checkpoint_dir(
     let Some(root) = &settings.checkpoint_dir else {
         return Ok(None);
     };
-    let lock = if root.starts_with(home) {
+    let held = if root.starts_with(home) {
         None
     } else {
         std::fs::create_dir_all(root).map_err(io(root))?;
@@ -259,5 +259,5 @@ pub(crate) fn lock_checkpoint_dir(
             ),
         });
     }
-    Ok(lock)
+    Ok(held)
 }
