@@ -18,8 +18,6 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use faster_cpr::Action;
-
 use crate::checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, Recovered};
 use crate::codec::Codec;
 use crate::config::CheckpointPolicy;
@@ -138,11 +136,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Owner<K, V> {
         }
         let policy = self.store.settings.policy;
         let outcome = if policy.on_close && self.store.cpr.dir.is_some() {
-            let action = Action::Checkpoint {
-                index: policy.options.index || !self.store.has_checkpoint(),
-                log: Some(policy.options.log),
-            };
-            match self.store.cpr_start(action) {
+            match self.store.start_checkpoint(policy.options) {
                 Ok(run) => CheckpointHandle { run }.wait().map(Some),
                 Err(e) => Err(Arc::new(e)),
             }
@@ -197,11 +191,7 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
         if !due {
             continue;
         }
-        let action = Action::Checkpoint {
-            index: policy.options.index || !store.has_checkpoint(),
-            log: Some(policy.options.log),
-        };
-        match store.cpr_start(action) {
+        match store.start_checkpoint(policy.options) {
             Ok(run) => {
                 if let Err(e) = (CheckpointHandle { run }).wait() {
                     log::warn!("faster-kv: a background checkpoint failed: {e}");

@@ -107,11 +107,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
         &self,
         options: CheckpointOptions,
     ) -> Result<CheckpointHandle, CheckpointError> {
-        let action = Action::Checkpoint {
-            index: options.index || !self.store.has_checkpoint(),
-            log: Some(options.log),
-        };
-        let run = self.store.cpr_start(action)?;
+        let run = self.store.start_checkpoint(options)?;
         Ok(CheckpointHandle { run })
     }
 
@@ -131,6 +127,20 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// The version operations currently belong to (it grows by one per log checkpoint).
     pub fn version(&self) -> u32 {
         self.store.cpr.machine.state().version
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> crate::store::Store<K, V> {
+    /// Starts a log checkpoint with `options` (with an index snapshot too when the store has
+    /// no checkpoint yet to take one from).
+    pub(crate) fn start_checkpoint(
+        self: &Arc<Self>,
+        options: CheckpointOptions,
+    ) -> Result<Arc<run::Run>, CheckpointError> {
+        self.cpr_start(Action::Checkpoint {
+            index: options.index || !self.has_checkpoint(),
+            log: Some(options.log),
+        })
     }
 }
 
