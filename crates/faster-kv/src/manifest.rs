@@ -157,7 +157,8 @@ impl Manifest {
     /// Reads the manifest of the store in `dir`: `Ok(None)` when there is none.
     ///
     /// # Errors
-    /// [`OpenError::Io`] when it cannot be read, [`OpenError::Manifest`] when it is damaged.
+    /// [`OpenError::Io`] when it cannot be read, [`OpenError::Manifest`] when it is damaged,
+    /// [`OpenError::NotAStore`] when it is not a store's manifest at all.
     pub fn read(dir: &Path) -> Result<Option<Self>, OpenError> {
         let path = dir.join(MANIFEST_FILE);
         let bytes = match std::fs::read(&path) {
@@ -167,7 +168,14 @@ impl Manifest {
         };
         Self::decode(&bytes)
             .map(Some)
-            .map_err(|source| OpenError::Manifest { path, source })
+            .map_err(|source| match source {
+                // Another program's manifest (a FasterLog directory, say), not a damaged one.
+                FormatError::BadMagic => OpenError::NotAStore {
+                    dir: dir.to_path_buf(),
+                    reason: format!("its {MANIFEST_FILE} is not a faster-kv manifest"),
+                },
+                source => OpenError::Manifest { path, source },
+            })
     }
 
     /// Replaces the manifest of the store in `dir`, atomically and durably.

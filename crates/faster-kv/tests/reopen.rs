@@ -274,3 +274,29 @@ fn contradicting_settings_are_refused_and_the_others_are_remembered() {
     assert_eq!(manifest.remembered.memory_bytes, 32 << 12);
     assert_eq!(manifest.page_size_bits, 12);
 }
+
+#[test]
+fn a_damaged_manifest_is_refused_and_a_foreign_one_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(small_in(dir.path()).open::<u64, u64>().unwrap());
+    let path = dir.path().join("MANIFEST");
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    std::fs::write(&path, &bad).unwrap();
+    let err = FasterKv::<u64, u64>::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, OpenError::Manifest { path: p, .. } if *p == path),
+        "{err}"
+    );
+    // Another program's manifest (another magic, as a FasterLog directory has): not a store,
+    // not damage.
+    let other = tempfile::tempdir().unwrap();
+    let sealed = faster_device::envelope::seal(*b"FRSLOGM\n", 1, &[0; 36]);
+    std::fs::write(other.path().join("MANIFEST"), sealed).unwrap();
+    let err = FasterKv::<u64, u64>::open(other.path()).unwrap_err();
+    assert!(matches!(err, OpenError::NotAStore { .. }), "{err}");
+    std::fs::write(&path, &good).unwrap();
+    assert!(FasterKv::<u64, u64>::open(dir.path()).is_ok());
+}
