@@ -64,6 +64,7 @@ pub struct FasterKvBuilder {
     pub(crate) checkpoint_retention: Option<usize>,
     pub(crate) snapshot_buffer: Option<u64>,
     pub(crate) policy: CheckpointPolicy,
+    pub(crate) check_type_names: bool,
 }
 
 /// Default memory budget for the log's pages: 256 MiB.
@@ -107,6 +108,7 @@ impl Default for FasterKvBuilder {
             checkpoint_dir: None,
             checkpoint_retention: None,
             snapshot_buffer: None,
+            check_type_names: true,
             policy: CheckpointPolicy {
                 every: None,
                 after_bytes: None,
@@ -215,6 +217,18 @@ impl FasterKvBuilder {
     /// snapshot is written. Default: half the memory budget. At least one page is used.
     pub fn snapshot_buffer(mut self, bytes: u64) -> Self {
         self.snapshot_buffer = Some(bytes);
+        self
+    }
+
+    /// Whether reopening compares the names of the key and value types with those the store
+    /// recorded. The name (`std::any::type_name`) is part of a codec's identity, so a type
+    /// renamed or moved to another module — or a name the compiler spells differently — makes
+    /// the store refuse to open with [`OpenError::TypeMismatch`](crate::OpenError::TypeMismatch).
+    /// With `false`, a type whose kind, size and alignment match is accepted under its new
+    /// name, which the manifest then records; use it once, after a rename you know is only
+    /// a rename. Default: true.
+    pub fn check_type_names(mut self, on: bool) -> Self {
+        self.check_type_names = on;
         self
     }
 

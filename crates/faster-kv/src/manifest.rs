@@ -191,26 +191,39 @@ impl Manifest {
         faster_device::write_file_durably(&path, &bytes).map_err(OpenError::from)
     }
 
-    /// Checks the codecs `K` and `V` against the recorded ones.
+    /// Checks the codecs `K` and `V` against the recorded ones; with `names` false, a type
+    /// that differs only in its name is accepted (and the new name recorded). Returns whether
+    /// a name was updated, so that the caller writes the manifest back.
     ///
     /// # Errors
     /// [`OpenError::TypeMismatch`] naming the stored and the requested codec.
     pub(crate) fn check_codecs<K: Codec + ?Sized, V: Codec + ?Sized>(
-        &self,
-    ) -> Result<(), OpenError> {
+        &mut self,
+        names: bool,
+    ) -> Result<bool, OpenError> {
+        let mut renamed = false;
         for (role, stored, requested) in [
-            (CodecRole::Key, &self.key, StoredCodec::of::<K>()),
-            (CodecRole::Value, &self.value, StoredCodec::of::<V>()),
+            (CodecRole::Key, &mut self.key, StoredCodec::of::<K>()),
+            (CodecRole::Value, &mut self.value, StoredCodec::of::<V>()),
         ] {
-            if *stored != requested {
+            if *stored == requested {
+                continue;
+            }
+            let same_shape = StoredCodec {
+                type_name: requested.type_name.clone(),
+                ..stored.clone()
+            } == requested;
+            if names || !same_shape {
                 return Err(OpenError::TypeMismatch {
                     role,
                     stored: stored.to_string(),
                     requested: requested.to_string(),
                 });
             }
+            *stored = requested;
+            renamed = true;
         }
-        Ok(())
+        Ok(renamed)
     }
 }
 
@@ -282,9 +295,9 @@ mod tests {
 
     #[test]
     fn codecs_that_differ_are_named_in_the_error() {
-        let m = sample();
-        assert!(m.check_codecs::<u64, str>().is_ok());
-        let err = m.check_codecs::<u32, str>().unwrap_err();
+        let mut m = sample();
+        assert!(!m.check_codecs::<u64, str>(true).unwrap());
+        let err = m.check_codecs::<u32, str>(true).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("u64") && text.contains("u32"), "{text}");
         assert!(matches!(
@@ -295,12 +308,27 @@ mod tests {
             }
         ));
         assert!(matches!(
-            m.check_codecs::<u64, [u8]>().unwrap_err(),
+            m.check_codecs::<u64, [u8]>(true).unwrap_err(),
             OpenError::TypeMismatch {
                 role: CodecRole::Value,
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_renamed_type_of_the_same_shape_is_accepted_only_when_names_are_not_checked() {
+        let mut m = sample();
+        // i64 has u64's kind, size and alignment: only the name differs.
+        assert!(m.check_codecs::<i64, str>(true).is_err());
+        assert!(
+            m.check_codecs::<i64, str>(false).unwrap(),
+            "the name is updated"
+        );
+        assert_eq!(m.key, StoredCodec::of::<i64>());
+        // Another shape is refused either way.
+        assert!(m.check_codecs::<u32, str>(false).is_err());
+        assert!(m.check_codecs::<i64, [u8]>(false).is_err());
     }
 
     #[test]

@@ -191,11 +191,11 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
             ),
         });
     }
-    manifest.check_codecs::<K, V>()?;
+    let renamed = manifest.check_codecs::<K, V>(b.check_type_names)?;
     let settings = b.resolve(Some(home), Some(&manifest))?;
     let checkpoints = lock_checkpoint_dir(home, &settings, false)?;
     let remembered = settings.remembered(home);
-    if remembered != manifest.remembered {
+    if renamed || remembered != manifest.remembered {
         manifest.remembered = remembered;
         manifest.write(home)?;
     }

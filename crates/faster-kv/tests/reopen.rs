@@ -300,3 +300,38 @@ fn a_damaged_manifest_is_refused_and_a_foreign_one_is_not_a_store() {
     std::fs::write(&path, &good).unwrap();
     assert!(FasterKv::<u64, u64>::open(dir.path()).is_ok());
 }
+
+#[test]
+fn a_renamed_type_is_accepted_once_when_asked_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: FasterKv<u64, u64> = small_in(dir.path()).open().unwrap();
+    store.session().unwrap().upsert(&1, &2).unwrap();
+    store.checkpoint().unwrap().wait().unwrap();
+    drop(store);
+    // `i64` has the shape of `u64`, but not its name.
+    assert!(matches!(
+        FasterKv::<i64, u64>::open(dir.path()),
+        Err(OpenError::TypeMismatch { .. })
+    ));
+    let store: FasterKv<i64, u64> = FasterKv::builder()
+        .dir(dir.path())
+        .check_type_names(false)
+        .open()
+        .unwrap();
+    assert_eq!(store.session().unwrap().read(&1).unwrap(), Some(2));
+    drop(store);
+    // The new name is the store's now.
+    assert!(FasterKv::<i64, u64>::open(dir.path()).is_ok());
+    assert!(matches!(
+        FasterKv::<u64, u64>::open(dir.path()),
+        Err(OpenError::TypeMismatch { .. })
+    ));
+    // A type of another shape is refused even then.
+    assert!(matches!(
+        FasterKv::builder()
+            .dir(dir.path())
+            .check_type_names(false)
+            .open::<u32, u64>(),
+        Err(OpenError::TypeMismatch { .. })
+    ));
+}
