@@ -67,7 +67,9 @@ pub struct CodecError {
 /// fixed size and alignment. A store records the descriptors of its key and value codecs and
 /// refuses to reopen with codecs whose descriptors differ from the recorded ones. The type
 /// name ([`std::any::type_name`]) is part of the identity: renaming a type, or moving it to
-/// another module, changes it, and so could a compiler whose `type_name` output differs.
+/// another module, changes it, and so could a compiler whose `type_name` output differs;
+/// [`FasterKvBuilder::check_type_names`](crate::FasterKvBuilder::check_type_names)`(false)`
+/// accepts such a type once when its kind, size and alignment still match.
 ///
 /// # Which types
 ///
