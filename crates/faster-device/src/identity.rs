@@ -1,11 +1,12 @@
-//! Fresh identities for new logs (rule 8): 128 random bits from the operating system.
+//! Fresh identities for new logs and stores (rule 8): 128 random bits from the operating
+//! system.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A new identity: 128 bits from the operating system's random source. Should that source
 /// fail (it does not on any supported Linux), the bits are hashed from the time, the process
 /// id and a per-process counter instead, which still differ between any two calls.
-pub(crate) fn fresh_identity() -> u128 {
+pub fn fresh_identity() -> u128 {
     let mut bytes = [0u8; 16];
     match getrandom::fill(&mut bytes) {
         Ok(()) => u128::from_le_bytes(bytes),

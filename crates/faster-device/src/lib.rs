@@ -148,6 +148,7 @@ pub use file::{
     SegmentHeaderError, read_segment_header,
 };
 pub use geometry::Geometry;
+pub use identity::fresh_identity;
 pub use lock::{DirLock, LENT_LOCK_WAIT_MAX, LOCK_FILE, LockError, LockHolder};
 pub use mem::{MEM_DEFAULT_SECTOR_SIZE, MEM_DEFAULT_SEGMENT_SIZE, MemDevice, MemDeviceBuilder};
 #[cfg(feature = "io-uring")]

@@ -232,25 +232,6 @@ pub(crate) fn remembered_checkpoint_dir(home: &Path, r: &Remembered) -> Option<P
     r.checkpoint_dir.as_ref().map(|d| home.join(d))
 }
 
-/// A fresh random 128-bit identity.
-pub(crate) fn random_id() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    // Two independently keyed SipHash states (the standard library seeds each from the
-    // operating system's randomness), fed the time and the process id for good measure.
-    let mut halves = [0u64; 2];
-    for half in &mut halves {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        *half = h.finish();
-    }
-    (u128::from(halves[0]) << 64) | u128::from(halves[1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,10 +310,5 @@ mod tests {
         // Another shape is refused either way.
         assert!(m.check_codecs::<u32, str>(false).is_err());
         assert!(m.check_codecs::<i64, [u8]>(false).is_err());
-    }
-
-    #[test]
-    fn random_ids_differ() {
-        assert_ne!(random_id(), random_id());
     }
 }

@@ -28,11 +28,12 @@ use crate::codec::Codec;
 use crate::config::{FasterKvBuilder, Settings, Storage};
 use crate::error::OpenError;
 use crate::lifecycle::Opened;
-use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec, random_id};
+use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec};
 use crate::store::{FasterKv, Store, StoreParts};
 use crate::store_dir::{
     Home, identity, io, lock, lock_checkpoint_dir, log_error, open_device, restart_log,
 };
+use faster_device::fresh_identity;
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +154,8 @@ fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
     let settings = b.resolve(Some(home), None)?;
     let checkpoints = lock_checkpoint_dir(home, &settings, true)?;
     let manifest = Manifest {
-        store_id: random_id(),
-        log_id: random_id(),
+        store_id: fresh_identity(),
+        log_id: fresh_identity(),
         record_format: RECORD_FORMAT,
         page_size_bits: settings.page_size_bits,
         segment_size: settings.segment_size,

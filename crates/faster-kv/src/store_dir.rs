@@ -11,7 +11,7 @@ use faster_device::{Device, DeviceError, DirLock, FileDevice, LockError, MemDevi
 
 use crate::config::{Settings, Storage};
 use crate::error::OpenError;
-use crate::manifest::{MANIFEST_FILE, Manifest, random_id};
+use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::store::Identity;
 
 /// The temporary manifest a creation writes before renaming it into place.
@@ -133,7 +133,7 @@ pub(crate) fn restart_log(
     device.close();
     drop(device);
     remove_segments(dir, settings.segment_size)?;
-    manifest.log_id = random_id();
+    manifest.log_id = faster_device::fresh_identity();
     manifest.write(home)?;
     open_device(
         &Storage::Dir(dir.to_path_buf()),

@@ -22,7 +22,7 @@ use faster_device::{Device, DeviceError, FileDevice, LOCK_FILE};
 
 use crate::error::OpenError;
 use crate::lock::{HeldLock, acquire};
-use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, fresh_identity};
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
 
 /// Prefix of the log device's segment files.
 pub(crate) const LOG_PREFIX: &str = "log";
@@ -108,7 +108,7 @@ impl Home {
             }
             None => {
                 check_empty(dir)?;
-                let manifest = requested.or_defaults(fresh_identity());
+                let manifest = requested.or_defaults(faster_device::fresh_identity());
                 manifest.check().map_err(|e| match e {
                     ManifestError::OutOfRange { setting, reason } => {
                         OpenError::invalid(setting, reason)

@@ -189,31 +189,6 @@ fn field<const N: usize>(payload: &[u8; MANIFEST_PAYLOAD_BYTES], at: usize) -> [
     bytes
 }
 
-/// A fresh random identity for a new log: 128 bits from the operating system. Should that
-/// source fail, the bits are hashed from the standard library's randomly keyed hasher, the
-/// time and the process id, which still differ between any two calls.
-pub(crate) fn fresh_identity() -> u128 {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_ok() {
-        return u128::from_le_bytes(bytes);
-    }
-    log::warn!("FasterLog: no random bytes from the operating system; identity from the clock");
-    use std::hash::{BuildHasher, Hasher};
-    let mut halves = [0u64; 2];
-    for (i, half) in halves.iter_mut().enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        *half = h.finish();
-    }
-    (u128::from(halves[0]) << 64) | u128::from(halves[1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,10 +321,5 @@ mod tests {
                 ..
             }))
         ));
-    }
-
-    #[test]
-    fn fresh_identities_differ() {
-        assert_ne!(fresh_identity(), fresh_identity());
     }
 }
