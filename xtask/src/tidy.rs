@@ -42,7 +42,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     }
 }
 
-fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
