@@ -17,7 +17,7 @@ usage: cargo xtask <command>
 
   ci            everything CI checks: tidy, fmt, clippy, tests, doctests, loom, rustdoc, deny
   tidy          source hygiene and the crate graph of docs/ARCHITECTURE.md
-  metrics       file lengths, import circles and long functions of faster-kv, SAFETY citations
+  metrics [--edges]  file lengths, import circles and long functions of faster-kv, SAFETY citations
   loom          the loom models (LOOM_MAX_PREEMPTIONS=2 unless set)
   deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::ci(),
         Some("tidy") => tidy::run(&cmd::workspace_root()),
-        Some("metrics") => metrics::run(&cmd::workspace_root()),
+        Some("metrics") => metrics::run(&cmd::workspace_root(), &args[1..]),
         Some("loom") => ci::loom(),
         Some("deny") => ci::deny(),
         Some("fuzz") => fuzz::run(args.get(1).map(String::as_str)),

@@ -21,8 +21,9 @@ const FILE_GOAL: usize = 450;
 /// A function longer than this is reported.
 const FN_GOAL: usize = 70;
 
-/// Prints every measure.
-pub(crate) fn run(root: &Path) -> Result<(), String> {
+/// Prints every measure; with `--edges`, also the imports inside the largest circle.
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
+    let show_edges = args.iter().any(|a| a == "--edges");
     let kv_src = root.join("crates/faster-kv/src");
     let mut kv_files = Vec::new();
     tidy::collect_rust_files(&kv_src, &mut kv_files);
@@ -32,7 +33,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     }
     let texts = read_all(&kv_files)?;
     file_lengths(root, &kv_files, &texts);
-    let cycle = graph::largest_cycle(&kv_src, &kv_files, &texts);
+    let (cycle, edges) = graph::largest_cycle(&kv_src, &kv_files, &texts);
     println!(
         "faster-kv: largest circle of files importing each other: {} file(s){}",
         cycle.len(),
@@ -49,6 +50,11 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
             String::new()
         }
     );
+    if show_edges {
+        for (from, to) in &edges {
+            println!("  {} -> {}", shown(&kv_src, from), shown(&kv_src, to));
+        }
+    }
     long_functions(root)?;
     safety_comments(root)?;
     Ok(())

@@ -6,8 +6,13 @@ use std::path::{Path, PathBuf};
 
 use super::lex;
 
-/// The files of the largest set that import each other, directly or in a circle.
-pub(crate) fn largest_cycle(src: &Path, files: &[PathBuf], texts: &[String]) -> Vec<PathBuf> {
+/// The files of the largest set that import each other, directly or in a circle, with the
+/// imports between them (`(from, to)`).
+pub(crate) fn largest_cycle(
+    src: &Path,
+    files: &[PathBuf],
+    texts: &[String],
+) -> (Vec<PathBuf>, Vec<(PathBuf, PathBuf)>) {
     let modules: BTreeMap<Vec<String>, usize> = files
         .iter()
         .enumerate()
@@ -32,9 +37,19 @@ pub(crate) fn largest_cycle(src: &Path, files: &[PathBuf], texts: &[String]) -> 
             best = component;
         }
     }
+    let members: BTreeSet<usize> = best.iter().copied().collect();
+    let inner = members
+        .iter()
+        .flat_map(|&i| {
+            edges[i]
+                .iter()
+                .filter(|j| members.contains(j))
+                .map(move |&j| (files[i].clone(), files[j].clone()))
+        })
+        .collect();
     let mut cycle: Vec<PathBuf> = best.into_iter().map(|i| files[i].clone()).collect();
     cycle.sort();
-    cycle
+    (cycle, inner)
 }
 
 /// `src/a/b.rs` and `src/a/b/mod.rs` → `["a", "b"]`; `src/lib.rs` → `[]`.
@@ -86,7 +101,7 @@ fn references(here: &[String], text: &str) -> Vec<Vec<String>> {
                 if let Some(first) = tokens.get(i + 1)
                     && !matches!(first.as_str(), "crate" | "super" | "self" | "std" | "core")
                 {
-                    path_tree(&tokens, i, here, &mut tail);
+                    path_tree(&tokens, i + 1, here, &mut tail);
                 }
                 paths.extend(tail);
                 continue;
@@ -274,12 +289,13 @@ mod tests {
     fn paths_of_crate_super_and_groups() {
         let found = refs(
             &["ops", "read"],
-            "use super::{KeyRef, Step};\nuse crate::chain::{Append, Lookup};\nlet x = crate::record::word_of(v);\n",
+            "use super::{KeyRef, Step};\nuse crate::chain::{Append, Lookup};\nlet x = crate::record::word_of(v);\npub(crate) use child::Thing;\n",
         );
         let found: Vec<String> = found.iter().map(|p| p.join("::")).collect();
         assert!(found.contains(&"ops::KeyRef".to_string()), "{found:?}");
         assert!(found.contains(&"chain::Lookup".to_string()), "{found:?}");
         assert!(found.contains(&"record::word_of".to_string()), "{found:?}");
+        assert!(found.contains(&"ops::read::child::Thing".to_string()), "{found:?}");
     }
 
     #[test]
