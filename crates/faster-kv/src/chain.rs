@@ -5,9 +5,9 @@ use faster_epoch::Guard;
 use faster_hlog::{Address, ReadBuffer};
 use faster_index::EntrySlot;
 
+use crate::checkpoint::rules::OpCtx;
 use crate::codec::Codec;
 use crate::error::OpError;
-use crate::ops::OpCtx;
 use crate::record::{self, Header, INVALID, InMemory, Parse};
 use crate::store::Store;
 

@@ -14,8 +14,9 @@ use faster_hlog::Address;
 use faster_index::{KeyHash, RecordLookup, Resolver};
 
 use crate::codec::Codec;
+use crate::kv::FasterKv;
 use crate::record::{InMemory, Layout};
-use crate::store::{FasterKv, Store};
+use crate::store::Store;
 
 /// Errors of growing the index.
 #[derive(Debug, thiserror::Error)]

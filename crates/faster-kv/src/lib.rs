@@ -82,6 +82,7 @@ mod codec;
 mod config;
 mod error;
 mod grow;
+mod kv;
 mod lifecycle;
 pub mod manifest;
 mod open;
@@ -107,12 +108,14 @@ pub use config::{
 pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Status};
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};
 pub use grow::GrowError;
+pub use kv::FasterKv;
 pub use lifecycle::Opened;
 pub use ops::batch::READ_BATCH_GROUP;
-pub use pending::{Completed, Completion, Outcome};
-pub use session::{Pinned, REFRESH_INTERVAL, Rmw, Session};
+pub use ops::update::Rmw;
+pub use pending::api::{Completed, Completion, Outcome};
+pub use session::Session;
+pub use session::pinned::{Pinned, REFRESH_INTERVAL};
 pub use stats::Stats;
-pub use store::FasterKv;
 
 /// The durability contract of faster-kv (and of the crates below it), as `docs/durability.md`
 /// states it.

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use crate::checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, Recovered};
 use crate::codec::Codec;
 use crate::config::CheckpointPolicy;
-use crate::store::{FasterKv, Store};
+use crate::kv::FasterKv;
+use crate::store::Store;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

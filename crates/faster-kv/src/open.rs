@@ -27,9 +27,10 @@ use crate::checkpoint::recover::{Recovered, recover_chosen};
 use crate::codec::Codec;
 use crate::config::{FasterKvBuilder, Settings, Storage};
 use crate::error::OpenError;
+use crate::kv::FasterKv;
 use crate::lifecycle::Opened;
 use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec};
-use crate::store::{FasterKv, Store, StoreParts};
+use crate::store::{Store, StoreParts};
 use crate::store_dir::{
     Home, identity, io, lock, lock_checkpoint_dir, log_error, open_device, restart_log,
 };

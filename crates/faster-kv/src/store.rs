@@ -1,33 +1,21 @@
-//! [`FasterKv`]: opening a store, starting sessions, and the state every session shares.
+//! [`Store`]: the state every session of a store shares — epoch, log, index, checkpoint
+//! machinery, settings — and what it is built from.
 
 use std::marker::PhantomData;
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use faster_cpr::{CheckpointDir, CheckpointMeta, StateMachine};
+use faster_cpr::{CheckpointDir, CheckpointMeta};
 use faster_epoch::Epoch;
-use faster_hlog::{Address, HybridLog, Regions};
+use faster_hlog::HybridLog;
 use faster_index::HashIndex;
 
-use crate::checkpoint::{Cpr, DirtyPages, SessionTable, StartRefused};
+use crate::checkpoint::cpr::{Cpr, CprParts};
 use crate::codec::Codec;
-use crate::config::{FasterKvBuilder, Settings};
-use crate::error::{OpenError, SessionError};
-use crate::lifecycle::{Opened, Owner};
-use crate::ops::OpCtx;
+use crate::config::Settings;
 use crate::record::Layout;
-use crate::session::Session;
-use crate::stats::{Stats, StatsRegistry};
-use crate::store_dir::{Home, Locks};
-
-/// The identities every checkpoint of a store records: the store's, and its log's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Identity {
-    pub(crate) store_id: u128,
-    pub(crate) log_id: Option<u128>,
-}
+use crate::stats::StatsRegistry;
+use crate::store_dir::{Home, Identity, Locks};
 
 /// The state shared by a store's sessions.
 pub(crate) struct Store<K: ?Sized, V: ?Sized> {
@@ -62,38 +50,26 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     pub(crate) const LAYOUT: Layout = Layout::of::<K, V>();
 
     pub(crate) fn assemble(parts: StoreParts) -> Self {
-        let next_token = match &parts.checkpoint_dir {
-            Some(dir) => dir
-                .tokens()
-                .ok()
-                .and_then(|t| t.last().copied())
-                .map_or(1, |t| t + 1),
-            None => 1,
-        };
-        let frames = parts.log.config().memory_bytes() / parts.log.page_size();
         let (locks, identity) = match parts.home {
             Some(home) => (Some(home.locks), home.identity),
             None => (None, Identity::default()),
         };
         let settings = parts.settings;
+        let cpr = Cpr::new(CprParts {
+            epoch: Arc::clone(&parts.epoch),
+            version: parts.version,
+            dir: parts.checkpoint_dir,
+            last: parts.last,
+            max_sessions: settings.max_sessions,
+            retention: settings.checkpoint_retention,
+            frames: parts.log.config().memory_bytes() / parts.log.page_size(),
+            snapshot_buffer: settings
+                .snapshot_buffer
+                .unwrap_or(settings.memory_bytes / 2),
+            identity,
+        });
         Self {
-            cpr: Cpr {
-                machine: StateMachine::new(Arc::clone(&parts.epoch), parts.version),
-                sessions: SessionTable::new(settings.max_sessions),
-                dir: parts.checkpoint_dir,
-                run: std::sync::Mutex::new(None),
-                workers: std::sync::Mutex::new(Vec::new()),
-                start: AtomicU64::new(u64::MAX),
-                next_token: AtomicU64::new(next_token),
-                retention: settings.checkpoint_retention,
-                last: std::sync::Mutex::new(parts.last),
-                dirty: DirtyPages::new(frames),
-                captured: AtomicU64::new(0),
-                snapshot_buffer: settings
-                    .snapshot_buffer
-                    .unwrap_or(settings.memory_bytes / 2),
-                identity,
-            },
+            cpr,
             epoch: parts.epoch,
             log: parts.log,
             index: parts.index,
@@ -103,29 +79,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             _locks: locks,
             _types: PhantomData,
         }
-    }
-
-    /// Whether the record at `address` with `header` may be updated in place by a session in
-    /// the phase `ctx` (besides being at or above read-only and not sealed): at rest, yes; a
-    /// version-`v + 1` session only a record of `v + 1`, or one that the snapshot of `v` has
-    /// already copied (rules R8, R12).
-    #[inline]
-    pub(crate) fn may_update_in_place(
-        &self,
-        ctx: OpCtx,
-        address: Address,
-        header: crate::record::Header,
-    ) -> bool {
-        ctx.may_update_in_place(address, header)
-            || address.raw() < self.cpr.captured.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Records that the record at `address` changed in place (for incremental snapshots).
-    #[inline]
-    pub(crate) fn mark_dirty(&self, address: Address, ctx: OpCtx) {
-        self.cpr
-            .dirty
-            .mark(self.log.page_of(address), ctx != OpCtx::REST);
     }
 }
 
@@ -141,141 +94,5 @@ impl<K: ?Sized, V: ?Sized> Drop for Store<K, V> {
         if self.owns_device {
             self.log.device().close();
         }
-    }
-}
-
-/// A concurrent key-value store whose data may be far larger than memory.
-///
-/// Records live in a hybrid log ([`faster_hlog`]): the newest pages in memory, where 8-byte
-/// values are updated in place atomically, the rest on a device. A hash index
-/// ([`faster_index`]) finds a key's newest record. Threads work through [`Session`]s.
-///
-/// `K` and `V` are [`Codec`]s: plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]`), `[u8]`,
-/// `str`, or a serde type in [`Serde<T>`](crate::Serde) or [`Cbor<T>`](crate::Cbor). Cloning
-/// is cheap and shares the store. When the last clone is dropped (or [`FasterKv::close`] is
-/// called), the store stops its background checkpoints, waits for a running checkpoint, and
-/// takes the closing checkpoint if [`FasterKvBuilder::checkpoint_on_close`] asked for one;
-/// its directory stays locked until its last session is dropped too.
-///
-/// ```
-/// use faster_kv::FasterKv;
-///
-/// let store: FasterKv<u64, u64> = FasterKv::builder().in_memory().open()?;
-/// let mut session = store.session()?;
-/// session.upsert(&1, &10)?;
-/// assert_eq!(session.read(&1)?, Some(10));
-/// assert_eq!(session.add(&1, 5)?, 15);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct FasterKv<K: Codec + ?Sized, V: Codec + ?Sized> {
-    pub(crate) store: Arc<Store<K, V>>,
-    pub(crate) owner: Arc<Owner<K, V>>,
-}
-
-impl<K: Codec + ?Sized, V: Codec + ?Sized> Clone for FasterKv<K, V> {
-    fn clone(&self) -> Self {
-        Self {
-            store: Arc::clone(&self.store),
-            owner: Arc::clone(&self.owner),
-        }
-    }
-}
-
-impl<K: Codec + ?Sized, V: Codec + ?Sized> std::fmt::Debug for FasterKv<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FasterKv")
-            .field("regions", &self.store.log.regions())
-            .finish_non_exhaustive()
-    }
-}
-
-impl FasterKv<(), ()> {
-    /// Settings for a new store, starting from the defaults.
-    pub fn builder() -> FasterKvBuilder {
-        FasterKvBuilder::default()
-    }
-}
-
-impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// The handle of a store that opening it built; starts its background checkpoints.
-    pub(crate) fn from_store(store: Arc<Store<K, V>>, opened: Opened) -> Self {
-        let owner = Arc::new(Owner::start(&store, opened));
-        Self { store, owner }
-    }
-
-    /// Opens the store in `dir` with the default settings (see [`FasterKvBuilder::open`]):
-    /// recovers its newest valid checkpoint if `dir` holds a store, creates one if `dir` is
-    /// empty or missing. Data beyond the memory budget (256 MiB) goes to `dir`.
-    ///
-    /// # Errors
-    /// As [`FasterKvBuilder::open`].
-    pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
-        FasterKvBuilder::default().dir(dir.as_ref()).open()
-    }
-
-    /// What opening the store did: created it, found nothing durable to recover, or
-    /// recovered a checkpoint (with its token and every session's recovered serial number).
-    pub fn opened(&self) -> Opened {
-        self.owner.opened()
-    }
-
-    /// Starts a session: a thread's context for operations. A session is `Send` (it may move
-    /// between threads) but not shared; start one per thread.
-    ///
-    /// # Errors
-    /// [`SessionError::TooMany`] when the store already has
-    /// [`max_sessions`](FasterKvBuilder::max_sessions) live sessions.
-    pub fn session(&self) -> Result<Session<K, V>, SessionError> {
-        self.start_session(None).map(|(session, _)| session)
-    }
-
-    /// Continues session `id` after recovery (or after it was dropped): the returned session
-    /// has the same identifier and continues from its recovered serial number, which is also
-    /// returned. Operations after that serial number were not recovered; replay them.
-    ///
-    /// # Errors
-    /// [`SessionError::Unknown`] when no ended or recovered session has this identifier (or it
-    /// is live), [`SessionError::TooMany`] when `max_sessions` sessions are live.
-    pub fn continue_session(&self, id: u64) -> Result<(Session<K, V>, u64), SessionError> {
-        self.start_session(Some(id))
-    }
-
-    fn start_session(&self, id: Option<u64>) -> Result<(Session<K, V>, u64), SessionError> {
-        let store = &self.store;
-        // The epoch slot first: if the table refused after registering, nothing would end the
-        // registration.
-        let handle = store.epoch.register()?;
-        let shared = store
-            .cpr
-            .sessions
-            .start(id, || store.cpr.machine.state().version)
-            .map_err(|refused| match refused {
-                StartRefused::Full => SessionError::TooMany {
-                    max_sessions: store.cpr.sessions.max_live(),
-                },
-                StartRefused::Unknown => SessionError::Unknown {
-                    id: id.unwrap_or_default(),
-                },
-            })?;
-        let serial = shared.start().1;
-        Ok((Session::new(Arc::clone(store), handle, shared), serial))
-    }
-
-    /// Operation counters summed over every session, live or ended, with the log's regions
-    /// and the index's fill. The counters cost nothing to keep (each session counts in its own
-    /// cache line); this call sums them and scans the index table, so it is not for hot loops.
-    pub fn stats(&self) -> Stats {
-        let mut stats = self.store.stats.total();
-        stats.regions = Some(self.store.log.regions());
-        if let Ok(handle) = self.store.epoch.register() {
-            let guard = handle.protect();
-            stats.index = Some(self.store.index.stats(&guard));
-        }
-        stats
-    }
-
-    /// The hybrid log's region addresses.
-    pub fn regions(&self) -> Regions {
-        self.store.log.regions()
     }
 }

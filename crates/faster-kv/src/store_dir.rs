@@ -12,7 +12,13 @@ use faster_device::{Device, DeviceError, DirLock, FileDevice, LockError, MemDevi
 use crate::config::{Settings, Storage};
 use crate::error::OpenError;
 use crate::manifest::{MANIFEST_FILE, Manifest};
-use crate::store::Identity;
+
+/// The identities every checkpoint of a store records: the store's, and its log's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Identity {
+    pub(crate) store_id: u128,
+    pub(crate) log_id: Option<u128>,
+}
 
 /// The temporary manifest a creation writes before renaming it into place.
 fn manifest_tmp() -> String {

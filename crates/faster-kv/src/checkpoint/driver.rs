@@ -9,55 +9,18 @@
 //! flush). No session ever blocks on a checkpoint.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use faster_cpr::{Action, CheckpointDir, LogCheckpointKind, Phase, StateMachine, SystemState};
+use faster_cpr::{Action, LogCheckpointKind, Phase, SystemState};
 
+use super::CheckpointError;
 use super::run::{Job, Run};
-use super::sessions::SessionTable;
-use super::{CheckpointError, DirtyPages};
 use crate::codec::Codec;
 use crate::store::Store;
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The store's checkpoint machinery.
-pub(crate) struct Cpr {
-    pub(crate) machine: StateMachine,
-    pub(crate) sessions: SessionTable,
-    pub(crate) dir: Option<CheckpointDir>,
-    pub(crate) run: std::sync::Mutex<Option<Arc<Run>>>,
-    /// The worker threads started, joined when the store closes.
-    pub(crate) workers: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
-    /// The tail when the version change of the checkpoint in progress began (records of the
-    /// new version lie at or above it); `u64::MAX` when none is in progress.
-    pub(crate) start: AtomicU64,
-    pub(crate) next_token: AtomicU64,
-    /// Complete checkpoints kept on disk (older ones are removed).
-    pub(crate) retention: usize,
-    /// The newest complete checkpoint (for index reuse and incremental chains).
-    pub(crate) last: std::sync::Mutex<Option<faster_cpr::CheckpointMeta>>,
-    pub(crate) dirty: DirtyPages,
-    /// While a snapshot checkpoint of version `v` copies the log, the address below which it
-    /// has copied (or, incremental, skipped as unchanged) every page: version-`v + 1` sessions
-    /// may update version-`v` records below it in place (rule R12). 0 outside that copy: it
-    /// starts at 0 and each run sets it back to 0 when it reaches rest (`cpr_finish`), before
-    /// the next run can start.
-    pub(crate) captured: AtomicU64,
-    /// Bytes a snapshot copies ahead of its file writes
-    /// ([`FasterKvBuilder::snapshot_buffer`](crate::FasterKvBuilder::snapshot_buffer)).
-    pub(crate) snapshot_buffer: u64,
-    /// The identities every checkpoint records.
-    pub(crate) identity: crate::store::Identity,
-}
-
-impl Cpr {
-    pub(crate) fn current_run(&self) -> Option<Arc<Run>> {
-        lock(&self.run).clone()
-    }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {

@@ -6,32 +6,30 @@
 //! to its commit point and none after. `docs/durability.md` states what is durable when.
 
 pub(crate) mod choose;
+pub(crate) mod cpr;
 mod direct;
 mod driver;
 mod inspect;
 pub(crate) mod jobs;
 pub(crate) mod recover;
+pub(crate) mod rules;
 mod run;
-mod sessions;
+pub(crate) mod sessions;
 mod snapshot;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_utils::CachePadded;
 use faster_cpr::{Action, LogCheckpointKind};
 
-pub(crate) use driver::Cpr;
 pub use inspect::{
     CheckpointEntry, Finding, InspectError, Inventory, SegmentEntry, SegmentState, inspect, verify,
 };
 pub use recover::Recovered;
 pub use run::{CheckpointHandle, CheckpointInfo, Durable};
-pub(crate) use sessions::{SessionShared, SessionTable, StartRefused};
 pub use snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotChunk, parse_snapshot};
 
 use crate::codec::Codec;
-use crate::store::FasterKv;
+use crate::kv::FasterKv;
 
 /// Errors of taking a checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -141,46 +139,5 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> crate::store::Store<K, V> {
             index: options.index || !self.has_checkpoint(),
             log: Some(options.log),
         })
-    }
-}
-
-/// Which pages changed in place since the last snapshot, for incremental snapshots: one flag
-/// per page frame, holding the number of the page that was updated (rule R10).
-///
-/// At rest an in-place update marks its page only if the flag does not name it already (one
-/// load, rarely a store). While a checkpoint is in progress — the only time a snapshot copies
-/// pages — updates store the flag unconditionally after writing (release), and the copier
-/// clears a page's flag with a swap (acquire) *before* copying it: an update either happened
-/// before the swap, and the copy sees it, or re-marks the page for the next increment.
-pub(crate) struct DirtyPages {
-    flags: Box<[CachePadded<AtomicU64>]>,
-    mask: u64,
-}
-
-const CLEAN: u64 = u64::MAX;
-
-impl DirtyPages {
-    pub(crate) fn new(frames: u64) -> Self {
-        Self {
-            flags: (0..frames)
-                .map(|_| CachePadded::new(AtomicU64::new(CLEAN)))
-                .collect(),
-            mask: frames - 1,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn mark(&self, page: u64, always: bool) {
-        let flag = &self.flags[(page & self.mask) as usize];
-        if always || flag.load(Ordering::Relaxed) != page {
-            flag.store(page, Ordering::Release);
-        }
-    }
-
-    /// Clears `page`'s mark; returns whether it was marked.
-    pub(crate) fn take(&self, page: u64) -> bool {
-        let flag = &self.flags[(page & self.mask) as usize];
-        flag.compare_exchange(page, CLEAN, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
     }
 }

@@ -25,9 +25,10 @@ use super::choose::{Chosen, each_snapshot_chunk};
 use crate::codec::Codec;
 use crate::config::Settings;
 use crate::error::OpenError;
+use crate::kv::FasterKv;
 use crate::lifecycle::Opened;
 use crate::record::{self, INVALID, Parse};
-use crate::store::{FasterKv, Store, StoreParts};
+use crate::store::{Store, StoreParts};
 use crate::store_dir::Home;
 
 /// What recovery restored.

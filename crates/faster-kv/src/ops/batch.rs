@@ -14,7 +14,7 @@ use faster_index::KeyHash;
 
 use crate::codec::Codec;
 use crate::error::OpError;
-use crate::session::Pinned;
+use crate::session::pinned::Pinned;
 
 /// Keys whose misses are overlapped at a time: enough to cover the memory latency, few enough
 /// that the prefetched lines are still in the cache when they are used.

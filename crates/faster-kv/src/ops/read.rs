@@ -1,20 +1,20 @@
-//! Read: the newest record of a key, from memory, or `Pending` when the chain goes below the
-//! head.
+//! Read: the newest record of a key, from memory, or from the device when the chain goes
+//! below the head.
 
-use faster_epoch::Guard;
-
-use super::{KeyRef, OpCtx, Step};
-use crate::chain::{DiskRecord, Lookup};
+use super::attempt::{Attempt, FromDevice, Operation, Step, with_key};
+use crate::chain::Lookup;
 use crate::codec::{Codec, CodecError};
 use crate::error::OpError;
-use crate::store::Store;
+use crate::session::Session;
+use crate::session::pinned::Pinned;
+use crate::stats::Counter;
 
 /// What a read found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Found {
     /// The key is absent or deleted.
     No,
-    /// The value's bytes are in the output buffer given to the read.
+    /// The value's bytes are in the session's value buffer.
     InBuffer,
     /// A word value (rule R3): the first `len` of these bytes, read with one atomic load.
     /// Returning them by value spares a copy through the buffer on the hottest path.
@@ -22,11 +22,6 @@ pub(crate) enum Found {
 }
 
 impl Found {
-    /// `InBuffer` or `No`.
-    pub(crate) fn in_buffer(found: bool) -> Self {
-        if found { Self::InBuffer } else { Self::No }
-    }
-
     /// Whether a value was found.
     pub(crate) fn is_found(self) -> bool {
         self != Self::No
@@ -46,52 +41,92 @@ impl Found {
     }
 }
 
-impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
-    /// One attempt of a read: `Done(Word)` for a word value, `Done(InBuffer)` with the value's
-    /// bytes in `out`, `Done(No)` when the key is absent or deleted.
+/// A read, as the driver runs it.
+pub(crate) struct ReadOp;
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
+    type Output = Found;
+
+    /// `Done(Word)` for a word value, `Done(InBuffer)` with the value's bytes in the buffer,
+    /// `Done(No)` when the key is absent or deleted.
     #[inline]
-    pub(crate) fn read_once(
-        &self,
-        guard: &Guard<'_>,
-        ctx: OpCtx,
-        key: KeyRef<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<Step<Found>, OpError> {
-        let slot = match self.index.find(key.hash, guard) {
+    fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<Found>, OpError> {
+        let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Found::No)),
             Err(_busy) => return Ok(Step::Retry),
         };
         let entry = slot.address();
-        Ok(match self.trace(ctx, key.bytes, entry, guard) {
-            Lookup::InMemory(address, record) => {
-                let header = record.header();
-                if ctx.must_shift(address, header) {
-                    Step::CprShift
-                } else if header.is_tombstone() {
-                    Step::Done(Found::No)
-                } else if let Some((bytes, len)) = record.read_word() {
-                    Step::Done(Found::Word(bytes, len))
-                } else {
-                    record.read_value(out);
-                    Step::Done(Found::InBuffer)
+        Ok(
+            match at.store.trace(at.ctx, at.key.bytes, entry, at.guard) {
+                Lookup::InMemory(address, record) => {
+                    let header = record.header();
+                    if at.ctx.must_shift(address, header) {
+                        Step::CprShift
+                    } else if header.is_tombstone() {
+                        Step::Done(Found::No)
+                    } else if let Some((bytes, len)) = record.read_word() {
+                        Step::Done(Found::Word(bytes, len))
+                    } else {
+                        record.read_value(at.value);
+                        Step::Done(Found::InBuffer)
+                    }
                 }
+                Lookup::OnDevice(read) => Step::Pending { read, entry },
+                Lookup::Absent => Step::Done(Found::No),
+                Lookup::Shift => Step::CprShift,
+            },
+        )
+    }
+
+    /// The record the device holds, unless it belongs to a version this session must move to
+    /// first (rule R8).
+    fn after_device(
+        &mut self,
+        at: &mut Attempt<'_, '_, K, V>,
+        device: FromDevice<'_>,
+    ) -> Result<Step<Found>, OpError> {
+        Ok(match device.found {
+            Some(record) if at.ctx.must_shift(record.address, record.header) => Step::CprShift,
+            Some(record) if !record.header.is_tombstone() => {
+                at.value.clear();
+                at.value.extend_from_slice(&record.value);
+                Step::Done(Found::InBuffer)
             }
-            Lookup::OnDevice(read) => Step::Pending { read, entry },
-            Lookup::Absent => Step::Done(Found::No),
-            Lookup::Shift => Step::CprShift,
+            _ => Step::Done(Found::No),
+        })
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
+    /// See [`Session::read`].
+    ///
+    /// # Errors
+    /// As [`Session::read`].
+    pub fn read(&mut self, key: &K) -> Result<Option<V::Owned>, OpError> {
+        self.op(|this| {
+            this.state.stats.bump(Counter::Reads);
+            let found = with_key(key, |key| this.run(&mut ReadOp, key))?;
+            this.read_result(found)
         })
     }
 
-    /// Finishes a read whose record was looked up on the device.
-    pub(crate) fn read_after_device(found: Option<DiskRecord>, out: &mut Vec<u8>) -> bool {
-        match found {
-            Some(record) if !record.header.is_tombstone() => {
-                out.clear();
-                out.extend_from_slice(&record.value);
-                true
-            }
-            _ => false,
+    /// The value a finished read found, counted.
+    pub(crate) fn read_result(&mut self, found: Found) -> Result<Option<V::Owned>, OpError> {
+        if found.is_found() {
+            self.state.stats.bump(Counter::ReadsFound);
         }
+        Ok(found.decode::<V>(&self.state.value)?)
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
+    /// The value of `key`, reading it from the device if needed.
+    ///
+    /// # Errors
+    /// [`OpError`] when the key cannot be encoded, the device fails, or the stored bytes are
+    /// corrupt.
+    pub fn read(&mut self, key: &K) -> Result<Option<V::Owned>, OpError> {
+        self.pin().read(key)
     }
 }

@@ -3,79 +3,131 @@
 
 use std::sync::atomic::Ordering;
 
-use faster_epoch::Guard;
+use faster_hlog::Address;
 
-use super::{KeyRef, OpCtx, Step};
+use super::attempt::{Attempt, Operation, Step, with_key};
 use crate::chain::{Append, Lookup};
 use crate::codec::Codec;
 use crate::error::OpError;
-use crate::record::word_of;
-use crate::stats::{Counter, SessionStats};
+use crate::record::{InMemory, word_of};
+use crate::session::Session;
+use crate::session::pinned::Pinned;
+use crate::stats::Counter;
 use crate::store::Store;
 
-impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
-    /// One attempt of an upsert of the encoded `value`.
+/// An upsert of the encoded value, as the driver runs it.
+pub(crate) struct UpsertOp<'v> {
+    pub(crate) value: &'v [u8],
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
+    type Output = ();
+
     #[inline]
-    pub(crate) fn upsert_once(
-        &self,
-        guard: &Guard<'_>,
-        ctx: OpCtx,
-        key: KeyRef<'_>,
-        value: &[u8],
-        stats: &SessionStats,
-    ) -> Result<Step<()>, OpError> {
-        let Ok(slot) = self.index.find_or_create(key.hash, guard) else {
+    fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<()>, OpError> {
+        let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
             return Ok(Step::Retry);
         };
         let entry = slot.address();
-        let lookup = self.trace(ctx, key.bytes, entry, guard);
-        if let Lookup::Shift = lookup {
-            return Ok(Step::CprShift);
-        }
-        if let Lookup::InMemory(address, record) = lookup {
-            let header = record.header();
-            if ctx.must_shift(address, header) {
-                return Ok(Step::CprShift);
-            }
-            // Rule R3/R4: in place only at or above read-only, checked under the guard
-            // (hybrid log rule H4), on a live record that nobody is copying, of this session's
-            // version (R8).
-            if address >= self.log.read_only_address()
-                && !header.is_tombstone()
-                && !header.is_sealed()
-                && self.may_update_in_place(ctx, address, header)
-            {
-                if Self::LAYOUT.value_word {
-                    if ctx.old_version {
-                        // Rule R7: under the header lock while a checkpoint may seal it.
-                        if !record.lock_header() {
-                            return Ok(Step::CprShift);
-                        }
-                        record.value_word().store(word_of(value), Ordering::Release);
-                        record.unlock_header();
-                    } else {
-                        record.value_word().store(word_of(value), Ordering::Release);
-                    }
-                    self.mark_dirty(address, ctx);
-                    stats.bump(Counter::InPlaceUpdates);
-                    return Ok(Step::Done(()));
+        match at.store.trace(at.ctx, at.key.bytes, entry, at.guard) {
+            Lookup::Shift => return Ok(Step::CprShift),
+            Lookup::InMemory(address, record) => {
+                if at.ctx.must_shift(address, record.header()) {
+                    return Ok(Step::CprShift);
                 }
-                if record.overwrite_locked(value) {
-                    self.mark_dirty(address, ctx);
-                    stats.bump(Counter::InPlaceUpdates);
-                    return Ok(Step::Done(()));
+                if let Some(step) = self.in_place(at, address, record) {
+                    return Ok(step);
                 }
-                // Another length: seal the old record so that no in-place update lands on
-                // it after ours replaces it (rule R5).
-                record.seal();
             }
+            Lookup::OnDevice(_) | Lookup::Absent => {}
         }
-        match self.append(guard, &slot, entry, ctx.flags(), key.bytes, value)? {
+        let appended = at.store.append(
+            at.guard,
+            &slot,
+            entry,
+            at.ctx.flags(),
+            at.key.bytes,
+            self.value,
+        )?;
+        Ok(match appended {
             Append::Installed(_) => {
-                stats.bump(Counter::Appends);
-                Ok(Step::Done(()))
+                at.stats.bump(Counter::Appends);
+                Step::Done(())
             }
-            Append::Retry => Ok(Step::Retry),
+            Append::Retry => Step::Retry,
+        })
+    }
+}
+
+impl UpsertOp<'_> {
+    /// Updates the record in place if the rules allow: `Some` when the attempt ended, `None`
+    /// when the value must be appended.
+    #[inline]
+    fn in_place<K: Codec + ?Sized, V: Codec + ?Sized>(
+        &self,
+        at: &Attempt<'_, '_, K, V>,
+        address: Address,
+        record: InMemory,
+    ) -> Option<Step<()>> {
+        let header = record.header();
+        // Rule R3/R4: in place only at or above read-only, checked under the guard (hybrid
+        // log rule H4), on a live record that nobody is copying, of this session's version
+        // (R8).
+        if address < at.store.log.read_only_address()
+            || header.is_tombstone()
+            || header.is_sealed()
+            || !at.may_update_in_place(address, header)
+        {
+            return None;
         }
+        if Store::<K, V>::LAYOUT.value_word {
+            if at.ctx.old_version {
+                // Rule R7: under the header lock while a checkpoint may seal it.
+                if !record.lock_header() {
+                    return Some(Step::CprShift);
+                }
+                record
+                    .value_word()
+                    .store(word_of(self.value), Ordering::Release);
+                record.unlock_header();
+            } else {
+                record
+                    .value_word()
+                    .store(word_of(self.value), Ordering::Release);
+            }
+        } else if !record.overwrite_locked(self.value) {
+            // Another length: seal the old record so that no in-place update lands on it
+            // after ours replaces it (rule R5).
+            record.seal();
+            return None;
+        }
+        at.mark_dirty(address);
+        at.stats.bump(Counter::InPlaceUpdates);
+        Some(Step::Done(()))
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
+    /// See [`Session::upsert`].
+    ///
+    /// # Errors
+    /// As [`Session::upsert`].
+    pub fn upsert(&mut self, key: &K, value: &V) -> Result<(), OpError> {
+        self.op(|this| {
+            this.state.stats.bump(Counter::Upserts);
+            with_key(key, |key| {
+                value.with_bytes(|value| this.run(&mut UpsertOp { value }, key))?
+            })
+        })
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
+    /// Stores `value` under `key`.
+    ///
+    /// # Errors
+    /// [`OpError::RecordTooLarge`] when the record does not fit in a page; log errors.
+    pub fn upsert(&mut self, key: &K, value: &V) -> Result<(), OpError> {
+        self.pin().upsert(key, value)
     }
 }

@@ -1,26 +1,23 @@
-//! Operations waiting for the device: the advanced API.
-//!
-//! [`Pinned::start_read`] and [`Pinned::start_rmw`] return [`Outcome::Pending`] when the key's
-//! record may be on the device; the session then owns the operation, its device reads are in
-//! flight (many per session at once), and [`Pinned::complete_pending`] finishes whatever has
-//! completed, in order of completion. Completions are pushed by the device's completion
-//! callbacks into the session's queue; nothing is shared with other sessions.
+//! The advanced API: starting operations that may wait for the device, and finishing them
+//! as their reads complete (see [`super`]).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use faster_hlog::{Address, LogError, ReadBuffer};
-use faster_index::KeyHash;
+use faster_hlog::Address;
 
+use super::queue::{Kind, PendingOp};
 use crate::chain::{DiskLookup, DiskRecord, DiskStep};
 use crate::codec::Codec;
 use crate::error::OpError;
-use crate::ops::rmw_update;
-use crate::ops::{Found, FromDevice, KeyRef, Step};
-use crate::session::{Pinned, Rmw, Session};
+use crate::ops::attempt::{KeyRef, with_key};
+use crate::ops::driver::{Driven, Wait};
+use crate::ops::read::ReadOp;
+use crate::ops::rmw::RmwOp;
+use crate::ops::update::{self, Rmw};
+use crate::session::Session;
+use crate::session::pinned::Pinned;
 use crate::stats::Counter;
-use crate::store::Store;
 
 /// The result of starting an operation with the advanced API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,81 +47,11 @@ pub struct Completion<T> {
     pub result: Result<Completed<T>, OpError>,
 }
 
-enum Kind<V: Codec + ?Sized> {
-    Read,
-    Rmw(Box<dyn Rmw<V> + Send>),
-}
+/// The device's answer to a pending operation: the index entry when it went pending, and
+/// the record found.
+type Answer = Option<(u64, Option<DiskRecord>)>;
 
-struct PendingOp<V: Codec + ?Sized> {
-    kind: Kind<V>,
-    hash: KeyHash,
-    entry: u64,
-    lookup: DiskLookup,
-}
-
-type IoResult = Result<ReadBuffer, LogError>;
-
-/// Device reads completed for one session, waiting to be digested.
-#[derive(Default)]
-struct IoQueue {
-    done: Mutex<VecDeque<(u64, IoResult)>>,
-    ready: Condvar,
-}
-
-impl IoQueue {
-    fn push(&self, serial: u64, result: IoResult) {
-        self.done
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back((serial, result));
-        self.ready.notify_one();
-    }
-
-    fn take(&self) -> VecDeque<(u64, IoResult)> {
-        let mut done = self
-            .done
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::take(&mut *done)
-    }
-
-    /// Blocks until a completion is queued or `timeout` passes.
-    fn wait(&self, timeout: Duration) {
-        let done = self
-            .done
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if done.is_empty() {
-            // Woken by `push`; the timeout only bounds how long a device that needs `poll`
-            // waits for its reaping.
-            let _ = self.ready.wait_timeout(done, timeout);
-        }
-    }
-}
-
-/// A session's pending operations and its completion queue.
-pub(crate) struct PendingOps<V: Codec + ?Sized> {
-    ops: HashMap<u64, PendingOp<V>>,
-    /// Operations whose lookup ended without I/O (the chain left the log).
-    resolved: VecDeque<(u64, Option<DiskRecord>)>,
-    queue: Arc<IoQueue>,
-}
-
-impl<V: Codec + ?Sized> PendingOps<V> {
-    pub(crate) fn new() -> Self {
-        Self {
-            ops: HashMap::new(),
-            resolved: VecDeque::new(),
-            queue: Arc::default(),
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.ops.len()
-    }
-}
-
-impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// Number of operations waiting for the device.
     pub fn pending_count(&self) -> usize {
         self.state.pending.len()
@@ -137,20 +64,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     pub fn start_read(&mut self, key: &K) -> Result<Outcome<Option<V::Owned>>, OpError> {
         let serial = self.next_op();
         self.state.stats.bump(Counter::Reads);
-        let result = with_key_op(key, |key| {
-            loop {
-                let (store, guard, state) = self.parts();
-                match store.read_once(guard, state.ctx, key, &mut state.value)? {
-                    Step::Done(found) => return self.read_ready(found).map(Outcome::Ready),
-                    Step::Retry => self.refresh(),
-                    Step::CprShift => self.shift_version(),
-                    Step::Pending { read, entry } => {
-                        self.enqueue(serial, Kind::Read, key, entry, read);
-                        return Ok(Outcome::Pending(serial));
-                    }
-                }
-            }
-        });
+        let result = with_key(key, |key| self.drive_read(serial, key, None));
         self.end_op(serial);
         result
     }
@@ -167,55 +81,48 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
         let serial = self.next_op();
         self.state.stats.bump(Counter::Rmws);
-        let result = with_key_op(key, |key| self.run_rmw(serial, key, Box::new(rmw)));
+        let result = with_key(key, |key| self.drive_rmw(serial, key, Box::new(rmw), None));
         self.end_op(serial);
         result
     }
 
-    /// Runs an RMW until it finishes or goes pending (then the session keeps `rmw`).
-    fn run_rmw(
+    /// Drives a read until it finishes or needs the device (then the session keeps it).
+    fn drive_read(
         &mut self,
         serial: u64,
         key: KeyRef<'_>,
-        mut rmw: Box<dyn Rmw<V> + Send>,
+        answer: Answer,
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
-        loop {
-            let step = {
-                let (store, guard, state) = self.parts();
-                let mut update = rmw_update::typed::<V>(&mut *rmw);
-                store.rmw_once(
-                    guard,
-                    state.ctx,
-                    key,
-                    &mut update,
-                    &mut state.value,
-                    &state.stats,
-                )?
-            };
-            match step {
-                Step::Done(done) => return self.rmw_ready(done.wrote).map(Outcome::Ready),
-                Step::Retry => self.refresh(),
-                Step::CprShift => self.shift_version(),
-                Step::Pending { read, entry } => {
-                    self.enqueue(serial, Kind::Rmw(rmw), key, entry, read);
-                    return Ok(Outcome::Pending(serial));
-                }
+        match self.drive(&mut ReadOp, key, Wait::Defer, answer)? {
+            Driven::Done(found) => self.read_result(found).map(Outcome::Ready),
+            Driven::Deferred { read, entry } => {
+                self.enqueue(serial, Kind::Read, key, entry, read);
+                Ok(Outcome::Pending(serial))
             }
         }
     }
 
-    fn read_ready(&mut self, found: Found) -> Result<Option<V::Owned>, OpError> {
-        if found.is_found() {
-            self.state.stats.bump(Counter::ReadsFound);
-        }
-        Ok(found.decode::<V>(&self.state.value)?)
-    }
-
-    fn rmw_ready(&mut self, wrote: bool) -> Result<Option<V::Owned>, OpError> {
-        if wrote {
-            Ok(Some(V::decode(&self.state.value)?))
-        } else {
-            Ok(None)
+    /// Drives an RMW until it finishes or needs the device (then the session keeps `rmw`).
+    fn drive_rmw(
+        &mut self,
+        serial: u64,
+        key: KeyRef<'_>,
+        mut rmw: Box<dyn Rmw<V> + Send>,
+        answer: Answer,
+    ) -> Result<Outcome<Option<V::Owned>>, OpError> {
+        let driven = {
+            let mut update = update::typed::<V>(&mut *rmw);
+            let mut op = RmwOp {
+                update: &mut update,
+            };
+            self.drive(&mut op, key, Wait::Defer, answer)?
+        };
+        match driven {
+            Driven::Done(done) => self.rmw_result(done).map(Outcome::Ready),
+            Driven::Deferred { read, entry } => {
+                self.enqueue(serial, Kind::Rmw(rmw), key, entry, read);
+                Ok(Outcome::Pending(serial))
+            }
         }
     }
 
@@ -269,28 +176,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
             while let Some((serial, found)) = self.state.pending.resolved.pop_front() {
                 self.finish(serial, found, &mut completions);
             }
-            let batch = self.state.pending.queue.take();
-            let progressed = !batch.is_empty();
-            for (serial, result) in batch {
-                let step = match self.state.pending.ops.get_mut(&serial) {
-                    Some(op) => op.lookup.on_read(&**self.store, result),
-                    None => continue,
-                };
-                match step {
-                    Ok(step @ DiskStep::Read(..)) => self.issue(serial, step),
-                    Ok(DiskStep::Found(record)) => {
-                        self.finish(serial, Some(record), &mut completions)
-                    }
-                    Ok(DiskStep::Absent) => self.finish(serial, None, &mut completions),
-                    Err(e) => {
-                        self.state.pending.ops.remove(&serial);
-                        completions.push(Completion {
-                            serial,
-                            result: Err(e),
-                        });
-                    }
-                }
-            }
+            let progressed = self.digest_reads(&mut completions);
             let idle = self.state.pending.resolved.is_empty();
             if !wait || (self.state.pending.ops.is_empty() && idle) {
                 return completions;
@@ -305,6 +191,31 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         }
     }
 
+    /// Moves on every lookup whose device read completed; returns whether there was any.
+    fn digest_reads(&mut self, completions: &mut Vec<Completion<V::Owned>>) -> bool {
+        let batch = self.state.pending.queue.take();
+        let progressed = !batch.is_empty();
+        for (serial, result) in batch {
+            let step = match self.state.pending.ops.get_mut(&serial) {
+                Some(op) => op.lookup.on_read(&**self.store, result),
+                None => continue,
+            };
+            match step {
+                Ok(step @ DiskStep::Read(..)) => self.issue(serial, step),
+                Ok(DiskStep::Found(record)) => self.finish(serial, Some(record), completions),
+                Ok(DiskStep::Absent) => self.finish(serial, None, completions),
+                Err(e) => {
+                    self.state.pending.ops.remove(&serial);
+                    completions.push(Completion {
+                        serial,
+                        result: Err(e),
+                    });
+                }
+            }
+        }
+        progressed
+    }
+
     /// Finishes pending operation `serial` whose lookup found `record` (or nothing).
     fn finish(
         &mut self,
@@ -317,76 +228,37 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         };
         // The operation finishes now, in whatever version this session is in (rule R9).
         self.next_op_version();
-        let result = match op.kind {
-            Kind::Read => {
-                let found = Found::in_buffer(Store::<K, V>::read_after_device(
-                    record,
-                    &mut self.state.value,
-                ));
-                self.read_ready(found).map(Completed::Read)
-            }
-            Kind::Rmw(rmw) => {
-                let key_bytes = op.lookup.key.clone();
-                let key = KeyRef {
-                    bytes: &key_bytes,
-                    hash: op.hash,
-                };
-                match self.rmw_after_device(serial, key, op.entry, record.as_ref(), rmw) {
-                    Ok(Outcome::Ready(value)) => Ok(Completed::Rmw(value)),
-                    // Went pending again (the chain changed); it completes later.
-                    Ok(Outcome::Pending(_)) => return,
-                    Err(e) => Err(e),
-                }
-            }
+        let key = KeyRef {
+            bytes: &op.lookup.key,
+            hash: op.hash,
+        };
+        let answer = Some((op.entry, record));
+        let outcome = match op.kind {
+            Kind::Read => self
+                .drive_read(serial, key, answer)
+                .map(|o| o.map(Completed::Read)),
+            Kind::Rmw(rmw) => self
+                .drive_rmw(serial, key, rmw, answer)
+                .map(|o| o.map(Completed::Rmw)),
+        };
+        let result = match outcome {
+            Ok(Outcome::Ready(completed)) => Ok(completed),
+            // Went pending again (the chain changed); it completes later.
+            Ok(Outcome::Pending(_)) => return,
+            Err(e) => Err(e),
         };
         self.state.shared.remove_pending(serial);
         completions.push(Completion { serial, result });
     }
-
-    fn rmw_after_device(
-        &mut self,
-        serial: u64,
-        key: KeyRef<'_>,
-        entry: u64,
-        record: Option<&DiskRecord>,
-        mut rmw: Box<dyn Rmw<V> + Send>,
-    ) -> Result<Outcome<Option<V::Owned>>, OpError> {
-        let step = {
-            let (store, guard, state) = self.parts();
-            let mut update = rmw_update::typed::<V>(&mut *rmw);
-            store.rmw_after_device(
-                guard,
-                state.ctx,
-                key,
-                FromDevice {
-                    entry,
-                    found: record,
-                },
-                &mut update,
-                &mut state.value,
-                &state.stats,
-            )?
-        };
-        match step {
-            Step::Done(done) => self.rmw_ready(done.wrote).map(Outcome::Ready),
-            Step::CprShift => {
-                self.shift_version();
-                self.run_rmw(serial, key, rmw)
-            }
-            Step::Retry | Step::Pending { .. } => {
-                self.refresh();
-                self.run_rmw(serial, key, rmw)
-            }
-        }
-    }
 }
 
-/// [`crate::session::with_key`] for operations whose result is not a plain value.
-fn with_key_op<K: Codec + ?Sized, R>(
-    key: &K,
-    f: impl FnOnce(KeyRef<'_>) -> Result<R, OpError>,
-) -> Result<R, OpError> {
-    crate::session::with_key(key, f)
+impl<T> Outcome<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Self::Ready(value) => Outcome::Ready(f(value)),
+            Self::Pending(serial) => Outcome::Pending(serial),
+        }
+    }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {

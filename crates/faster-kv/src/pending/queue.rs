@@ -1,0 +1,83 @@
+//! A session's pending operations and the queue its device reads complete into.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use faster_hlog::{LogError, ReadBuffer};
+use faster_index::KeyHash;
+
+use crate::chain::{DiskLookup, DiskRecord};
+use crate::codec::Codec;
+use crate::ops::update::Rmw;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a pending operation does once its record is known.
+pub(crate) enum Kind<V: Codec + ?Sized> {
+    Read,
+    Rmw(Box<dyn Rmw<V> + Send>),
+}
+
+/// An operation waiting for the device.
+pub(crate) struct PendingOp<V: Codec + ?Sized> {
+    pub(crate) kind: Kind<V>,
+    pub(crate) hash: KeyHash,
+    /// The index entry's address when the operation went pending.
+    pub(crate) entry: u64,
+    pub(crate) lookup: DiskLookup,
+}
+
+pub(crate) type IoResult = Result<ReadBuffer, LogError>;
+
+/// Device reads completed for one session, waiting to be digested.
+#[derive(Default)]
+pub(crate) struct IoQueue {
+    done: Mutex<VecDeque<(u64, IoResult)>>,
+    ready: Condvar,
+}
+
+impl IoQueue {
+    pub(crate) fn push(&self, serial: u64, result: IoResult) {
+        lock(&self.done).push_back((serial, result));
+        self.ready.notify_one();
+    }
+
+    pub(crate) fn take(&self) -> VecDeque<(u64, IoResult)> {
+        std::mem::take(&mut *lock(&self.done))
+    }
+
+    /// Blocks until a completion is queued or `timeout` passes.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let done = lock(&self.done);
+        if done.is_empty() {
+            // Woken by `push`; the timeout only bounds how long a device that needs `poll`
+            // waits for its reaping.
+            let _ = self.ready.wait_timeout(done, timeout);
+        }
+    }
+}
+
+/// A session's pending operations and its completion queue.
+pub(crate) struct PendingOps<V: Codec + ?Sized> {
+    pub(crate) ops: HashMap<u64, PendingOp<V>>,
+    /// Operations whose lookup ended without I/O (the chain left the log).
+    pub(crate) resolved: VecDeque<(u64, Option<DiskRecord>)>,
+    pub(crate) queue: Arc<IoQueue>,
+}
+
+impl<V: Codec + ?Sized> PendingOps<V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            ops: HashMap::new(),
+            resolved: VecDeque::new(),
+            queue: Arc::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+}

@@ -1,0 +1,104 @@
+//! [`Pinned`]: a session kept protected across operations, and the bookkeeping every
+//! operation does at its start and end.
+
+use std::sync::Arc;
+
+use faster_epoch::{Guard, Handle};
+
+use super::state::SessionState;
+use crate::codec::Codec;
+use crate::stats::Counter;
+use crate::store::Store;
+
+/// Operations between two refreshes of a pinned session's protection.
+pub const REFRESH_INTERVAL: u32 = 64;
+
+/// A session kept protected across operations; see [`Session::pin`](crate::Session::pin).
+pub struct Pinned<'s, K: Codec + ?Sized, V: Codec + ?Sized> {
+    pub(crate) store: &'s Arc<Store<K, V>>,
+    pub(crate) handle: &'s Handle,
+    /// `None` only while waiting for the device (protection is dropped meanwhile).
+    pub(crate) guard: Option<Guard<'s>>,
+    pub(crate) state: &'s mut SessionState<V>,
+    pub(crate) since_refresh: u32,
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> std::fmt::Debug for Pinned<'_, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pinned")
+            .field("session", &self.state.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
+    /// The store, the guard (re-protecting if a device wait dropped it) and the session state,
+    /// borrowed apart.
+    #[inline(always)]
+    pub(crate) fn parts(&mut self) -> (&'s Store<K, V>, &Guard<'s>, &mut SessionState<V>) {
+        if self.guard.is_none() {
+            self.guard = Some(self.handle.protect());
+            // Protected again (first use, or after a device wait): act on the state as it is
+            // now, before touching any record (rule R9).
+            self.cpr_sync();
+        }
+        let store: &'s Store<K, V> = self.store;
+        let guard = self.guard.get_or_insert_with(|| self.handle.protect());
+        (store, guard, self.state)
+    }
+
+    /// Refreshes the protection (lets epoch actions — flushes, evictions — run).
+    #[inline]
+    pub fn refresh(&mut self) {
+        self.since_refresh = 0;
+        match &mut self.guard {
+            Some(guard) => {
+                guard.refresh();
+            }
+            None => self.guard = Some(self.handle.protect()),
+        }
+    }
+
+    /// Starts an operation: refreshes every [`REFRESH_INTERVAL`] operations, acts on a new
+    /// checkpoint state (at this boundary no operation is in flight), and takes the next
+    /// serial number.
+    #[inline(always)]
+    pub(crate) fn next_op(&mut self) -> u64 {
+        self.since_refresh += 1;
+        if self.since_refresh >= REFRESH_INTERVAL {
+            self.refresh();
+        }
+        if self.guard.is_some() {
+            self.cpr_sync();
+        }
+        self.state.serial += 1;
+        self.state.serial
+    }
+
+    /// Ends the operation `serial`: it counts as finished (or pending) for commit points.
+    #[inline(always)]
+    pub(crate) fn end_op(&mut self, serial: u64) {
+        self.state.completed = serial;
+        self.state.shared.finished(serial);
+    }
+
+    /// Runs operation body `f` between [`Pinned::next_op`] and [`Pinned::end_op`].
+    #[inline]
+    pub(crate) fn op<R, E>(&mut self, f: impl FnOnce(&mut Self) -> Result<R, E>) -> Result<R, E> {
+        let serial = self.next_op();
+        let result = f(self);
+        self.end_op(serial);
+        result
+    }
+
+    /// A lost race or a page turn: count it and refresh before the next attempt.
+    pub(crate) fn retry(&mut self) {
+        self.state.stats.bump(Counter::Retries);
+        self.refresh();
+    }
+
+    /// Drops protection (never hold it while waiting for the device).
+    pub(crate) fn unprotect(&mut self) {
+        self.guard = None;
+    }
+}
