@@ -35,8 +35,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     file_lengths(root, &kv_files, &texts);
     let (cycle, edges) = graph::largest_cycle(&kv_src, &kv_files, &texts);
     println!(
-        "faster-kv: largest circle of files importing each other: {} file(s){}",
-        cycle.len(),
+        "faster-kv: largest circle of files importing each other: {}{}",
+        if cycle.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{} files", cycle.len())
+        },
         if cycle.len() > 1 {
             format!(
                 ": {}",

@@ -74,10 +74,14 @@ fn resolve(modules: &BTreeMap<Vec<String>, usize>, path: &[String]) -> Option<us
 
 /// Absolute module paths that the code of module `here` names.
 fn references(here: &[String], text: &str) -> Vec<Vec<String>> {
-    let code = lex::blank(text);
+    let code = lex::without_test_modules(&lex::blank(text));
     let tokens = tokenize(&code);
     let mut paths = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
+        // `pub(crate)`, `pub(super)`: a visibility, not a path.
+        if i >= 2 && tokens[i - 1] == "(" && tokens[i - 2] == "pub" {
+            continue;
+        }
         let base: Vec<String> = match token.as_str() {
             "crate" => Vec::new(),
             "super" if i == 0 || tokens[i - 1] != "::" => {
@@ -289,13 +293,16 @@ mod tests {
     fn paths_of_crate_super_and_groups() {
         let found = refs(
             &["ops", "read"],
-            "use super::{KeyRef, Step};\nuse crate::chain::{Append, Lookup};\nlet x = crate::record::word_of(v);\npub(crate) use child::Thing;\n",
+            "use super::{KeyRef, Step};\nuse crate::chain::{Append, Lookup};\nlet x = crate::record::word_of(v);\npub(crate) use child::Thing;\npub(super) struct S;\n",
         );
         let found: Vec<String> = found.iter().map(|p| p.join("::")).collect();
         assert!(found.contains(&"ops::KeyRef".to_string()), "{found:?}");
         assert!(found.contains(&"chain::Lookup".to_string()), "{found:?}");
         assert!(found.contains(&"record::word_of".to_string()), "{found:?}");
-        assert!(found.contains(&"ops::read::child::Thing".to_string()), "{found:?}");
+        assert!(
+            found.contains(&"ops::read::child::Thing".to_string()),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -110,6 +110,42 @@ impl Blanker {
     }
 }
 
+/// `code` (already [`blank`]ed) without its `#[cfg(test)] mod ... { ... }` blocks: test
+/// code imports what it tests, which says nothing of the library's structure.
+pub(crate) fn without_test_modules(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        let after = &rest[at + "#[cfg(test)]".len()..];
+        let is_module = after.trim_start().starts_with("mod ");
+        let open = after.find('{');
+        let (true, Some(open)) = (is_module, open) else {
+            out.push_str(&rest[..at + "#[cfg(test)]".len()]);
+            rest = after;
+            continue;
+        };
+        out.push_str(&rest[..at]);
+        let mut depth = 0usize;
+        let mut end = after.len();
+        for (i, c) in after[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn ident_before(chars: &[char], i: usize) -> bool {
     i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_')
 }
@@ -277,6 +313,17 @@ mod tests {
         let code = blank("let s = r#\"{ \"}\" \"#; let t = 1;");
         assert!(!code.contains('{') && !code.contains('}'), "{code}");
         assert!(code.contains("let t = 1;"), "{code}");
+    }
+
+    #[test]
+    fn test_modules_are_left_out() {
+        let code = "use crate::a;\n#[cfg(test)]\nmod tests {\n    use super::*;\n    fn f() {}\n}\nfn g() {}\n";
+        let kept = without_test_modules(code);
+        assert!(
+            kept.contains("use crate::a;") && kept.contains("fn g()"),
+            "{kept}"
+        );
+        assert!(!kept.contains("super"), "{kept}");
     }
 
     #[test]
