@@ -10,7 +10,7 @@ use faster_device::Device;
 use faster_hlog::LogConfig;
 use faster_index::IndexConfig;
 
-use crate::checkpoint::CheckpointOptions;
+use crate::checkpoint::options::CheckpointOptions;
 use crate::error::OpenError;
 use crate::manifest::{Manifest, Remembered};
 

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use faster_hlog::Regions;
 
+use crate::checkpoint::error::CheckpointError;
+use crate::checkpoint::run::CheckpointInfo;
 use crate::checkpoint::sessions::StartRefused;
 use crate::codec::Codec;
 use crate::config::FasterKvBuilder;
 use crate::error::{OpenError, SessionError};
-use crate::lifecycle::{Opened, Owner};
+use crate::lifecycle::Owner;
+use crate::opened::Opened;
 use crate::session::Session;
 use crate::stats::Stats;
 use crate::store::Store;
@@ -147,5 +150,25 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// The hybrid log's region addresses.
     pub fn regions(&self) -> Regions {
         self.store.log.regions()
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
+    /// Closes the store for every handle: stops its background checkpoints, waits for a
+    /// running checkpoint, and takes the closing checkpoint if
+    /// [`FasterKvBuilder::checkpoint_on_close`] asked for one (returning its outcome). Other
+    /// handles can still take checkpoints by hand. Dropping the last handle does the same,
+    /// without the outcome. Sessions still alive keep the store (and its directory's lock)
+    /// until they are dropped.
+    ///
+    /// As with [`CheckpointHandle::wait`], the calling thread must not hold a pinned session:
+    /// the closing checkpoint waits for every protected session.
+    ///
+    /// # Errors
+    /// The error of the closing checkpoint.
+    ///
+    /// [`FasterKvBuilder::checkpoint_on_close`]: crate::FasterKvBuilder::checkpoint_on_close
+    pub fn close(self) -> Result<Option<CheckpointInfo>, Arc<CheckpointError>> {
+        self.owner.close()
     }
 }

@@ -86,6 +86,7 @@ mod kv;
 mod lifecycle;
 pub mod manifest;
 mod open;
+mod opened;
 mod ops;
 mod pending;
 pub mod protocol;
@@ -95,9 +96,7 @@ mod stats;
 mod store;
 mod store_dir;
 
-pub use checkpoint::{
-    CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, Recovered,
-};
+pub use checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions};
 pub use codec::{
     Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
 };
@@ -109,7 +108,7 @@ pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Statu
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};
 pub use grow::GrowError;
 pub use kv::FasterKv;
-pub use lifecycle::Opened;
+pub use opened::{Opened, Recovered};
 pub use ops::batch::READ_BATCH_GROUP;
 pub use ops::update::Rmw;
 pub use pending::api::{Completed, Completion, Outcome};

@@ -18,10 +18,11 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, Recovered};
+use crate::checkpoint::error::CheckpointError;
+use crate::checkpoint::run::{CheckpointHandle, CheckpointInfo};
 use crate::codec::Codec;
 use crate::config::CheckpointPolicy;
-use crate::kv::FasterKv;
+use crate::opened::Opened;
 use crate::store::Store;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -33,29 +34,6 @@ pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// What opening a store did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Opened {
-    /// A new store was created (a store without a directory is new every time).
-    Created,
-    /// The store existed, but no checkpoint of it had completed: nothing was durable, and it
-    /// starts empty.
-    Empty,
-    /// The store was recovered from a checkpoint.
-    Recovered(Recovered),
-}
-
-impl Opened {
-    /// The recovery, if the store was recovered.
-    pub fn recovered(&self) -> Option<&Recovered> {
-        match self {
-            Self::Recovered(r) => Some(r),
-            _ => None,
-        }
-    }
 }
 
 /// Tells the policy thread to stop.
@@ -211,25 +189,5 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
                 since = Instant::now();
             }
         }
-    }
-}
-
-impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// Closes the store for every handle: stops its background checkpoints, waits for a
-    /// running checkpoint, and takes the closing checkpoint if
-    /// [`FasterKvBuilder::checkpoint_on_close`] asked for one (returning its outcome). Other
-    /// handles can still take checkpoints by hand. Dropping the last handle does the same,
-    /// without the outcome. Sessions still alive keep the store (and its directory's lock)
-    /// until they are dropped.
-    ///
-    /// As with [`CheckpointHandle::wait`], the calling thread must not hold a pinned session:
-    /// the closing checkpoint waits for every protected session.
-    ///
-    /// # Errors
-    /// The error of the closing checkpoint.
-    ///
-    /// [`FasterKvBuilder::checkpoint_on_close`]: crate::FasterKvBuilder::checkpoint_on_close
-    pub fn close(self) -> Result<Option<CheckpointInfo>, Arc<CheckpointError>> {
-        self.owner.close()
     }
 }

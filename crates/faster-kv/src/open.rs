@@ -23,13 +23,13 @@ use faster_index::HashIndex;
 
 use crate::checkpoint::choose::{Choice, Expect, choose};
 use crate::checkpoint::jobs::read_index_snapshot;
-use crate::checkpoint::recover::{Recovered, recover_chosen};
+use crate::checkpoint::recover::recover_chosen;
 use crate::codec::Codec;
 use crate::config::{FasterKvBuilder, Settings, Storage};
 use crate::error::OpenError;
 use crate::kv::FasterKv;
-use crate::lifecycle::Opened;
 use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec};
+use crate::opened::{Opened, Recovered};
 use crate::store::{Store, StoreParts};
 use crate::store_dir::{
     Home, identity, io, lock, lock_checkpoint_dir, log_error, open_device, restart_log,
@@ -42,6 +42,16 @@ enum Mode {
     OpenOrCreate,
     CreateNew,
     Recover(Option<u64>),
+}
+
+impl Mode {
+    /// The checkpoint asked for, if one was.
+    fn token(self) -> Option<u64> {
+        match self {
+            Self::Recover(token) => token,
+            Self::OpenOrCreate | Self::CreateNew => None,
+        }
+    }
 }
 
 impl FasterKvBuilder {
@@ -176,6 +186,35 @@ fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
     )
 }
 
+/// Refuses a store whose records this build cannot read.
+fn check_record_format(home: &Path, manifest: &Manifest) -> Result<(), OpenError> {
+    if manifest.record_format == RECORD_FORMAT {
+        return Ok(());
+    }
+    Err(OpenError::NotAStore {
+        dir: home.to_path_buf(),
+        reason: format!(
+            "its records have format {}; this build reads format {RECORD_FORMAT}",
+            manifest.record_format
+        ),
+    })
+}
+
+/// Records in the manifest a type that was `renamed` and settings that changed.
+fn remember(
+    home: &Path,
+    settings: &Settings,
+    manifest: &mut Manifest,
+    renamed: bool,
+) -> Result<(), OpenError> {
+    let remembered = settings.remembered(home);
+    if renamed || remembered != manifest.remembered {
+        manifest.remembered = remembered;
+        manifest.write(home)?;
+    }
+    Ok(())
+}
+
 /// Reopens the store `manifest` describes.
 fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
     b: &FasterKvBuilder,
@@ -184,23 +223,11 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
     mut manifest: Manifest,
     mode: Mode,
 ) -> Result<FasterKv<K, V>, OpenError> {
-    if manifest.record_format != RECORD_FORMAT {
-        return Err(OpenError::NotAStore {
-            dir: home.to_path_buf(),
-            reason: format!(
-                "its records have format {}; this build reads format {RECORD_FORMAT}",
-                manifest.record_format
-            ),
-        });
-    }
+    check_record_format(home, &manifest)?;
     let renamed = manifest.check_codecs::<K, V>(b.check_type_names)?;
     let settings = b.resolve(Some(home), Some(&manifest))?;
     let checkpoints = lock_checkpoint_dir(home, &settings, false)?;
-    let remembered = settings.remembered(home);
-    if renamed || remembered != manifest.remembered {
-        manifest.remembered = remembered;
-        manifest.write(home)?;
-    }
+    remember(home, &settings, &mut manifest, renamed)?;
     let mut device = open_device(&b.storage, &settings, Some(manifest.log_id))?;
     let epoch = Epoch::with_capacity(settings.max_sessions.saturating_add(8))?;
     let root = settings
@@ -219,11 +246,7 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
             check_log: &check_log,
             load_index: &load_index,
         };
-        let token = match mode {
-            Mode::Recover(token) => token,
-            _ => None,
-        };
-        choose(&dir, token, &expect)?
+        choose(&dir, mode.token(), &expect)?
     };
     match choice {
         Choice::Chosen(chosen) => {
@@ -237,13 +260,13 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
                 home,
             )
         }
+        Choice::Nothing { .. } if matches!(mode, Mode::Recover(_)) => {
+            Err(OpenError::NoCheckpoint {
+                dir: root,
+                skipped: Vec::new(),
+            })
+        }
         Choice::Nothing { incomplete } => {
-            if matches!(mode, Mode::Recover(_)) {
-                return Err(OpenError::NoCheckpoint {
-                    dir: root,
-                    skipped: Vec::new(),
-                });
-            }
             // Nothing was ever durable: start the log afresh.
             for token in incomplete {
                 dir.remove(token)?;

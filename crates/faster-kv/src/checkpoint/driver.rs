@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use faster_cpr::{Action, LogCheckpointKind, Phase, SystemState};
 
-use super::CheckpointError;
+use super::error::CheckpointError;
 use super::run::{Job, Run};
 use crate::codec::Codec;
 use crate::store::Store;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Duration;
 
 use faster_cpr::{
@@ -12,7 +13,7 @@ use faster_cpr::{
 use faster_device::{Device, FileDevice, FileDeviceBuilder};
 use faster_hlog::Address;
 
-use super::CheckpointError;
+use super::error::CheckpointError;
 use super::run::Run;
 use super::snapshot::SnapshotWriter;
 use crate::codec::Codec;
@@ -171,39 +172,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     writer.finish()
                 })
                 .map_err(|e| CheckpointError::Io(Arc::new(e)))?;
-            let copied = (|| -> Result<(), CheckpointError> {
-                let mut address = from;
-                while address < to {
-                    let page = self.log.page_of(Address::from_masked(address));
-                    let end = self.log.page_start(page + 1).raw().min(to);
-                    // Clear the mark before copying, so an update during the copy is caught
-                    // next time.
-                    let dirty = self.cpr.dirty.take(page);
-                    let wanted = match incremental_from {
-                        None => true,
-                        Some(new_from) => {
-                            dirty || page >= self.log.page_of(Address::from_masked(new_from))
-                        }
-                    };
-                    if wanted {
-                        let mut buffer = free
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity((page_size / 8) as usize));
-                        self.copy_range(&handle, address, end, &mut buffer)?;
-                        if full.send((address, buffer)).is_err() {
-                            // The writer stopped on an error, reported below.
-                            break;
-                        }
-                    }
-                    // Rule R12: every version-`v` byte below `end` is in the snapshot (copied
-                    // above, or unchanged since the base snapshot): version-`v + 1` sessions
-                    // may now update those records in place.
-                    self.cpr.captured.store(end, Ordering::Release);
-                    address = end;
-                }
-                Ok(())
-            })();
-            drop(full);
+            let copied = self.copy_pages(&handle, (from, to, incremental_from), full, &free);
             let written = writing
                 .join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("snapshot writer panicked")));
@@ -211,6 +180,46 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         });
         written?;
         faster_cpr::sync_dir(&run.dir)?;
+        Ok(())
+    }
+
+    /// The copier of [`write_snapshot_file`](Self::write_snapshot_file): copies the wanted
+    /// pages of `[from, to)` into buffers (reused from `free`) and sends them to the writer
+    /// through `full`, publishing after each page what is captured (rule R12).
+    fn copy_pages(
+        &self,
+        handle: &faster_epoch::Handle,
+        (from, to, incremental_from): (u64, u64, Option<u64>),
+        full: SyncSender<(u64, Vec<u64>)>,
+        free: &Receiver<Vec<u64>>,
+    ) -> Result<(), CheckpointError> {
+        let page_size = self.log.page_size();
+        let mut address = from;
+        while address < to {
+            let page = self.log.page_of(Address::from_masked(address));
+            let end = self.log.page_start(page + 1).raw().min(to);
+            // Clear the mark before copying, so an update during the copy is caught next time.
+            let dirty = self.cpr.dirty.take(page);
+            let wanted = match incremental_from {
+                None => true,
+                Some(new_from) => dirty || page >= self.log.page_of(Address::from_masked(new_from)),
+            };
+            if wanted {
+                let mut buffer = free
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity((page_size / 8) as usize));
+                self.copy_range(handle, address, end, &mut buffer)?;
+                if full.send((address, buffer)).is_err() {
+                    // The writer stopped on an error, reported by its join.
+                    break;
+                }
+            }
+            // Rule R12: every version-`v` byte below `end` is in the snapshot (copied above, or
+            // unchanged since the base snapshot): version-`v + 1` sessions may now update
+            // those records in place.
+            self.cpr.captured.store(end, Ordering::Release);
+            address = end;
+        }
         Ok(())
     }
 

@@ -1,143 +1,29 @@
 //! Checkpoints and recovery with Concurrent Prefix Recovery.
 //!
-//! [`FasterKv::checkpoint`] starts a checkpoint and returns at once with a
+//! [`FasterKv::checkpoint`](crate::FasterKv::checkpoint) starts a checkpoint and returns at once with a
 //! [`CheckpointHandle`]; sessions keep working while the store moves through the phases of
 //! [`faster_cpr`]. The result recovers, for every session, a prefix of its operations: all up
 //! to its commit point and none after. `docs/durability.md` states what is durable when.
 
+mod api;
 pub(crate) mod choose;
 pub(crate) mod cpr;
 mod direct;
 mod driver;
+pub(crate) mod error;
 mod inspect;
 pub(crate) mod jobs;
+pub(crate) mod options;
 pub(crate) mod recover;
 pub(crate) mod rules;
-mod run;
+pub(crate) mod run;
 pub(crate) mod sessions;
 mod snapshot;
 
-use std::sync::Arc;
-
-use faster_cpr::{Action, LogCheckpointKind};
-
+pub use error::CheckpointError;
 pub use inspect::{
     CheckpointEntry, Finding, InspectError, Inventory, SegmentEntry, SegmentState, inspect, verify,
 };
-pub use recover::Recovered;
+pub use options::CheckpointOptions;
 pub use run::{CheckpointHandle, CheckpointInfo, Durable};
 pub use snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotChunk, parse_snapshot};
-
-use crate::codec::Codec;
-use crate::kv::FasterKv;
-
-/// Errors of taking a checkpoint.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CheckpointError {
-    /// The store was opened without a checkpoint directory (an in-memory store without
-    /// [`FasterKvBuilder::checkpoint_dir`](crate::FasterKvBuilder::checkpoint_dir)).
-    #[error("the store has no checkpoint directory")]
-    NoCheckpointDir,
-    /// Another checkpoint or an index growth is in progress.
-    #[error("another checkpoint or index growth is in progress")]
-    Busy,
-    /// Writing a checkpoint file failed.
-    #[error("checkpoint files: {0}")]
-    Files(#[from] faster_cpr::CheckpointError),
-    /// The log could not be made durable.
-    #[error("log: {0}")]
-    Log(#[from] faster_hlog::LogError),
-    /// The device failed.
-    #[error("device: {0}")]
-    Device(#[from] faster_device::DeviceError),
-    /// The index snapshot could not be written.
-    #[error("index: {0}")]
-    Index(#[from] faster_index::IndexError),
-    /// The epoch table had no slot for the checkpoint's own protection.
-    #[error("epoch: {0}")]
-    Epoch(#[from] faster_epoch::EpochError),
-    /// An operating-system error outside the files above (starting the worker thread).
-    #[error("io: {0}")]
-    Io(Arc<std::io::Error>),
-}
-
-/// What a checkpoint writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckpointOptions {
-    /// How the log is made durable. Default: [`LogCheckpointKind::Snapshot`]: it copies the
-    /// in-memory part of the log to a file and leaves that part mutable, where a fold-over
-    /// flushes it and makes it read-only, so that the next update of every key appends a copy
-    /// (the log then grows by the updated data at every checkpoint). `docs/durability.md`
-    /// compares the kinds.
-    pub log: LogCheckpointKind,
-    /// Also write a (fuzzy) snapshot of the hash index. Without it, recovery loads the newest
-    /// earlier index snapshot and replays more of the log; the first checkpoint of a store
-    /// always writes one. Default: true.
-    pub index: bool,
-}
-
-impl Default for CheckpointOptions {
-    fn default() -> Self {
-        Self {
-            log: LogCheckpointKind::Snapshot,
-            index: true,
-        }
-    }
-}
-
-impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// Starts a full checkpoint (index snapshot and log snapshot, [`CheckpointOptions`]'s
-    /// defaults) and returns at once.
-    ///
-    /// # Errors
-    /// [`CheckpointError::NoCheckpointDir`], or [`CheckpointError::Busy`] while another
-    /// checkpoint runs.
-    pub fn checkpoint(&self) -> Result<CheckpointHandle, CheckpointError> {
-        self.checkpoint_with(CheckpointOptions::default())
-    }
-
-    /// Starts a checkpoint of the given kind and returns at once.
-    ///
-    /// # Errors
-    /// As [`FasterKv::checkpoint`].
-    pub fn checkpoint_with(
-        &self,
-        options: CheckpointOptions,
-    ) -> Result<CheckpointHandle, CheckpointError> {
-        let run = self.store.start_checkpoint(options)?;
-        Ok(CheckpointHandle { run })
-    }
-
-    /// Starts a checkpoint of the hash index alone (no version change, no log flush); later
-    /// log-only checkpoints use it.
-    ///
-    /// # Errors
-    /// As [`FasterKv::checkpoint`].
-    pub fn checkpoint_index(&self) -> Result<CheckpointHandle, CheckpointError> {
-        let run = self.store.cpr_start(Action::Checkpoint {
-            index: true,
-            log: None,
-        })?;
-        Ok(CheckpointHandle { run })
-    }
-
-    /// The version operations currently belong to (it grows by one per log checkpoint).
-    pub fn version(&self) -> u32 {
-        self.store.cpr.machine.state().version
-    }
-}
-
-impl<K: Codec + ?Sized, V: Codec + ?Sized> crate::store::Store<K, V> {
-    /// Starts a log checkpoint with `options` (with an index snapshot too when the store has
-    /// no checkpoint yet to take one from).
-    pub(crate) fn start_checkpoint(
-        self: &Arc<Self>,
-        options: CheckpointOptions,
-    ) -> Result<Arc<run::Run>, CheckpointError> {
-        self.cpr_start(Action::Checkpoint {
-            index: options.index || !self.has_checkpoint(),
-            log: Some(options.log),
-        })
-    }
-}

@@ -13,9 +13,9 @@
 //!    newest record of the checkpoint's version.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use faster_cpr::{CheckpointDir, CheckpointMeta, LogCheckpointKind, SessionCommit};
+use faster_cpr::{CheckpointDir, CheckpointMeta, LogCheckpointKind};
 use faster_device::{AlignedBuf, Device, DeviceExt};
 use faster_epoch::Epoch;
 use faster_hlog::{Address, HybridLog, RecoveryPoint};
@@ -26,29 +26,10 @@ use crate::codec::Codec;
 use crate::config::Settings;
 use crate::error::OpenError;
 use crate::kv::FasterKv;
-use crate::lifecycle::Opened;
-use crate::record::{self, INVALID, Parse};
+use crate::opened::{Opened, Recovered};
+use crate::record::{self, INVALID, Layout, Parse};
 use crate::store::{Store, StoreParts};
 use crate::store_dir::Home;
-
-/// What recovery restored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Recovered {
-    /// The checkpoint recovered.
-    pub token: u64,
-    /// Its version: the store continues in `version + 1`.
-    pub version: u32,
-    /// Every session's recovered commit point; continue one with
-    /// [`FasterKv::continue_session`].
-    pub sessions: Vec<SessionCommit>,
-    /// Newer checkpoints that were passed over, with the reason (damaged or incomplete).
-    pub skipped: Vec<(u64, String)>,
-    /// Bytes of log replayed into the index.
-    pub replayed_bytes: u64,
-    /// Wall time of the recovery.
-    pub duration: Duration,
-}
 
 /// Recovers the chosen checkpoint (steps 2–4) into a store.
 pub(crate) fn recover_chosen<K: Codec + ?Sized, V: Codec + ?Sized>(
@@ -168,20 +149,11 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     let layout = Store::<K, V>::LAYOUT;
     let from = meta.index_meta.start_address.max(log_meta.begin);
     let to = log_meta.final_address;
-    let sizer = move |bytes: &[u8]| -> Option<u64> {
-        if bytes.get(..8).is_none_or(|h| h == [0u8; 8]) {
-            return None;
-        }
-        match record::parse(bytes, layout, bytes.len()) {
-            Parse::Record(p) => Some(p.size as u64),
-            // Let the scan report it: a size past the page is corruption.
-            Parse::NeedBytes(n) => Some(n as u64),
-            Parse::Corrupt(_) => Some(u64::MAX),
-        }
-    };
-    let mut scan = store
-        .log
-        .scan(Address::from_masked(from), Address::from_masked(to), sizer)?;
+    let mut scan = store.log.scan(
+        Address::from_masked(from),
+        Address::from_masked(to),
+        record_sizer(layout),
+    )?;
     let handle = store.epoch.register()?;
     let mut invalid: Vec<Address> = Vec::new();
     // Records are installed in batches: hash a batch, prefetch its buckets, then install, so
@@ -193,35 +165,14 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
         }
         other => OpenError::Log(other),
     })? {
-        let address = item.address;
-        let parsed = match record::parse(item.bytes, layout, item.bytes.len()) {
-            Parse::Record(p) => p,
-            Parse::NeedBytes(_) => {
-                return Err(OpenError::CorruptRecord {
-                    address,
-                    reason: "record truncated",
-                });
+        match replayed::<K>(item.address, item.bytes, layout, log_meta.start)? {
+            Replayed::Skip => continue,
+            Replayed::NextVersion => {
+                invalid.push(item.address);
+                continue;
             }
-            Parse::Corrupt(reason) => return Err(OpenError::CorruptRecord { address, reason }),
-        };
-        if parsed.header.is_invalid() {
-            continue;
+            Replayed::Install(hash) => batch.push((hash, item.address)),
         }
-        if address.raw() >= log_meta.start && parsed.header.in_new_version() {
-            invalid.push(address);
-            continue;
-        }
-        let key = K::decode(parsed.key).map_err(|_| OpenError::CorruptRecord {
-            address,
-            reason: "key does not decode",
-        })?;
-        let hash = std::borrow::Borrow::<K>::borrow(&key)
-            .hash64()
-            .map_err(|_| OpenError::CorruptRecord {
-                address,
-                reason: "key does not hash",
-            })?;
-        batch.push((hash, address));
         if batch.len() == REPLAY_BATCH {
             install(store, &handle, &batch);
             batch.clear();
@@ -231,6 +182,69 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     drop(scan);
     invalidate(store, &invalid)?;
     Ok(to - from)
+}
+
+/// The size of the record at the start of `bytes`, for the log's scan: `None` at the end of
+/// a page's records (a zero header).
+fn record_sizer(layout: Layout) -> impl Fn(&[u8]) -> Option<u64> {
+    move |bytes: &[u8]| -> Option<u64> {
+        if bytes.get(..8).is_none_or(|h| h == [0u8; 8]) {
+            return None;
+        }
+        match record::parse(bytes, layout, bytes.len()) {
+            Parse::Record(p) => Some(p.size as u64),
+            // Let the scan report it: a size past the page is corruption.
+            Parse::NeedBytes(n) => Some(n as u64),
+            Parse::Corrupt(_) => Some(u64::MAX),
+        }
+    }
+}
+
+/// What replay does with one record.
+enum Replayed {
+    /// An invalid record (a lost race): nothing.
+    Skip,
+    /// A record of the version after the checkpoint's: marked invalid on the device.
+    NextVersion,
+    /// Its chain's newest record so far, under this key hash.
+    Install(u64),
+}
+
+/// Classifies the record at `address` (`bytes`); records of the next version lie at or
+/// above `start`.
+fn replayed<K: Codec + ?Sized>(
+    address: Address,
+    bytes: &[u8],
+    layout: Layout,
+    start: u64,
+) -> Result<Replayed, OpenError> {
+    let parsed = match record::parse(bytes, layout, bytes.len()) {
+        Parse::Record(p) => p,
+        Parse::NeedBytes(_) => {
+            return Err(OpenError::CorruptRecord {
+                address,
+                reason: "record truncated",
+            });
+        }
+        Parse::Corrupt(reason) => return Err(OpenError::CorruptRecord { address, reason }),
+    };
+    if parsed.header.is_invalid() {
+        return Ok(Replayed::Skip);
+    }
+    if address.raw() >= start && parsed.header.in_new_version() {
+        return Ok(Replayed::NextVersion);
+    }
+    let key = K::decode(parsed.key).map_err(|_| OpenError::CorruptRecord {
+        address,
+        reason: "key does not decode",
+    })?;
+    let hash = std::borrow::Borrow::<K>::borrow(&key)
+        .hash64()
+        .map_err(|_| OpenError::CorruptRecord {
+            address,
+            reason: "key does not hash",
+        })?;
+    Ok(Replayed::Install(hash))
 }
 
 /// Records installed per batch during replay.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use faster_cpr::{Action, IndexMeta, SessionCommit, SystemState};
 
-use super::CheckpointError;
+use super::error::CheckpointError;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -6,6 +6,7 @@
 
 pub(crate) mod attempt;
 pub(crate) mod batch;
+mod conditional;
 mod delete;
 pub(crate) mod driver;
 pub(crate) mod read;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use faster_cpr::{CheckpointDir, CheckpointMeta};
 use faster_device::{DeviceError, FileDevice, FileDeviceBuilder};
 
-use super::{CheckpointEntry, InspectError, SegmentEntry, SegmentState};
+use super::report::{CheckpointEntry, InspectError, SegmentEntry, SegmentState};
 use crate::error::OpenError;
 use crate::manifest::{Manifest, remembered_checkpoint_dir};
 use crate::store_dir::LOG_PREFIX;

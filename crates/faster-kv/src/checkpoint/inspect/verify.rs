@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use faster_cpr::{CheckpointDir, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE};
 use faster_device::{DeviceError, SEGMENT_HEADER_BYTES};
 
-use super::InspectError;
+use super::report::InspectError;
 use super::survey::Survey;
 use crate::checkpoint::jobs::{INDEX_SEGMENT_FILE, index_files};
 use crate::checkpoint::snapshot::SnapshotReader;
@@ -72,49 +72,61 @@ pub fn verify(dir: &Path) -> Result<Vec<Finding>, InspectError> {
         source: std::io::Error::other(e.to_string()),
     })?;
     for token in tokens {
-        let tdir = cdir.token_dir(token);
-        let meta = match cdir.read(token) {
-            Ok(meta) => meta,
-            Err(e) => {
-                let file = match &e {
-                    faster_cpr::CheckpointError::Corrupt { path, .. }
-                    | faster_cpr::CheckpointError::Io { path, .. } => path.clone(),
-                    _ => tdir.join(faster_cpr::COMPLETE_FILE),
-                };
-                findings.push(Finding {
-                    range: 0..len_of(&file),
-                    file,
-                    problem: e.to_string(),
-                });
-                continue;
-            }
-        };
-        if let Some(manifest) = manifest {
-            let file = tdir.join(faster_cpr::META_FILE);
-            if let Some(problem) = survey.foreign(&meta, manifest) {
-                findings.push(Finding {
-                    range: 0..len_of(&file),
-                    file,
-                    problem,
-                });
-                continue;
-            }
-            if survey.log_in_dir {
-                findings.extend(check_log(&survey, manifest, &meta));
-            }
-        }
-        if meta.index.is_some() {
-            findings.extend(verify_index_file(&tdir));
-        }
-        if meta
-            .log
-            .as_ref()
-            .is_some_and(|l| l.kind != LogCheckpointKind::FoldOver)
-        {
-            findings.extend(verify_snapshot(&cdir, token));
-        }
+        verify_checkpoint(&survey, manifest, &cdir, token, &mut findings);
     }
     Ok(findings)
+}
+
+/// Checks checkpoint `token`: its metadata, that it belongs to this store and log (and the
+/// segments it needs), its index snapshot and its log snapshot.
+fn verify_checkpoint(
+    survey: &Survey,
+    manifest: Option<&Manifest>,
+    cdir: &CheckpointDir,
+    token: u64,
+    findings: &mut Vec<Finding>,
+) {
+    let tdir = cdir.token_dir(token);
+    let meta = match cdir.read(token) {
+        Ok(meta) => meta,
+        Err(e) => {
+            let file = match &e {
+                faster_cpr::CheckpointError::Corrupt { path, .. }
+                | faster_cpr::CheckpointError::Io { path, .. } => path.clone(),
+                _ => tdir.join(faster_cpr::COMPLETE_FILE),
+            };
+            findings.push(Finding {
+                range: 0..len_of(&file),
+                file,
+                problem: e.to_string(),
+            });
+            return;
+        }
+    };
+    if let Some(manifest) = manifest {
+        let file = tdir.join(faster_cpr::META_FILE);
+        if let Some(problem) = survey.foreign(&meta, manifest) {
+            findings.push(Finding {
+                range: 0..len_of(&file),
+                file,
+                problem,
+            });
+            return;
+        }
+        if survey.log_in_dir {
+            findings.extend(check_log(survey, manifest, &meta));
+        }
+    }
+    if meta.index.is_some() {
+        findings.extend(verify_index_file(&tdir));
+    }
+    if meta
+        .log
+        .as_ref()
+        .is_some_and(|l| l.kind != LogCheckpointKind::FoldOver)
+    {
+        findings.extend(verify_snapshot(cdir, token));
+    }
 }
 
 /// Checks that the log segments checkpoint `meta` needs are present, of this log and long
