@@ -161,7 +161,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// without the outcome. Sessions still alive keep the store (and its directory's lock)
     /// until they are dropped.
     ///
-    /// As with [`CheckpointHandle::wait`], the calling thread must not hold a pinned session:
+    /// As with [`CheckpointHandle::wait`](crate::CheckpointHandle::wait), the calling thread must not hold a pinned session:
     /// the closing checkpoint waits for every protected session.
     ///
     /// # Errors

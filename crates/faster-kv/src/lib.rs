@@ -92,6 +92,7 @@ mod pending;
 pub mod protocol;
 mod record;
 mod session;
+mod settings;
 mod stats;
 mod store;
 mod store_dir;

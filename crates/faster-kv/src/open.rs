@@ -25,11 +25,12 @@ use crate::checkpoint::choose::{Choice, Expect, choose};
 use crate::checkpoint::jobs::read_index_snapshot;
 use crate::checkpoint::recover::recover_chosen;
 use crate::codec::Codec;
-use crate::config::{FasterKvBuilder, Settings, Storage};
+use crate::config::{FasterKvBuilder, Storage};
 use crate::error::OpenError;
 use crate::kv::FasterKv;
 use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec};
 use crate::opened::{Opened, Recovered};
+use crate::settings::Settings;
 use crate::store::{Store, StoreParts};
 use crate::store_dir::{
     Home, identity, io, lock, lock_checkpoint_dir, log_error, open_device, restart_log,

@@ -12,8 +12,8 @@ use faster_index::HashIndex;
 
 use crate::checkpoint::cpr::{Cpr, CprParts};
 use crate::codec::Codec;
-use crate::config::Settings;
 use crate::record::Layout;
+use crate::settings::Settings;
 use crate::stats::StatsRegistry;
 use crate::store_dir::{Home, Identity, Locks};
 

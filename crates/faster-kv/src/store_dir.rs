@@ -9,9 +9,10 @@ use std::sync::Arc;
 use faster_cpr::CheckpointDir;
 use faster_device::{Device, DeviceError, DirLock, FileDevice, LockError, MemDevice};
 
-use crate::config::{Settings, Storage};
+use crate::config::Storage;
 use crate::error::OpenError;
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::settings::Settings;
 
 /// The identities every checkpoint of a store records: the store's, and its log's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -23,11 +23,11 @@ use faster_index::KeyHash;
 
 use super::choose::{Chosen, each_snapshot_chunk};
 use crate::codec::Codec;
-use crate::config::Settings;
 use crate::error::OpenError;
 use crate::kv::FasterKv;
 use crate::opened::{Opened, Recovered};
 use crate::record::{self, INVALID, Layout, Parse};
+use crate::settings::Settings;
 use crate::store::{Store, StoreParts};
 use crate::store_dir::Home;
 

@@ -80,7 +80,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     /// operations: each then costs no protect/unprotect fences.
     ///
     /// While pinned, the session holds back page eviction and checkpoints until it refreshes
-    /// (every [`REFRESH_INTERVAL`] operations), so do not keep a `Pinned` alive while idle.
+    /// (every [`REFRESH_INTERVAL`](crate::REFRESH_INTERVAL) operations), so do not keep a `Pinned` alive while idle.
     pub fn pin(&mut self) -> Pinned<'_, K, V> {
         Pinned {
             store: &self.store,
