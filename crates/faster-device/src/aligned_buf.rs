@@ -1,5 +1,5 @@
 //! [`AlignedBuf`]: an owned, zero-initialised heap buffer whose address is aligned, as devices
-//! require of caller memory (rule 1), with optional transparent huge pages for large frames.
+//! require of caller memory (rule D1), with optional transparent huge pages for large frames.
 //!
 //! Buffers under 2 MiB come from `std::alloc` (`alloc_zeroed` with the requested layout).
 //! Larger ones are anonymous private mappings: the kernel supplies zeroed pages on first

@@ -23,7 +23,7 @@ pub const MEM_DEFAULT_SEGMENT_SIZE: u64 = 16 << 20;
 /// A sparse in-memory [`Device`] for tests and stores that need no persistence.
 ///
 /// Unwritten bytes read as zeros; `flush` does nothing (memory is as durable as it gets);
-/// every completion runs inline before the submit call returns (rule 2).
+/// every completion runs inline before the submit call returns (rule D2).
 pub struct MemDevice {
     geometry: Geometry,
     segments: RwLock<BTreeMap<u64, Arc<MemSegment>>>,
@@ -71,7 +71,7 @@ impl MemDeviceBuilder {
         self
     }
 
-    /// Largest offset + length a request may reach (rule 7); a multiple of the sector size.
+    /// Largest offset + length a request may reach (rule D7); a multiple of the sector size.
     /// Default: `None` (unbounded but for memory).
     #[must_use]
     pub fn capacity(mut self, bytes: Option<u64>) -> Self {
@@ -254,7 +254,7 @@ impl Device for MemDevice {
         self.begin.load(Ordering::Acquire)
     }
 
-    /// A random identity, drawn when the device was built (rule 8).
+    /// A random identity, drawn when the device was built (rule D8).
     fn identity(&self) -> Option<u128> {
         Some(self.identity)
     }

@@ -17,8 +17,8 @@ use crate::join::fan_out;
 
 /// A [`Device`] on segment files in a directory, moved by a pool of I/O threads.
 ///
-/// Every request is cut at segment boundaries (rule 4) and each piece becomes one job; jobs
-/// run `pread`/`pwrite` to completion (rule 3) and then the piece's completion, so callbacks
+/// Every request is cut at segment boundaries (rule D4) and each piece becomes one job; jobs
+/// run `pread`/`pwrite` to completion (rule D3) and then the piece's completion, so callbacks
 /// run on the pool's threads. `flush_async` also runs on the pool. Dropping the device lets
 /// every queued request finish, then joins the threads.
 pub struct FileDevice {
@@ -158,7 +158,7 @@ impl Device for FileDevice {
             // buffer.
             let dst = SendPtr::new(unsafe { dst.add(chunk.buf_offset) });
             let Some(file) = self.files.for_read(chunk.segment) else {
-                // A segment never written reads as zeros (rule 3).
+                // A segment never written reads as zeros (rule D3).
                 // SAFETY: the caller gives us `dst..dst + len` exclusively until `done`
                 // runs; this piece is inside it and no other piece overlaps it.
                 unsafe { dst.get().write_bytes(0, chunk.len) };

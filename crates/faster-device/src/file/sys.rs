@@ -1,5 +1,5 @@
 //! Positional transfers that finish the whole request: loops over short reads and writes,
-//! retries `EINTR`, and zero-fills what lies past the end of a file (rule 3).
+//! retries `EINTR`, and zero-fills what lies past the end of a file (rule D3).
 
 use std::io;
 use std::os::fd::BorrowedFd;

@@ -128,7 +128,7 @@ impl Device for UringDevice {
             });
             let fd = file.fd().as_raw_fd();
             // SAFETY: chunks partition `[0, len)`, so the piece lies inside the caller's
-            // buffer; the caller keeps it valid until `done` (ring rule 3).
+            // buffer; the caller keeps it valid until `done` (rule U3).
             let ptr = unsafe { src.add(chunk.buf_offset) }.cast_mut();
             let keep: Arc<dyn Any + Send + Sync> = file;
             let op = Op::new(

@@ -1,6 +1,6 @@
 //! One request in the ring: what to do next, and how to finish. An [`Op`] is boxed, its
 //! address rides in the SQE's `user_data`, and the reaper takes the box back from the CQE
-//! (ring rule 3).
+//! (rule U3).
 
 use std::any::Any;
 use std::io;
@@ -88,7 +88,7 @@ impl Op {
         }
     }
 
-    /// Applies a CQE result (rule 3 of the crate docs: finish the whole transfer).
+    /// Applies a CQE result (rule D3: finish the whole transfer).
     pub(crate) fn advance(mut self: Box<Self>, result: i32) -> Step {
         if result == -libc::EINTR || result == -libc::EAGAIN {
             return Step::Again(self);
