@@ -1,5 +1,5 @@
 //! The [`Device`] trait and the [`Completion`] callback type: the contract every device keeps
-//! (the rules D1–D8 are in the crate docs).
+//! (the rules D1–D9 are in the crate docs).
 
 use crate::error::DeviceError;
 use crate::geometry::Geometry;
@@ -13,7 +13,7 @@ pub type Completion = Box<dyn FnOnce(Result<(), DeviceError>) + Send + 'static>;
 ///
 /// The trait is object safe; the layers above hold an `Arc<dyn Device>`. The safe methods of
 /// [`DeviceExt`](crate::DeviceExt) work on any device, `dyn Device` included. The crate docs
-/// list the rules (D1–D8) every implementation keeps and every caller may rely on.
+/// list the rules (D1–D9) every implementation keeps and every caller may rely on.
 pub trait Device: Send + Sync + 'static {
     /// The device's alignment, segment size and capacity. Constant for the device's life.
     fn geometry(&self) -> Geometry;

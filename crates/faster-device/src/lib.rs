@@ -27,7 +27,8 @@
 //! - **D3 — whole transfers.** Success means all `len` bytes moved: devices loop over short
 //!   reads and writes. Bytes never written read back as zeros, past the end of a file too.
 //! - **D4 — segment crossing.** A request may cross segment boundaries; the device splits it
-//!   and completes once, with the first error of any piece.
+//!   into pieces, one per segment, that partition the request (and so the caller's buffer), and
+//!   completes once, with the first error of any piece.
 //! - **D5 — durability.** [`Device::flush`] makes durable every write whose completion ran
 //!   before `flush()` was called: `fdatasync` of the files written since, and `fsync` of the
 //!   directory when segment files were created or removed. Writes still in flight are not
@@ -50,12 +51,32 @@
 //!   identity that differs from the other files' is refused with [`DeviceError::BadSegment`],
 //!   and one whose identity is not the builder's with [`DeviceError::ForeignSegment`].
 //!   [`Device::check_present`] tells whether the files still hold a range.
+//! - **D9 — caller memory.** [`Device::write_raw`] and [`Device::read_raw`] take raw memory
+//!   that the caller keeps valid from the call until `done` has run, or until the call returns
+//!   `Err`: unmodified for a write and, for a read, touched by nobody else. A device touches it
+//!   only in that time (a refused submission not at all), each piece only its own part, and
+//!   may hand a part on to an inner device, an I/O thread or the kernel under the same promise,
+//!   for no longer. [`DeviceExt`] keeps the promise for safe callers by borrowing or owning the
+//!   buffer until `done` has run.
 //!
 //! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
 //! requests already submitted still complete, and flushes still work.
 //!
+//! The memory this crate hands out keeps two more:
+//!
+//! - **D10 — aligned buffers.** An [`AlignedBuf`] owns its memory alone, like a `Box<[u8]>`:
+//!   `len` bytes, zeroed when obtained, at a multiple of its alignment, that never move while it
+//!   lives. Below 2 MiB they come from `alloc_zeroed` with a layout of non-zero size; from 2 MiB
+//!   up, from a fresh anonymous private mapping (which aliases nothing), rounded up to whole
+//!   pages and over-sized so that an aligned start exists; an empty buffer holds an aligned
+//!   dangling pointer. Its drop gives the memory back once, the way it was obtained. `&self`
+//!   only reads it; writing needs `&mut self`.
+//! - **D11 — kernel advice.** `madvise` and `posix_fadvise` change no memory contents: advice
+//!   is sound on a page-aligned range inside a mapping we own, or on a descriptor that stays
+//!   open for the call.
+//!
 //! Two modules keep protocols of their own, written at their top: the `io_uring` ring
-//! (rules U1–U5, `uring/ring.rs`) and the order of a file device's flushes (rules F1–F3,
+//! (rules U1–U6, `uring/ring.rs`) and the order of a file device's flushes (rules F1–F3,
 //! `file/flush_order.rs`).
 //!
 //! # Three ways to be told

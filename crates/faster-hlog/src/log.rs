@@ -81,7 +81,7 @@ impl std::fmt::Debug for Shared {
 /// of them mutable) and whose older pages live on a [`Device`].
 ///
 /// Cloning is cheap and shares the log. See the crate documentation for the regions and the
-/// rules H1–H8 that every access follows.
+/// rules H1–H9 that every access follows.
 #[derive(Debug, Clone)]
 pub struct HybridLog {
     pub(crate) shared: Arc<Shared>,

@@ -16,8 +16,8 @@
 //! - **U3 — op ownership.** An SQE's `user_data` is a `Box<Op>` leaked with `Box::into_raw`
 //!   when the op enters the SQ or the backlog, and taken back with `Box::from_raw` exactly
 //!   once, by the reaper, from that SQE's CQE. The op keeps its file descriptor open (an
-//!   `Arc`), and the caller's contract (`Device::write_raw` / `read_raw`) keeps the buffer
-//!   valid until the op's completion runs, which is after its last CQE. `user_data`
+//!   `Arc`), and the caller's contract (`Device::write_raw` / `read_raw`, rule D9) keeps the
+//!   buffer valid until the op's completion runs, which is after its last CQE. `user_data`
 //!   [`SHUTDOWN`] (0, never a box address) marks the no-op that stops the reaper.
 //! - **U4 — `io_uring_enter` from any thread.** Submitters call `submit` (enter without
 //!   waiting) under the `sq` mutex; the reaper calls enter with "wait for one completion"
@@ -31,6 +31,9 @@
 //!   submit and retry) and no submitter ever blocks on the reaper — completions may submit
 //!   freely. Backlog non-empty implies `in_flight` equals the CQ size, so completions are
 //!   pending and the reaper will drain it.
+//! - **U6 — op progress.** An op's `ptr..ptr + remaining` is always the part of its piece not
+//!   yet transferred: it starts as the whole piece, inside the caller's buffer (rules D4, D9),
+//!   and each CQE advances it by what moved, at most `remaining`.
 
 use std::collections::VecDeque;
 use std::io;
