@@ -193,9 +193,9 @@ impl Device for MemDevice {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
             let at = chunk.segment_offset as usize;
-            // SAFETY: the caller guarantees `src..src + len` is readable until `done` runs,
-            // and `buf_offset + len <= len` (chunks partition the request); the segment slice
-            // is exclusively borrowed through its write lock.
+            // SAFETY: rules D4, D9 — the caller guarantees `src..src + len` is readable until
+            // `done` runs, and `buf_offset + len <= len` (chunks partition the request); the
+            // segment slice is exclusively borrowed through its write lock.
             let from = unsafe { std::slice::from_raw_parts(src.add(chunk.buf_offset), chunk.len) };
             bytes[at..at + chunk.len].copy_from_slice(from);
         }
@@ -212,9 +212,9 @@ impl Device for MemDevice {
     ) -> Result<(), DeviceError> {
         self.admit(offset, len, dst as usize)?;
         for chunk in self.geometry.chunks(offset, len) {
-            // SAFETY: the caller guarantees `dst..dst + len` is writable and accessed by
-            // nobody else until `done` runs; chunks partition the request, so this piece is
-            // in bounds and no other piece aliases it.
+            // SAFETY: rules D4, D9 — the caller guarantees `dst..dst + len` is writable and
+            // accessed by nobody else until `done` runs; chunks partition the request, so this
+            // piece is in bounds and no other piece aliases it.
             let to =
                 unsafe { std::slice::from_raw_parts_mut(dst.add(chunk.buf_offset), chunk.len) };
             match self.segment(chunk.segment) {

@@ -141,8 +141,8 @@ impl HybridLog {
             let keep = usize::try_from(tail - read_from).unwrap_or(len).min(len);
             let frame = geometry.frame_of(geometry.page_of(tail));
             let offset = usize::try_from(geometry.offset_of(read_from)).unwrap_or(0);
-            // SAFETY: the log is not shared yet, so no other thread can access the frame; the
-            // copy ends at the tail, inside the page.
+            // SAFETY: rule H9 — the log is not shared yet, so no other thread can access the
+            // frame; the copy ends at the tail, inside the page.
             unsafe { shared.frames.fill(frame, offset, &buf[..keep]) };
         }
         Ok(log)

@@ -137,8 +137,8 @@ impl Ring {
         loop {
             // SAFETY: rule U1 — the caller holds the `sq` mutex, so this is the only SQ view.
             let mut queue = unsafe { self.ring.submission_shared() };
-            // SAFETY: rule U3 — the entry's file stays open and its buffer valid until its CQE
-            // is reaped and the op's completion runs.
+            // SAFETY: rules U3, D9 — the entry's file stays open and its buffer valid until its
+            // CQE is reaped and the op's completion runs.
             if unsafe { queue.push(&entry) }.is_ok() {
                 sq.in_flight += 1;
                 return;
