@@ -1,0 +1,176 @@
+//! `cargo xtask tidy`: source hygiene and the crate graph, checked without building anything.
+//!
+//! Checks:
+//! 1. every Rust source file opens with a `//!` comment saying what it is for;
+//! 2. library code (`crates/*/src`) holds no stub or debug macros;
+//! 3. no source file is longer than [`MAX_LINES`] lines;
+//! 4. the dependencies between workspace crates are exactly the graph written in
+//!    `docs/ARCHITECTURE.md` (the block after the `<!-- crate-graph -->` marker), and the
+//!    crates in `LEAVES` depend on no other workspace crate whatever the block says
+//!    ([`graph`]).
+//!
+//! Files are those of `crates/`, `xtask/` and `fuzz/`. The same checks run as a `#[test]`, so
+//! plain `cargo test` catches them too.
+
+mod graph;
+
+use std::path::{Path, PathBuf};
+
+/// Longest allowed source file.
+const MAX_LINES: usize = 1000;
+
+/// One Rust source file: its path from the workspace root, and its text.
+pub(crate) struct SourceFile {
+    pub(crate) shown: String,
+    pub(crate) text: String,
+}
+
+impl SourceFile {
+    /// The crate whose library or binary code this is (`crates/<name>/src/…`), if it is.
+    pub(crate) fn library_crate(&self) -> Option<&str> {
+        let rest = self.shown.strip_prefix("crates/")?;
+        let (name, rest) = rest.split_once('/')?;
+        rest.starts_with("src/").then_some(name)
+    }
+}
+
+/// Runs every check and reports all problems at once.
+pub(crate) fn run(root: &Path) -> Result<(), String> {
+    let mut problems = Vec::new();
+    let mut paths = Vec::new();
+    for dir in ["crates", "xtask", "fuzz"] {
+        collect_rust_files(&root.join(dir), &mut paths);
+    }
+    paths.sort();
+    let mut files = Vec::new();
+    for path in &paths {
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => files.push(SourceFile { shown, text }),
+            Err(_) => problems.push(format!("{shown}: not readable as UTF-8")),
+        }
+    }
+    for file in &files {
+        check_file(file, &mut problems);
+    }
+    if let Err(e) = graph::check_crate_graph(root) {
+        problems.push(e);
+    }
+    if problems.is_empty() {
+        println!("tidy: {} files checked, crate graph matches", files.len());
+        Ok(())
+    } else {
+        Err(format!("tidy found problems:\n  {}", problems.join("\n  ")))
+    }
+}
+
+fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" && name != "corpus" && name != "artifacts" {
+                collect_rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Checks 1–3, which look at one file on its own.
+fn check_file(file: &SourceFile, problems: &mut Vec<String>) {
+    let shown = &file.shown;
+    let text = &file.text;
+    if !text.starts_with("//!") {
+        problems.push(format!("{shown}: must open with a `//!` comment"));
+    }
+    let lines = text.lines().count();
+    if lines > MAX_LINES {
+        problems.push(format!(
+            "{shown}: {lines} lines (limit {MAX_LINES}): split it by concept"
+        ));
+    }
+    if file.library_crate().is_some() {
+        // Spelled in pieces so that this file does not trip its own check.
+        let banned = [
+            concat!("todo", "!("),
+            concat!("dbg", "!("),
+            concat!("unimplemented", "!("),
+        ];
+        for (number, line) in text.lines().enumerate() {
+            for macro_call in banned {
+                if line.contains(macro_call) {
+                    problems.push(format!(
+                        "{shown}:{}: `{macro_call}` in library code",
+                        number + 1
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(shown: &str, text: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        let file = SourceFile {
+            shown: shown.into(),
+            text: text.into(),
+        };
+        check_file(&file, &mut problems);
+        problems
+    }
+
+    #[test]
+    fn the_workspace_is_tidy() {
+        assert_eq!(run(&crate::cmd::workspace_root()), Ok(()));
+    }
+
+    #[test]
+    fn a_file_without_an_opening_doc_comment_fails() {
+        let problems = checked("xtask/src/a.rs", "use std::io;\n");
+        assert_eq!(problems, ["xtask/src/a.rs: must open with a `//!` comment"]);
+    }
+
+    #[test]
+    fn a_debug_macro_in_library_code_fails() {
+        let text = concat!("//! A.\nfn f() { ", "dbg", "!(1); }\n");
+        let problems = checked("crates/x/src/a.rs", text);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("crates/x/src/a.rs:2: `dbg"));
+        let in_tests = checked("crates/x/tests/a.rs", text);
+        assert_eq!(in_tests, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_too_long_file_fails() {
+        let long = format!("//! A.\n{}", "\n".repeat(MAX_LINES - 1));
+        assert_eq!(checked("xtask/src/a.rs", &long), Vec::<String>::new());
+        let too_long = format!("//! A.\n{}", "\n".repeat(MAX_LINES));
+        assert_eq!(checked("xtask/src/a.rs", &too_long).len(), 1);
+    }
+
+    #[test]
+    fn library_code_is_told_apart() {
+        let file = |shown: &str| SourceFile {
+            shown: shown.into(),
+            text: String::new(),
+        };
+        assert_eq!(
+            file("crates/faster-kv/src/a/b.rs").library_crate(),
+            Some("faster-kv")
+        );
+        assert_eq!(file("crates/faster-kv/tests/a.rs").library_crate(), None);
+    }
+}
