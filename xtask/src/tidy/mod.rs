@@ -1,4 +1,5 @@
-//! `cargo xtask tidy`: source hygiene and the crate graph, checked without building anything.
+//! `cargo xtask tidy`: source hygiene, named rules and the crate graph, checked without
+//! building anything.
 //!
 //! Checks:
 //! 1. every Rust source file opens with a `//!` comment saying what it is for;
@@ -7,12 +8,16 @@
 //! 4. the dependencies between workspace crates are exactly the graph written in
 //!    `docs/ARCHITECTURE.md` (the block after the `<!-- crate-graph -->` marker), and the
 //!    crates in `LEAVES` depend on no other workspace crate whatever the block says
-//!    ([`graph`]).
+//!    ([`graph`]);
+//! 5. rules are defined once, and no two crates name theirs with the same letters; every
+//!    `// SAFETY:` comment opens by citing the rules it relies on, and every rule it names is
+//!    defined ([`rules`] says how definitions and citations are written).
 //!
-//! Files are those of `crates/`, `xtask/` and `fuzz/`. The same checks run as a `#[test]`, so
-//! plain `cargo test` catches them too.
+//! Files are those of `crates/`, `xtask/` and `fuzz/`; rules are defined in `crates/*/src`.
+//! The same checks run as a `#[test]`, so plain `cargo test` catches them too.
 
 mod graph;
+mod rules;
 
 use std::path::{Path, PathBuf};
 
@@ -54,14 +59,20 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
             Err(_) => problems.push(format!("{shown}: not readable as UTF-8")),
         }
     }
+    let rules = rules::definitions(&files, &mut problems);
     for file in &files {
         check_file(file, &mut problems);
+        rules::check_safety_comments(file, &rules, &mut problems);
     }
     if let Err(e) = graph::check_crate_graph(root) {
         problems.push(e);
     }
     if problems.is_empty() {
-        println!("tidy: {} files checked, crate graph matches", files.len());
+        println!(
+            "tidy: {} files checked, {} rules defined, crate graph matches",
+            files.len(),
+            rules.len()
+        );
         Ok(())
     } else {
         Err(format!("tidy found problems:\n  {}", problems.join("\n  ")))
