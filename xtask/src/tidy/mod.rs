@@ -12,13 +12,17 @@
 //!    ([`graph`]);
 //! 5. rules are defined once, and no two crates name theirs with the same letters; every
 //!    `// SAFETY:` comment opens by citing the rules it relies on, and every rule it names is
-//!    defined ([`rules`] says how definitions and citations are written).
+//!    defined ([`rules`] says how definitions and citations are written);
+//! 6. every `#[test]` function asserts something ([`assertions`] says what counts).
 //!
-//! Files are those of `crates/`, `xtask/` and `fuzz/`; rules are defined in `crates/*/src`.
-//! The same checks run as a `#[test]`, so plain `cargo test` catches them too.
+//! Files are those of `crates/`, `xtask/` and `fuzz/`; rules are defined in `crates/*/src`,
+//! and tests are checked in `crates/*/src`, `crates/*/tests` and `xtask`. The same checks run
+//! as a `#[test]`, so plain `cargo test` catches them too.
 
+mod assertions;
 mod graph;
 mod rules;
+mod source;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +44,16 @@ impl SourceFile {
         let rest = self.shown.strip_prefix("crates/")?;
         let (name, rest) = rest.split_once('/')?;
         rest.starts_with("src/").then_some(name)
+    }
+
+    /// Whether test functions here are checked: crate tests, crate sources and xtask.
+    fn holds_checked_tests(&self) -> bool {
+        let in_crate_tests = self
+            .shown
+            .strip_prefix("crates/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, rest)| rest.starts_with("tests/"));
+        in_crate_tests || self.library_crate().is_some() || self.shown.starts_with("xtask/")
     }
 }
 
@@ -68,6 +82,9 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     for file in &files {
         check_file(file, &mut problems, &mut warnings);
         rules::check_safety_comments(file, &rules, &mut problems);
+        if file.holds_checked_tests() {
+            assertions::check_tests_assert(file, &mut problems);
+        }
     }
     if let Err(e) = graph::check_crate_graph(root) {
         problems.push(e);
@@ -195,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn library_code_is_told_apart() {
+    fn library_crates_and_test_directories_are_told_apart() {
         let file = |shown: &str| SourceFile {
             shown: shown.into(),
             text: String::new(),
@@ -205,5 +222,8 @@ mod tests {
             Some("faster-kv")
         );
         assert_eq!(file("crates/faster-kv/tests/a.rs").library_crate(), None);
+        assert!(file("crates/faster-kv/tests/common/mod.rs").holds_checked_tests());
+        assert!(!file("crates/faster-kv/benches/a.rs").holds_checked_tests());
+        assert!(!file("fuzz/fuzz_targets/a.rs").holds_checked_tests());
     }
 }
