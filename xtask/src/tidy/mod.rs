@@ -13,14 +13,18 @@
 //! 5. rules are defined once, and no two crates name theirs with the same letters; every
 //!    `// SAFETY:` comment opens by citing the rules it relies on, and every rule it names is
 //!    defined ([`rules`] says how definitions and citations are written);
-//! 6. every `#[test]` function asserts something ([`assertions`] says what counts).
+//! 6. every `#[test]` function asserts something ([`assertions`] says what counts);
+//! 7. no two crates declare a `pub` type of the same name ([`names`]); this *warns* until the
+//!    names shared today are renamed ([`names::SHARED_NAMES_FAIL`]).
 //!
 //! Files are those of `crates/`, `xtask/` and `fuzz/`; rules are defined in `crates/*/src`,
-//! and tests are checked in `crates/*/src`, `crates/*/tests` and `xtask`. The same checks run
-//! as a `#[test]`, so plain `cargo test` catches them too.
+//! tests are checked in `crates/*/src`, `crates/*/tests` and `xtask`, and type names are
+//! compared across `crates/*/src`. The same checks run as a `#[test]`, so plain `cargo test`
+//! catches them too.
 
 mod assertions;
 mod graph;
+mod names;
 mod rules;
 mod source;
 
@@ -85,6 +89,12 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         if file.holds_checked_tests() {
             assertions::check_tests_assert(file, &mut problems);
         }
+    }
+    let shared = names::shared_type_names(&files);
+    if names::SHARED_NAMES_FAIL {
+        problems.extend(shared);
+    } else {
+        warnings.extend(shared);
     }
     if let Err(e) = graph::check_crate_graph(root) {
         problems.push(e);
