@@ -15,7 +15,7 @@ const HELP: &str = "\
 usage: cargo xtask <command>
 
   ci            everything CI checks: tidy, fmt, clippy, tests, doctests, loom, rustdoc, deny
-  tidy          source hygiene and the crate graph of docs/ARCHITECTURE.md
+  tidy          source hygiene, SAFETY citations, asserting tests, and the crate graph of docs/ARCHITECTURE.md
   loom          the loom models (LOOM_MAX_PREEMPTIONS=2 unless set)
   deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
