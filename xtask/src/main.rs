@@ -16,8 +16,8 @@ const HELP: &str = "\
 usage: cargo xtask <command>
 
   ci            everything CI checks: tidy, fmt, clippy, tests, doctests, loom, rustdoc, deny
-  tidy          source hygiene and the crate graph of docs/ARCHITECTURE.md
-  metrics [--edges]  file lengths, import circles and long functions of faster-kv, SAFETY citations
+  tidy          source hygiene, SAFETY citations, asserting tests, and the crate graph of docs/ARCHITECTURE.md
+  metrics [--edges] [--root DIR]  file lengths, import circles and long functions of faster-kv, SAFETY citations
   loom          the loom models (LOOM_MAX_PREEMPTIONS=2 unless set)
   deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)

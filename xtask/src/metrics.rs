@@ -4,7 +4,8 @@
 //! - the largest circle of faster-kv files that import each other (a strongly connected
 //!   component of the graph "file A names a path into file B's module");
 //! - functions longer than [`FN_GOAL`] lines, in every crate's `src/` and in `xtask/`;
-//! - `// SAFETY:` comments, and how many cite a rule that a crate defines.
+//! - `// SAFETY:` comments, and how many cite rules that a crate defines (as tidy reads
+//!   them).
 //!
 //! The parsing is lexical (comments and string literals are skipped when braces are
 //! counted), which is exact enough for code that rustfmt has formatted.
@@ -14,7 +15,7 @@ mod lex;
 
 use std::path::{Path, PathBuf};
 
-use crate::tidy;
+use crate::tidy::{self, rules};
 
 /// A library file of faster-kv longer than this is reported.
 const FILE_GOAL: usize = 450;
@@ -24,6 +25,13 @@ const FN_GOAL: usize = 70;
 /// Prints every measure; with `--edges`, also the imports inside the largest circle.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let show_edges = args.iter().any(|a| a == "--edges");
+    // `--root DIR` measures another checkout (an older commit, for a before-and-after).
+    let other = args
+        .iter()
+        .position(|a| a == "--root")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    let root = other.as_deref().unwrap_or(root);
     let kv_src = root.join("crates/faster-kv/src");
     let mut kv_files = Vec::new();
     tidy::collect_rust_files(&kv_src, &mut kv_files);
@@ -141,25 +149,39 @@ fn long_functions(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// SAFETY comments, those that open with a citation of defined rules (what tidy demands),
+/// and those that name a defined rule anywhere.
 fn safety_comments(root: &Path) -> Result<(), String> {
-    let mut files = source_files(root);
-    tidy::collect_rust_files(&root.join("fuzz"), &mut files);
-    let defined = lex::defined_rules(root);
-    let (mut total, mut citing) = (0, 0);
-    for text in read_all(&files)? {
-        for comment in lex::safety_comments(&text) {
+    let mut paths = Vec::new();
+    for dir in ["crates", "xtask", "fuzz"] {
+        tidy::collect_rust_files(&root.join(dir), &mut paths);
+    }
+    let files: Vec<tidy::SourceFile> = paths
+        .iter()
+        .zip(read_all(&paths)?)
+        .map(|(path, text)| tidy::SourceFile {
+            shown: shown(root, path),
+            text,
+        })
+        .collect();
+    let rules = rules::definitions(&files, &mut Vec::new());
+    let (mut total, mut citing, mut naming) = (0, 0, 0);
+    for file in &files {
+        for (_, comment) in rules::safety_comments(&file.text) {
             total += 1;
-            if lex::cited_rules(&comment.text)
-                .iter()
-                .any(|id| defined.contains(id))
-            {
+            if rules::citation(&comment).is_some_and(|c| c.iter().all(|n| rules.contains_key(*n))) {
                 citing += 1;
+            }
+            let mut words = comment.split(|c: char| !c.is_ascii_alphanumeric());
+            if words.any(|w| rules::is_rule_name(w) && rules.contains_key(w)) {
+                naming += 1;
             }
         }
     }
     println!(
-        "SAFETY comments: {total}, citing a defined rule: {citing} ({} rules defined)",
-        defined.len()
+        "SAFETY comments: {total}; opening with a citation of defined rules: {citing}; naming a \
+         defined rule: {naming} ({} rules defined)",
+        rules.len()
     );
     Ok(())
 }

@@ -130,8 +130,8 @@ fn evict_page_cache(files: &[PathBuf]) {
     for path in files {
         if let Ok(file) = std::fs::File::open(path) {
             use std::os::fd::AsRawFd;
-            // SAFETY: `file` is an open descriptor for the call's duration; the advice
-            // changes no memory of ours.
+            // SAFETY: rule D11 — `file` is an open descriptor for the call's duration; the
+            // advice changes no memory of ours.
             let _ =
                 unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
         }
@@ -153,8 +153,8 @@ fn bench_device(name: &str, device: &Arc<dyn Device>, files: &[PathBuf], args: &
     let requests = args.size / SEQ_REQUEST as u64;
 
     let (elapsed, _) = pipeline(SEQ_IN_FLIGHT, requests, None, |slot, i, done| {
-        // SAFETY: `bufs` outlives the pipeline, which waits for every completion; a slot is
-        // reused only after its completion was popped.
+        // SAFETY: rule D9 — `bufs` outlives the pipeline, which waits for every completion; a
+        // slot is reused only after its completion was popped.
         unsafe {
             device.write_raw(
                 i * SEQ_REQUEST as u64,
@@ -171,7 +171,7 @@ fn bench_device(name: &str, device: &Arc<dyn Device>, files: &[PathBuf], args: &
     evict_page_cache(files);
     let (elapsed, _) = pipeline(SEQ_IN_FLIGHT, requests, None, |slot, i, done| {
         let ptr = bufs[slot].as_mut_ptr();
-        // SAFETY: as above; each slot's buffer is used by one request at a time.
+        // SAFETY: rule D9 — as above; each slot's buffer is used by one request at a time.
         unsafe { device.read_raw(i * SEQ_REQUEST as u64, ptr, SEQ_REQUEST, done) }?;
         Ok(())
     })?;
@@ -188,7 +188,7 @@ fn bench_device(name: &str, device: &Arc<dyn Device>, files: &[PathBuf], args: &
         let (elapsed, done_count) = pipeline(depth, u64::MAX, Some(deadline), |slot, _, done| {
             let offset = (rng.next() % blocks) * RAND_REQUEST as u64;
             let ptr = small[slot].as_mut_ptr();
-            // SAFETY: as above.
+            // SAFETY: rule D9 — as above.
             unsafe { device.read_raw(offset, ptr, RAND_REQUEST, done) }?;
             Ok(())
         })?;

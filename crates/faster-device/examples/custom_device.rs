@@ -39,7 +39,7 @@ impl Device for CountingDevice {
         len: usize,
         done: Completion,
     ) -> Result<(), DeviceError> {
-        // SAFETY: the caller's promise about `src` is passed on unchanged.
+        // SAFETY: rule D9 — the caller's promise about `src` is passed on unchanged.
         unsafe { self.inner.write_raw(offset, src, len, done) }?;
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(len as u64, Ordering::Relaxed);
@@ -53,7 +53,7 @@ impl Device for CountingDevice {
         len: usize,
         done: Completion,
     ) -> Result<(), DeviceError> {
-        // SAFETY: the caller's promise about `dst` is passed on unchanged.
+        // SAFETY: rule D9 — the caller's promise about `dst` is passed on unchanged.
         unsafe { self.inner.read_raw(offset, dst, len, done) }?;
         self.reads.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(len as u64, Ordering::Relaxed);

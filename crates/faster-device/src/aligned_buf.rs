@@ -1,5 +1,5 @@
 //! [`AlignedBuf`]: an owned, zero-initialised heap buffer whose address is aligned, as devices
-//! require of caller memory (rule 1), with optional transparent huge pages for large frames.
+//! require of caller memory (rule D1), with optional transparent huge pages for large frames.
 //!
 //! Buffers under 2 MiB come from `std::alloc` (`alloc_zeroed` with the requested layout).
 //! Larger ones are anonymous private mappings: the kernel supplies zeroed pages on first
@@ -39,10 +39,10 @@ pub struct AlignedBuf {
     huge_pages: bool,
 }
 
-// SAFETY: `AlignedBuf` owns its allocation exclusively (like `Box<[u8]>`); the raw pointer is
-// never shared with another owner, so moving it to another thread is sound.
+// SAFETY: rule D10 — `AlignedBuf` owns its allocation exclusively (like `Box<[u8]>`); the raw
+// pointer is never shared with another owner, so moving it to another thread is sound.
 unsafe impl Send for AlignedBuf {}
-// SAFETY: shared access only hands out `&[u8]`; mutation needs `&mut self`, as for
+// SAFETY: rule D10 — shared access only hands out `&[u8]`; mutation needs `&mut self`, as for
 // `Box<[u8]>`.
 unsafe impl Sync for AlignedBuf {}
 
@@ -149,7 +149,7 @@ impl AlignedBufOptions {
         }
         let layout = Layout::from_size_align(len, self.alignment)
             .map_err(|_| DeviceError::config(format!("buffer size {len} overflows")))?;
-        // SAFETY: `layout` has a non-zero size (len > 0).
+        // SAFETY: rule D10 — `layout` has a non-zero size (len > 0).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).ok_or(DeviceError::OutOfMemory { len })?;
         Ok(AlignedBuf {
@@ -165,8 +165,9 @@ impl AlignedBufOptions {
 /// Faults in every page of a mapped buffer.
 fn populate(buf: &mut AlignedBuf) {
     let size = buf.len.next_multiple_of(rustix::param::page_size());
-    // SAFETY: `ptr..ptr + size` lies inside the buffer's mapping (mapped sizes are rounded up
-    // to whole pages) and is page aligned (mapped buffers are); populating changes no contents.
+    // SAFETY: rules D10, D11 — `ptr..ptr + size` lies inside the buffer's mapping (mapped sizes
+    // are rounded up to whole pages) and is page aligned (mapped buffers are); populating
+    // changes no contents.
     let advised = unsafe {
         rustix::mm::madvise(
             buf.ptr.as_ptr().cast(),
@@ -177,8 +178,8 @@ fn populate(buf: &mut AlignedBuf) {
     if advised.is_err() {
         let page = rustix::param::page_size();
         for offset in (0..buf.len).step_by(page) {
-            // SAFETY: `offset < len`, so the byte is inside the buffer, which this function
-            // borrows mutably; writing the zero it holds changes nothing.
+            // SAFETY: rule D10 — `offset < len`, so the byte is inside the buffer, which this
+            // function borrows mutably; writing the zero it holds changes nothing.
             unsafe { buf.ptr.as_ptr().add(offset).write_volatile(0) };
         }
     }
@@ -200,8 +201,8 @@ fn map_zeroed(len: usize, alignment: usize, huge: bool) -> Result<AlignedBuf, De
         .checked_next_multiple_of(if huge { HUGE_PAGE_SIZE } else { page })
         .ok_or_else(overflow)?;
     let map_len = size.checked_add(align - page).ok_or_else(overflow)?;
-    // SAFETY: a fresh anonymous private mapping at an address the kernel picks aliases no
-    // existing memory.
+    // SAFETY: rule D10 — a fresh anonymous private mapping at an address the kernel picks
+    // aliases no existing memory.
     let base = unsafe {
         rustix::mm::mmap_anonymous(
             std::ptr::null_mut(),
@@ -215,8 +216,9 @@ fn map_zeroed(len: usize, alignment: usize, huge: bool) -> Result<AlignedBuf, De
     let start = base.wrapping_add(base.align_offset(align));
     let mut advised = false;
     if huge {
-        // SAFETY: `start..start + size` lies inside the mapping (the over-mapping leaves
-        // `align - page` bytes for the shift) and is page aligned; advice changes no contents.
+        // SAFETY: rules D10, D11 — `start..start + size` lies inside the mapping (the
+        // over-mapping leaves `align - page` bytes for the shift) and is page aligned; advice
+        // changes no contents.
         advised = unsafe { rustix::mm::madvise(start.cast(), size, Advice::LinuxHugepage) }.is_ok();
     }
     let ptr = NonNull::new(start).ok_or(DeviceError::OutOfMemory { len: map_len })?;
@@ -300,8 +302,8 @@ impl Deref for AlignedBuf {
 
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: `ptr` is valid for `len` initialised (zeroed at allocation) bytes for as
-        // long as `self` lives, and `&self` excludes writers through `&mut self`. A zero
+        // SAFETY: rule D10 — `ptr` is valid for `len` initialised (zeroed at allocation) bytes
+        // for as long as `self` lives, and `&self` excludes writers through `&mut self`. A zero
         // length uses an aligned dangling pointer, which is valid for empty slices.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
@@ -310,7 +312,7 @@ impl Deref for AlignedBuf {
 impl DerefMut for AlignedBuf {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `deref`, and `&mut self` makes this the only access.
+        // SAFETY: rule D10 — as in `deref`, and `&mut self` makes this the only access.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
@@ -320,13 +322,13 @@ impl Drop for AlignedBuf {
         match self.backing {
             Backing::Empty => {}
             Backing::Heap(layout) => {
-                // SAFETY: `ptr` was returned by `alloc_zeroed` with exactly `layout`, and is
-                // freed only here, once.
+                // SAFETY: rule D10 — `ptr` was returned by `alloc_zeroed` with exactly `layout`,
+                // and is freed only here, once.
                 unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) };
             }
             Backing::Mapped { base, len } => {
-                // SAFETY: `base..base + len` is the mapping made in `map_zeroed`, owned by
-                // this buffer alone and unmapped only here, once.
+                // SAFETY: rule D10 — `base..base + len` is the mapping made in `map_zeroed`,
+                // owned by this buffer alone and unmapped only here, once.
                 if let Err(e) = unsafe { rustix::mm::munmap(base as *mut std::ffi::c_void, len) } {
                     log::error!("munmap of a {len}-byte buffer failed: {e}");
                 }

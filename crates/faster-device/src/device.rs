@@ -1,19 +1,19 @@
 //! The [`Device`] trait and the [`Completion`] callback type: the contract every device keeps
-//! (the numbered rules are in the crate docs).
+//! (the rules D1–D9 are in the crate docs).
 
 use crate::error::DeviceError;
 use crate::geometry::Geometry;
 
 /// The callback that finishes one request. It is called exactly once for every submission
-/// that returned `Ok` (rule 1), on any thread, possibly before the submit call returns
-/// (rule 2).
+/// that returned `Ok` (rule D1), on any thread, possibly before the submit call returns
+/// (rule D2).
 pub type Completion = Box<dyn FnOnce(Result<(), DeviceError>) + Send + 'static>;
 
 /// Positional, aligned, completion-based I/O on a logical byte space split into segments.
 ///
 /// The trait is object safe; the layers above hold an `Arc<dyn Device>`. The safe methods of
 /// [`DeviceExt`](crate::DeviceExt) work on any device, `dyn Device` included. The crate docs
-/// list the rules (1–8) every implementation keeps and every caller may rely on.
+/// list the rules (D1–D9) every implementation keeps and every caller may rely on.
 pub trait Device: Send + Sync + 'static {
     /// The device's alignment, segment size and capacity. Constant for the device's life.
     fn geometry(&self) -> Geometry;
@@ -53,7 +53,7 @@ pub trait Device: Send + Sync + 'static {
         done: Completion,
     ) -> Result<(), DeviceError>;
 
-    /// Makes durable every write whose completion ran before this call (rule 5). Blocks.
+    /// Makes durable every write whose completion ran before this call (rule D5). Blocks.
     ///
     /// # Errors
     /// The operating system's error, or [`DeviceError::Poisoned`] when an earlier flush failed.
@@ -70,7 +70,7 @@ pub trait Device: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Removes every segment `s` with `(s + 1) * segment_size <= offset` (rule 6).
+    /// Removes every segment `s` with `(s + 1) * segment_size <= offset` (rule D6).
     ///
     /// # Errors
     /// [`DeviceError::Closed`], or the operating system's error while removing a file.
@@ -82,7 +82,7 @@ pub trait Device: Send + Sync + 'static {
         0
     }
 
-    /// The identity of the log this device holds, when it has one (rule 8): file devices
+    /// The identity of the log this device holds, when it has one (rule D8): file devices
     /// record it in every segment file and check it on open; a [`MemDevice`](crate::MemDevice)
     /// has a random one per instance; a [`FaultDevice`](crate::FaultDevice) reports its inner
     /// device's. A layer above can keep it in its own metadata and compare on open, so that
@@ -93,7 +93,7 @@ pub trait Device: Send + Sync + 'static {
     }
 
     /// Checks that the device durably holds `[from, to)` as far as it can tell without
-    /// reading it (rule 8): for file devices, every segment overlapping the range has a file,
+    /// reading it (rule D8): for file devices, every segment overlapping the range has a file,
     /// long enough to hold its part of the range rounded down to the sector size. The default
     /// (a device that cannot lose segments) says yes.
     ///

@@ -7,7 +7,7 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-/// Which part of a request broke the alignment rule (rule 1 of the crate docs).
+/// Which part of a request broke the alignment rule (rule D1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MisalignedPart {
@@ -71,7 +71,7 @@ impl fmt::Display for IoOp {
 #[non_exhaustive]
 pub enum DeviceError {
     /// An offset, length or buffer address is not a multiple of the required alignment
-    /// (rule 1).
+    /// (rule D1).
     #[error("misaligned {part}: {value} is not a multiple of {required}")]
     Misaligned {
         /// What was misaligned.
@@ -81,7 +81,7 @@ pub enum DeviceError {
         /// The required alignment in bytes.
         required: usize,
     },
-    /// The request reaches past the device's capacity, or the file system is full (rule 7).
+    /// The request reaches past the device's capacity, or the file system is full (rule D7).
     #[error("no space for {len} bytes at offset {offset} (capacity: {capacity:?})")]
     OutOfSpace {
         /// Offset of the request.
@@ -95,7 +95,7 @@ pub enum DeviceError {
     /// The device was closed with [`Device::close`](crate::Device::close).
     #[error("the device is closed")]
     Closed,
-    /// The request lies below the truncation point (rule 6).
+    /// The request lies below the truncation point (rule D6).
     #[error("offset {offset} lies below the truncation point {begin}")]
     Truncated {
         /// Offset of the request.
@@ -129,7 +129,7 @@ pub enum DeviceError {
         reason: String,
     },
     /// A segment file's header is missing, damaged, or disagrees with the file's name, the
-    /// device's segment size or the other segment files (rule 8). Files written by a build
+    /// device's segment size or the other segment files (rule D8). Files written by a build
     /// without segment headers are refused this way too.
     #[error("{}: bad segment file: {reason}", path.display())]
     BadSegment {
@@ -139,7 +139,7 @@ pub enum DeviceError {
         reason: String,
     },
     /// A segment file belongs to another log: its identity is not the one the device was
-    /// opened with (rule 8).
+    /// opened with (rule D8).
     #[error("{}: segment file of another log (identity {found:032x}, expected {expected:032x})", path.display())]
     ForeignSegment {
         /// The segment file.

@@ -62,8 +62,9 @@ pub trait DeviceExt: Device {
         if geometry.is_aligned(data.as_ptr() as u64) {
             let signal = Signal::new();
             let done = signal.completion();
-            // SAFETY: `data` is borrowed for this whole call, and `wait_for` does not return
-            // (not even by unwinding) before `done` has run or the submission was refused.
+            // SAFETY: rules D1, D9 — `data` is borrowed for this whole call, and `wait_for` does
+            // not return (not even by unwinding) before `done` has run or the submission was
+            // refused.
             let submitted = unsafe { self.write_raw(offset, data.as_ptr(), data.len(), done) };
             wait_for(self, &signal, submitted)
         } else {
@@ -86,9 +87,9 @@ pub trait DeviceExt: Device {
         if geometry.is_aligned(buf.as_ptr() as u64) {
             let signal = Signal::new();
             let done = signal.completion();
-            // SAFETY: `buf` is mutably borrowed for this whole call (nobody else can access
-            // it), and `wait_for` does not return before `done` has run or the submission was
-            // refused.
+            // SAFETY: rules D1, D9 — `buf` is mutably borrowed for this whole call (nobody else
+            // can access it), and `wait_for` does not return before `done` has run or the
+            // submission was refused.
             let submitted = unsafe { self.read_raw(offset, buf.as_mut_ptr(), buf.len(), done) };
             wait_for(self, &signal, submitted)
         } else {
@@ -110,8 +111,8 @@ pub trait DeviceExt: Device {
         let (ptr, len) = (buf.as_ptr(), buf.len());
         let slot = Arc::new(Mutex::new(Some(buf)));
         let completion = owned_completion(&slot, done);
-        // SAFETY: the buffer's memory is owned by `slot`, which nobody touches until the
-        // completion takes it out, after the device is done with it; on a refusal the
+        // SAFETY: rules D1, D9 — the buffer's memory is owned by `slot`, which nobody touches
+        // until the completion takes it out, after the device is done with it; on a refusal the
         // completion is dropped first and only then is the buffer taken back.
         let submitted = unsafe { self.write_raw(offset, ptr, len, completion) };
         submitted.map_err(|error| reclaim(&slot, error))
@@ -129,8 +130,8 @@ pub trait DeviceExt: Device {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
         let slot = Arc::new(Mutex::new(Some(buf)));
         let completion = owned_completion(&slot, done);
-        // SAFETY: as in `write_buf`; the buffer is reachable only through `slot`, which is
-        // not accessed until the completion runs, so the device is its only accessor.
+        // SAFETY: rules D1, D9 — as in `write_buf`; the buffer is reachable only through `slot`,
+        // which is not accessed until the completion runs, so the device is its only accessor.
         let submitted = unsafe { self.read_raw(offset, ptr, len, completion) };
         submitted.map_err(|error| reclaim(&slot, error))
     }

@@ -1,5 +1,5 @@
 //! [`Geometry`]: the shape of a device's byte space, and the checks every device applies to a
-//! request before it starts (rules 1, 4 and 7 of the crate docs).
+//! request before it starts (rules D1, D4 and D7).
 
 use crate::error::{DeviceError, MisalignedPart};
 
@@ -21,7 +21,7 @@ pub struct Geometry {
     pub capacity: Option<u64>,
 }
 
-/// One piece of a request that lies inside a single segment (rule 4).
+/// One piece of a request that lies inside a single segment (rule D4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Chunk {
     /// Segment index.
@@ -87,7 +87,7 @@ impl Geometry {
         value & (self.sector_size as u64 - 1) == 0
     }
 
-    /// Checks rule 1 (alignment of offset, length and buffer address) and rule 7 (capacity).
+    /// Checks rule D1 (alignment of offset, length and buffer address) and rule D7 (capacity).
     ///
     /// # Errors
     /// [`DeviceError::Misaligned`] or [`DeviceError::OutOfSpace`].
@@ -118,7 +118,7 @@ impl Geometry {
         }
     }
 
-    /// Cuts `[offset, offset + len)` at segment boundaries (rule 4). `offset + len` must not
+    /// Cuts `[offset, offset + len)` at segment boundaries (rule D4). `offset + len` must not
     /// overflow (checked by [`Geometry::check`]).
     pub(crate) fn chunks(&self, offset: u64, len: usize) -> impl Iterator<Item = Chunk> + use<> {
         let segment_size = self.segment_size;

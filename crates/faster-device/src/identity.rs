@@ -1,4 +1,4 @@
-//! Fresh identities for new logs and stores (rule 8): 128 random bits from the operating
+//! Fresh identities for new logs and stores (rule D8): 128 random bits from the operating
 //! system.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,5 @@
 //! Fan-out of one [`Completion`] over the pieces of a request that crosses segment boundaries
-//! (rule 4): the caller's callback runs once, after the last piece, with the first error seen.
+//! (rule D4): the caller's callback runs once, after the last piece, with the first error seen.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -12,48 +12,72 @@
 //!
 //! # The rules
 //!
-//! Every device keeps these, and the layers above cite them by number.
+//! Every device keeps these, and the layers above cite them by name.
 //!
-//! 1. **Alignment.** Offsets, lengths and buffer addresses are multiples of
-//!    [`Geometry::sector_size`]; otherwise the submit call returns
-//!    [`DeviceError::Misaligned`] and drops `done` without calling it. A submission that
-//!    returns `Ok` calls `done` exactly once; one that returns `Err` never calls it.
-//! 2. **Where completions run.** A completion may run on any thread, including inline on the
-//!    submitting thread before the submit call returns. Callers must not hold a lock that the
-//!    completion needs, and a completion must not block waiting for the same device (a
-//!    blocking call such as `read_blocking` or `flush()` inside a completion can wait for
-//!    I/O that only the completing thread would finish). Submitting new requests from a
-//!    completion is fine: no device blocks a submitter on its own completions.
-//! 3. **Whole transfers.** Success means all `len` bytes moved: devices loop over short reads
-//!    and writes. Bytes never written read back as zeros, past the end of a file too.
-//! 4. **Segment crossing.** A request may cross segment boundaries; the device splits it
-//!    and completes once, with the first error of any piece.
-//! 5. **Durability.** [`Device::flush`] makes durable every write whose completion ran before
-//!    `flush()` was called: `fdatasync` of the files written since, and `fsync` of the
-//!    directory when segment files were created or removed. Writes still in flight are not
-//!    covered. Overlapping flushes report in the order they started, and after a failed flush
-//!    a file device refuses writes and flushes with [`DeviceError::Poisoned`].
-//! 6. **Truncation.** [`Device::truncate_until`]`(offset)` removes each segment `s` with
-//!    `(s+1)·segment_size <= offset`; later reads and writes below the first kept segment give
-//!    [`DeviceError::Truncated`]. [`Device::begin_offset`] reports that point (file devices
-//!    find it again on reopen from the lowest segment file).
-//! 7. **Capacity.** A request reaching past [`Geometry::capacity`] gives
-//!    [`DeviceError::OutOfSpace`], as does `ENOSPC` from the operating system.
-//! 8. **Identity.** A device may name the log it holds with a 128-bit
-//!    [`Device::identity`]. A file device writes it into a header block at the start of every
-//!    segment file ([`SegmentHeader`]: identity, segment index, segment size; data of segment
-//!    offset `o` lives at file offset [`SEGMENT_HEADER_BYTES`]` + o`). A new file's header is
-//!    written and `fdatasync`ed before the file is used for data or preallocated, so no data
-//!    can be durable in a file whose header is not. Hence a file with no data beyond its
-//!    header whose header is short or all zeros is a creation cut short by a crash, and is
-//!    initialised again on open; any other file with a damaged header, a header naming
-//!    another index or segment size, or an identity that differs from the other files' is
-//!    refused with [`DeviceError::BadSegment`], and one whose identity is not the builder's
-//!    with [`DeviceError::ForeignSegment`]. [`Device::check_present`] tells whether the
-//!    files still hold a range.
+//! - **D1 — alignment.** Offsets, lengths and buffer addresses are multiples of
+//!   [`Geometry::sector_size`]; otherwise the submit call returns [`DeviceError::Misaligned`]
+//!   and drops `done` without calling it. A submission that returns `Ok` calls `done` exactly
+//!   once; one that returns `Err` never calls it.
+//! - **D2 — where completions run.** A completion may run on any thread, including inline on
+//!   the submitting thread before the submit call returns. Callers must not hold a lock that
+//!   the completion needs, and a completion must not block waiting for the same device (a
+//!   blocking call such as `read_blocking` or `flush()` inside a completion can wait for I/O
+//!   that only the completing thread would finish). Submitting new requests from a completion
+//!   is fine: no device blocks a submitter on its own completions.
+//! - **D3 — whole transfers.** Success means all `len` bytes moved: devices loop over short
+//!   reads and writes. Bytes never written read back as zeros, past the end of a file too.
+//! - **D4 — segment crossing.** A request may cross segment boundaries; the device splits it
+//!   into pieces, one per segment, that partition the request (and so the caller's buffer), and
+//!   completes once, with the first error of any piece.
+//! - **D5 — durability.** [`Device::flush`] makes durable every write whose completion ran
+//!   before `flush()` was called: `fdatasync` of the files written since, and `fsync` of the
+//!   directory when segment files were created or removed. Writes still in flight are not
+//!   covered. Overlapping flushes report in the order they started, and after a failed flush a
+//!   file device refuses writes and flushes with [`DeviceError::Poisoned`].
+//! - **D6 — truncation.** [`Device::truncate_until`]`(offset)` removes each segment `s` with
+//!   `(s+1)·segment_size <= offset`; later reads and writes below the first kept segment give
+//!   [`DeviceError::Truncated`]. [`Device::begin_offset`] reports that point (file devices find
+//!   it again on reopen from the lowest segment file).
+//! - **D7 — capacity.** A request reaching past [`Geometry::capacity`] gives
+//!   [`DeviceError::OutOfSpace`], as does `ENOSPC` from the operating system.
+//! - **D8 — identity.** A device may name the log it holds with a 128-bit [`Device::identity`].
+//!   A file device writes it into a header block at the start of every segment file
+//!   ([`SegmentHeader`]: identity, segment index, segment size; data of segment offset `o`
+//!   lives at file offset [`SEGMENT_HEADER_BYTES`]` + o`). A new file's header is written and
+//!   `fdatasync`ed before the file is used for data or preallocated, so no data can be durable
+//!   in a file whose header is not. Hence a file with no data beyond its header whose header is
+//!   short or all zeros is a creation cut short by a crash, and is initialised again on open;
+//!   any other file with a damaged header, a header naming another index or segment size, or an
+//!   identity that differs from the other files' is refused with [`DeviceError::BadSegment`],
+//!   and one whose identity is not the builder's with [`DeviceError::ForeignSegment`].
+//!   [`Device::check_present`] tells whether the files still hold a range.
+//! - **D9 — caller memory.** [`Device::write_raw`] and [`Device::read_raw`] take raw memory
+//!   that the caller keeps valid from the call until `done` has run, or until the call returns
+//!   `Err`: unmodified for a write and, for a read, touched by nobody else. A device touches it
+//!   only in that time (a refused submission not at all), each piece only its own part, and
+//!   may hand a part on to an inner device, an I/O thread or the kernel under the same promise,
+//!   for no longer. [`DeviceExt`] keeps the promise for safe callers by borrowing or owning the
+//!   buffer until `done` has run.
 //!
 //! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
 //! requests already submitted still complete, and flushes still work.
+//!
+//! The memory this crate hands out keeps two more:
+//!
+//! - **D10 — aligned buffers.** An [`AlignedBuf`] owns its memory alone, like a `Box<[u8]>`:
+//!   `len` bytes, zeroed when obtained, at a multiple of its alignment, that never move while it
+//!   lives. Below 2 MiB they come from `alloc_zeroed` with a layout of non-zero size; from 2 MiB
+//!   up, from a fresh anonymous private mapping (which aliases nothing), rounded up to whole
+//!   pages and over-sized so that an aligned start exists; an empty buffer holds an aligned
+//!   dangling pointer. Its drop gives the memory back once, the way it was obtained. `&self`
+//!   only reads it; writing needs `&mut self`.
+//! - **D11 — kernel advice.** `madvise` and `posix_fadvise` change no memory contents: advice
+//!   is sound on a page-aligned range inside a mapping we own, or on a descriptor that stays
+//!   open for the call.
+//!
+//! Two modules keep protocols of their own, written at their top: the `io_uring` ring
+//! (rules U1–U6, `uring/ring.rs`) and the order of a file device's flushes (rules F1–F3,
+//! `file/flush_order.rs`).
 //!
 //! # Three ways to be told
 //!

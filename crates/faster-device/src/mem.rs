@@ -23,7 +23,7 @@ pub const MEM_DEFAULT_SEGMENT_SIZE: u64 = 16 << 20;
 /// A sparse in-memory [`Device`] for tests and stores that need no persistence.
 ///
 /// Unwritten bytes read as zeros; `flush` does nothing (memory is as durable as it gets);
-/// every completion runs inline before the submit call returns (rule 2).
+/// every completion runs inline before the submit call returns (rule D2).
 pub struct MemDevice {
     geometry: Geometry,
     segments: RwLock<BTreeMap<u64, Arc<MemSegment>>>,
@@ -71,7 +71,7 @@ impl MemDeviceBuilder {
         self
     }
 
-    /// Largest offset + length a request may reach (rule 7); a multiple of the sector size.
+    /// Largest offset + length a request may reach (rule D7); a multiple of the sector size.
     /// Default: `None` (unbounded but for memory).
     #[must_use]
     pub fn capacity(mut self, bytes: Option<u64>) -> Self {
@@ -193,9 +193,9 @@ impl Device for MemDevice {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
             let at = chunk.segment_offset as usize;
-            // SAFETY: the caller guarantees `src..src + len` is readable until `done` runs,
-            // and `buf_offset + len <= len` (chunks partition the request); the segment slice
-            // is exclusively borrowed through its write lock.
+            // SAFETY: rules D4, D9 — the caller guarantees `src..src + len` is readable until
+            // `done` runs, and `buf_offset + len <= len` (chunks partition the request); the
+            // segment slice is exclusively borrowed through its write lock.
             let from = unsafe { std::slice::from_raw_parts(src.add(chunk.buf_offset), chunk.len) };
             bytes[at..at + chunk.len].copy_from_slice(from);
         }
@@ -212,9 +212,9 @@ impl Device for MemDevice {
     ) -> Result<(), DeviceError> {
         self.admit(offset, len, dst as usize)?;
         for chunk in self.geometry.chunks(offset, len) {
-            // SAFETY: the caller guarantees `dst..dst + len` is writable and accessed by
-            // nobody else until `done` runs; chunks partition the request, so this piece is
-            // in bounds and no other piece aliases it.
+            // SAFETY: rules D4, D9 — the caller guarantees `dst..dst + len` is writable and
+            // accessed by nobody else until `done` runs; chunks partition the request, so this
+            // piece is in bounds and no other piece aliases it.
             let to =
                 unsafe { std::slice::from_raw_parts_mut(dst.add(chunk.buf_offset), chunk.len) };
             match self.segment(chunk.segment) {
@@ -254,7 +254,7 @@ impl Device for MemDevice {
         self.begin.load(Ordering::Acquire)
     }
 
-    /// A random identity, drawn when the device was built (rule 8).
+    /// A random identity, drawn when the device was built (rule D8).
     fn identity(&self) -> Option<u128> {
         Some(self.identity)
     }

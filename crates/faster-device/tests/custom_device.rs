@@ -107,10 +107,10 @@ impl Device for StripedDevice {
         for ((dev, at, buf_off, piece), c) in
             pieces.iter().copied().zip(Self::join(done, pieces.len()))
         {
-            // SAFETY: the piece lies inside the caller's buffer, which the caller keeps valid
-            // until `done`, which runs after every piece's completion. After our own checks
-            // an inner device refuses only under a concurrent `close` or `truncate_until`,
-            // which this test does not do.
+            // SAFETY: rules D4, D9 — the piece lies inside the caller's buffer, which the caller
+            // keeps valid until `done`, which runs after every piece's completion. After our own
+            // checks an inner device refuses only under a concurrent `close` or
+            // `truncate_until`, which this test does not do.
             unsafe { self.inner[dev].write_raw(at, src.add(buf_off), piece, c)? };
         }
         Ok(())
@@ -136,8 +136,8 @@ impl Device for StripedDevice {
         for ((dev, at, buf_off, piece), c) in
             pieces.iter().copied().zip(Self::join(done, pieces.len()))
         {
-            // SAFETY: as in `write_raw`; pieces do not overlap, so each inner device has its
-            // part of the buffer to itself.
+            // SAFETY: rules D4, D9 — as in `write_raw`; pieces do not overlap, so each inner
+            // device has its part of the buffer to itself.
             unsafe { self.inner[dev].read_raw(at, dst.add(buf_off), piece, c)? };
         }
         Ok(())

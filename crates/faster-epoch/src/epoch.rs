@@ -1,6 +1,6 @@
 //! The shared epoch state: the global epoch, the slot table and the list of deferred actions.
 //!
-//! The protocol is written once in the crate documentation (rules E1–E6); the code below
+//! The protocol is written once in the crate documentation (rules E1–E7); the code below
 //! cites those rules where the orderings matter.
 
 use crossbeam_utils::CachePadded;

@@ -160,9 +160,9 @@ impl Guard<'_> {
     pub fn into_handle(self) -> Option<Handle> {
         let this = std::mem::ManuallyDrop::new(self);
         this.handle().release_guard();
-        // SAFETY: `this` is a `ManuallyDrop` that is neither used nor dropped after this read,
-        // so the owner is moved out exactly once and the guard's own drop (which would
-        // release the protection a second time) never runs.
+        // SAFETY: rule E7 — `this` is a `ManuallyDrop` that is neither used nor dropped after
+        // this read, so the owner is moved out exactly once and the guard's own drop (which
+        // would release the protection a second time) never runs.
         let owner = unsafe { std::ptr::read(&this.handle) };
         match owner {
             Owner::Owned(handle) => Some(handle),

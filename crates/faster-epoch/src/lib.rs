@@ -74,6 +74,9 @@
 //!   so the last thread to leave cannot miss an action that waits only for it.
 //! - **E6 — teardown.** Dropping the [`Epoch`] (possible only once every handle is gone) runs
 //!   every action still pending.
+//! - **E7 — guards.** A [`Guard`] borrows its [`Handle`] or owns it ([`Handle::into_guard`]),
+//!   and releases its protection exactly once: in its drop, or in [`Guard::into_handle`], which
+//!   releases it and then moves the handle out of a guard that is never dropped.
 //!
 //! Nested guards of one handle share the slot: only the outermost guard's refresh moves the
 //! epoch (see [`Guard::refresh`]). A handle is `Send` but not `Sync`; a guard is neither.

@@ -27,8 +27,9 @@ impl Drop for Graveyard {
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for addr in graves.drain(..) {
-            // SAFETY: every address here came from `Box::into_raw` in a writer, was unlinked
-            // from the shared pointer, and is pushed exactly once; no thread runs any more.
+            // SAFETY: rule E5 — every address here came from `Box::into_raw` in a writer, was
+            // unlinked from the shared pointer, and was pushed by the action that retired it,
+            // which runs exactly once; no thread runs any more.
             drop(unsafe { Box::from_raw(addr as *mut Node) });
         }
     }
@@ -59,9 +60,9 @@ fn retired_nodes_are_never_seen_and_each_action_runs_once() {
                 let mut guard = handle.protect();
                 for i in 0..ITERS {
                     let ptr = shared.load(Ordering::Acquire);
-                    // SAFETY: `ptr` was read while protected; it is retired only by an action
-                    // deferred after it was unlinked, which cannot run before this guard
-                    // refreshes (rule E4) — and it is freed only after all threads finish.
+                    // SAFETY: rule E4 — `ptr` was read while protected; it is retired only by an
+                    // action deferred after it was unlinked, which cannot run before this guard
+                    // refreshes — and it is freed only after all threads finish.
                     let node = unsafe { &*ptr };
                     let seen = node.value;
                     if (i + t as u64).is_multiple_of(3) {
@@ -74,8 +75,9 @@ fn retired_nodes_are_never_seen_and_each_action_runs_once() {
                         let (graveyard, actions_run) = (graveyard.clone(), actions_run.clone());
                         bumps.fetch_add(1, Ordering::SeqCst);
                         epoch.bump_with(move || {
-                            // SAFETY: `old` came from `Box::into_raw` and is freed only by
-                            // the graveyard at the end of the test.
+                            // SAFETY: rule E5 — `old` came from `Box::into_raw` and is freed
+                            // only by the graveyard, which this action keeps alive and which
+                            // receives `old` only here, in the action's one run.
                             unsafe { &*(old as *const Node) }
                                 .retired
                                 .store(true, Ordering::SeqCst);
@@ -114,6 +116,7 @@ fn retired_nodes_are_never_seen_and_each_action_runs_once() {
     );
     assert_eq!(epoch.pending_actions(), 0);
     let last = shared.load(Ordering::Acquire);
-    // SAFETY: all threads have joined; the current node is owned by nobody else.
+    // SAFETY: rule E4 — all threads have joined; the current node was never unlinked, so no
+    // deferred action retires it, and it is owned by nobody else.
     drop(unsafe { Box::from_raw(last) });
 }

@@ -33,7 +33,7 @@ fn append(log: &HybridLog, threads: usize, per_thread: u64, size: u64) -> Durati
                     let address = log.allocate(size, &mut guard).expect("allocate");
                     let ptr = log.frame_ptr(address);
                     let value = (t as u64) << 48 | i;
-                    // SAFETY: the bytes were just allocated under `guard` (rule H4): this
+                    // SAFETY: rules H2, H4 — the bytes were just allocated under `guard`: this
                     // thread owns them until it refreshes.
                     unsafe {
                         std::ptr::write_unaligned(ptr.cast::<u64>(), size);

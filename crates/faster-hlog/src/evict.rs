@@ -43,10 +43,10 @@ impl Shared {
         let first = g.page_of(*closed_until);
         let last = g.page_of(target); // pages before this one are entirely below the head
         for page in first..last {
-            // SAFETY: rule H6. The page is below the head, every thread has refreshed since
-            // the head passed it (this runs as its epoch action), its flush has completed (the
-            // head never passes flushed-until), and the tail cannot take the frame before the
-            // safe head, published below, passes it.
+            // SAFETY: rules H6, H9 — the page is below the head, every thread has refreshed
+            // since the head passed it (this runs as its epoch action), its flush has completed
+            // (the head never passes flushed-until), and the tail cannot take the frame before
+            // the safe head, published below, passes it.
             unsafe { self.frames.zero(g.frame_of(page)) };
         }
         if last > first {

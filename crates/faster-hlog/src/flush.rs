@@ -116,10 +116,10 @@ impl Shared {
             let submitted = if to <= range.to {
                 let src = self.frames.base(g.frame_of(g.page_of(from))) as *const u8;
                 let src = src.wrapping_add(g.offset_of(from) as usize);
-                // SAFETY: rules H3–H5. The bytes `[from, to)` are below `range.to`, which is
-                // at or below the safe read-only address, so nobody writes them any more (H4);
-                // the frame keeps this page until the head passes it, which waits for
-                // flushed-until, which waits for this completion (H3, H5, H6).
+                // SAFETY: rules H3, H4, H5, H6, D9 — the bytes `[from, to)` are below
+                // `range.to`, which is at or below the safe read-only address, so nobody writes
+                // them any more (H4); the frame keeps this page until the head passes it, which
+                // waits for flushed-until, which waits for this completion (H3, H5, H6).
                 unsafe { self.device.write_raw(from, src, len, Box::new(done)) }
             } else {
                 self.write_tail_sector(from, range.to, len, done)
@@ -147,8 +147,9 @@ impl Shared {
         let valid = (valid_to - from) as usize;
         let src = self.frames.base(g.frame_of(g.page_of(from))) as *const u8;
         let src = src.wrapping_add(g.offset_of(from) as usize);
-        // SAFETY: `[from, valid_to)` is below the safe read-only address, so nobody writes it
-        // (H4), and the frame holds this page until the flush completes (H3, H6).
+        // SAFETY: rules H3, H4, H6 — `[from, valid_to)` is below the safe read-only address, so
+        // nobody writes it (H4), and the frame holds this page until the flush completes (H3,
+        // H6).
         let bytes = unsafe { std::slice::from_raw_parts(src, valid) };
         copy[..valid].copy_from_slice(bytes);
         self.device

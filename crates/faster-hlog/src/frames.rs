@@ -10,12 +10,11 @@ use crate::config::Geometry;
 #[derive(Debug, Clone, Copy)]
 struct FramePtr(*mut u8);
 
-// SAFETY: a `FramePtr` is only an address; every access through it follows rules H3–H6
-// (frames are written by the owner of a reservation or by the closing action, read by
-// protected threads and by device writes that keep the frame alive), never by ownership of
-// the pointer itself.
+// SAFETY: rule H9 — a `FramePtr` is only an address. Every access through it is one that H9
+// allows (writes by the owner of a reservation or by the eviction action; reads by protected
+// threads and by device writes that keep the frame alive), never one granted by the pointer.
 unsafe impl Send for FramePtr {}
-// SAFETY: as above — sharing the address shares no access rights.
+// SAFETY: rule H9 — as above: sharing the address shares no access rights.
 unsafe impl Sync for FramePtr {}
 
 /// The page frames of a log.
@@ -63,8 +62,8 @@ impl Frames {
     /// Nobody may access the frame meanwhile: its page is below the head and every thread has
     /// refreshed since the head passed it, and its flush completed (rule H6).
     pub(crate) unsafe fn zero(&self, frame: usize) {
-        // SAFETY: the frame is `page_size` bytes of our own allocation, and the caller
-        // guarantees exclusive access.
+        // SAFETY: rules H6, H9 — the frame is `page_size` bytes of our own allocation, and the
+        // caller guarantees exclusive access.
         unsafe { std::ptr::write_bytes(self.base(frame), 0, self.page_size) };
     }
 
@@ -75,7 +74,7 @@ impl Frames {
     /// within the page.
     pub(crate) unsafe fn fill(&self, frame: usize, offset: usize, data: &[u8]) {
         debug_assert!(offset + data.len() <= self.page_size);
-        // SAFETY: in bounds per the caller; `data` is a separate allocation.
+        // SAFETY: rule H9 — in bounds per the caller; `data` is a separate allocation.
         unsafe {
             std::ptr::copy_nonoverlapping(data.as_ptr(), self.base(frame).add(offset), data.len())
         };

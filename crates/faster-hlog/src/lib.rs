@@ -66,6 +66,12 @@
 //! - **H8 — begin.** The begin address moves only to addresses at or below flushed-until,
 //!   pushing the head up to it if needed; records below it are gone, and so are the device's
 //!   segments wholly below it.
+//! - **H9 — frames.** The page frames are `memory_pages` aligned buffers of one page each,
+//!   allocated with the log and freed only when it drops; they never move. Their addresses are
+//!   shared as raw pointers that carry no right of access: a frame is written only by the
+//!   owner of a fresh reservation (H2, H4), by the eviction action that zeroes it (H6), or by
+//!   recovery restoring the tail page before the log is handed to anyone; it is read only as
+//!   H4–H7 allow (protected threads, flush writes of immutable bytes).
 //!
 //! # Durability
 //!

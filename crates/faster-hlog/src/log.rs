@@ -81,7 +81,7 @@ impl std::fmt::Debug for Shared {
 /// of them mutable) and whose older pages live on a [`Device`].
 ///
 /// Cloning is cheap and shares the log. See the crate documentation for the regions and the
-/// rules H1–H8 that every access follows.
+/// rules H1–H9 that every access follows.
 #[derive(Debug, Clone)]
 pub struct HybridLog {
     pub(crate) shared: Arc<Shared>,
@@ -141,8 +141,8 @@ impl HybridLog {
             let keep = usize::try_from(tail - read_from).unwrap_or(len).min(len);
             let frame = geometry.frame_of(geometry.page_of(tail));
             let offset = usize::try_from(geometry.offset_of(read_from)).unwrap_or(0);
-            // SAFETY: the log is not shared yet, so no other thread can access the frame; the
-            // copy ends at the tail, inside the page.
+            // SAFETY: rule H9 — the log is not shared yet, so no other thread can access the
+            // frame; the copy ends at the tail, inside the page.
             unsafe { shared.frames.fill(frame, offset, &buf[..keep]) };
         }
         Ok(log)

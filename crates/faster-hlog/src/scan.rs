@@ -180,9 +180,9 @@ where
                     (buffer.len - skip) as u64,
                 )
             };
-            // SAFETY: `ptr..ptr + available` lies in a page frame (kept by our protection,
-            // rule H6, and immutable below the safe read-only address that bounds `end`, rule
-            // H4) or in our own page buffer, which is not touched until the next call.
+            // SAFETY: rules H4, H6, D10 — `ptr..ptr + available` lies in a page frame (kept by
+            // our protection, H6, and immutable below the safe read-only address that bounds
+            // `end`, H4) or in our own page buffer, which is not touched until the next call.
             let bytes = unsafe { std::slice::from_raw_parts(ptr, available as usize) };
             match (self.sizer)(bytes) {
                 None => self.next = page_end,

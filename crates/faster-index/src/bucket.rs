@@ -126,7 +126,7 @@ impl BucketArray {
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&Bucket> {
         if index < self.len {
-            // SAFETY: checked just above.
+            // SAFETY: rule I8 — checked just above.
             Some(unsafe { self.get_unchecked(index) })
         } else {
             None
@@ -143,17 +143,17 @@ impl BucketArray {
         #[cfg(not(loom))]
         {
             let base = self.buf.as_ptr().cast::<Bucket>();
-            // SAFETY: rule I6 — the buffer never moves and lives as long as `self`. It holds
-            // `len * 64` bytes, is 4096-aligned (so every bucket is 64-aligned) and was zeroed
-            // at allocation; the all-zero word is a valid `AtomicU64`, so the memory holds
-            // `len` valid buckets, and `index < len` by the caller's contract. All access goes
-            // through atomics (interior mutability) and the buffer is never handed out as
+            // SAFETY: rules I6, I8 — the buffer never moves and lives as long as `self`. It
+            // holds `len * 64` bytes, is 4096-aligned (so every bucket is 64-aligned) and was
+            // zeroed at allocation; the all-zero word is a valid `AtomicU64`, so the memory
+            // holds `len` valid buckets, and `index < len` by the caller's contract. All access
+            // goes through atomics (interior mutability) and the buffer is never handed out as
             // `&[u8]` or `&mut [u8]`, so no reference conflicts with this one.
             unsafe { &*base.add(index) }
         }
         #[cfg(loom)]
         {
-            // SAFETY: `index < len == buckets.len()` by the caller's contract.
+            // SAFETY: rule I8 — `index < len == buckets.len()` by the caller's contract.
             unsafe { self.buckets.get_unchecked(index) }
         }
     }

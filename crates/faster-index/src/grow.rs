@@ -276,8 +276,9 @@ struct Retired {
     freed: Arc<AtomicU64>,
 }
 
-// SAFETY: `Retired` owns the table and growth state it points to (nobody else frees them), and
-// both are `Send` data (atomics and owned buffers); the raw pointers only defer the freeing.
+// SAFETY: rules G5, I6 — `Retired` owns the table and growth state it points to (nobody else
+// frees them), and both are `Send` data (atomics and owned buffers); the raw pointers only defer
+// the freeing.
 unsafe impl Send for Retired {}
 
 impl Retired {

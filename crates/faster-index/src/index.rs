@@ -62,8 +62,8 @@ impl Drop for Shared {
         // the flip action (which holds an `Arc<Shared>`) has run.
         let grow = self.grow.swap(std::ptr::null_mut(), Ordering::Acquire);
         if !grow.is_null() {
-            // SAFETY: a non-null `grow` is a `Box` published by `grow` and not yet taken by
-            // the installing thread (rule G5), so its new table was never installed and is
+            // SAFETY: rules G5, I6 — a non-null `grow` is a `Box` published by `grow` and not
+            // yet taken by the installing thread, so its new table was never installed and is
             // owned by it; both are freed once, here.
             unsafe {
                 let grow = Box::from_raw(grow);
@@ -72,7 +72,7 @@ impl Drop for Shared {
         }
         let current = self.current.swap(std::ptr::null_mut(), Ordering::Acquire);
         if !current.is_null() {
-            // SAFETY: `current` owns its table (rule I6); it is taken out and freed once.
+            // SAFETY: rule I6 — `current` owns its table; it is taken out and freed once.
             drop(unsafe { Box::from_raw(current) });
         }
     }
@@ -173,9 +173,9 @@ impl HashIndex {
         let state = self.shared.state.load(Ordering::Acquire);
         if phase_of(state) == REST {
             let table = self.shared.current.load(Ordering::Acquire);
-            // SAFETY: rule I7 — the pointer was loaded under `guard`, and a table is freed
-            // only by an epoch action scheduled after it stopped being current (rule G5), which
-            // cannot run while `guard` lives; `'g` ties the reference to the guard.
+            // SAFETY: rules I7, G5 — the pointer was loaded under `guard`, and a table is freed
+            // only by an epoch action scheduled after it stopped being current, which cannot run
+            // while `guard` lives; `'g` ties the reference to the guard.
             return Ok(unsafe { &*table });
         }
         self.table_while_growing(hash, guard)
@@ -206,7 +206,7 @@ impl HashIndex {
             match phase_of(state) {
                 REST | PREPARE => {
                     let table = self.shared.current.load(Ordering::Acquire);
-                    // SAFETY: as in `table_for` (rule I7).
+                    // SAFETY: rules I7, G5 — as in `table_for`.
                     let table = unsafe { &*table };
                     return if phase_of(state) == REST {
                         View::Rest(table)
@@ -222,10 +222,10 @@ impl HashIndex {
                     if grow.is_null() {
                         continue;
                     }
-                    // SAFETY: rule I7 — a growth state is freed only by the epoch action the
-                    // installing thread schedules after taking it out of `grow` (rule G5); we
-                    // loaded it non-null under `guard`, so that action cannot run before the
-                    // guard is refreshed or dropped.
+                    // SAFETY: rules I7, G5 — a growth state is freed only by the epoch action
+                    // the installing thread schedules after taking it out of `grow`; we loaded
+                    // it non-null under `guard`, so that action cannot run before the guard is
+                    // refreshed or dropped.
                     let grow = unsafe { &*grow };
                     if grow.version() != version_of(state) {
                         continue;
@@ -250,7 +250,7 @@ impl HashIndex {
             return;
         }
         let table = self.shared.current.load(Ordering::Acquire);
-        // SAFETY: as in `table_for` (rule I7).
+        // SAFETY: rules I7, G5 — as in `table_for`.
         let table = unsafe { &*table };
         prefetch_line(table.bucket_address(hash));
     }
@@ -261,8 +261,8 @@ impl HashIndex {
 fn prefetch_line(ptr: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: `_mm_prefetch` is a hint: it never faults and never changes memory, so any
-        // address is fine; SSE is part of the x86_64 baseline.
+        // SAFETY: rule I9 — `_mm_prefetch` is a hint: it never faults and never changes memory,
+        // so any address is fine; SSE is part of the x86_64 baseline.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
         }

@@ -66,11 +66,19 @@
 //!   the page. The loser of the CAS gives its bucket back at once: nobody saw it.
 //! - **I6 — memory.** A table owns its buckets and its overflow pages. Nothing of a table is
 //!   freed while it lives and pages never move; a table is freed whole, when the index drops
-//!   or by the epoch action of rule G5.
+//!   or by the epoch action of rule G5. An overflow page is published once, by a CAS of its
+//!   directory slot; the loser frees its own copy, which nobody saw.
 //! - **I7 — references.** Every reference into a table is derived under a [`Guard`] of the
 //!   index's epoch and borrows that guard. Memory is freed only by an epoch action scheduled
 //!   after it stopped being reachable from the shared state, and such an action cannot run
 //!   while a guard that could have reached the memory lives.
+//! - **I8 — bucket arrays.** A table holds `len` buckets, `len` a power of two, so bucket
+//!   `hash & (len - 1)` always exists; any other bucket index is checked against `len` before
+//!   use. A bucket array is one zeroed, 4096-aligned buffer of `len × 64` bytes that never
+//!   moves while its table lives (I6); zero is a valid bucket, and every access is an atomic
+//!   load, store or CAS through a shared `&Bucket`.
+//! - **I9 — prefetching.** A prefetch (`_mm_prefetch`, on x86-64, where SSE is baseline) is a
+//!   hint: it never faults and never changes memory, so it may name any address.
 //!
 //! # Growth
 //!

@@ -167,9 +167,9 @@ impl OverflowAllocator {
         if ptr.is_null() {
             return None;
         }
-        // SAFETY: a non-null page pointer was published by `ensure_page` from a live `Box`
-        // and is freed only by `Drop`, which needs `&mut self`; so it is valid for as long as
-        // `&self` is borrowed (rule I6).
+        // SAFETY: rule I6 — a non-null page pointer was published by `ensure_page` from a live
+        // `Box` and is freed only by `Drop`, which needs `&mut self`; so it is valid for as long
+        // as `&self` is borrowed.
         let array = unsafe { &*ptr };
         array.get(offset)
     }
@@ -180,8 +180,9 @@ impl Drop for OverflowAllocator {
         for page in &self.pages {
             let ptr = page.swap(std::ptr::null_mut(), Ordering::Acquire);
             if !ptr.is_null() {
-                // SAFETY: `ptr` came from `Box::into_raw` in `ensure_page`, was published once
-                // and is taken out here once; `&mut self` means no reference into it remains.
+                // SAFETY: rule I6 — `ptr` came from `Box::into_raw` in `ensure_page`, was
+                // published once and is taken out here once; `&mut self` means no reference into
+                // it remains.
                 drop(unsafe { Box::from_raw(ptr) });
             }
         }

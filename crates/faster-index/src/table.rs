@@ -67,7 +67,8 @@ impl Table {
     /// The first bucket of the chain `hash` falls in.
     #[inline]
     pub(crate) fn bucket_for(&self, hash: KeyHash) -> &Bucket {
-        // SAFETY: `hash & mask < len` because `len` is a power of two and `mask = len - 1`.
+        // SAFETY: rule I8 — `hash & mask < len` because `len` is a power of two and
+        // `mask = len - 1`.
         unsafe { self.buckets.get_unchecked(self.index_of(hash)) }
     }
 

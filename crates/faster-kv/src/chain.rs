@@ -49,7 +49,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             && address >= Address::FIRST_VALID.raw()
         {
             let at = Address::from_masked(address);
-            // SAFETY: rule R1, as below.
+            // SAFETY: rules R1, H6 — as below.
             let record = unsafe { InMemory::new(self.log.frame_ptr(at), Self::LAYOUT) };
             if ctx.is_new(at, record.header()) {
                 return Lookup::Shift;
@@ -63,9 +63,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             if address < head {
                 return Lookup::OnDevice(at);
             }
-            // SAFETY: rule R1 — `address >= head` was checked under `guard` (hybrid log rule
-            // H6) and every address reachable from the index is the start of a published
-            // record.
+            // SAFETY: rules R1, H6 — `address >= head` was checked under `guard` and every
+            // address reachable from the index is the start of a published record.
             let record = unsafe { InMemory::new(self.log.frame_ptr(at), Self::LAYOUT) };
             let header = record.header();
             if !header.is_invalid() && record.key_is(key) {
@@ -93,8 +92,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         };
         let ptr = self.log.frame_ptr(address);
         let previous = Address::new(expected).unwrap_or(Address::INVALID);
-        // SAFETY: `address` was just allocated under `guard`: `size` zeroed, 8-aligned bytes
-        // that no other thread can reach until the compare-and-swap below publishes them.
+        // SAFETY: rules R1, H4 — `address` was just allocated under `guard`: `size` zeroed,
+        // 8-aligned bytes that no other thread can reach until the compare-and-swap below
+        // publishes them.
         unsafe { record::write_new(ptr, Self::LAYOUT, Header::new(previous, flags), key, value) };
         match slot.compare_exchange(expected, address.raw()) {
             Ok(()) => Ok(Append::Installed(address)),

@@ -113,7 +113,7 @@ fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -
         if at < log.head_address() {
             return RecordLookup::OnDevice;
         }
-        // SAFETY: rule R1 — the index calls the resolver from threads protected by the
+        // SAFETY: rules R1, H6 — the index calls the resolver from threads protected by the
         // store's epoch, and `address >= head` was just checked under that protection; every
         // address in the index or a chain is a published record.
         let record = unsafe { InMemory::new(log.frame_ptr(at), layout) };

@@ -72,7 +72,7 @@
 //!
 //! # Inside
 //!
-//! The algorithm, the record format and the rules the code cites (R1–R12) are on the page
+//! The algorithm, the record format and the rules the code cites (R1–R13) are on the page
 //! [`protocol`]. Operations return [`OpError`]; [`Status`] (found, not found, pending) is an
 //! outcome, not an error. Keys and values too large for a page are errors at the API.
 

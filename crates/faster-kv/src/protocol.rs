@@ -1,5 +1,5 @@
 //! How faster-kv works inside, for maintainers: the record format and the numbered rules
-//! (R1–R12) that the code cites in its `// SAFETY:` comments and its comments on ordering.
+//! (R1–R13) that the code cites in its `// SAFETY:` comments and its comments on ordering.
 //! Users of the store need none of it.
 //!
 //! # The algorithm
@@ -33,7 +33,7 @@
 //!
 //! # Rules
 //!
-//! The protocol, cited by number in the code (the hybrid log's rules H1–H8 and the index's
+//! The protocol, cited by number in the code (the hybrid log's rules H1–H9 and the index's
 //! rules underlie them):
 //!
 //! - **R1 — publication.** A record is written completely into freshly allocated log bytes
@@ -94,4 +94,10 @@
 //!   place: the snapshot already holds its version-`v` value. The address goes back to 0 when
 //!   the checkpoint reaches rest, before the next one can start. Fold-over checkpoints publish nothing: their image is the
 //!   log itself, read-only below the final address.
+//!
+//! And one for hints:
+//!
+//! - **R13 — prefetching.** A batch prefetches the buckets and records its next operations will
+//!   touch. A prefetch (`_mm_prefetch`, on x86-64, where SSE is baseline) never faults and
+//!   never changes memory, so its address needs no check: it may be stale or below the head.
 //!

@@ -122,10 +122,10 @@ impl Inner {
                     let hash = lone_hash.unwrap_or_else(|| payload_hash(payload));
                     let head = header(at, kind, self.header_generation, payload.len(), hash);
                     let dst = self.hlog.frame_ptr(Address::from_masked(at));
-                    // SAFETY: rule L2 (hybrid log rule H4). `[address, address + total)` was
-                    // just reserved by this thread under `guard`, lies inside one page frame
-                    // (allocations never span pages), and nobody else reads or writes it until
-                    // this thread unprotects; `at + entry_size(len)` stays within it.
+                    // SAFETY: rules L2, H2, H4 — `[address, address + total)` was just reserved
+                    // by this thread under `guard`, lies inside one page frame (allocations
+                    // never span pages), and nobody else reads or writes it until this thread
+                    // unprotects; `at + entry_size(len)` stays within it.
                     unsafe {
                         std::ptr::copy_nonoverlapping(
                             payload.as_ptr(),

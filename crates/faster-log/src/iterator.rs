@@ -333,16 +333,16 @@ impl LogIterator {
             }
             let src = hlog.frame_ptr(Address::from_masked(address)).cast_const();
             let available = (limit - address) as usize;
-            // SAFETY: rule L9 (hybrid log rules H4, H6). `address >= head` was checked under
-            // this protection, so the frame holds this page until we unprotect; the bytes
-            // `[address, limit)` are committed, hence flushed, hence below the safe read-only
-            // address, where nobody writes; `limit` is within the page, and at least 16 bytes
-            // above `address` (checked by the caller).
+            // SAFETY: rules L9, H4, H6 — `address >= head` was checked under this protection, so
+            // the frame holds this page until we unprotect; the bytes `[address, limit)` are
+            // committed, hence flushed, hence below the safe read-only address, where nobody
+            // writes; `limit` is within the page, and at least 16 bytes above `address` (checked
+            // by the caller).
             let header = unsafe { std::slice::from_raw_parts(src, ENTRY_HEADER_SIZE) };
             let Some(claimed) = claimed_size(header) else {
                 return Memory::Padding;
             };
-            // SAFETY: as above; `claimed.min(available)` stays below `limit`.
+            // SAFETY: rule L9 — as above; `claimed.min(available)` stays below `limit`.
             let bytes = unsafe { std::slice::from_raw_parts(src, claimed.min(available)) };
             copy.clear();
             copy.extend_from_slice(bytes);

@@ -276,8 +276,8 @@ impl Device for FaultDevice {
             len
         };
         if kept > 0 {
-            // SAFETY: the caller keeps `src..src + len` readable and unmodified until `done`
-            // runs, which is after this copy; `kept <= len`.
+            // SAFETY: rule D9 — the caller keeps `src..src + len` readable and unmodified until
+            // `done` runs, which is after this copy; `kept <= len`.
             let data = unsafe { std::slice::from_raw_parts(src, kept) };
             let mut copy = AlignedBuf::options()
                 .alignment(self.geometry.sector_size)
@@ -314,14 +314,15 @@ impl Device for FaultDevice {
         let delay = self.current_delay();
         let on_inner: Completion = Box::new(move |result: Result<(), DeviceError>| {
             if result.is_ok() && !pending.is_empty() {
-                // SAFETY: the caller gives us `dst..dst + len` exclusively until `done` runs,
-                // and the inner device has finished with it (its completion is running).
+                // SAFETY: rule D9 — the caller gives us `dst..dst + len` exclusively until
+                // `done` runs, and the inner device has finished with it (its completion is
+                // running).
                 let dst = unsafe { std::slice::from_raw_parts_mut(dst_ptr.get(), len) };
                 overlay::apply(&pending, offset, dst);
             }
             deliver_with(delay, done, result);
         });
-        // SAFETY: forwarded contract: `dst..dst + len` stays valid and exclusively the
+        // SAFETY: rule D9 — forwarded contract: `dst..dst + len` stays valid and exclusively the
         // device's until `done` runs, which is after `on_inner` runs.
         unsafe { self.inner.read_raw(offset, dst, len, on_inner) }
     }

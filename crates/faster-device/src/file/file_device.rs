@@ -17,8 +17,8 @@ use crate::join::fan_out;
 
 /// A [`Device`] on segment files in a directory, moved by a pool of I/O threads.
 ///
-/// Every request is cut at segment boundaries (rule 4) and each piece becomes one job; jobs
-/// run `pread`/`pwrite` to completion (rule 3) and then the piece's completion, so callbacks
+/// Every request is cut at segment boundaries (rule D4) and each piece becomes one job; jobs
+/// run `pread`/`pwrite` to completion (rule D3) and then the piece's completion, so callbacks
 /// run on the pool's threads. `flush_async` also runs on the pool. Dropping the device lets
 /// every queued request finish, then joins the threads.
 pub struct FileDevice {
@@ -108,13 +108,14 @@ impl Device for FileDevice {
         }
         let completions = fan_out(done, pieces.len());
         for ((chunk, file), piece_done) in pieces.into_iter().zip(completions) {
-            // SAFETY: chunks partition `[0, len)`, so the piece lies inside the caller's
-            // buffer.
+            // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
+            // caller's buffer.
             let src = SendPtr::new(unsafe { src.add(chunk.buf_offset) }.cast_mut());
             let at = offset + chunk.buf_offset as u64;
             let job: Job = Box::new(move || {
-                // SAFETY: the caller keeps `src..src + len` valid and unmodified until `done`
-                // runs, which is after every piece's completion, which is after this call.
+                // SAFETY: rules D4, D9 — the caller keeps `src..src + len` valid and unmodified
+                // until `done` runs, which is after every piece's completion, which is after
+                // this call.
                 let written = unsafe {
                     pwrite_full(
                         file.fd(),
@@ -154,21 +155,21 @@ impl Device for FileDevice {
             return Ok(());
         }
         for (chunk, piece_done) in geometry.chunks(offset, len).zip(completions) {
-            // SAFETY: chunks partition `[0, len)`, so the piece lies inside the caller's
-            // buffer.
+            // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
+            // caller's buffer.
             let dst = SendPtr::new(unsafe { dst.add(chunk.buf_offset) });
             let Some(file) = self.files.for_read(chunk.segment) else {
-                // A segment never written reads as zeros (rule 3).
-                // SAFETY: the caller gives us `dst..dst + len` exclusively until `done`
-                // runs; this piece is inside it and no other piece overlaps it.
+                // A segment never written reads as zeros (rule D3).
+                // SAFETY: rules D4, D9 — the caller gives us `dst..dst + len` exclusively until
+                // `done` runs; this piece is inside it and no other piece overlaps it.
                 unsafe { dst.get().write_bytes(0, chunk.len) };
                 piece_done(Ok(()));
                 continue;
             };
             let at = offset + chunk.buf_offset as u64;
             let job: Job = Box::new(move || {
-                // SAFETY: as for the zero fill above; the buffer stays valid until `done`,
-                // which runs after this piece's completion.
+                // SAFETY: rules D4, D9 — as for the zero fill above; the buffer stays valid
+                // until `done`, which runs after this piece's completion.
                 let read = unsafe {
                     pread_full(
                         file.fd(),

@@ -1,18 +1,18 @@
-//! Ordering of flushes, so that rule 5 holds when flushes overlap.
+//! Ordering of flushes, so that rule D5 holds when flushes overlap.
 //!
 //! A flush takes the dirty marks of the segment files it will sync. If a second flush started
 //! while the first is still syncing, it would find nothing dirty and could report success
 //! before the first one's `fdatasync` made the data durable. So:
 //!
-//! 1. A flush takes a ticket and its dirty marks in one step, under this module's lock, so
-//!    tickets order flushes exactly as their batches were taken.
-//! 2. A flush is *released* (its completion runs) only after every flush with a smaller
-//!    ticket was released: when flush `n` reports success, every write whose completion ran
-//!    before flush `n` started was in batch `n` or in an earlier batch, and all of those are
-//!    synced.
-//! 3. Once a flush fails, every later-released flush reports [`DeviceError::Poisoned`]: the
-//!    failed batch's data may never reach the disk, and Linux forgets the error after
-//!    reporting it once, so a later "success" would be a lie.
+//! - **F1 — tickets.** A flush takes a ticket and its dirty marks in one step, under this
+//!   module's lock, so tickets order flushes exactly as their batches were taken.
+//! - **F2 — release order.** A flush is *released* (its completion runs) only after every flush
+//!   with a smaller ticket was released: when flush `n` reports success, every write whose
+//!   completion ran before flush `n` started was in batch `n` or in an earlier batch, and all
+//!   of those are synced.
+//! - **F3 — poisoning.** Once a flush fails, every later-released flush reports
+//!   [`DeviceError::Poisoned`]: the failed batch's data may never reach the disk, and Linux
+//!   forgets the error after reporting it once, so a later "success" would be a lie.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -38,12 +38,12 @@ struct OrderState {
     next_ticket: u64,
     next_release: u64,
     finished: BTreeMap<Ticket, (SyncResult, Completion)>,
-    /// The first failure among released flushes (rule 3).
+    /// The first failure among released flushes (rule F3).
     failed: Option<Arc<io::Error>>,
 }
 
 impl FlushOrder {
-    /// Takes a ticket and, in the same critical section, runs `take` (rule 1).
+    /// Takes a ticket and, in the same critical section, runs `take` (rule F1).
     pub(crate) fn begin<R>(&self, take: impl FnOnce() -> R) -> (Ticket, R) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let ticket = Ticket(state.next_ticket);
@@ -51,7 +51,7 @@ impl FlushOrder {
         (ticket, take())
     }
 
-    /// Records the outcome of `ticket`'s batch and runs every completion that rule 2 now
+    /// Records the outcome of `ticket`'s batch and runs every completion that rule F2 now
     /// allows, in ticket order, outside the lock.
     pub(crate) fn finish(&self, ticket: Ticket, result: SyncResult, done: Completion) {
         let mut ready = Vec::new();

@@ -1,4 +1,4 @@
-//! The header block at the start of every segment file (rule 8): the log's identity, the
+//! The header block at the start of every segment file (rule D8): the log's identity, the
 //! segment's index and the segment size, in an envelope; byte diagram in `docs/formats.md`.
 //!
 //! The block is [`SEGMENT_HEADER_BYTES`] long, one file sector, so data stays sector aligned
@@ -28,7 +28,7 @@ const PAYLOAD_BYTES: usize = 32;
 const _: () = assert!(SEGMENT_HEADER_BYTES.is_multiple_of(FILE_SECTOR_SIZE as u64));
 const _: () = assert!(ENVELOPE_HEADER + PAYLOAD_BYTES <= SEGMENT_HEADER_BYTES as usize);
 
-/// Where the byte at `segment_offset` of a segment lives in its file (rule 8).
+/// Where the byte at `segment_offset` of a segment lives in its file (rule D8).
 #[inline]
 pub(crate) fn data_file_offset(segment_offset: u64) -> u64 {
     SEGMENT_HEADER_BYTES + segment_offset
@@ -164,7 +164,7 @@ pub(crate) fn read_block(fd: BorrowedFd<'_>) -> std::io::Result<(AlignedBuf, usi
 }
 
 /// Writes `header`'s block at the start of the file behind `fd` (which may be `O_DIRECT`) and
-/// syncs it with `fdatasync` (rule 8: before the file is used for data).
+/// syncs it with `fdatasync` (rule D8: before the file is used for data).
 pub(crate) fn write_block(fd: BorrowedFd<'_>, header: &SegmentHeader) -> std::io::Result<()> {
     let mut block = AlignedBuf::options()
         .alignment(FILE_SECTOR_SIZE)

@@ -105,7 +105,7 @@ impl FileDeviceBuilder {
         self
     }
 
-    /// Largest offset + length a request may reach (rule 7); a multiple of 4096.
+    /// Largest offset + length a request may reach (rule D7); a multiple of 4096.
     /// Default: `None` (only the file system limits it; `ENOSPC` gives `OutOfSpace`).
     #[must_use]
     pub fn capacity(mut self, bytes: Option<u64>) -> Self {
@@ -151,7 +151,7 @@ impl FileDeviceBuilder {
         self
     }
 
-    /// The identity of the log these segment files hold (rule 8). On open, every existing
+    /// The identity of the log these segment files hold (rule D8). On open, every existing
     /// segment file must carry it, else [`DeviceError::ForeignSegment`]; new files get it.
     /// Default: none set — the device takes the identity of the files already there, or a
     /// fresh random one when there are none ([`Device::identity`] tells which).
@@ -172,7 +172,7 @@ impl FileDeviceBuilder {
     }
 
     /// Checks segment file `index` at `path` as [`open`](Self::open) checks every segment file
-    /// (rule 8) — its header parses, names `index` and this builder's segment size, and
+    /// (rule D8) — its header parses, names `index` and this builder's segment size, and
     /// carries the builder's [`identity`](Self::identity) when one is set — with plain reads:
     /// no device is opened and nothing is written, so it is safe on the files of a device
     /// that is open elsewhere. `Ok(None)` for a creation cut short (no valid header and no
@@ -236,7 +236,7 @@ impl FileDeviceBuilder {
     /// directory or a file cannot be opened, or a thread cannot be started;
     /// [`DeviceError::BadSegment`] or [`DeviceError::ForeignSegment`] when a segment file's
     /// header is damaged, disagrees with its name or the segment size, or names another log
-    /// (rule 8).
+    /// (rule D8).
     pub fn open(&self) -> Result<FileDevice, DeviceError> {
         FileDevice::open_with(self)
     }

@@ -1,5 +1,5 @@
 //! Finding the segment files of a directory and checking their headers when a device opens
-//! (rule 8): names, indices, segment size, identity, and the repair of a creation cut short.
+//! (rule D8): names, indices, segment size, identity, and the repair of a creation cut short.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -64,7 +64,7 @@ pub(crate) fn open_file(path: &Path, direct_io: bool, create: bool) -> rustix::i
 
 /// Gives a new (or cut-short) segment file its header, durably, and then reserves its blocks
 /// if asked: the header is synced before the file can hold data or grow past the header
-/// (rule 8).
+/// (rule D8).
 pub(crate) fn initialise(
     fd: BorrowedFd<'_>,
     header: &SegmentHeader,
@@ -99,7 +99,7 @@ fn bad(path: &Path, reason: impl Into<String>) -> DeviceError {
     }
 }
 
-/// Opens and checks every existing segment file of `config` (rule 8), re-initialising those
+/// Opens and checks every existing segment file of `config` (rule D8), re-initialising those
 /// whose creation was cut short, and settles the identity: the builder's, else the files',
 /// else a fresh one.
 pub(crate) fn open_existing(config: &SegmentConfig) -> Result<Scanned, DeviceError> {
@@ -172,7 +172,7 @@ pub(crate) fn open_existing(config: &SegmentConfig) -> Result<Scanned, DeviceErr
 }
 
 /// Checks the header block of segment file `path` (`len` bytes long, `block` its first bytes,
-/// up to a block), as opening a device does (rule 8): it parses, names segment `index` and
+/// up to a block), as opening a device does (rule D8): it parses, names segment `index` and
 /// `segment_size`, and carries `identity` when one is expected. `Ok(None)` for a creation cut
 /// short (no valid header and no data), which an open initialises again.
 fn check_header(
@@ -186,7 +186,7 @@ fn check_header(
     let holds_data = len > SEGMENT_HEADER_BYTES;
     let header = match SegmentHeader::decode(block) {
         Ok(header) => header,
-        // Rule 8: data is written only after the header is durable, so a file with a missing
+        // Rule D8: data is written only after the header is durable, so a file with a missing
         // header and no data is a creation cut short; nothing depends on it.
         Err(SegmentHeaderError::Short { .. } | SegmentHeaderError::Zeroed) if !holds_data => {
             return Ok(None);

@@ -3,7 +3,7 @@
 //! removal on truncation, dirty tracking and flush batches.
 //!
 //! Segment `s` lives in `<dir>/<prefix>.<s as 8 or more decimal digits>`, after the file's
-//! header block (rule 8; `header.rs`, checked on open by `scan.rs`). A file descriptor
+//! header block (rule D8; `header.rs`, checked on open by `scan.rs`). A file descriptor
 //! is shared (`Arc<SegmentFile>`) with every request that uses it, so truncating a segment
 //! while a request on it is in flight only unlinks the name; the request completes on the
 //! still-open file.
@@ -33,14 +33,14 @@ pub(crate) struct SegmentConfig {
     pub(crate) geometry: Geometry,
     pub(crate) direct_io: bool,
     pub(crate) preallocate: bool,
-    /// The identity the builder asked for (rule 8).
+    /// The identity the builder asked for (rule D8).
     pub(crate) identity: Option<u128>,
 }
 
 /// One open segment file.
 pub(crate) struct SegmentFile {
     fd: OwnedFd,
-    /// Set after a write to this file completed, cleared when a flush takes it (rule 5).
+    /// Set after a write to this file completed, cleared when a flush takes it (rule D5).
     dirty: AtomicBool,
 }
 
@@ -50,7 +50,7 @@ impl SegmentFile {
     }
 
     /// Called after a write to this file completed and before its callback runs, so a flush
-    /// that starts after the callback sees the mark (rule 5).
+    /// that starts after the callback sees the mark (rule D5).
     pub(crate) fn mark_dirty(&self) {
         self.dirty.store(true, Ordering::Release);
     }
@@ -71,7 +71,7 @@ pub(crate) struct FlushBatch {
 
 pub(crate) struct SegmentFiles {
     config: SegmentConfig,
-    /// The identity in every segment file's header (rule 8).
+    /// The identity in every segment file's header (rule D8).
     identity: u128,
     dir_fd: OwnedFd,
     table: RwLock<Table>,
@@ -149,7 +149,7 @@ impl SegmentFiles {
         self.identity
     }
 
-    /// Whether the files on disk hold `[from, to)` (rule 8); see [`scan::first_missing`].
+    /// Whether the files on disk hold `[from, to)` (rule D8); see [`scan::first_missing`].
     pub(crate) fn check_present(&self, from: u64, to: u64) -> Result<(), DeviceError> {
         scan::first_missing(&self.config, |s| self.segment_path(s), (from, to), false)
     }
@@ -173,7 +173,7 @@ impl SegmentFiles {
         table.files.keys().copied().collect()
     }
 
-    /// Rules 1 and 7, closed state and truncation, for a read.
+    /// Rules D1 and D7, closed state and truncation, for a read.
     pub(crate) fn admit_read(
         &self,
         offset: u64,
@@ -242,7 +242,7 @@ impl SegmentFiles {
             index: segment,
             segment_size: self.config.geometry.segment_size,
         };
-        // Rule 8: the header is durable before the file is handed out for data.
+        // Rule D8: the header is durable before the file is handed out for data.
         if let Err(e) = scan::initialise(fd.as_fd(), &header, self.config.preallocate, offset) {
             let _ = std::fs::remove_file(&path);
             return Err(e);
@@ -255,7 +255,7 @@ impl SegmentFiles {
         Ok(file)
     }
 
-    /// Removes every segment that lies entirely below `offset` (rule 6).
+    /// Removes every segment that lies entirely below `offset` (rule D6).
     pub(crate) fn truncate_until(&self, offset: u64) -> Result<(), DeviceError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(DeviceError::Closed);
@@ -291,7 +291,7 @@ impl SegmentFiles {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// Starts a flush: a ticket and the batch of files to sync (flush_order rule 1).
+    /// Starts a flush: a ticket and the batch of files to sync (rule F1).
     pub(crate) fn begin_flush(&self) -> Result<(Ticket, FlushBatch), DeviceError> {
         self.check_poison()?;
         Ok(self.order.begin(|| {
@@ -310,7 +310,7 @@ impl SegmentFiles {
     }
 
     /// Ends a flush: poisons the device on failure, then releases completions in ticket
-    /// order (flush_order rules 2 and 3).
+    /// order (rules F2 and F3).
     pub(crate) fn finish_flush(&self, ticket: Ticket, result: SyncResult, done: Completion) {
         if let Err(e) = &result {
             let _ = self.poison.set(Arc::clone(e));

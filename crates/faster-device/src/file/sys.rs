@@ -1,5 +1,5 @@
 //! Positional transfers that finish the whole request: loops over short reads and writes,
-//! retries `EINTR`, and zero-fills what lies past the end of a file (rule 3).
+//! retries `EINTR`, and zero-fills what lies past the end of a file (rule D3).
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -14,7 +14,8 @@ pub(crate) unsafe fn pread_full(
     len: usize,
     offset: u64,
 ) -> io::Result<()> {
-    // SAFETY: guaranteed by this function's contract.
+    // SAFETY: rule D9 — guaranteed by this function's contract, which its callers meet with a
+    // piece of a request's memory.
     let buf = unsafe { std::slice::from_raw_parts_mut(dst, len) };
     let got = pread_some(fd, buf, offset)?;
     buf[got..].fill(0);
@@ -45,7 +46,8 @@ pub(crate) unsafe fn pwrite_full(
     len: usize,
     offset: u64,
 ) -> io::Result<()> {
-    // SAFETY: guaranteed by this function's contract.
+    // SAFETY: rule D9 — guaranteed by this function's contract, which its callers meet with a
+    // piece of a request's memory.
     let buf = unsafe { std::slice::from_raw_parts(src, len) };
     pwrite_all(fd, buf, offset)
 }
@@ -79,8 +81,9 @@ pub(crate) fn retry_intr(mut f: impl FnMut() -> rustix::io::Result<()>) -> rusti
 #[derive(Clone, Copy)]
 pub(crate) struct SendPtr(*mut u8);
 
-// SAFETY: the pointer is only dereferenced by the I/O that the submitter's contract covers
-// (`Device::read_raw` / `write_raw`: valid, and exclusively ours for reads, until `done`).
+// SAFETY: rule D9 — the pointer is only dereferenced by the I/O that the submitter's contract
+// covers (`Device::read_raw` / `write_raw`: valid, and exclusively ours for reads, until
+// `done`).
 unsafe impl Send for SendPtr {}
 
 impl SendPtr {

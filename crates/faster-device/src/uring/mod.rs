@@ -127,8 +127,9 @@ impl Device for UringDevice {
                 piece_done(outcome.map_err(Self::device_error(IoOp::Write, at, chunk.len)));
             });
             let fd = file.fd().as_raw_fd();
-            // SAFETY: chunks partition `[0, len)`, so the piece lies inside the caller's
-            // buffer; the caller keeps it valid until `done` (ring rule 3).
+            // SAFETY: rules D4, D9, U3 — chunks partition `[0, len)`, so the piece lies inside
+            // the caller's buffer; the caller keeps it valid until `done`, which runs after the
+            // op's last CQE.
             let ptr = unsafe { src.add(chunk.buf_offset) }.cast_mut();
             let keep: Arc<dyn Any + Send + Sync> = file;
             let op = Op::new(
@@ -162,12 +163,13 @@ impl Device for UringDevice {
             return Ok(());
         }
         for (chunk, piece_done) in geometry.chunks(offset, len).zip(completions) {
-            // SAFETY: chunks partition `[0, len)`, so the piece lies inside the caller's
-            // buffer.
+            // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
+            // caller's buffer.
             let ptr = unsafe { dst.add(chunk.buf_offset) };
             let Some(file) = self.files.for_read(chunk.segment) else {
-                // SAFETY: the caller gives us `dst..dst + len` exclusively until `done`; this
-                // piece is inside it and overlaps no other piece. Never written: zeros.
+                // SAFETY: rules D4, D9 — the caller gives us `dst..dst + len` exclusively until
+                // `done`; this piece is inside it and overlaps no other piece. Never written:
+                // zeros.
                 unsafe { ptr.write_bytes(0, chunk.len) };
                 piece_done(Ok(()));
                 continue;

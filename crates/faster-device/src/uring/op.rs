@@ -1,6 +1,6 @@
 //! One request in the ring: what to do next, and how to finish. An [`Op`] is boxed, its
 //! address rides in the SQE's `user_data`, and the reaper takes the box back from the CQE
-//! (ring rule 3).
+//! (rule U3).
 
 use std::any::Any;
 use std::io;
@@ -88,7 +88,7 @@ impl Op {
         }
     }
 
-    /// Applies a CQE result (rule 3 of the crate docs: finish the whole transfer).
+    /// Applies a CQE result (rule D3: finish the whole transfer).
     pub(crate) fn advance(mut self: Box<Self>, result: i32) -> Step {
         if result == -libc::EINTR || result == -libc::EAGAIN {
             return Step::Again(self);
@@ -101,9 +101,9 @@ impl Op {
             OpKind::Sync { .. } => Step::Done(self.finish, Ok(())),
             OpKind::Read if transferred == 0 => {
                 // End of file: the rest reads as zeros.
-                // SAFETY: `ptr..ptr + remaining` is the unread tail of the caller's buffer,
-                // which the request's contract keeps valid and exclusively ours until the
-                // completion runs.
+                // SAFETY: rules U6, D9 — `ptr..ptr + remaining` is the unread tail of the
+                // caller's buffer, which the request's contract keeps valid and exclusively ours
+                // until the completion runs.
                 unsafe { self.ptr.write_bytes(0, self.remaining) };
                 Step::Done(self.finish, Ok(()))
             }
@@ -116,8 +116,9 @@ impl Op {
                 if self.remaining == 0 {
                     return Step::Done(self.finish, Ok(()));
                 }
-                // SAFETY: `transferred <= remaining`, so the new pointer stays inside the
-                // caller's buffer (or one past its end, not dereferenced when nothing remains).
+                // SAFETY: rule U6 — `transferred <= remaining`, so the new pointer stays inside
+                // the caller's buffer (or one past its end, not dereferenced when nothing
+                // remains).
                 self.ptr = unsafe { self.ptr.add(transferred) };
                 self.file_offset += transferred as u64;
                 Step::Again(self)

@@ -7,30 +7,33 @@
 //! The `io-uring` crate's `submission_shared` / `completion_shared` hand out views of them from
 //! `&IoUring` and require that no other view of the same queue exists. We keep that with:
 //!
-//! 1. **SQ single producer.** Every `submission_shared` view is created, used and dropped
-//!    while holding the `sq` mutex. That includes pushing, draining the backlog and reading
-//!    the queue length. Dropping the view publishes the new tail with a release store, so the
-//!    kernel sees complete SQEs.
-//! 2. **CQ single consumer.** Only the reaper thread creates `completion_shared` views, one at
-//!    a time; dropping the view publishes the new head.
-//! 3. **Op ownership.** An SQE's `user_data` is a `Box<Op>` leaked with `Box::into_raw` when
-//!    the op enters the SQ or the backlog, and taken back with `Box::from_raw` exactly once,
-//!    by the reaper, from that SQE's CQE. The op keeps its file descriptor open (an `Arc`), and
-//!    the caller's contract (`Device::write_raw` / `read_raw`) keeps the buffer valid until the
-//!    op's completion runs, which is after its last CQE. `user_data` [`SHUTDOWN`] (0, never a
-//!    box address) marks the no-op that stops the reaper.
-//! 4. **`io_uring_enter` from any thread.** Submitters call `submit` (enter without waiting)
-//!    under the `sq` mutex; the reaper calls enter with "wait for one completion" *without* the
-//!    mutex, which also submits SQEs already published. The kernel serialises enters on its
-//!    own ring lock and reads only SQEs below the published tail, so this is safe; it also
-//!    means an SQE a submitter failed to submit (a transient `EAGAIN`) goes out with the
-//!    reaper's next enter, which a timeout bounds.
-//! 5. **No CQ overflow.** `in_flight` counts ops in the SQ or in the kernel. Once it reaches the
-//!    CQ's size, new ops wait in `backlog` (under the same mutex); the reaper moves them into
-//!    the SQ as completions free room. So the SQ being full never fails a request (we submit
-//!    and retry) and no submitter ever blocks on the reaper — completions may submit freely.
-//!    Backlog non-empty implies `in_flight` equals the CQ size, so completions are pending and
-//!    the reaper will drain it.
+//! - **U1 — SQ single producer.** Every `submission_shared` view is created, used and dropped
+//!   while holding the `sq` mutex. That includes pushing, draining the backlog and reading the
+//!   queue length. Dropping the view publishes the new tail with a release store, so the kernel
+//!   sees complete SQEs.
+//! - **U2 — CQ single consumer.** Only the reaper thread creates `completion_shared` views, one
+//!   at a time; dropping the view publishes the new head.
+//! - **U3 — op ownership.** An SQE's `user_data` is a `Box<Op>` leaked with `Box::into_raw`
+//!   when the op enters the SQ or the backlog, and taken back with `Box::from_raw` exactly
+//!   once, by the reaper, from that SQE's CQE. The op keeps its file descriptor open (an
+//!   `Arc`), and the caller's contract (`Device::write_raw` / `read_raw`, rule D9) keeps the
+//!   buffer valid until the op's completion runs, which is after its last CQE. `user_data`
+//!   [`SHUTDOWN`] (0, never a box address) marks the no-op that stops the reaper.
+//! - **U4 — `io_uring_enter` from any thread.** Submitters call `submit` (enter without
+//!   waiting) under the `sq` mutex; the reaper calls enter with "wait for one completion"
+//!   *without* the mutex, which also submits SQEs already published. The kernel serialises
+//!   enters on its own ring lock and reads only SQEs below the published tail, so this is safe;
+//!   it also means an SQE a submitter failed to submit (a transient `EAGAIN`) goes out with the
+//!   reaper's next enter, which a timeout bounds.
+//! - **U5 — no CQ overflow.** `in_flight` counts ops in the SQ or in the kernel. Once it
+//!   reaches the CQ's size, new ops wait in `backlog` (under the same mutex); the reaper moves
+//!   them into the SQ as completions free room. So the SQ being full never fails a request (we
+//!   submit and retry) and no submitter ever blocks on the reaper — completions may submit
+//!   freely. Backlog non-empty implies `in_flight` equals the CQ size, so completions are
+//!   pending and the reaper will drain it.
+//! - **U6 — op progress.** An op's `ptr..ptr + remaining` is always the part of its piece not
+//!   yet transferred: it starts as the whole piece, inside the caller's buffer (rules D4, D9),
+//!   and each CQE advances it by what moved, at most `remaining`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -43,10 +46,10 @@ use io_uring::{IoUring, opcode, squeue, types};
 use super::op::{Op, Step};
 use crate::error::{DeviceError, IoOp};
 
-/// `user_data` of the no-op that stops the reaper (rule 3).
+/// `user_data` of the no-op that stops the reaper (rule U3).
 pub(crate) const SHUTDOWN: u64 = 0;
 
-/// How long the reaper waits before it re-enters the kernel anyway (rule 4).
+/// How long the reaper waits before it re-enters the kernel anyway (rule U4).
 const REAPER_TIMEOUT: Duration = Duration::from_millis(100);
 
 pub(crate) struct Ring {
@@ -107,7 +110,7 @@ impl Ring {
         self.sq.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Hands an op to the kernel (or to the backlog, rule 5). Never fails, never blocks on
+    /// Hands an op to the kernel (or to the backlog, rule U5). Never fails, never blocks on
     /// the reaper.
     pub(crate) fn submit(&self, op: Box<Op>) {
         let entry = op.entry().user_data(Box::into_raw(op) as u64);
@@ -132,10 +135,10 @@ impl Ring {
     /// Pushes one SQE, submitting to make room when the SQ is full. Caller holds `sq`.
     fn push_locked(&self, sq: &mut SqState, entry: squeue::Entry) {
         loop {
-            // SAFETY: rule 1 — the caller holds the `sq` mutex, so this is the only SQ view.
+            // SAFETY: rule U1 — the caller holds the `sq` mutex, so this is the only SQ view.
             let mut queue = unsafe { self.ring.submission_shared() };
-            // SAFETY: rule 3 — the entry's file stays open and its buffer valid until its CQE
-            // is reaped and the op's completion runs.
+            // SAFETY: rules U3, D9 — the entry's file stays open and its buffer valid until its
+            // CQE is reaped and the op's completion runs.
             if unsafe { queue.push(&entry) }.is_ok() {
                 sq.in_flight += 1;
                 return;
@@ -185,7 +188,7 @@ impl Ring {
         loop {
             self.wait_for_completions(ext_arg);
             {
-                // SAFETY: rule 2 — only this thread creates CQ views, one at a time.
+                // SAFETY: rule U2 — only this thread creates CQ views, one at a time.
                 let queue = unsafe { self.ring.completion_shared() };
                 cqes.extend(queue.map(|cqe| (cqe.user_data(), cqe.result())));
             }
@@ -197,7 +200,7 @@ impl Ring {
                     stopping = true;
                     continue;
                 }
-                // SAFETY: rule 3 — `user_data` came from `Box::into_raw` of an op and this
+                // SAFETY: rule U3 — `user_data` came from `Box::into_raw` of an op and this
                 // is its one CQE since it was (re)submitted.
                 let op = unsafe { Box::from_raw(user_data as *mut Op) };
                 match op.advance(result) {
@@ -224,7 +227,7 @@ impl Ring {
             for (finish, outcome) in finished {
                 finish(outcome);
             }
-            // Completions may have submitted more; stop only when nothing is left (rule 5:
+            // Completions may have submitted more; stop only when nothing is left (rule U5:
             // an empty `in_flight` implies an empty backlog).
             if stopping && self.lock_sq().in_flight == 0 {
                 return;

@@ -123,7 +123,7 @@ fn block_on_pop_async_returns_a_delayed_device_completion() {
     device.set_delay(Duration::from_millis(30)).unwrap();
     let queue = CompletionQueue::new();
     let mut buf = AlignedBuf::zeroed(512);
-    // SAFETY: `buf` lives until the completion has been popped below.
+    // SAFETY: rule D9 — `buf` lives until the completion has been popped below.
     unsafe { device.read_raw(0, buf.as_mut_ptr(), 512, queue.completion(7u8)) }.unwrap();
     let ((token, result), _, _) = block_on(queue.pop_async());
     assert_eq!(token, 7);

@@ -110,5 +110,17 @@ fn flushes_overlapping_writes_from_many_threads_all_succeed() {
                 });
             }
         });
+        let mut back = vec![0; BLOCK];
+        for thread in 0..THREADS {
+            for i in 0..16 {
+                let offset = block_offset(thread, i);
+                subject.device.read_blocking(offset, &mut back).unwrap();
+                assert!(
+                    back == pattern(offset, BLOCK, 5),
+                    "{}: block {i} of thread {thread} reads back wrong",
+                    subject.name
+                );
+            }
+        }
     }
 }

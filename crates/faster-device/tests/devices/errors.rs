@@ -29,7 +29,8 @@ fn misaligned_offset_length_and_buffer_are_refused_without_calling_done() {
             (0, sector, 1, MisalignedPart::Buffer),
         ];
         for (offset, len, shift, part) in cases {
-            // SAFETY: `buf` outlives the call; a refused submission never touches it.
+            // SAFETY: rules D1, D9 — `buf` outlives the call; a refused submission never touches
+            // it.
             let r = unsafe {
                 device.write_raw(
                     offset as u64,
@@ -43,7 +44,7 @@ fn misaligned_offset_length_and_buffer_are_refused_without_calling_done() {
                 "{}: write {part:?}: {r:?}",
                 subject.name
             );
-            // SAFETY: as above.
+            // SAFETY: rules D1, D9 — as above.
             let r = unsafe {
                 device.read_raw(
                     offset as u64,

@@ -1,4 +1,4 @@
-//! Segment files on disk (rule 8): the header block and its checks on open, identity,
+//! Segment files on disk (rule D8): the header block and its checks on open, identity,
 //! the repair of a creation cut short, and `check_present`, on both file engines.
 
 use std::path::{Path, PathBuf};

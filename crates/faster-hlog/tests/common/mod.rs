@@ -64,8 +64,8 @@ pub(crate) fn mem_log(page_bits: u32, pages: u64) -> HybridLog {
 
 /// Writes `bytes` into the freshly allocated `address`.
 pub(crate) fn write_at(log: &HybridLog, address: Address, bytes: &[u8]) {
-    // SAFETY: the caller allocated `address` with at least `bytes.len()` bytes and still
-    // holds the guard it allocated under (rule H4: the owner writes its fresh allocation).
+    // SAFETY: rule H4 — the caller allocated `address` with at least `bytes.len()` bytes and
+    // still holds the guard it allocated under: the owner writes its fresh allocation.
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), log.frame_ptr(address), bytes.len());
     }
@@ -76,7 +76,7 @@ pub(crate) fn read_back(log: &HybridLog, address: Address, len: usize) -> Vec<u8
     let handle = log.epoch().register().unwrap();
     let guard = handle.protect();
     if let Some(ptr) = log.get(address, &guard) {
-        // SAFETY: `get` checked `address >= head` under `guard`, which is still held (H6);
+        // SAFETY: rule H6 — `get` checked `address >= head` under `guard`, which is still held;
         // the record is below the tail and complete (its writer has finished).
         return unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }.to_vec();
     }

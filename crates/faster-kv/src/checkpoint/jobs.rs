@@ -246,12 +246,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             let guard = handle.protect();
             if from >= self.log.head_address().raw() {
                 let base = self.log.frame_ptr(Address::from_masked(from));
-                // SAFETY: rule R1 — `from >= head` was checked under `guard`, so the frame
-                // holds this page until the guard drops (hybrid log rule H6); `from` is
-                // 8-aligned and `[from, to)` lies within the page, so the range is `words`
-                // aligned words of the frame. Every word is only ever accessed atomically
-                // while a version-`v + 1` session may update one in place, and a shared
-                // slice of atomics permits exactly that.
+                // SAFETY: rules H6, R3, R4 — `from >= head` was checked under `guard`, so the
+                // frame holds this page until the guard drops; `from` is 8-aligned and
+                // `[from, to)` lies within the page, so the range is `words` aligned words of the
+                // frame. Every word is only ever accessed atomically while a version-`v + 1`
+                // session may update one in place, and a shared slice of atomics permits exactly
+                // that.
                 let frame = unsafe { std::slice::from_raw_parts(base.cast::<AtomicU64>(), words) };
                 out.extend(frame.iter().map(|word| word.load(Ordering::Relaxed)));
                 drop(guard);

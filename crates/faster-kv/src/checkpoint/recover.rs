@@ -299,8 +299,9 @@ fn invalidate<K: Codec + ?Sized, V: Codec + ?Sized>(
         if address >= head {
             let guard = handle.protect();
             if store.log.get(address, &guard).is_some() {
-                // SAFETY: rule R1 — `address >= head` was checked under `guard` by `get`, the
-                // record is complete (recovered from the device), and nobody else runs yet.
+                // SAFETY: rules R1, H6, R11 — `address >= head` was checked under `guard` by
+                // `get`, the record is complete (recovered from the device), and nobody else
+                // runs yet.
                 let record = unsafe {
                     record::InMemory::new(store.log.frame_ptr(address), Store::<K, V>::LAYOUT)
                 };

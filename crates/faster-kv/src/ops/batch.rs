@@ -24,8 +24,8 @@ pub const READ_BATCH_GROUP: usize = 16;
 #[inline(always)]
 fn prefetch(ptr: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` is only a hint: it never faults and never changes memory, so any
-    // address will do; SSE is part of the x86_64 baseline.
+    // SAFETY: rule R13 — `_mm_prefetch` is only a hint: it never faults and never changes
+    // memory, so any address will do; SSE is part of the x86_64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
     }

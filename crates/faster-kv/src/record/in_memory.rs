@@ -25,7 +25,7 @@ impl InMemory {
 
     #[inline]
     pub(crate) fn header_word(&self) -> &AtomicU64 {
-        // SAFETY: rule R1 — records are 8-aligned in frames that are valid while protected;
+        // SAFETY: rules R1, R3 — records are 8-aligned in frames that are valid while protected;
         // the header is only ever accessed atomically once published.
         unsafe { &*self.ptr.cast::<AtomicU64>() }
     }
@@ -37,8 +37,8 @@ impl InMemory {
 
     #[inline]
     fn lengths(&self) -> (usize, usize) {
-        // SAFETY: rule R1; the lengths word (if any) is written before publication and never
-        // again, so a plain read cannot race.
+        // SAFETY: rules R1, R2 — the lengths word (if any) is written before publication and
+        // never again, so a plain read cannot race.
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, 16) };
         self.layout.lengths(bytes).unwrap_or((0, 0))
     }
@@ -354,7 +354,8 @@ pub(crate) unsafe fn write_new(
     key: &[u8],
     value: &[u8],
 ) {
-    // SAFETY: the caller owns the fresh bytes; every write stays within the record size.
+    // SAFETY: rules R1, H4 — the caller owns the fresh bytes; every write stays within the
+    // record size.
     unsafe {
         std::ptr::write(ptr.cast::<u64>(), header.0.to_le());
         if layout.has_lengths() {

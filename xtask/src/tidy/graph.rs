@@ -1,110 +1,25 @@
-//! `cargo xtask tidy`: source hygiene and the crate graph, checked without building anything.
-//!
-//! Checks:
-//! 1. every Rust source file opens with a `//!` comment saying what it is for;
-//! 2. library code (`crates/*/src`) holds no stub or debug macros;
-//! 3. no source file is longer than [`MAX_LINES`] lines;
-//! 4. the dependencies between workspace crates are exactly the graph written in
-//!    `docs/ARCHITECTURE.md` (the block after the `<!-- crate-graph -->` marker), and the
-//!    crates in [`LEAVES`] depend on no other workspace crate whatever the block says.
-//!
-//! The same checks run as a `#[test]`, so plain `cargo test` catches them too.
+//! The dependencies between workspace crates, against the graph in `docs/ARCHITECTURE.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-/// Longest allowed source file.
-const MAX_LINES: usize = 1000;
+use std::path::Path;
 
 /// Crates at the bottom of the graph: the epoch and the device know nothing of records,
 /// pages or checkpoints, so they name no other workspace crate.
 const LEAVES: [&str; 2] = ["faster-epoch", "faster-device"];
 
-/// Runs every check and reports all problems at once.
-pub(crate) fn run(root: &Path) -> Result<(), String> {
-    let mut problems = Vec::new();
-    let mut files = Vec::new();
-    for dir in ["crates", "xtask", "fuzz"] {
-        collect_rust_files(&root.join(dir), &mut files);
-    }
-    files.sort();
-    for file in &files {
-        check_file(root, file, &mut problems);
-    }
-    if let Err(e) = check_crate_graph(root) {
-        problems.push(e);
-    }
-    if problems.is_empty() {
-        println!("tidy: {} files checked, crate graph matches", files.len());
-        Ok(())
-    } else {
-        Err(format!("tidy found problems:\n  {}", problems.join("\n  ")))
-    }
-}
-
-pub(crate) fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if path.is_dir() {
-            if name != "target" && name != "corpus" && name != "artifacts" {
-                collect_rust_files(&path, out);
-            }
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-fn check_file(root: &Path, file: &Path, problems: &mut Vec<String>) {
-    let shown = file
-        .strip_prefix(root)
-        .unwrap_or(file)
-        .display()
-        .to_string();
-    let Ok(text) = std::fs::read_to_string(file) else {
-        problems.push(format!("{shown}: not readable as UTF-8"));
-        return;
-    };
-    if !text.starts_with("//!") {
-        problems.push(format!("{shown}: must open with a `//!` comment"));
-    }
-    let lines = text.lines().count();
-    if lines > MAX_LINES {
-        problems.push(format!(
-            "{shown}: {lines} lines (limit {MAX_LINES}): split it by concept"
-        ));
-    }
-    let is_library = shown.starts_with("crates/") && shown.contains("/src/");
-    if is_library {
-        // Spelled in pieces so that this file does not trip its own check.
-        let banned = [
-            concat!("todo", "!("),
-            concat!("dbg", "!("),
-            concat!("unimplemented", "!("),
-        ];
-        for (number, line) in text.lines().enumerate() {
-            for macro_call in banned {
-                if line.contains(macro_call) {
-                    problems.push(format!(
-                        "{shown}:{}: `{macro_call}` in library code",
-                        number + 1
-                    ));
-                }
-            }
-        }
-    }
-}
-
 /// crate name -> workspace crates it depends on (normal and build dependencies).
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-fn check_crate_graph(root: &Path) -> Result<(), String> {
-    let documented = documented_graph(root)?;
+/// Compares the documented graph with `cargo metadata`'s.
+pub(crate) fn check_crate_graph(root: &Path) -> Result<(), String> {
+    let path = root.join("docs/ARCHITECTURE.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let documented = documented_graph(&text)?;
     let actual = actual_graph(root)?;
+    compare(&documented, &actual)
+}
+
+fn compare(documented: &Graph, actual: &Graph) -> Result<(), String> {
     let mut diff = Vec::new();
     for leaf in LEAVES {
         if let Some(deps) = actual.get(leaf).filter(|d| !d.is_empty()) {
@@ -136,9 +51,7 @@ fn check_crate_graph(root: &Path) -> Result<(), String> {
 }
 
 /// Parses lines `crate -> dep, dep` from the fenced block after `<!-- crate-graph -->`.
-fn documented_graph(root: &Path) -> Result<Graph, String> {
-    let path = root.join("docs/ARCHITECTURE.md");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn documented_graph(text: &str) -> Result<Graph, String> {
     let after = text
         .split_once("<!-- crate-graph -->")
         .ok_or("docs/ARCHITECTURE.md has no `<!-- crate-graph -->` marker")?
@@ -216,8 +129,37 @@ fn actual_graph(root: &Path) -> Result<Graph, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const DOC: &str = "# Crates\n<!-- crate-graph -->\n```text\nfaster-epoch ->\n\
+                       faster-device ->\nfaster-hlog -> faster-epoch, faster-device\n```\n";
+
     #[test]
-    fn the_workspace_is_tidy() {
-        super::run(&crate::cmd::workspace_root()).unwrap();
+    fn the_documented_graph_is_read_from_the_marked_block() {
+        let graph = documented_graph(DOC).unwrap();
+        assert_eq!(graph.len(), 3);
+        assert_eq!(graph["faster-hlog"].len(), 2);
+        assert!(documented_graph("no marker").is_err());
+        assert!(documented_graph("<!-- crate-graph -->\n```\nfaster-kv\n```\n").is_err());
+    }
+
+    #[test]
+    fn a_graph_that_differs_or_a_leaf_with_dependencies_fails() {
+        let documented = documented_graph(DOC).unwrap();
+        assert_eq!(compare(&documented, &documented), Ok(()));
+        let mut actual = documented.clone();
+        actual
+            .get_mut("faster-hlog")
+            .unwrap()
+            .remove("faster-device");
+        let err = compare(&documented, &actual).unwrap_err();
+        assert!(err.contains("faster-hlog: documented"), "{err}");
+        let mut leafy = documented.clone();
+        leafy
+            .get_mut("faster-device")
+            .unwrap()
+            .insert("faster-epoch".into());
+        let err = compare(&leafy, &leafy).unwrap_err();
+        assert!(err.contains("faster-device must stay a leaf"), "{err}");
     }
 }
