@@ -10,7 +10,7 @@
 //! The parsing is lexical (comments and string literals are skipped when braces are
 //! counted), which is exact enough for code that rustfmt has formatted.
 
-mod graph;
+pub(crate) mod graph;
 mod lex;
 
 use std::path::{Path, PathBuf};

@@ -15,7 +15,10 @@
 //!    defined ([`rules`] says how definitions and citations are written);
 //! 6. every `#[test]` function asserts something ([`assertions`] says what counts);
 //! 7. no two crates declare a `pub` type of the same name ([`names`]); this *warns* until the
-//!    names shared today are renamed ([`names::SHARED_NAMES_FAIL`]).
+//!    names shared today are renamed ([`names::SHARED_NAMES_FAIL`]);
+//! 8. no files of a crate's library import each other in a circle of more than
+//!    [`MAX_CIRCLE`] files, for the crates in [`CIRCLE_FREE`] (`cargo xtask metrics --edges`
+//!    shows a circle's imports).
 //!
 //! Files are those of `crates/`, `xtask/` and `fuzz/`; rules are defined in `crates/*/src`,
 //! tests are checked in `crates/*/src`, `crates/*/tests` and `xtask`, and type names are
@@ -32,6 +35,20 @@ use std::path::{Path, PathBuf};
 
 /// Longest allowed source file.
 const MAX_LINES: usize = 1000;
+
+/// Largest allowed circle of files importing each other: a `mod.rs` and a child that uses a
+/// type it defines.
+const MAX_CIRCLE: usize = 2;
+
+/// The crates check 8 holds for. faster-device (`file/`), faster-log and faster-cli still
+/// have circles of three to five files.
+const CIRCLE_FREE: [&str; 5] = [
+    "faster-epoch",
+    "faster-hlog",
+    "faster-index",
+    "faster-cpr",
+    "faster-kv",
+];
 
 /// Source files longer than this are reported (but pass).
 const WARN_LINES: usize = 600;
@@ -99,6 +116,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     if let Err(e) = graph::check_crate_graph(root) {
         problems.push(e);
     }
+    check_import_circles(root, &mut problems);
     for warning in &warnings {
         println!("tidy: warning: {warning}");
     }
@@ -111,6 +129,32 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("tidy found problems:\n  {}", problems.join("\n  ")))
+    }
+}
+
+/// Check 8, crate by crate.
+fn check_import_circles(root: &Path, problems: &mut Vec<String>) {
+    for krate in CIRCLE_FREE {
+        let src = root.join("crates").join(krate).join("src");
+        let mut paths = Vec::new();
+        collect_rust_files(&src, &mut paths);
+        paths.sort();
+        let texts: Vec<String> = paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect();
+        let (circle, _) = crate::metrics::graph::largest_cycle(&src, &paths, &texts);
+        if circle.len() > MAX_CIRCLE {
+            let shown: Vec<String> = circle
+                .iter()
+                .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+                .collect();
+            problems.push(format!(
+                "{} files import each other in a circle (at most {MAX_CIRCLE}): {}",
+                circle.len(),
+                shown.join(", ")
+            ));
+        }
     }
 }
 
@@ -185,6 +229,29 @@ mod tests {
     #[test]
     fn the_workspace_is_tidy() {
         assert_eq!(run(&crate::cmd::workspace_root()), Ok(()));
+    }
+
+    #[test]
+    fn three_files_importing_each_other_in_a_circle_fail() {
+        let root = std::env::temp_dir().join(format!("tidy-circle-{}", std::process::id()));
+        let src = root.join("crates/faster-kv/src");
+        std::fs::create_dir_all(&src).unwrap_or_else(|e| panic!("{e}"));
+        for (file, text) in [
+            ("lib.rs", "mod a;\nmod b;\nmod c;\n"),
+            ("a.rs", "use crate::b::B;\npub(crate) struct A;\n"),
+            ("b.rs", "use crate::c::C;\npub(crate) struct B;\n"),
+            ("c.rs", "use crate::a::A;\npub(crate) struct C;\n"),
+        ] {
+            std::fs::write(src.join(file), text).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut problems = Vec::new();
+        check_import_circles(&root, &mut problems);
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("3 files import each other"),
+            "{problems:?}"
+        );
     }
 
     #[test]
