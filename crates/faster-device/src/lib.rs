@@ -129,9 +129,9 @@ mod fault;
 mod file;
 mod geometry;
 mod identity;
-mod join;
 mod lock;
 mod mem;
+mod split;
 #[cfg(feature = "io-uring")]
 mod uring;
 

@@ -13,6 +13,7 @@ use crate::aligned_buf::AlignedBuf;
 use crate::device::{Completion, Device};
 use crate::error::DeviceError;
 use crate::geometry::Geometry;
+use crate::split;
 
 /// Default sector size of a [`MemDevice`].
 pub const MEM_DEFAULT_SECTOR_SIZE: usize = 512;
@@ -183,8 +184,9 @@ impl Device for MemDevice {
     ) -> Result<(), DeviceError> {
         self.admit(offset, len, src as usize)?;
         // Acquire every segment first, so a failed allocation leaves nothing written.
-        let mut pieces = Vec::with_capacity(self.geometry.chunk_count(offset, len));
-        for chunk in self.geometry.chunks(offset, len) {
+        let chunks = split::chunks(&self.geometry, offset, len);
+        let mut pieces = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
             pieces.push((chunk, self.segment_or_create(chunk.segment)?));
         }
         for (chunk, segment) in pieces {
@@ -211,7 +213,7 @@ impl Device for MemDevice {
         done: Completion,
     ) -> Result<(), DeviceError> {
         self.admit(offset, len, dst as usize)?;
-        for chunk in self.geometry.chunks(offset, len) {
+        for chunk in split::chunks(&self.geometry, offset, len) {
             // SAFETY: the caller guarantees `dst..dst + len` is writable and accessed by
             // nobody else until `done` runs; chunks partition the request, so this piece is
             // in bounds and no other piece aliases it.
