@@ -44,6 +44,7 @@ mod error;
 mod machine;
 mod meta;
 mod state;
+mod sync;
 
 pub use dir::{COMPLETE_FILE, CheckpointDir, INDEX_FILE, META_FILE, SNAPSHOT_FILE, sync_dir};
 pub use error::{CheckpointError, FormatError};

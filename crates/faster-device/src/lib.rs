@@ -132,6 +132,7 @@ mod identity;
 mod lock;
 mod mem;
 mod split;
+mod sync;
 #[cfg(feature = "io-uring")]
 mod uring;
 

@@ -4,11 +4,12 @@
 //! pieces complete on their own (the file and `io_uring` devices).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::device::Completion;
 use crate::error::DeviceError;
 use crate::geometry::Geometry;
+use crate::sync::lock;
 
 /// One piece of a request that lies inside a single segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +113,7 @@ impl Join {
 
     fn piece_done(&self, result: Result<(), DeviceError>) {
         if let Err(e) = result {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = lock(&self.state);
             if state.0.is_none() {
                 state.0 = Some(e);
             }
@@ -121,7 +122,7 @@ impl Join {
         // their decrement) and, through the caller's callback, their data.
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let (error, done) = {
-                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut state = lock(&self.state);
                 (state.0.take(), state.1.take())
             };
             if let Some(done) = done {

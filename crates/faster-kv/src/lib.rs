@@ -93,6 +93,7 @@ mod session;
 mod stats;
 mod store;
 mod store_dir;
+mod sync;
 
 pub use checkpoint::{
     CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions, Recovered,

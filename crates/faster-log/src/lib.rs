@@ -220,6 +220,7 @@ mod page_reader;
 mod policy;
 mod recovery;
 mod round;
+mod sync;
 mod truncate;
 
 pub use builder::FasterLogBuilder;

@@ -3,7 +3,7 @@
 //! commit record durable — in the log itself (a fast commit, one device flush) or in a
 //! metadata slot (a second flush, on the commit device).
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use faster_hlog::{Address, LogError};
@@ -13,6 +13,7 @@ use crate::commit_record::CommitRecord;
 use crate::entry::{EntryKind, entry_size};
 use crate::error::{CommitError, EnqueueError};
 use crate::log::Inner;
+use crate::sync::{ignore_poison, lock};
 
 /// The result of a flush, delivered by the hybrid log's completion callback.
 #[derive(Default)]
@@ -141,10 +142,10 @@ impl Inner {
         let signal = Arc::new(FlushSignal::default());
         let notify = Arc::clone(&signal);
         self.hlog.on_flushed(target, move |result| {
-            *notify.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            *lock(&notify.result) = Some(result);
             notify.done.notify_all();
         });
-        let mut result = signal.result.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut result = lock(&signal.result);
         loop {
             if let Some(outcome) = result.take() {
                 return outcome.map_err(CommitError::Log);
@@ -152,15 +153,11 @@ impl Inner {
             // The completion wakes us. The timeout is a safety net only: it drains epoch
             // actions in case every thread that could run the flush's trigger went idle
             // (faster-epoch drains on unprotect, so this should never be what wakes us).
-            result = signal
-                .done
-                .wait_timeout(result, Duration::from_millis(100))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            result = ignore_poison(signal.done.wait_timeout(result, Duration::from_millis(100))).0;
             if result.is_none() {
                 drop(result);
                 self.handles.epoch().try_drain();
-                result = signal.result.lock().unwrap_or_else(PoisonError::into_inner);
+                result = lock(&signal.result);
             }
         }
     }

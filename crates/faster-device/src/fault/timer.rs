@@ -3,12 +3,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crate::device::Completion;
 use crate::error::DeviceError;
+use crate::sync::{ignore_poison, lock};
 
 struct Due {
     at: Instant,
@@ -86,7 +87,7 @@ impl Timer {
 impl TimerHandle {
     /// Calls `done(result)` on the timer thread at `at` (inline if the timer has stopped).
     pub(crate) fn schedule(&self, at: Instant, done: Completion, result: Result<(), DeviceError>) {
-        let mut state = self.0.lock();
+        let mut state = lock(&self.0.state);
         if state.shutdown {
             drop(state);
             done(result);
@@ -106,21 +107,14 @@ impl TimerHandle {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn run(&self) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             let now = Instant::now();
             match state.heap.peek() {
                 None if state.shutdown => return,
                 None => {
-                    state = self
-                        .cond
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    state = ignore_poison(self.cond.wait(state));
                 }
                 Some(due) if due.at <= now => {
                     let due = state
@@ -129,15 +123,11 @@ impl Shared {
                         .expect("invariant: peek just returned an entry");
                     drop(state);
                     (due.done)(due.result);
-                    state = self.lock();
+                    state = lock(&self.state);
                 }
                 Some(due) => {
                     let wait = due.at - now;
-                    state = self
-                        .cond
-                        .wait_timeout(state, wait)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    state = ignore_poison(self.cond.wait_timeout(state, wait)).0;
                 }
             }
         }
@@ -146,7 +136,7 @@ impl Shared {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        self.shared.lock().shutdown = true;
+        lock(&self.shared.state).shutdown = true;
         self.shared.cond.notify_all();
         if let Some(handle) = self.handle.take()
             && handle.thread().id() != thread::current().id()

@@ -14,11 +14,12 @@
 //! calling thread, when the last owner is dropped inside one of the pool's own jobs).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::error::{DeviceError, IoOp};
+use crate::sync::{ignore_poison, lock};
 
 /// How long a thread beyond the minimum waits for work before exiting.
 pub(crate) const IDLE_EXIT: Duration = Duration::from_secs(2);
@@ -68,7 +69,7 @@ impl IoPool {
         });
         let pool = Self { shared };
         {
-            let mut state = pool.shared.lock();
+            let mut state = lock(&pool.shared.state);
             for _ in 0..min_threads {
                 Shared::spawn(&pool.shared, &mut state).map_err(|e| DeviceError::Io {
                     op: IoOp::Setup,
@@ -82,7 +83,7 @@ impl IoPool {
 
     /// Queues a job; starts another thread if none is idle and the ceiling allows.
     pub(crate) fn submit(&self, job: Job) {
-        let mut state = self.shared.lock();
+        let mut state = lock(&self.shared.state);
         state.jobs.push_back(job);
         if state.jobs.len() > state.idle && state.threads < self.shared.max_threads {
             // A failed spawn is not an error: the running threads take the job later.
@@ -96,15 +97,11 @@ impl IoPool {
 
     /// Threads alive now.
     pub(crate) fn threads(&self) -> usize {
-        self.shared.lock().threads
+        lock(&self.shared.state).threads
     }
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn spawn(shared: &Arc<Shared>, state: &mut State) -> std::io::Result<()> {
         state.handles.retain(|h| !h.is_finished());
         let worker = Arc::clone(shared);
@@ -121,26 +118,23 @@ impl Shared {
         struct Exit<'a>(&'a Shared);
         impl Drop for Exit<'_> {
             fn drop(&mut self) {
-                self.0.lock().threads -= 1;
+                lock(&self.0.state).threads -= 1;
             }
         }
         let _exit = Exit(self);
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             if let Some(job) = state.jobs.pop_front() {
                 drop(state);
                 job();
-                state = self.lock();
+                state = lock(&self.state);
                 continue;
             }
             if state.shutdown {
                 break;
             }
             state.idle += 1;
-            let (next, timeout) = self
-                .work
-                .wait_timeout(state, IDLE_EXIT)
-                .unwrap_or_else(PoisonError::into_inner);
+            let (next, timeout) = ignore_poison(self.work.wait_timeout(state, IDLE_EXIT));
             state = next;
             state.idle -= 1;
             if timeout.timed_out()
@@ -157,7 +151,7 @@ impl Shared {
 impl Drop for IoPool {
     fn drop(&mut self) {
         let handles = {
-            let mut state = self.shared.lock();
+            let mut state = lock(&self.shared.state);
             state.shutdown = true;
             std::mem::take(&mut state.handles)
         };

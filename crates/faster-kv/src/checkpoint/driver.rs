@@ -19,10 +19,7 @@ use super::sessions::SessionTable;
 use super::{CheckpointError, DirtyPages};
 use crate::codec::Codec;
 use crate::store::Store;
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// The store's checkpoint machinery.
 pub(crate) struct Cpr {

@@ -17,10 +17,7 @@ use super::run::Run;
 use super::snapshot::SnapshotWriter;
 use crate::codec::Codec;
 use crate::store::Store;
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// The file of a checkpoint's index snapshot, in the checkpoint's directory: the one segment
 /// file of [`index_files`].
