@@ -26,10 +26,13 @@ pub type CompletionEvent<T> = (T, Result<(), DeviceError>);
 /// The queue does not reap devices: with a device whose completions need the caller's thread
 /// (none in this crate), call [`Device::poll`](crate::Device::poll) before popping.
 pub struct CompletionQueue<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<Events<T>>,
 }
 
-struct Shared<T> {
+/// The finished requests not yet popped and the wakers of pending futures ([`State`]), the
+/// condition variable blocked poppers wait on, and the counter that names futures; shared by a
+/// queue's clones and its completions.
+struct Events<T> {
     state: Mutex<State<T>>,
     cond: Condvar,
     next_waiter_id: AtomicU64,
@@ -53,7 +56,7 @@ impl<T> Clone for CompletionQueue<T> {
 impl<T> Default for CompletionQueue<T> {
     fn default() -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Events {
                 state: Mutex::new(State {
                     events: VecDeque::new(),
                     wakers: Vec::new(),
@@ -130,7 +133,7 @@ impl<T> CompletionQueue<T> {
     }
 }
 
-impl<T> Shared<T> {
+impl<T> Events<T> {
     fn push(&self, event: CompletionEvent<T>) {
         let wakers = {
             let mut state = lock(&self.state);

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::log::{HybridLog, Shared};
+use crate::log::{HybridLog, LogState};
 use crate::sync::{Ordering, advance, lock};
 use crate::{Address, LogError};
 
-impl Shared {
+impl LogState {
     /// Moves the head as far as the tail on `tail_page` asks and the flushes allow: the tail
     /// page and the `memory_pages - 2` pages behind it stay in memory, so one frame is free
     /// for the next page turn; the head never passes flushed-until's page (rule H6).

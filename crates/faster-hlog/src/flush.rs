@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use faster_device::{AlignedBuf, DeviceError, DeviceExt};
 
 use crate::flush_order::{FlushOrder, FlushRange};
-use crate::log::{HybridLog, Shared};
+use crate::log::{HybridLog, LogState};
 use crate::sync::{Ordering, advance, ignore_poison, lock};
 use crate::{Address, LogError};
 
@@ -34,7 +34,7 @@ impl FlushState {
     }
 }
 
-impl Shared {
+impl LogState {
     /// The first flush error, if the log is poisoned.
     pub(crate) fn poison(&self) -> Option<DeviceError> {
         lock(&self.flush).error.clone()
@@ -187,7 +187,7 @@ impl Shared {
 /// The parts of one flush range (whole sectors from the frame, a partial sector from a copy):
 /// the range completes when its last part does, with the first error of any part.
 struct WriteJoin {
-    shared: Arc<Shared>,
+    shared: Arc<LogState>,
     range: FlushRange,
     remaining: AtomicUsize,
     first_error: std::sync::Mutex<Option<DeviceError>>,

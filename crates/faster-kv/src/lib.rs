@@ -110,7 +110,7 @@ pub use faster_cpr::{LogCheckpointKind, SessionCommit};
 pub use grow::GrowError;
 pub use lifecycle::Opened;
 pub use ops::batch::READ_BATCH_GROUP;
-pub use pending::{Completed, Completion, Outcome};
+pub use pending::{Completed, Outcome, PendingCompletion};
 pub use session::{Pinned, REFRESH_INTERVAL, Rmw, Session};
 pub use stats::Stats;
 pub use store::FasterKv;

@@ -43,7 +43,7 @@ pub enum Completed<T> {
 
 /// A pending operation that finished, with the serial number [`Outcome::Pending`] gave.
 #[derive(Debug)]
-pub struct Completion<T> {
+pub struct PendingCompletion<T> {
     /// The operation's serial number.
     pub serial: u64,
     /// Its result.
@@ -262,8 +262,8 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     /// finished.
     ///
     /// # Errors
-    /// Never as a whole: each operation's error is in its [`Completion`].
-    pub fn complete_pending(&mut self, wait: bool) -> Vec<Completion<V::Owned>> {
+    /// Never as a whole: each operation's error is in its [`PendingCompletion`].
+    pub fn complete_pending(&mut self, wait: bool) -> Vec<PendingCompletion<V::Owned>> {
         let mut completions = Vec::new();
         loop {
             while let Some((serial, found)) = self.state.pending.resolved.pop_front() {
@@ -284,7 +284,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
                     Ok(DiskStep::Absent) => self.finish(serial, None, &mut completions),
                     Err(e) => {
                         self.state.pending.ops.remove(&serial);
-                        completions.push(Completion {
+                        completions.push(PendingCompletion {
                             serial,
                             result: Err(e),
                         });
@@ -310,7 +310,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         &mut self,
         serial: u64,
         record: Option<DiskRecord>,
-        completions: &mut Vec<Completion<V::Owned>>,
+        completions: &mut Vec<PendingCompletion<V::Owned>>,
     ) {
         let Some(op) = self.state.pending.ops.remove(&serial) else {
             return;
@@ -340,7 +340,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
             }
         };
         self.state.shared.remove_pending(serial);
-        completions.push(Completion { serial, result });
+        completions.push(PendingCompletion { serial, result });
     }
 
     fn rmw_after_device(
@@ -411,7 +411,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     }
 
     /// See [`Pinned::complete_pending`].
-    pub fn complete_pending(&mut self, wait: bool) -> Vec<Completion<V::Owned>> {
+    pub fn complete_pending(&mut self, wait: bool) -> Vec<PendingCompletion<V::Owned>> {
         self.pin().complete_pending(wait)
     }
 

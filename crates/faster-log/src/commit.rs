@@ -22,7 +22,7 @@ use crate::sync::{ignore_poison, lock};
 
 /// What the last completed round made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Durable {
+pub(crate) struct LastCommit {
     /// The sequence number of the last commit record written.
     pub(crate) sequence: u64,
     /// Every entry below this address is committed.
@@ -46,7 +46,7 @@ pub(crate) struct CommitState {
     served: u64,
     /// A leader is running a round.
     in_round: bool,
-    pub(crate) durable: Durable,
+    pub(crate) durable: LastCommit,
     /// The failure that poisoned the log.
     error: Option<Arc<CommitError>>,
     closed: bool,
@@ -76,7 +76,7 @@ pub(crate) enum Check<T> {
 }
 
 impl Commits {
-    pub(crate) fn new(durable: Durable) -> Self {
+    pub(crate) fn new(durable: LastCommit) -> Self {
         Self {
             committed_until: AtomicU64::new(durable.committed_until),
             state: Mutex::new(CommitState {
@@ -121,7 +121,7 @@ impl Commits {
         lock(&self.state).error.clone()
     }
 
-    pub(crate) fn durable(&self) -> Durable {
+    pub(crate) fn durable(&self) -> LastCommit {
         lock(&self.state).durable
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use faster_hlog::{Address, LogError};
 
-use crate::commit::Durable;
+use crate::commit::LastCommit;
 use crate::commit_record::CommitRecord;
 use crate::entry::{EntryKind, entry_size};
 use crate::error::{CommitError, EnqueueError};
@@ -24,7 +24,7 @@ struct FlushSignal {
 
 impl Inner {
     /// Runs one round from the durable state `start`; returns the new durable state.
-    pub(crate) fn run_round(&self, start: Durable) -> Result<Durable, CommitError> {
+    pub(crate) fn run_round(&self, start: LastCommit) -> Result<LastCommit, CommitError> {
         let tail = self.hlog.tail_address().raw();
         let begin = self.begin_requested();
         let (iterators, iterators_version) = self.named.snapshot(begin);
@@ -38,12 +38,12 @@ impl Inner {
 
     fn commit_snapshot(
         &self,
-        start: Durable,
+        start: LastCommit,
         tail: u64,
         begin: u64,
         iterators: Vec<(String, u64)>,
         iterators_version: u64,
-    ) -> Result<Durable, CommitError> {
+    ) -> Result<LastCommit, CommitError> {
         let from = start.committed_until;
         let page_bits = self.settings.page_size_bits;
         // Rule L5: a fast commit record may only claim a range its recovery scan can verify
@@ -86,7 +86,7 @@ impl Inner {
         if !fast {
             self.metadata.write(&record)?;
         }
-        let mut durable = Durable {
+        let mut durable = LastCommit {
             sequence: record.sequence,
             committed_until,
             begin,
@@ -103,12 +103,12 @@ impl Inner {
     /// Removes the device segments below the durable begin address (rule L7), if that has not
     /// happened yet. A failure is logged and retried at the next round: the commit itself is
     /// durable, and the segments are only wasted space.
-    fn retry_segment_removal(&self, durable: Durable) -> Result<Durable, CommitError> {
+    fn retry_segment_removal(&self, durable: LastCommit) -> Result<LastCommit, CommitError> {
         if durable.removed_begin >= durable.begin {
             return Ok(durable);
         }
         match self.hlog.shift_begin(Address::from_masked(durable.begin)) {
-            Ok(()) => Ok(Durable {
+            Ok(()) => Ok(LastCommit {
                 removed_begin: durable.begin,
                 ..durable
             }),

@@ -36,7 +36,9 @@ impl Ord for Due {
     }
 }
 
-struct Shared {
+/// The completions waiting for their deadlines ([`State`]) and the condition variable the
+/// timer thread sleeps on; shared by the timer, its thread and its handles.
+struct Schedule {
     state: Mutex<State>,
     cond: Condvar,
 }
@@ -50,18 +52,18 @@ struct State {
 /// A thread that calls completions at their deadlines. Dropping it runs every scheduled
 /// completion (at its deadline), then joins the thread.
 pub(crate) struct Timer {
-    shared: Arc<Shared>,
+    shared: Arc<Schedule>,
     handle: Option<JoinHandle<()>>,
 }
 
 /// A clonable way to schedule on a [`Timer`]; it outlives the timer safely: once the timer
 /// is shut down, scheduled completions run inline instead.
 #[derive(Clone)]
-pub(crate) struct TimerHandle(Arc<Shared>);
+pub(crate) struct TimerHandle(Arc<Schedule>);
 
 impl Timer {
     pub(crate) fn start() -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Schedule {
             state: Mutex::new(State {
                 heap: BinaryHeap::new(),
                 next_seq: 0,
@@ -106,7 +108,7 @@ impl TimerHandle {
     }
 }
 
-impl Shared {
+impl Schedule {
     fn run(&self) {
         let mut state = lock(&self.state);
         loop {

@@ -27,10 +27,12 @@ pub(crate) const IDLE_EXIT: Duration = Duration::from_secs(2);
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 pub(crate) struct IoPool {
-    shared: Arc<Shared>,
+    shared: Arc<JobQueue>,
 }
 
-struct Shared {
+/// The pool's queue of jobs with its thread accounting ([`State`]), the condition variable idle
+/// threads wait on, and the pool's limits; shared by the pool and its threads.
+struct JobQueue {
     state: Mutex<State>,
     work: Condvar,
     min_threads: usize,
@@ -54,7 +56,7 @@ impl IoPool {
         name: &str,
     ) -> Result<Self, DeviceError> {
         let min_threads = min_threads.max(1);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(JobQueue {
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
                 threads: 0,
@@ -71,7 +73,7 @@ impl IoPool {
         {
             let mut state = lock(&pool.shared.state);
             for _ in 0..min_threads {
-                Shared::spawn(&pool.shared, &mut state).map_err(|e| DeviceError::Io {
+                JobQueue::spawn(&pool.shared, &mut state).map_err(|e| DeviceError::Io {
                     op: IoOp::Setup,
                     offset: 0,
                     source: Arc::new(e),
@@ -87,7 +89,7 @@ impl IoPool {
         state.jobs.push_back(job);
         if state.jobs.len() > state.idle && state.threads < self.shared.max_threads {
             // A failed spawn is not an error: the running threads take the job later.
-            if let Err(e) = Shared::spawn(&self.shared, &mut state) {
+            if let Err(e) = JobQueue::spawn(&self.shared, &mut state) {
                 log::debug!("could not start another I/O thread: {e}");
             }
         }
@@ -101,8 +103,8 @@ impl IoPool {
     }
 }
 
-impl Shared {
-    fn spawn(shared: &Arc<Shared>, state: &mut State) -> std::io::Result<()> {
+impl JobQueue {
+    fn spawn(shared: &Arc<JobQueue>, state: &mut State) -> std::io::Result<()> {
         state.handles.retain(|h| !h.is_finished());
         let worker = Arc::clone(shared);
         let handle = thread::Builder::new()
@@ -115,7 +117,7 @@ impl Shared {
 
     fn run(&self) {
         /// Counts the thread out however it ends, a panicking job included.
-        struct Exit<'a>(&'a Shared);
+        struct Exit<'a>(&'a JobQueue);
         impl Drop for Exit<'_> {
             fn drop(&mut self) {
                 lock(&self.0.state).threads -= 1;

@@ -145,7 +145,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<(), CheckpointError> {
         let path = run.dir.join(SNAPSHOT_FILE);
         let io = |e: std::io::Error| {
-            CheckpointError::Files(faster_cpr::CheckpointError::Io {
+            CheckpointError::Files(faster_cpr::CheckpointFileError::Io {
                 path: path.clone(),
                 source: e,
             })
