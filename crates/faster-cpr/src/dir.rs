@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use faster_device::write_file_durably;
 
-use crate::error::CheckpointError;
+use crate::error::CheckpointFileError;
 use crate::meta::{self, CheckpointMeta};
 
 /// Name of the metadata file.
@@ -28,8 +28,8 @@ pub const SNAPSHOT_FILE: &str = "snapshot.dat";
 
 const PREFIX: &str = "checkpoint-";
 
-fn io(path: &Path, source: std::io::Error) -> CheckpointError {
-    CheckpointError::Io {
+fn io(path: &Path, source: std::io::Error) -> CheckpointFileError {
+    CheckpointFileError::Io {
         path: path.to_path_buf(),
         source,
     }
@@ -45,8 +45,8 @@ impl CheckpointDir {
     /// Uses `root` (created if missing).
     ///
     /// # Errors
-    /// [`CheckpointError::Io`] when the directory cannot be created.
-    pub fn open(root: impl Into<PathBuf>) -> Result<Self, CheckpointError> {
+    /// [`CheckpointFileError::Io`] when the directory cannot be created.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, CheckpointFileError> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| io(&root, e))?;
         Ok(Self { root })
@@ -66,8 +66,8 @@ impl CheckpointDir {
     /// the same token is removed first).
     ///
     /// # Errors
-    /// [`CheckpointError::Io`].
-    pub fn create(&self, token: u64) -> Result<PathBuf, CheckpointError> {
+    /// [`CheckpointFileError::Io`].
+    pub fn create(&self, token: u64) -> Result<PathBuf, CheckpointFileError> {
         let dir = self.token_dir(token);
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -82,14 +82,17 @@ impl CheckpointDir {
     /// checkpoint needs must be durable before this is called.
     ///
     /// # Errors
-    /// [`CheckpointError::Io`], or [`CheckpointError::Corrupt`] if the metadata cannot encode.
-    pub fn commit(&self, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
+    /// [`CheckpointFileError::Io`], or [`CheckpointFileError::Corrupt`] if the metadata cannot
+    /// encode.
+    pub fn commit(&self, meta: &CheckpointMeta) -> Result<(), CheckpointFileError> {
         let dir = self.token_dir(meta.token);
         let meta_path = dir.join(META_FILE);
-        let bytes = meta.encode().map_err(|source| CheckpointError::Corrupt {
-            path: meta_path.clone(),
-            source,
-        })?;
+        let bytes = meta
+            .encode()
+            .map_err(|source| CheckpointFileError::Corrupt {
+                path: meta_path.clone(),
+                source,
+            })?;
         write_file_durably(&meta_path, &bytes)?;
         write_file_durably(
             &dir.join(COMPLETE_FILE),
@@ -101,15 +104,15 @@ impl CheckpointDir {
     /// Reads and checks the metadata of checkpoint `token`, which must be complete.
     ///
     /// # Errors
-    /// [`CheckpointError::NotFound`] when there is no completion marker,
-    /// [`CheckpointError::Corrupt`] naming the damaged file, [`CheckpointError::Io`].
-    pub fn read(&self, token: u64) -> Result<CheckpointMeta, CheckpointError> {
+    /// [`CheckpointFileError::NotFound`] when there is no completion marker,
+    /// [`CheckpointFileError::Corrupt`] naming the damaged file, [`CheckpointFileError::Io`].
+    pub fn read(&self, token: u64) -> Result<CheckpointMeta, CheckpointFileError> {
         let dir = self.token_dir(token);
         let marker_path = dir.join(COMPLETE_FILE);
         let marker = match fs::read(&marker_path) {
             Ok(marker) => marker,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CheckpointError::NotFound {
+                return Err(CheckpointFileError::NotFound {
                     token,
                     dir: self.root.clone(),
                 });
@@ -120,18 +123,19 @@ impl CheckpointDir {
         let bytes = fs::read(&meta_path).map_err(|e| io(&meta_path, e))?;
         // The metadata's own envelope first, so that damage to it is reported against it; then
         // the marker must match it.
-        let meta = CheckpointMeta::decode(&bytes).map_err(|source| CheckpointError::Corrupt {
-            path: meta_path.clone(),
-            source,
-        })?;
+        let meta =
+            CheckpointMeta::decode(&bytes).map_err(|source| CheckpointFileError::Corrupt {
+                path: meta_path.clone(),
+                source,
+            })?;
         meta::check_complete(&marker, token, &bytes).map_err(|source| {
-            CheckpointError::Corrupt {
+            CheckpointFileError::Corrupt {
                 path: marker_path,
                 source,
             }
         })?;
         if meta.token != token {
-            return Err(CheckpointError::Corrupt {
+            return Err(CheckpointFileError::Corrupt {
                 path: meta_path,
                 source: crate::error::FormatError::Inconsistent("token differs from its directory"),
             });
@@ -142,8 +146,8 @@ impl CheckpointDir {
     /// Tokens of every checkpoint directory, complete or not, in increasing order.
     ///
     /// # Errors
-    /// [`CheckpointError::Io`] when the root cannot be listed.
-    pub fn tokens(&self) -> Result<Vec<u64>, CheckpointError> {
+    /// [`CheckpointFileError::Io`] when the root cannot be listed.
+    pub fn tokens(&self) -> Result<Vec<u64>, CheckpointFileError> {
         let mut tokens: Vec<u64> = fs::read_dir(&self.root)
             .map_err(|e| io(&self.root, e))?
             .filter_map(|entry| entry.ok())
@@ -163,11 +167,11 @@ impl CheckpointDir {
     /// reporting through `skipped`) any newer one that is damaged or incomplete.
     ///
     /// # Errors
-    /// [`CheckpointError::Io`] when the root cannot be listed.
+    /// [`CheckpointFileError::Io`] when the root cannot be listed.
     pub fn latest(
         &self,
-        mut skipped: impl FnMut(u64, CheckpointError),
-    ) -> Result<Option<CheckpointMeta>, CheckpointError> {
+        mut skipped: impl FnMut(u64, CheckpointFileError),
+    ) -> Result<Option<CheckpointMeta>, CheckpointFileError> {
         for token in self.tokens()?.into_iter().rev() {
             match self.read(token) {
                 Ok(meta) => return Ok(Some(meta)),
@@ -182,8 +186,8 @@ impl CheckpointDir {
     /// a marker it does not exist). Nothing to do if it has no marker.
     ///
     /// # Errors
-    /// [`CheckpointError::Io`].
-    pub fn retire(&self, token: u64) -> Result<(), CheckpointError> {
+    /// [`CheckpointFileError::Io`].
+    pub fn retire(&self, token: u64) -> Result<(), CheckpointFileError> {
         let dir = self.token_dir(token);
         match fs::remove_file(dir.join(COMPLETE_FILE)) {
             Ok(()) => sync_dir(&dir),
@@ -195,8 +199,8 @@ impl CheckpointDir {
     /// Removes checkpoint `token`'s directory.
     ///
     /// # Errors
-    /// [`CheckpointError::Io`].
-    pub fn remove(&self, token: u64) -> Result<(), CheckpointError> {
+    /// [`CheckpointFileError::Io`].
+    pub fn remove(&self, token: u64) -> Result<(), CheckpointFileError> {
         let dir = self.token_dir(token);
         fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
         sync_dir(&self.root)
@@ -207,7 +211,7 @@ impl CheckpointDir {
 /// ([`faster_device::sync_dir`], with the checkpoint error type).
 ///
 /// # Errors
-/// [`CheckpointError::Io`].
-pub fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
+/// [`CheckpointFileError::Io`].
+pub fn sync_dir(dir: &Path) -> Result<(), CheckpointFileError> {
     Ok(faster_device::sync_dir(dir)?)
 }

@@ -54,7 +54,7 @@ impl From<faster_device::envelope::EnvelopeError> for FormatError {
 /// Errors of reading and writing checkpoints on disk; each names the file involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CheckpointError {
+pub enum CheckpointFileError {
     /// A file could not be read, written, synced, renamed or removed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -81,7 +81,7 @@ pub enum CheckpointError {
     },
 }
 
-impl From<faster_device::DurableError> for CheckpointError {
+impl From<faster_device::DurableError> for CheckpointFileError {
     fn from(e: faster_device::DurableError) -> Self {
         match e {
             faster_device::DurableError::Io { path, source } => Self::Io { path, source },

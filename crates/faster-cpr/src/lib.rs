@@ -44,9 +44,10 @@ mod error;
 mod machine;
 mod meta;
 mod state;
+mod sync;
 
 pub use dir::{COMPLETE_FILE, CheckpointDir, INDEX_FILE, META_FILE, SNAPSHOT_FILE, sync_dir};
-pub use error::{CheckpointError, FormatError};
+pub use error::{CheckpointFileError, FormatError};
 pub use machine::StateMachine;
 pub use meta::{
     COMPLETE_MAGIC, CheckpointMeta, IndexMeta, LogMeta, META_MAGIC, META_VERSION, SessionCommit,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use faster_epoch::{Epoch, Handle};
 
 use crate::state::{Action, SystemState};
+use crate::sync::lock;
 
 /// The global state of a store's checkpoints and index growth.
 ///
@@ -99,10 +100,7 @@ impl StateMachine {
 
     /// Blocks until the state word differs from `word` or `timeout` passes.
     pub fn wait_change(&self, word: u64, timeout: Duration) {
-        let guard = self
-            .changed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = lock(&self.changed);
         if self.word() == word {
             let _ = self.wake.wait_timeout(guard, timeout);
         }
@@ -111,10 +109,7 @@ impl StateMachine {
     /// Wakes threads in [`StateMachine::wait_change`] (after a state change, an
     /// acknowledgement, or a phase's work finishing).
     pub fn notify(&self) {
-        let _guard = self
-            .changed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = lock(&self.changed);
         self.wake.notify_all();
     }
 

@@ -6,12 +6,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::device::Completion;
 use crate::error::DeviceError;
+use crate::sync::{ignore_poison, lock};
 
 /// One finished request: the caller's token and the request's result.
 pub type CompletionEvent<T> = (T, Result<(), DeviceError>);
@@ -25,10 +26,13 @@ pub type CompletionEvent<T> = (T, Result<(), DeviceError>);
 /// The queue does not reap devices: with a device whose completions need the caller's thread
 /// (none in this crate), call [`Device::poll`](crate::Device::poll) before popping.
 pub struct CompletionQueue<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<Events<T>>,
 }
 
-struct Shared<T> {
+/// The finished requests not yet popped and the wakers of pending futures ([`State`]), the
+/// condition variable blocked poppers wait on, and the counter that names futures; shared by a
+/// queue's clones and its completions.
+struct Events<T> {
     state: Mutex<State<T>>,
     cond: Condvar,
     next_waiter_id: AtomicU64,
@@ -52,7 +56,7 @@ impl<T> Clone for CompletionQueue<T> {
 impl<T> Default for CompletionQueue<T> {
     fn default() -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Events {
                 state: Mutex::new(State {
                     events: VecDeque::new(),
                     wakers: Vec::new(),
@@ -86,22 +90,15 @@ impl<T: Send + 'static> CompletionQueue<T> {
 }
 
 impl<T> CompletionQueue<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Takes the oldest finished request, if any.
     pub fn try_pop(&self) -> Option<CompletionEvent<T>> {
-        self.lock().events.pop_front()
+        lock(&self.shared.state).events.pop_front()
     }
 
     /// Takes the oldest finished request, waiting up to `timeout` for one.
     pub fn pop_blocking(&self, timeout: Duration) -> Option<CompletionEvent<T>> {
         let deadline = Instant::now().checked_add(timeout);
-        let mut state = self.lock();
+        let mut state = lock(&self.shared.state);
         loop {
             if let Some(event) = state.events.pop_front() {
                 return Some(event);
@@ -112,12 +109,7 @@ impl<T> CompletionQueue<T> {
                 Some(d) => d - now,
                 None => Duration::from_secs(3600),
             };
-            state = self
-                .shared
-                .cond
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = ignore_poison(self.shared.cond.wait_timeout(state, left)).0;
         }
     }
 
@@ -132,7 +124,7 @@ impl<T> CompletionQueue<T> {
 
     /// Number of finished requests waiting to be popped.
     pub fn len(&self) -> usize {
-        self.lock().events.len()
+        lock(&self.shared.state).events.len()
     }
 
     /// Whether no finished request is waiting.
@@ -141,10 +133,10 @@ impl<T> CompletionQueue<T> {
     }
 }
 
-impl<T> Shared<T> {
+impl<T> Events<T> {
     fn push(&self, event: CompletionEvent<T>) {
         let wakers = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = lock(&self.state);
             state.events.push_back(event);
             std::mem::take(&mut state.wakers)
         };
@@ -167,7 +159,7 @@ impl<T> Future for PopFuture<'_, T> {
     type Output = CompletionEvent<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.queue.lock();
+        let mut state = lock(&self.queue.shared.state);
         if let Some(event) = state.events.pop_front() {
             state.wakers.retain(|(id, _)| *id != self.id);
             return Poll::Ready(event);
@@ -184,7 +176,9 @@ impl<T> Future for PopFuture<'_, T> {
 
 impl<T> Drop for PopFuture<'_, T> {
     fn drop(&mut self) {
-        self.queue.lock().wakers.retain(|(id, _)| *id != self.id);
+        lock(&self.queue.shared.state)
+            .wakers
+            .retain(|(id, _)| *id != self.id);
     }
 }
 

@@ -5,12 +5,13 @@
 //! whose completions need the caller's thread.
 
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::aligned_buf::AlignedBuf;
 use crate::device::Device;
 use crate::error::DeviceError;
+use crate::sync::{ignore_poison, lock};
 
 /// A submission refused synchronously, with the buffer it would have used.
 pub struct Rejected {
@@ -147,7 +148,7 @@ where
 {
     let slot = Arc::clone(slot);
     Box::new(move |result| {
-        let buf = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let buf = lock(&slot).take();
         if let Some(buf) = buf {
             done(result, buf);
         }
@@ -155,9 +156,7 @@ where
 }
 
 fn reclaim(slot: &BufSlot, error: DeviceError) -> Rejected {
-    let buf = slot
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    let buf = lock(slot)
         .take()
         .expect("invariant: a refused submission dropped its completion without taking the buffer");
     Rejected { error, buf }
@@ -193,46 +192,30 @@ impl Signal {
     pub(crate) fn completion(&self) -> crate::Completion {
         let inner = Arc::clone(&self.inner);
         Box::new(move |result| {
-            *inner.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            *lock(&inner.result) = Some(result);
             inner.cond.notify_all();
         })
     }
 
     fn try_take(&self) -> Option<Result<(), DeviceError>> {
-        self.inner
-            .result
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        lock(&self.inner.result).take()
     }
 
     /// Waits up to `timeout`; returns the result if it arrived.
     fn wait_timeout(&self, timeout: Duration) -> Option<Result<(), DeviceError>> {
-        let guard = self
-            .inner
-            .result
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (mut guard, _) = self
-            .inner
-            .cond
-            .wait_timeout_while(guard, timeout, |r| r.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
+        let guard = lock(&self.inner.result);
+        let (mut guard, _) = ignore_poison(self.inner.cond.wait_timeout_while(
+            guard,
+            timeout,
+            |r| r.is_none(),
+        ));
         guard.take()
     }
 
     /// Waits without polling any device (no timeout).
     pub(crate) fn wait(&self) -> Result<(), DeviceError> {
-        let guard = self
-            .inner
-            .result
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut guard = self
-            .inner
-            .cond
-            .wait_while(guard, |r| r.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
+        let guard = lock(&self.inner.result);
+        let mut guard = ignore_poison(self.inner.cond.wait_while(guard, |r| r.is_none()));
         guard
             .take()
             .expect("invariant: wait_while returns only once a result is stored")

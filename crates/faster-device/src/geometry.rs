@@ -1,5 +1,6 @@
 //! [`Geometry`]: the shape of a device's byte space, and the checks every device applies to a
-//! request before it starts (rules D1, D4 and D7).
+//! request before it starts (rules D1 and D7); `split.rs` cuts it at segment
+//! boundaries (rule D4).
 
 use crate::error::{DeviceError, MisalignedPart};
 
@@ -19,19 +20,6 @@ pub struct Geometry {
     pub segment_size: u64,
     /// Bytes the device may hold, or `None` when only the file system limits it.
     pub capacity: Option<u64>,
-}
-
-/// One piece of a request that lies inside a single segment (rule D4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Chunk {
-    /// Segment index.
-    pub(crate) segment: u64,
-    /// Offset inside the segment.
-    pub(crate) segment_offset: u64,
-    /// Offset of this piece inside the caller's buffer.
-    pub(crate) buf_offset: usize,
-    /// Length of this piece.
-    pub(crate) len: usize,
 }
 
 impl Geometry {
@@ -117,82 +105,11 @@ impl Geometry {
             }),
         }
     }
-
-    /// Cuts `[offset, offset + len)` at segment boundaries (rule D4). `offset + len` must not
-    /// overflow (checked by [`Geometry::check`]).
-    pub(crate) fn chunks(&self, offset: u64, len: usize) -> impl Iterator<Item = Chunk> + use<> {
-        let segment_size = self.segment_size;
-        let mut pos = offset;
-        let end = offset + len as u64;
-        std::iter::from_fn(move || {
-            if pos >= end {
-                return None;
-            }
-            let segment = pos / segment_size;
-            let segment_offset = pos % segment_size;
-            let piece = (segment_size - segment_offset).min(end - pos);
-            let chunk = Chunk {
-                segment,
-                segment_offset,
-                buf_offset: (pos - offset) as usize,
-                len: piece as usize,
-            };
-            pos += piece;
-            Some(chunk)
-        })
-    }
-
-    /// How many pieces [`Geometry::chunks`] yields for this request.
-    pub(crate) fn chunk_count(&self, offset: u64, len: usize) -> usize {
-        if len == 0 {
-            return 0;
-        }
-        let first = offset / self.segment_size;
-        let last = (offset + len as u64 - 1) / self.segment_size;
-        (last - first + 1) as usize
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunks_cut_a_request_at_every_segment_boundary() {
-        let g = Geometry::new(512, 4096, None).unwrap();
-        let chunks: Vec<_> = g.chunks(3584, 8192).collect();
-        assert_eq!(chunks.len(), 3);
-        assert_eq!(g.chunk_count(3584, 8192), 3);
-        assert_eq!(
-            chunks[0],
-            Chunk {
-                segment: 0,
-                segment_offset: 3584,
-                buf_offset: 0,
-                len: 512
-            }
-        );
-        assert_eq!(
-            chunks[1],
-            Chunk {
-                segment: 1,
-                segment_offset: 0,
-                buf_offset: 512,
-                len: 4096
-            }
-        );
-        assert_eq!(
-            chunks[2],
-            Chunk {
-                segment: 2,
-                segment_offset: 0,
-                buf_offset: 4608,
-                len: 3584
-            }
-        );
-        assert_eq!(g.chunks(0, 0).count(), 0);
-        assert_eq!(g.chunk_count(0, 0), 0);
-    }
 
     #[test]
     fn check_rejects_misalignment_and_overflowing_capacity() {

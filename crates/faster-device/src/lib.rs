@@ -153,9 +153,10 @@ mod fault;
 mod file;
 mod geometry;
 mod identity;
-mod join;
 mod lock;
 mod mem;
+mod split;
+mod sync;
 #[cfg(feature = "io-uring")]
 mod uring;
 

@@ -29,9 +29,10 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
 use rustix::fs::FlockOperation;
 
 /// Name of the lock file inside a locked directory.
@@ -84,10 +85,6 @@ type DirId = (u64, u64);
 /// The directories the live `DirLock`s of this process hold.
 static HELD: Mutex<Vec<DirId>> = Mutex::new(Vec::new());
 
-fn held() -> std::sync::MutexGuard<'static, Vec<DirId>> {
-    HELD.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// An exclusive lock on a directory, held while this value lives.
 #[derive(Debug)]
 pub struct DirLock {
@@ -102,7 +99,7 @@ impl Drop for DirLock {
         // Unregistered just before the descriptor closes: an acquire in between finds the
         // lock taken by this process on an unregistered directory, and retries until it is
         // free.
-        let mut held = held();
+        let mut held = lock(&HELD);
         if let Some(at) = held.iter().position(|&id| id == self.id) {
             held.swap_remove(at);
         }
@@ -129,7 +126,7 @@ impl DirLock {
             match Self::try_acquire(dir, id) {
                 Err(LockError::Locked { holder, .. })
                     if holder == Some(std::process::id())
-                        && !held().contains(&id)
+                        && !lock(&HELD).contains(&id)
                         && Instant::now() < deadline =>
                 {
                     // Lent to a child process being spawned: it lets go at its `exec`.
@@ -174,7 +171,7 @@ impl DirLock {
                 Err(e) => return Err(io_error(e.into())),
             }
         }
-        held().push(id);
+        lock(&HELD).push(id);
         let lock = Self {
             dir: dir.to_path_buf(),
             id,

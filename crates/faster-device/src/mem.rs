@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use crate::aligned_buf::AlignedBuf;
 use crate::device::{Completion, Device};
 use crate::error::DeviceError;
 use crate::geometry::Geometry;
+use crate::split;
+use crate::sync::ignore_poison;
 
 /// Default sector size of a [`MemDevice`].
 pub const MEM_DEFAULT_SECTOR_SIZE: usize = 512;
@@ -115,18 +117,11 @@ impl MemDevice {
 
     /// How many segments currently hold memory.
     pub fn allocated_segments(&self) -> usize {
-        self.segments
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        ignore_poison(self.segments.read()).len()
     }
 
     fn segment(&self, index: u64) -> Option<Arc<MemSegment>> {
-        self.segments
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&index)
-            .cloned()
+        ignore_poison(self.segments.read()).get(&index).cloned()
     }
 
     fn segment_or_create(&self, index: u64) -> Result<Arc<MemSegment>, DeviceError> {
@@ -137,10 +132,7 @@ impl MemDevice {
         let bytes = AlignedBuf::options()
             .alignment(self.geometry.sector_size)
             .zeroed(self.geometry.segment_size as usize)?;
-        let mut table = self
-            .segments
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut table = ignore_poison(self.segments.write());
         // Checked under the table lock, which `truncate_until` takes after raising `begin`,
         // so a truncated segment is never created again.
         let begin = self.begin.load(Ordering::Acquire);
@@ -183,15 +175,13 @@ impl Device for MemDevice {
     ) -> Result<(), DeviceError> {
         self.admit(offset, len, src as usize)?;
         // Acquire every segment first, so a failed allocation leaves nothing written.
-        let mut pieces = Vec::with_capacity(self.geometry.chunk_count(offset, len));
-        for chunk in self.geometry.chunks(offset, len) {
+        let chunks = split::chunks(&self.geometry, offset, len);
+        let mut pieces = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
             pieces.push((chunk, self.segment_or_create(chunk.segment)?));
         }
         for (chunk, segment) in pieces {
-            let mut bytes = segment
-                .bytes
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut bytes = ignore_poison(segment.bytes.write());
             let at = chunk.segment_offset as usize;
             // SAFETY: rules D4, D9 — the caller guarantees `src..src + len` is readable until
             // `done` runs, and `buf_offset + len <= len` (chunks partition the request); the
@@ -211,7 +201,7 @@ impl Device for MemDevice {
         done: Completion,
     ) -> Result<(), DeviceError> {
         self.admit(offset, len, dst as usize)?;
-        for chunk in self.geometry.chunks(offset, len) {
+        for chunk in split::chunks(&self.geometry, offset, len) {
             // SAFETY: rules D4, D9 — the caller guarantees `dst..dst + len` is writable and
             // accessed by nobody else until `done` runs; chunks partition the request, so this
             // piece is in bounds and no other piece aliases it.
@@ -219,7 +209,7 @@ impl Device for MemDevice {
                 unsafe { std::slice::from_raw_parts_mut(dst.add(chunk.buf_offset), chunk.len) };
             match self.segment(chunk.segment) {
                 Some(segment) => {
-                    let bytes = segment.bytes.read().unwrap_or_else(PoisonError::into_inner);
+                    let bytes = ignore_poison(segment.bytes.read());
                     let at = chunk.segment_offset as usize;
                     to.copy_from_slice(&bytes[at..at + chunk.len]);
                 }
@@ -241,10 +231,7 @@ impl Device for MemDevice {
         let first_kept = offset / self.geometry.segment_size;
         self.begin
             .fetch_max(self.geometry.segment_start(first_kept), Ordering::AcqRel);
-        let mut table = self
-            .segments
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut table = ignore_poison(self.segments.write());
         let kept = table.split_off(&first_kept);
         *table = kept;
         Ok(())

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::log::{HybridLog, Shared};
-use crate::sync::{Ordering, advance};
+use crate::log::{HybridLog, LogState};
+use crate::sync::{Ordering, advance, lock};
 use crate::{Address, LogError};
 
-impl Shared {
+impl LogState {
     /// Moves the head as far as the tail on `tail_page` asks and the flushes allow: the tail
     /// page and the `memory_pages - 2` pages behind it stay in memory, so one frame is free
     /// for the next page turn; the head never passes flushed-until's page (rule H6).
@@ -36,10 +36,7 @@ impl Shared {
     /// the tail reuse those frames (rule H3).
     fn on_head_shifted(&self, target: u64) {
         let g = &self.geometry;
-        let mut closed_until = self
-            .closed_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut closed_until = lock(&self.closed_until);
         let first = g.page_of(*closed_until);
         let last = g.page_of(target); // pages before this one are entirely below the head
         for page in first..last {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use faster_device::{AlignedBuf, DeviceError, DeviceExt};
 
 use crate::flush_order::{FlushOrder, FlushRange};
-use crate::log::{HybridLog, Shared};
-use crate::sync::{Ordering, advance};
+use crate::log::{HybridLog, LogState};
+use crate::sync::{Ordering, advance, ignore_poison, lock};
 use crate::{Address, LogError};
 
 /// A callback waiting for the log to be flushed up to an address.
@@ -34,17 +34,10 @@ impl FlushState {
     }
 }
 
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, FlushState> {
-    shared
-        .flush
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Shared {
+impl LogState {
     /// The first flush error, if the log is poisoned.
     pub(crate) fn poison(&self) -> Option<DeviceError> {
-        lock(self).error.clone()
+        lock(&self.flush).error.clone()
     }
 
     /// Moves the read-only address to `target` (never back) and, once every thread has
@@ -68,7 +61,7 @@ impl Shared {
     fn schedule_flush(self: &Arc<Self>, target: u64) {
         let g = &self.geometry;
         let ready = {
-            let mut state = lock(self);
+            let mut state = lock(&self.flush);
             let mut from = state.order.scheduled_until();
             let mut ranges = Vec::new();
             while from < target {
@@ -160,7 +153,7 @@ impl Shared {
     /// A flush write finished: advance flushed-until, release held writes, wake waiters.
     fn on_write_done(self: &Arc<Self>, range: FlushRange, result: Result<(), DeviceError>) {
         let (ready, satisfied) = {
-            let mut state = lock(self);
+            let mut state = lock(&self.flush);
             let ready = match result {
                 Ok(()) => state.order.complete(range),
                 Err(e) => {
@@ -195,7 +188,7 @@ impl Shared {
 /// The parts of one flush range (whole sectors from the frame, a partial sector from a copy):
 /// the range completes when its last part does, with the first error of any part.
 struct WriteJoin {
-    shared: Arc<Shared>,
+    shared: Arc<LogState>,
     range: FlushRange,
     remaining: AtomicUsize,
     first_error: std::sync::Mutex<Option<DeviceError>>,
@@ -203,10 +196,7 @@ struct WriteJoin {
 
 impl WriteJoin {
     fn part_done(&self, result: Result<(), DeviceError>) {
-        let mut first_error = self
-            .first_error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut first_error = lock(&self.first_error);
         if let Err(e) = result {
             first_error.get_or_insert(e);
         }
@@ -243,7 +233,7 @@ impl HybridLog {
         callback: impl FnOnce(Result<(), LogError>) + Send + 'static,
     ) {
         let immediate = {
-            let mut state = lock(&self.shared);
+            let mut state = lock(&self.shared.flush);
             if let Some(error) = &state.error {
                 Some(Err(LogError::Poisoned(error.clone())))
             } else if state.order.flushed_until() >= address.raw() {
@@ -268,7 +258,7 @@ impl HybridLog {
     /// [`LogError::Poisoned`] when a flush failed.
     pub fn wait_flushed(&self, address: Address, timeout: Duration) -> Result<bool, LogError> {
         let deadline = Instant::now() + timeout;
-        let mut state = lock(&self.shared);
+        let mut state = lock(&self.shared.flush);
         loop {
             if let Some(error) = &state.error {
                 return Err(LogError::Poisoned(error.clone()));
@@ -285,16 +275,12 @@ impl HybridLog {
             // is active to do so.
             drop(state);
             self.shared.epoch.try_drain();
-            state = lock(&self.shared);
+            state = lock(&self.shared.flush);
             if state.order.flushed_until() >= address.raw() || state.error.is_some() {
                 continue;
             }
-            state = self
-                .shared
-                .flushed
-                .wait_timeout(state, (deadline - now).min(Duration::from_millis(100)))
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+            let wait = (deadline - now).min(Duration::from_millis(100));
+            state = ignore_poison(self.shared.flushed.wait_timeout(state, wait)).0;
         }
     }
 
@@ -311,7 +297,7 @@ impl HybridLog {
         let target = self.shift_read_only_to_tail();
         while !self.wait_flushed(target, Duration::from_secs(1))? {}
         if let Err(e) = self.shared.device.flush() {
-            lock(&self.shared).error.get_or_insert(e.clone());
+            lock(&self.shared.flush).error.get_or_insert(e.clone());
             self.shared.flushed.notify_all();
             return Err(LogError::Poisoned(e));
         }
@@ -325,6 +311,6 @@ impl HybridLog {
 
     /// Number of flush writes issued or held back that have not completed.
     pub fn flushes_outstanding(&self) -> usize {
-        lock(&self.shared).order.outstanding()
+        lock(&self.shared.flush).order.outstanding()
     }
 }

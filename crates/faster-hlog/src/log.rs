@@ -46,8 +46,9 @@ pub struct RecoveryPoint {
     pub tail: Address,
 }
 
-/// The state shared by a log's handles, epoch actions and I/O completions.
-pub(crate) struct Shared {
+/// Everything one hybrid log is — its geometry, device, page frames, region addresses and flush
+/// bookkeeping — shared by the log's handles, epoch actions and I/O completions.
+pub(crate) struct LogState {
     pub(crate) geometry: Geometry,
     pub(crate) config: LogConfig,
     pub(crate) epoch: Arc<Epoch>,
@@ -68,7 +69,7 @@ pub(crate) struct Shared {
     pub(crate) closed_until: Mutex<u64>,
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for LogState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HybridLog")
             .field("config", &self.config)
@@ -84,7 +85,7 @@ impl std::fmt::Debug for Shared {
 /// rules H1–H9 that every access follows.
 #[derive(Debug, Clone)]
 pub struct HybridLog {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<LogState>,
 }
 
 impl HybridLog {
@@ -168,7 +169,7 @@ impl HybridLog {
             geometry.offset_of(tail),
             geometry.page_size,
         );
-        let shared = Shared {
+        let shared = LogState {
             geometry,
             config,
             epoch,
@@ -324,7 +325,7 @@ impl HybridLog {
     }
 }
 
-impl Shared {
+impl LogState {
     pub(crate) fn regions(&self) -> Regions {
         let load = |a: &AtomicU64| Address::from_masked(a.load(Ordering::Acquire));
         Regions {

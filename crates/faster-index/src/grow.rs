@@ -10,7 +10,7 @@ use crate::config::MAX_TABLE_SIZE_BITS;
 use crate::entry::{Entry, KeyHash, UNSET_ADDRESS};
 use crate::error::IndexError;
 use crate::index::{
-    HashIndex, IN_PROGRESS, PREPARE, REST, Shared, View, phase_of, state_word, version_of,
+    HashIndex, IN_PROGRESS, IndexState, PREPARE, REST, View, phase_of, state_word, version_of,
 };
 use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Ordering, Spin, try_lock};
 use crate::table::{ChainFiller, Table};
@@ -52,10 +52,10 @@ pub type Resolver = std::sync::Arc<dyn Fn(u64) -> RecordLookup + Send + Sync>;
 pub(crate) struct GrowState {
     /// The version being grown from.
     version: u64,
-    /// The current table when the growth started; owned by `Shared::current` until the
+    /// The current table when the growth started; owned by `IndexState::current` until the
     /// install, then by the retire action.
     old: *const Table,
-    /// The new table; owned here until the install, then by `Shared::current`.
+    /// The new table; owned here until the install, then by `IndexState::current`.
     new: *mut Table,
     chunks: Box<[AtomicU8]>,
     /// Where helpers look for the next chunk to claim.
@@ -81,12 +81,12 @@ impl GrowState {
     /// The table being filled.
     pub(crate) fn new_table(&self) -> &Table {
         // SAFETY: rule G5 — the new table is owned by this state until installed, then by
-        // `Shared::current`, and is freed only by a later growth's retire action, which waits
+        // `IndexState::current`, and is freed only by a later growth's retire action, which waits
         // for every guard that could have reached this state.
         unsafe { &*self.new }
     }
 
-    /// The raw new table, for `Shared::drop` of a growth that was never installed.
+    /// The raw new table, for `IndexState::drop` of a growth that was never installed.
     pub(crate) fn new_table_ptr(&self) -> *mut Table {
         self.new
     }
@@ -100,7 +100,7 @@ impl GrowState {
 
     /// Makes sure the chunk holding old bucket `old_index` is split, splitting it here or
     /// waiting for the thread that claimed it (rule G3).
-    pub(crate) fn ensure_split(&self, old_index: usize, shared: &Shared) {
+    pub(crate) fn ensure_split(&self, old_index: usize, shared: &IndexState) {
         let chunk = old_index / GROW_CHUNK_BUCKETS;
         let Some(state) = self.chunks.get(chunk) else {
             return;
@@ -139,7 +139,7 @@ impl GrowState {
 
     /// Splits a chunk this thread claimed, marks it split and, if it was the last, installs
     /// the new table (rule G5).
-    fn split_and_count(&self, chunk: usize, shared: &Shared) {
+    fn split_and_count(&self, chunk: usize, shared: &IndexState) {
         self.split_chunk(chunk);
         // Release: the new buckets written by the split happen before any operation that
         // sees SPLIT with acquire (rule G3).
@@ -253,7 +253,7 @@ impl GrowState {
     }
 
     /// Installs the new table and schedules the freeing of the old one (rule G5).
-    fn install(&self, shared: &Shared) {
+    fn install(&self, shared: &IndexState) {
         shared.current.store(self.new, Ordering::Release);
         shared
             .state

@@ -40,8 +40,9 @@ pub(crate) const fn version_of(state: u64) -> u64 {
     state >> PHASE_BITS
 }
 
-/// What is shared between the index, its growth actions and its threads.
-pub(crate) struct Shared {
+/// The state of one index — its state word, current table, growth in progress and growth lock —
+/// shared between the index, its growth actions and its threads.
+pub(crate) struct IndexState {
     /// `version << 2 | phase` (rule G1). Read first by every operation.
     pub(crate) state: AtomicU64,
     /// The table operations use at rest; owned here (rule I6).
@@ -56,10 +57,10 @@ pub(crate) struct Shared {
     pub(crate) huge_pages: bool,
 }
 
-impl Drop for Shared {
+impl Drop for IndexState {
     fn drop(&mut self) {
         // `&mut self`: no thread holds a reference obtained through this state any more, and
-        // the flip action (which holds an `Arc<Shared>`) has run.
+        // the flip action (which holds an `Arc<IndexState>`) has run.
         let grow = self.grow.swap(std::ptr::null_mut(), Ordering::Acquire);
         if !grow.is_null() {
             // SAFETY: rules G5, I6 — a non-null `grow` is a `Box` published by `grow` and not
@@ -84,7 +85,7 @@ impl Drop for Shared {
 /// Every operation takes a [`Guard`] of the epoch given to [`HashIndex::new`]; the references
 /// it returns live no longer than that guard.
 pub struct HashIndex {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<IndexState>,
 }
 
 impl std::fmt::Debug for HashIndex {
@@ -124,7 +125,7 @@ impl HashIndex {
     /// An index whose current table is `table`.
     pub(crate) fn from_table(table: Table, epoch: Arc<Epoch>, huge_pages: bool) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(IndexState {
                 state: AtomicU64::new(state_word(0, REST)),
                 current: AtomicPtr::new(Box::into_raw(Box::new(table))),
                 grow: AtomicPtr::new(std::ptr::null_mut()),

@@ -194,12 +194,14 @@ fn describe(skipped: &[(u64, String)]) -> String {
         .collect()
 }
 
-impl From<faster_cpr::CheckpointError> for OpenError {
-    fn from(e: faster_cpr::CheckpointError) -> Self {
+impl From<faster_cpr::CheckpointFileError> for OpenError {
+    fn from(e: faster_cpr::CheckpointFileError) -> Self {
         match e {
-            faster_cpr::CheckpointError::Io { path, source } => Self::Io { path, source },
-            faster_cpr::CheckpointError::Corrupt { path, source } => Self::Damaged { path, source },
-            faster_cpr::CheckpointError::NotFound { token, dir } => {
+            faster_cpr::CheckpointFileError::Io { path, source } => Self::Io { path, source },
+            faster_cpr::CheckpointFileError::Corrupt { path, source } => {
+                Self::Damaged { path, source }
+            }
+            faster_cpr::CheckpointFileError::NotFound { token, dir } => {
                 Self::NoSuchCheckpoint { token, dir }
             }
             other => Self::Io {
@@ -212,7 +214,7 @@ impl From<faster_cpr::CheckpointError> for OpenError {
 
 impl From<faster_device::DurableError> for OpenError {
     fn from(e: faster_device::DurableError) -> Self {
-        faster_cpr::CheckpointError::from(e).into()
+        faster_cpr::CheckpointFileError::from(e).into()
     }
 }
 

@@ -17,6 +17,7 @@ use crate::codec::Codec;
 use crate::kv::FasterKv;
 use crate::record::{InMemory, Layout};
 use crate::store::Store;
+use crate::sync::lock;
 
 /// Errors of growing the index.
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +44,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     pub fn grow_index(&self) -> Result<u64, GrowError> {
         let store = &self.store;
         {
-            let run = store
-                .cpr
-                .run
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let run = lock(&store.cpr.run);
             if run.is_some() {
                 return Err(GrowError::Busy);
             }

@@ -96,6 +96,7 @@ mod settings;
 mod stats;
 mod store;
 mod store_dir;
+mod sync;
 
 pub use checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions};
 pub use codec::{
@@ -112,7 +113,7 @@ pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};
 pub use ops::batch::READ_BATCH_GROUP;
 pub use ops::update::Rmw;
-pub use pending::api::{Completed, Completion, Outcome};
+pub use pending::api::{Completed, Outcome, PendingCompletion};
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};
 pub use stats::Stats;

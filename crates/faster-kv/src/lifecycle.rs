@@ -24,10 +24,7 @@ use crate::codec::Codec;
 use crate::config::CheckpointPolicy;
 use crate::opened::Opened;
 use crate::store::Store;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::{ignore_poison, lock};
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms() -> u64 {
@@ -50,10 +47,7 @@ impl Stop {
         if *stopped {
             return true;
         }
-        let (stopped, _) = self
-            .wake
-            .wait_timeout(stopped, timeout)
-            .unwrap_or_else(|p| p.into_inner());
+        let (stopped, _) = ignore_poison(self.wake.wait_timeout(stopped, timeout));
         *stopped
     }
 

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, Weak};
 use crossbeam_utils::CachePadded;
 use faster_hlog::Regions;
 
+use crate::sync::lock;
+
 /// Counters of one kind of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
@@ -57,10 +59,7 @@ pub(crate) struct StatsRegistry {
 impl StatsRegistry {
     pub(crate) fn register(&self) -> Arc<SessionStats> {
         let stats = Arc::new(SessionStats::default());
-        let mut live = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut live = lock(&self.live);
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&stats));
         stats
@@ -68,22 +67,13 @@ impl StatsRegistry {
 
     /// Folds an ending session's counts into the totals.
     pub(crate) fn retire(&self, stats: &SessionStats) {
-        let mut ended = self
-            .ended
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut ended = lock(&self.ended);
         stats.add_to(&mut ended);
     }
 
     pub(crate) fn total(&self) -> Stats {
-        let mut totals = *self
-            .ended
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut totals = *lock(&self.ended);
+        let live = lock(&self.live);
         let mut sessions = 0;
         for stats in live.iter().filter_map(Weak::upgrade) {
             stats.add_to(&mut totals);

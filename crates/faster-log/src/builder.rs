@@ -8,7 +8,7 @@ use std::time::Duration;
 use faster_device::Device;
 
 use crate::entry::ENTRY_HEADER_SIZE;
-use crate::error::OpenError;
+use crate::error::LogOpenError;
 use crate::home::Shape;
 use crate::log::{FasterLog, Settings};
 use crate::policy::CommitPolicy;
@@ -104,8 +104,8 @@ impl FasterLogBuilder {
     /// Page size as a power of two. An entry (payload plus 16-byte header) and a whole batch
     /// must fit in one page. A log keeps the page size it was created with: in a directory,
     /// a reopen that leaves this unset takes it from the manifest, and one that sets another
-    /// value is refused ([`OpenError::SettingMismatch`]); on given devices it must be repeated
-    /// ([`OpenError::PageSizeMismatch`]). Default: 22 (4 MiB). Valid: 12..=30.
+    /// value is refused ([`LogOpenError::SettingMismatch`]); on given devices it must be repeated
+    /// ([`LogOpenError::PageSizeMismatch`]). Default: 22 (4 MiB). Valid: 12..=30.
     #[must_use]
     pub fn page_size_bits(mut self, bits: u32) -> Self {
         self.shape.page_size_bits = Some(bits);
@@ -157,7 +157,7 @@ impl FasterLogBuilder {
     /// bytes plus the name each). A log keeps the slot size it was created with (the slots'
     /// places depend on it): in a directory, a reopen that leaves this unset takes it from
     /// the manifest, and one that sets another value is refused
-    /// ([`OpenError::SettingMismatch`]). Default: 64 KiB. Valid in a directory: a multiple
+    /// ([`LogOpenError::SettingMismatch`]). Default: 64 KiB. Valid in a directory: a multiple
     /// of 4096, at most 16 MiB.
     #[must_use]
     pub fn commit_slot_size(mut self, bytes: u64) -> Self {
@@ -177,7 +177,7 @@ impl FasterLogBuilder {
     /// For [`FasterLog::builder_in_dir`]: bytes per log segment file, the unit in which
     /// truncation frees disk space. A log keeps the segment size it was created with: a
     /// reopen that leaves this unset takes it from the manifest, and one that sets another
-    /// value is refused ([`OpenError::SettingMismatch`]). Ignored on given devices.
+    /// value is refused ([`LogOpenError::SettingMismatch`]). Ignored on given devices.
     /// Default: 1 GiB. Valid: a power of two from 4096 to 2^48.
     #[must_use]
     pub fn segment_size(mut self, bytes: u64) -> Self {
@@ -208,25 +208,25 @@ impl FasterLogBuilder {
     /// The settings the log runs with, for pages of `2^page_size_bits` bytes.
     ///
     /// # Errors
-    /// [`OpenError::InvalidSetting`] naming the first setting out of range.
-    pub(crate) fn settings(&self, page_size_bits: u32) -> Result<Settings, OpenError> {
+    /// [`LogOpenError::InvalidSetting`] naming the first setting out of range.
+    pub(crate) fn settings(&self, page_size_bits: u32) -> Result<Settings, LogOpenError> {
         let bits = page_size_bits;
         if !(faster_hlog::MIN_PAGE_SIZE_BITS..=faster_hlog::MAX_PAGE_SIZE_BITS).contains(&bits) {
-            return Err(OpenError::invalid(
+            return Err(LogOpenError::invalid(
                 "page_size_bits",
                 format!("{bits} is outside 12..=30"),
             ));
         }
         let commit_every_bytes = match self.policy {
             CommitPolicy::EveryBytes(0) => {
-                return Err(OpenError::invalid(
+                return Err(LogOpenError::invalid(
                     "commit_policy",
                     "CommitPolicy::EveryBytes needs at least 1 byte",
                 ));
             }
             CommitPolicy::EveryBytes(bytes) => Some(bytes),
             CommitPolicy::EveryInterval(every) if every < Duration::from_millis(1) => {
-                return Err(OpenError::invalid(
+                return Err(LogOpenError::invalid(
                     "commit_policy",
                     "CommitPolicy::EveryInterval needs at least 1 ms",
                 ));
@@ -234,10 +234,10 @@ impl FasterLogBuilder {
             _ => None,
         };
         if self.max_threads == 0 {
-            return Err(OpenError::invalid("max_threads", "must be at least 1"));
+            return Err(LogOpenError::invalid("max_threads", "must be at least 1"));
         }
         if self.metadata_interval_bytes == 0 {
-            return Err(OpenError::invalid(
+            return Err(LogOpenError::invalid(
                 "metadata_interval_bytes",
                 "must be at least 1",
             ));

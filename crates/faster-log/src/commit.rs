@@ -10,7 +10,7 @@
 //! when the round ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::Waker;
 use std::time::Instant;
 
@@ -18,10 +18,11 @@ use faster_hlog::Address;
 
 use crate::error::CommitError;
 use crate::log::Inner;
+use crate::sync::{ignore_poison, lock};
 
 /// What the last completed round made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Durable {
+pub(crate) struct LastCommit {
     /// The sequence number of the last commit record written.
     pub(crate) sequence: u64,
     /// Every entry below this address is committed.
@@ -45,7 +46,7 @@ pub(crate) struct CommitState {
     served: u64,
     /// A leader is running a round.
     in_round: bool,
-    pub(crate) durable: Durable,
+    pub(crate) durable: LastCommit,
     /// The failure that poisoned the log.
     error: Option<Arc<CommitError>>,
     closed: bool,
@@ -75,7 +76,7 @@ pub(crate) enum Check<T> {
 }
 
 impl Commits {
-    pub(crate) fn new(durable: Durable) -> Self {
+    pub(crate) fn new(durable: LastCommit) -> Self {
         Self {
             committed_until: AtomicU64::new(durable.committed_until),
             state: Mutex::new(CommitState {
@@ -94,8 +95,9 @@ impl Commits {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, CommitState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Whether no more commits can come (poisoned or closed).
+    pub(crate) fn finished(&self) -> bool {
+        lock(&self.state).finished()
     }
 
     /// Every entry below this address is committed.
@@ -116,30 +118,30 @@ impl Commits {
 
     /// The failure that poisoned the log.
     pub(crate) fn poison_cause(&self) -> Option<Arc<CommitError>> {
-        self.lock().error.clone()
+        lock(&self.state).error.clone()
     }
 
-    pub(crate) fn durable(&self) -> Durable {
-        self.lock().durable
+    pub(crate) fn durable(&self) -> LastCommit {
+        lock(&self.state).durable
     }
 
     /// Takes a ticket for a round that starts after this call.
     pub(crate) fn request(&self) -> u64 {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.requested += 1;
         state.requested
     }
 
     /// Marks the log closed and wakes every waiter.
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        lock(&self.state).closed = true;
         self.closed.store(true, Ordering::Release);
         self.notify();
     }
 
     /// Wakes blocked and async waiters.
     fn notify(&self) {
-        let wakers = std::mem::take(&mut self.lock().wakers);
+        let wakers = std::mem::take(&mut lock(&self.state).wakers);
         self.changed.notify_all();
         for (_, waker) in wakers {
             waker.wake();
@@ -152,25 +154,19 @@ impl Commits {
         deadline: Option<Instant>,
         mut check: impl FnMut(&CommitState) -> Check<T>,
     ) -> Option<T> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             if let Check::Done(answer) = check(&state) {
                 return Some(answer);
             }
             state = match deadline {
-                None => self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
+                None => ignore_poison(self.changed.wait(state)),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return None;
                     }
-                    self.changed
-                        .wait_timeout(state, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                    ignore_poison(self.changed.wait_timeout(state, deadline - now)).0
                 }
             };
         }
@@ -184,7 +180,7 @@ impl Commits {
         waker: &Waker,
         check: impl FnOnce(&CommitState) -> Check<T>,
     ) -> Option<T> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if let Check::Done(answer) = check(&state) {
             if let Some(id) = id.take() {
                 state.wakers.retain(|(w, _)| *w != id);
@@ -204,7 +200,7 @@ impl Commits {
 
     /// Forgets the waker of a dropped async waiter.
     pub(crate) fn forget_waker(&self, id: u64) {
-        self.lock().wakers.retain(|(w, _)| *w != id);
+        lock(&self.state).wakers.retain(|(w, _)| *w != id);
     }
 }
 
@@ -248,16 +244,13 @@ impl Inner {
     /// does. Blocks; must not be called while protected (rule L3).
     pub(crate) fn drive(&self, ticket: u64) -> Result<Address, CommitError> {
         let commits = &self.commits;
-        let mut state = commits.lock();
+        let mut state = lock(&commits.state);
         loop {
             if let Some(outcome) = state.ticket_outcome(ticket) {
                 return outcome;
             }
             if state.in_round {
-                state = commits
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+                state = ignore_poison(commits.changed.wait(state));
                 continue;
             }
             state.in_round = true;
@@ -265,7 +258,7 @@ impl Inner {
             let start = state.durable;
             drop(state);
             let outcome = self.run_round(start);
-            state = commits.lock();
+            state = lock(&commits.state);
             state.in_round = false;
             let failure = match outcome {
                 Ok(durable) => {
@@ -288,7 +281,7 @@ impl Inner {
             if let Some(error) = failure {
                 return Err(error);
             }
-            state = commits.lock();
+            state = lock(&commits.state);
         }
     }
 

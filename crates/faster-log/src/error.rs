@@ -17,7 +17,7 @@ use crate::manifest::ManifestError;
 /// devices, and what recovery finds on them.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum OpenError {
+pub enum LogOpenError {
     /// A builder setting is out of range.
     #[error("invalid FasterLog setting {setting}: {reason}")]
     InvalidSetting {
@@ -123,7 +123,7 @@ pub enum OpenError {
     Thread(Arc<std::io::Error>),
 }
 
-impl OpenError {
+impl LogOpenError {
     /// An I/O error about `path`.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
@@ -141,7 +141,7 @@ impl OpenError {
     }
 }
 
-impl From<faster_device::DurableError> for OpenError {
+impl From<faster_device::DurableError> for LogOpenError {
     fn from(e: faster_device::DurableError) -> Self {
         let path = e.path().to_path_buf();
         match e {
@@ -295,9 +295,9 @@ pub enum TruncateError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// See [`OpenError`].
+    /// See [`LogOpenError`].
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] LogOpenError),
     /// See [`EnqueueError`].
     #[error(transparent)]
     Enqueue(#[from] EnqueueError),

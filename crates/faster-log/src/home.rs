@@ -7,7 +7,7 @@
 //!    read; the lock is held for the life of the log (it drops last, with the log's shared
 //!    state, after the devices are closed).
 //! 2. With a `MANIFEST`, every shaping setting the builder sets must equal the recorded one
-//!    ([`OpenError::SettingMismatch`]); the ones it leaves unset are taken from the manifest.
+//!    ([`LogOpenError::SettingMismatch`]); the ones it leaves unset are taken from the manifest.
 //! 3. Without one, the directory must be empty apart from the lock file and a `MANIFEST.tmp`
 //!    left by a creation cut short (removed). Then the log is created: a manifest with a
 //!    fresh identity and the builder's settings (or their defaults) is written durably
@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use faster_device::{Device, DeviceError, FileDevice, LOCK_FILE};
 
-use crate::error::OpenError;
+use crate::error::LogOpenError;
 use crate::lock::{HeldLock, acquire};
-use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
+use crate::manifest::{LogManifest, MANIFEST_FILE, ManifestError};
 
 /// Prefix of the log device's segment files.
 pub(crate) const LOG_PREFIX: &str = "log";
@@ -46,8 +46,8 @@ pub(crate) struct Shape {
 
 impl Shape {
     /// The settings with the defaults filled in, for a new log.
-    fn or_defaults(&self, identity: u128) -> Manifest {
-        Manifest {
+    fn or_defaults(&self, identity: u128) -> LogManifest {
+        LogManifest {
             identity,
             page_size_bits: self.page_size_bits.unwrap_or(DEFAULT_PAGE_SIZE_BITS),
             segment_size: self.segment_size.unwrap_or(DEFAULT_SEGMENT_SIZE),
@@ -56,7 +56,7 @@ impl Shape {
     }
 
     /// Refuses a setting that contradicts `stored`.
-    fn check_against(&self, stored: &Manifest) -> Result<(), OpenError> {
+    fn check_against(&self, stored: &LogManifest) -> Result<(), LogOpenError> {
         let pairs = [
             (
                 "page_size_bits",
@@ -72,7 +72,7 @@ impl Shape {
         ];
         for (setting, requested, stored) in pairs {
             if let Some(requested) = requested.filter(|&r| r != stored) {
-                return Err(OpenError::SettingMismatch {
+                return Err(LogOpenError::SettingMismatch {
                     setting,
                     stored: stored.to_string(),
                     requested: requested.to_string(),
@@ -88,20 +88,20 @@ impl Shape {
 pub(crate) struct Home {
     dir: PathBuf,
     lock: HeldLock,
-    manifest: Manifest,
+    manifest: LogManifest,
 }
 
 impl Home {
     /// Locks `dir`, then reads its manifest or creates the log (see the module docs).
     ///
     /// # Errors
-    /// [`OpenError::Locked`], [`OpenError::NotALog`], [`OpenError::Manifest`],
-    /// [`OpenError::SettingMismatch`], [`OpenError::InvalidSetting`] for a new log's
-    /// out-of-range setting, and [`OpenError::Io`] naming the file or directory that failed.
-    pub(crate) fn open(dir: &Path, requested: &Shape) -> Result<Self, OpenError> {
-        std::fs::create_dir_all(dir).map_err(|e| OpenError::io(dir, e))?;
+    /// [`LogOpenError::Locked`], [`LogOpenError::NotALog`], [`LogOpenError::Manifest`],
+    /// [`LogOpenError::SettingMismatch`], [`LogOpenError::InvalidSetting`] for a new log's
+    /// out-of-range setting, and [`LogOpenError::Io`] naming the file or directory that failed.
+    pub(crate) fn open(dir: &Path, requested: &Shape) -> Result<Self, LogOpenError> {
+        std::fs::create_dir_all(dir).map_err(|e| LogOpenError::io(dir, e))?;
         let lock = acquire(dir)?;
-        let manifest = match Manifest::read(dir)? {
+        let manifest = match LogManifest::read(dir)? {
             Some(stored) => {
                 requested.check_against(&stored)?;
                 stored
@@ -111,9 +111,9 @@ impl Home {
                 let manifest = requested.or_defaults(faster_device::fresh_identity());
                 manifest.check().map_err(|e| match e {
                     ManifestError::OutOfRange { setting, reason } => {
-                        OpenError::invalid(setting, reason)
+                        LogOpenError::invalid(setting, reason)
                     }
-                    other => OpenError::invalid("builder", other.to_string()),
+                    other => LogOpenError::invalid("builder", other.to_string()),
                 })?;
                 manifest.write(dir)?;
                 manifest
@@ -127,19 +127,19 @@ impl Home {
     }
 
     /// What the log's manifest records.
-    pub(crate) fn manifest(&self) -> &Manifest {
+    pub(crate) fn manifest(&self) -> &LogManifest {
         &self.manifest
     }
 
     /// The log device and the commit device, carrying the manifest's identity.
     ///
     /// # Errors
-    /// [`OpenError::DirDevice`] naming the directory.
+    /// [`LogOpenError::DirDevice`] naming the directory.
     pub(crate) fn devices(
         &self,
         direct_io: bool,
         preallocate: bool,
-    ) -> Result<[Arc<dyn Device>; 2], OpenError> {
+    ) -> Result<[Arc<dyn Device>; 2], LogOpenError> {
         let m = &self.manifest;
         let log = FileDevice::builder(&self.dir)
             .prefix(LOG_PREFIX)
@@ -162,8 +162,8 @@ impl Home {
     }
 
     /// A device error of this directory's log.
-    pub(crate) fn device_error(&self, source: DeviceError) -> OpenError {
-        OpenError::DirDevice {
+    pub(crate) fn device_error(&self, source: DeviceError) -> LogOpenError {
+        LogOpenError::DirDevice {
             dir: self.dir.clone(),
             source,
         }
@@ -186,8 +186,8 @@ fn commit_segment_size(slot_size: u64) -> u64 {
 
 /// Refuses a directory without a manifest that holds anything but what a creation cut short
 /// leaves (the lock file; a temporary manifest, which is removed).
-fn check_empty(dir: &Path) -> Result<(), OpenError> {
-    let list_error = |e| OpenError::io(dir, e);
+fn check_empty(dir: &Path) -> Result<(), LogOpenError> {
+    let list_error = |e| LogOpenError::io(dir, e);
     let mut log_files = Vec::new();
     let mut other = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(list_error)? {
@@ -198,7 +198,7 @@ fn check_empty(dir: &Path) -> Result<(), OpenError> {
         }
         if name == format!("{MANIFEST_FILE}.tmp") {
             let path = entry.path();
-            std::fs::remove_file(&path).map_err(|e| OpenError::io(&path, e))?;
+            std::fs::remove_file(&path).map_err(|e| LogOpenError::io(&path, e))?;
             continue;
         }
         if name.starts_with(&format!("{LOG_PREFIX}."))
@@ -220,7 +220,7 @@ fn check_empty(dir: &Path) -> Result<(), OpenError> {
         text
     };
     if !log_files.is_empty() {
-        return Err(OpenError::NotALog {
+        return Err(LogOpenError::NotALog {
             dir: dir.to_path_buf(),
             reason: format!(
                 "it holds log files ({}) but no {MANIFEST_FILE}: written by an earlier build of \
@@ -230,7 +230,7 @@ fn check_empty(dir: &Path) -> Result<(), OpenError> {
         });
     }
     if !other.is_empty() {
-        return Err(OpenError::NotALog {
+        return Err(LogOpenError::NotALog {
             dir: dir.to_path_buf(),
             reason: format!(
                 "it holds no {MANIFEST_FILE} and is not empty ({})",
@@ -266,7 +266,7 @@ mod tests {
             ..Shape::default()
         };
         match other.check_against(&stored) {
-            Err(OpenError::SettingMismatch {
+            Err(LogOpenError::SettingMismatch {
                 setting,
                 stored,
                 requested,

@@ -35,14 +35,14 @@
 //! - **One process at a time.** Opening locks the directory ([`faster_device::DirLock`])
 //!   before reading anything in it; the lock is held until the log and all its iterators are
 //!   dropped (after its threads are joined and its devices closed), so the directory can be
-//!   reopened at once. A second open fails with [`OpenError::Locked`], naming the holder.
+//!   reopened at once. A second open fails with [`LogOpenError::Locked`], naming the holder.
 //! - **A manifest.** `<dir>/MANIFEST` ([`manifest`]), written once when the log is created,
 //!   records the log's random identity and the settings that shape its bytes (page size,
 //!   segment size, metadata slot size). A reopen needs none of them repeated, and refuses one
-//!   that contradicts it ([`OpenError::SettingMismatch`]). Every segment file carries the
+//!   that contradicts it ([`LogOpenError::SettingMismatch`]). Every segment file carries the
 //!   identity in its header, so files of another log are refused.
 //! - **Nothing else.** A directory without a manifest must be empty: one holding other files,
-//!   or a log written by an earlier build, is refused ([`OpenError::NotALog`]).
+//!   or a log written by an earlier build, is refused ([`LogOpenError::NotALog`]).
 //!
 //! # Entries and pages
 //!
@@ -220,11 +220,12 @@ mod page_reader;
 mod policy;
 mod recovery;
 mod round;
+mod sync;
 mod truncate;
 
 pub use builder::FasterLogBuilder;
 pub use error::{
-    CommitError, EnqueueError, Error, IterError, NamedIteratorError, OpenError, TruncateError,
+    CommitError, EnqueueError, Error, IterError, LogOpenError, NamedIteratorError, TruncateError,
 };
 pub use iterator::{LogEntry, LogIterator};
 pub use log::FasterLog;

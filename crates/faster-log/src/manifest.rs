@@ -13,7 +13,7 @@ use std::path::Path;
 use faster_device::envelope::{self, ENVELOPE_HEADER, EnvelopeError};
 
 use crate::commit_record::MAX_COMMIT_RECORD_SIZE;
-use crate::error::OpenError;
+use crate::error::LogOpenError;
 
 /// Name of the manifest file in a log's directory.
 pub const MANIFEST_FILE: &str = "MANIFEST";
@@ -39,7 +39,7 @@ const MAX_SEGMENT_SIZE: u64 = 1 << 48;
 
 /// What a log's manifest records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Manifest {
+pub struct LogManifest {
     /// The log's identity, chosen at random when it was created. The segment files of its
     /// log device and of its commit device carry it in their headers.
     pub identity: u128,
@@ -80,7 +80,7 @@ pub enum ManifestError {
     },
 }
 
-impl Manifest {
+impl LogManifest {
     /// The manifest's bytes: the envelope around the fields.
     pub fn encode(&self) -> Vec<u8> {
         let mut payload = Vec::with_capacity(MANIFEST_PAYLOAD_BYTES);
@@ -159,26 +159,26 @@ impl Manifest {
     /// Reads the manifest of the log in `dir`: `Ok(None)` when there is none.
     ///
     /// # Errors
-    /// [`OpenError::Io`] when it cannot be read, [`OpenError::Manifest`] when it is damaged.
-    pub(crate) fn read(dir: &Path) -> Result<Option<Self>, OpenError> {
+    /// [`LogOpenError::Io`] when it cannot be read, [`LogOpenError::Manifest`] when it is damaged.
+    pub(crate) fn read(dir: &Path) -> Result<Option<Self>, LogOpenError> {
         let path = dir.join(MANIFEST_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(OpenError::io(path, e)),
+            Err(e) => return Err(LogOpenError::io(path, e)),
         };
         Self::decode(&bytes)
             .map(Some)
-            .map_err(|reason| OpenError::Manifest { path, reason })
+            .map_err(|reason| LogOpenError::Manifest { path, reason })
     }
 
     /// Writes the manifest of the log in `dir`, atomically and durably.
     ///
     /// # Errors
-    /// [`OpenError::Io`] naming the file or directory that failed.
-    pub(crate) fn write(&self, dir: &Path) -> Result<(), OpenError> {
+    /// [`LogOpenError::Io`] naming the file or directory that failed.
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), LogOpenError> {
         faster_device::write_file_durably(&dir.join(MANIFEST_FILE), &self.encode())
-            .map_err(OpenError::from)
+            .map_err(LogOpenError::from)
     }
 }
 
@@ -193,8 +193,8 @@ fn field<const N: usize>(payload: &[u8; MANIFEST_PAYLOAD_BYTES], at: usize) -> [
 mod tests {
     use super::*;
 
-    fn sample() -> Manifest {
-        Manifest {
+    fn sample() -> LogManifest {
+        LogManifest {
             identity: 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
             page_size_bits: 16,
             segment_size: 1 << 20,
@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(&bytes[40..48], &(1u64 << 20).to_le_bytes());
         assert_eq!(&bytes[48..56], &(64u64 << 10).to_le_bytes());
         assert_eq!(&bytes[56..60], &16u32.to_le_bytes());
-        assert_eq!(Manifest::decode(&bytes), Ok(m));
+        assert_eq!(LogManifest::decode(&bytes), Ok(m));
     }
 
     #[test]
@@ -225,18 +225,18 @@ mod tests {
                 let mut bad = bytes.clone();
                 bad[i] ^= mask;
                 assert!(
-                    Manifest::decode(&bad).is_err(),
+                    LogManifest::decode(&bad).is_err(),
                     "flip {mask:#x} at byte {i} went unnoticed"
                 );
             }
         }
         for len in 0..bytes.len() {
-            assert!(Manifest::decode(&bytes[..len]).is_err(), "cut at {len}");
+            assert!(LogManifest::decode(&bytes[..len]).is_err(), "cut at {len}");
         }
         let mut longer = bytes;
         longer.push(0);
         assert_eq!(
-            Manifest::decode(&longer),
+            LogManifest::decode(&longer),
             Err(ManifestError::TrailingBytes { extra: 1 })
         );
     }
@@ -245,56 +245,56 @@ mod tests {
     fn settings_out_of_range_are_named() {
         let cases = [
             (
-                Manifest {
+                LogManifest {
                     page_size_bits: 11,
                     ..sample()
                 },
                 "page_size_bits",
             ),
             (
-                Manifest {
+                LogManifest {
                     page_size_bits: 31,
                     ..sample()
                 },
                 "page_size_bits",
             ),
             (
-                Manifest {
+                LogManifest {
                     segment_size: 3 << 20,
                     ..sample()
                 },
                 "segment_size",
             ),
             (
-                Manifest {
+                LogManifest {
                     segment_size: 2048,
                     ..sample()
                 },
                 "segment_size",
             ),
             (
-                Manifest {
+                LogManifest {
                     segment_size: 1 << 49,
                     ..sample()
                 },
                 "segment_size",
             ),
             (
-                Manifest {
+                LogManifest {
                     commit_slot_size: 0,
                     ..sample()
                 },
                 "commit_slot_size",
             ),
             (
-                Manifest {
+                LogManifest {
                     commit_slot_size: 5000,
                     ..sample()
                 },
                 "commit_slot_size",
             ),
             (
-                Manifest {
+                LogManifest {
                     commit_slot_size: 32 << 20,
                     ..sample()
                 },
@@ -303,19 +303,19 @@ mod tests {
         ];
         for (manifest, name) in cases {
             // A sealed manifest with a checksum that matches: only the range check refuses it.
-            match Manifest::decode(&manifest.encode()) {
+            match LogManifest::decode(&manifest.encode()) {
                 Err(ManifestError::OutOfRange { setting, .. }) => assert_eq!(setting, name),
                 other => panic!("{manifest:?}: {other:?}"),
             }
         }
         let mut short = envelope::seal(MANIFEST_MAGIC, MANIFEST_VERSION, &[0; 35]);
         assert_eq!(
-            Manifest::decode(&short),
+            LogManifest::decode(&short),
             Err(ManifestError::PayloadLength { got: 35 })
         );
         short = envelope::seal(MANIFEST_MAGIC, 2, &sample().encode()[ENVELOPE_HEADER..]);
         assert!(matches!(
-            Manifest::decode(&short),
+            LogManifest::decode(&short),
             Err(ManifestError::Envelope(EnvelopeError::UnsupportedVersion {
                 found: 2,
                 ..

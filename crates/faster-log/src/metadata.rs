@@ -11,7 +11,7 @@ use std::sync::Arc;
 use faster_device::{AlignedBuf, Device, DeviceError, DeviceExt};
 
 use crate::commit_record::{COMMIT_HEADER_SIZE, CommitRecord, CommitRecordError};
-use crate::error::OpenError;
+use crate::error::LogOpenError;
 
 /// The two metadata slots on a commit device.
 pub(crate) struct MetadataStore {
@@ -37,14 +37,14 @@ enum Slot {
 
 impl MetadataStore {
     /// Slots of `slot_size` bytes on `device`.
-    pub(crate) fn new(device: Arc<dyn Device>, slot_size: u64) -> Result<Self, OpenError> {
+    pub(crate) fn new(device: Arc<dyn Device>, slot_size: u64) -> Result<Self, LogOpenError> {
         let geometry = device.geometry();
         let sector = geometry.sector_size as u64;
         if slot_size < COMMIT_HEADER_SIZE as u64
             || !slot_size.is_multiple_of(sector)
             || usize::try_from(slot_size).is_err()
         {
-            return Err(OpenError::invalid(
+            return Err(LogOpenError::invalid(
                 "commit_slot_size",
                 format!(
                     "{slot_size} must be a multiple of the commit device's sector ({sector} \
@@ -53,7 +53,7 @@ impl MetadataStore {
             ));
         }
         if geometry.capacity.is_some_and(|c| c < 2 * slot_size) {
-            return Err(OpenError::invalid(
+            return Err(LogOpenError::invalid(
                 "commit_slot_size",
                 format!("the commit device holds fewer than two slots of {slot_size} bytes"),
             ));
@@ -95,8 +95,8 @@ impl MetadataStore {
     /// A slot that fails validation is ignored when the other is valid (a torn last write).
     /// When neither is valid: both empty, or slot 1 damaged and slot 0 empty — the very
     /// first write (commit 1 goes to slot 1) was torn before `open` returned — is a new log;
-    /// anything else is [`OpenError::CorruptMetadata`].
-    pub(crate) fn read_latest(&self) -> Result<Option<CommitRecord>, OpenError> {
+    /// anything else is [`LogOpenError::CorruptMetadata`].
+    pub(crate) fn read_latest(&self) -> Result<Option<CommitRecord>, LogOpenError> {
         let slots = [self.read_slot(0)?, self.read_slot(1)?];
         match slots {
             [Slot::Valid(a), Slot::Valid(b)] => {
@@ -110,7 +110,7 @@ impl MetadataStore {
                     // An all-zero slot beside a damaged one: report what decoding it says.
                     _ => CommitRecordError::BadMagic { found: [0; 8] },
                 };
-                Err(OpenError::CorruptMetadata {
+                Err(LogOpenError::CorruptMetadata {
                     slot0: reason(slot0),
                     slot1: reason(slot1),
                 })

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::commit_record::{COMMIT_HEADER_SIZE, CommitRecord, MAX_ITERATOR_NAME_LEN};
 use crate::error::NamedIteratorError;
+use crate::sync::lock;
 
 /// The position of one named iterator.
 #[derive(Debug)]
@@ -57,10 +58,6 @@ impl NamedIterators {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Arc<NamedSlot>>> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Claims the iterator `name`, creating it at `begin` if it is new.
     pub(crate) fn claim(
         &self,
@@ -77,7 +74,7 @@ impl NamedIterators {
         if name.len() > MAX_ITERATOR_NAME_LEN {
             return Err(invalid("longer than 255 bytes"));
         }
-        let mut slots = self.lock();
+        let mut slots = lock(&self.slots);
         if !slots.contains_key(name) {
             let needed = COMMIT_HEADER_SIZE
                 + slots
@@ -127,7 +124,7 @@ impl NamedIterators {
 
     /// Forgets the iterator `name`; returns its last position.
     pub(crate) fn remove(&self, name: &str) -> Result<Option<u64>, NamedIteratorError> {
-        let mut slots = self.lock();
+        let mut slots = lock(&self.slots);
         let Some(slot) = slots.get(name) else {
             return Ok(None);
         };
@@ -145,8 +142,7 @@ impl NamedIterators {
     /// it and is recorded by the next commit.
     pub(crate) fn snapshot(&self, begin: u64) -> (Vec<(String, u64)>, u64) {
         let version = self.version.load(Ordering::Acquire);
-        let list = self
-            .lock()
+        let list = lock(&self.slots)
             .iter()
             .map(|(name, slot)| (name.clone(), slot.position().max(begin)))
             .collect();

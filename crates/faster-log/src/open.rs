@@ -15,9 +15,9 @@ use faster_epoch::Epoch;
 use faster_hlog::{Address, HybridLog, LogConfig, RecoveryPoint};
 
 use crate::builder::{Devices, FasterLogBuilder};
-use crate::commit::{Commits, Durable};
+use crate::commit::{Commits, LastCommit};
 use crate::commit_record::CommitRecord;
-use crate::error::OpenError;
+use crate::error::LogOpenError;
 use crate::handles::EpochHandles;
 use crate::home::{DEFAULT_COMMIT_SLOT_SIZE, DEFAULT_PAGE_SIZE_BITS, Home};
 use crate::lock::HeldLock;
@@ -57,16 +57,16 @@ impl FasterLogBuilder {
     /// its manifest supplies every shaping setting the builder leaves unset.
     ///
     /// # Errors
-    /// [`OpenError::InvalidSetting`] for a setting out of range; for a directory,
-    /// [`OpenError::Locked`] when another open log holds it, [`OpenError::NotALog`] when it
-    /// holds other files and no manifest, [`OpenError::Manifest`] for a damaged manifest,
-    /// [`OpenError::SettingMismatch`] for a setting that contradicts it,
-    /// [`OpenError::Io`] naming the file that failed and [`OpenError::DirDevice`] for its
+    /// [`LogOpenError::InvalidSetting`] for a setting out of range; for a directory,
+    /// [`LogOpenError::Locked`] when another open log holds it, [`LogOpenError::NotALog`] when it
+    /// holds other files and no manifest, [`LogOpenError::Manifest`] for a damaged manifest,
+    /// [`LogOpenError::SettingMismatch`] for a setting that contradicts it,
+    /// [`LogOpenError::Io`] naming the file that failed and [`LogOpenError::DirDevice`] for its
     /// devices' errors (a segment file of another log is
-    /// [`DeviceError::ForeignSegment`]); [`OpenError::CorruptMetadata`],
-    /// [`OpenError::PageSizeMismatch`] or [`OpenError::MissingSegments`] when the devices
+    /// [`DeviceError::ForeignSegment`]); [`LogOpenError::CorruptMetadata`],
+    /// [`LogOpenError::PageSizeMismatch`] or [`LogOpenError::MissingSegments`] when the devices
     /// hold a log that cannot be recovered as configured; device and thread errors.
-    pub fn open(self) -> Result<FasterLog, OpenError> {
+    pub fn open(self) -> Result<FasterLog, LogOpenError> {
         // Every setting is checked before a directory is touched.
         self.settings(self.shape.page_size_bits.unwrap_or(DEFAULT_PAGE_SIZE_BITS))?;
         let place = match &self.devices {
@@ -78,7 +78,7 @@ impl FasterLogBuilder {
         };
         let direct = self.direct_io && matches!(place, Place::Dir(_));
         let prepared = match self.prepare(&place, direct) {
-            Err(OpenError::DirDevice {
+            Err(LogOpenError::DirDevice {
                 source: DeviceError::Io { source, .. },
                 ..
             }) if direct && source.kind() == std::io::ErrorKind::InvalidInput => {
@@ -98,7 +98,7 @@ impl FasterLogBuilder {
     /// log on them. The first write is the metadata slot's, so a file system that refuses
     /// `O_DIRECT` (`EINVAL`, from opening a file or from that write) is found before anything
     /// else is written.
-    fn prepare(&self, place: &Place, direct_io: bool) -> Result<Prepared, OpenError> {
+    fn prepare(&self, place: &Place, direct_io: bool) -> Result<Prepared, LogOpenError> {
         match place {
             Place::Given { log, commit } => {
                 let page_size_bits = self.shape.page_size_bits.unwrap_or(DEFAULT_PAGE_SIZE_BITS);
@@ -114,7 +114,7 @@ impl FasterLogBuilder {
                 let devices = home.devices(direct_io, self.preallocate)?;
                 self.prepare_on(devices, m.page_size_bits, m.commit_slot_size)
                     .map_err(|e| match e {
-                        OpenError::Device(source) => home.device_error(source),
+                        LogOpenError::Device(source) => home.device_error(source),
                         other => other,
                     })
             }
@@ -126,7 +126,7 @@ impl FasterLogBuilder {
         [log_device, commit_device]: [Arc<dyn Device>; 2],
         page_size_bits: u32,
         slot_size: u64,
-    ) -> Result<Prepared, OpenError> {
+    ) -> Result<Prepared, LogOpenError> {
         let settings = self.settings(page_size_bits)?;
         let metadata = MetadataStore::new(commit_device, slot_size)?;
         let max_record_len = metadata.max_record_len().min(settings.max_payload);
@@ -172,7 +172,7 @@ impl FasterLogBuilder {
 
 /// Starts the log `prepared`: its shared state, holding the directory's lock if any, and its
 /// committer thread.
-fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, OpenError> {
+fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, LogOpenError> {
     let Prepared {
         settings,
         hlog,
@@ -185,7 +185,7 @@ fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, Op
     let commit_trigger = settings
         .commit_every_bytes
         .map_or(u64::MAX, |every| (record.until / every + 1) * every);
-    let durable = Durable {
+    let durable = LastCommit {
         sequence: record.sequence,
         committed_until: record.until,
         begin: record.begin,
@@ -208,7 +208,7 @@ fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, Op
         recovery,
         dir_lock,
     });
-    let committer = spawn_committer(&inner).map_err(|e| OpenError::Thread(Arc::new(e)))?;
+    let committer = spawn_committer(&inner).map_err(|e| LogOpenError::Thread(Arc::new(e)))?;
     Ok(FasterLog {
         inner,
         committer: Some(committer),
@@ -246,16 +246,16 @@ fn recover(
     settings: &Settings,
     log_device: &dyn Device,
     meta: &CommitRecord,
-) -> Result<(CommitRecord, RecoveryInfo), OpenError> {
+) -> Result<(CommitRecord, RecoveryInfo), LogOpenError> {
     if u32::from(meta.page_size_bits) != settings.page_size_bits {
-        return Err(OpenError::PageSizeMismatch {
+        return Err(LogOpenError::PageSizeMismatch {
             stored: meta.page_size_bits,
             configured: settings.page_size_bits,
         });
     }
     let device_begin = log_device.begin_offset();
     if device_begin > meta.begin {
-        return Err(OpenError::MissingSegments {
+        return Err(LogOpenError::MissingSegments {
             begin: meta.begin,
             device_begin,
         });

@@ -1,12 +1,14 @@
 //! Device pages for iterators: the page being read plus one read ahead, so that two buffers
 //! are in flight while an iterator walks entries that have left memory (rule L9).
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use faster_device::Device;
 use faster_hlog::{Address, HybridLog, LogError, ReadBuffer};
+
+use crate::sync::{ignore_poison, lock};
 
 /// The completion of one device read, waited for by blocking or async iterators.
 #[derive(Default)]
@@ -24,7 +26,7 @@ struct ReadState {
 impl ReadSlot {
     fn complete(&self, result: Result<ReadBuffer, LogError>) {
         let waker = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = lock(&self.state);
             state.result = Some(result);
             state.waker.take()
         };
@@ -35,42 +37,30 @@ impl ReadSlot {
     }
 
     fn take(&self) -> Option<Result<ReadBuffer, LogError>> {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .result
-            .take()
+        lock(&self.state).result.take()
     }
 
     fn is_done(&self) -> bool {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .result
-            .is_some()
+        lock(&self.state).result.is_some()
     }
 
     /// Blocks until the read completes. Woken by the completion; the timeout only lets
     /// devices whose completions need reaping ([`Device::poll`]) make progress.
     pub(crate) fn wait_blocking(&self, device: &dyn Device) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         while state.result.is_none() {
-            state = self
-                .done
-                .wait_timeout(state, Duration::from_millis(10))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = ignore_poison(self.done.wait_timeout(state, Duration::from_millis(10))).0;
             if state.result.is_none() {
                 drop(state);
                 device.poll();
-                state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                state = lock(&self.state);
             }
         }
     }
 
     /// Ready once the read completed; otherwise registers the waker.
     pub(crate) fn poll_ready(&self, cx: &Context<'_>) -> Poll<()> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         if state.result.is_some() {
             return Poll::Ready(());
         }

@@ -1,11 +1,12 @@
 //! Commit policies and the background committer thread that carries out the automatic ones
 //! and the async commits.
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::log::Inner;
+use crate::sync::{ignore_poison, lock};
 
 /// When the log commits by itself. Whatever the policy, [`FasterLog::commit`] commits at
 /// once, and concurrent commits are always grouped: one device flush serves every commit
@@ -44,25 +45,19 @@ pub(crate) struct Background {
 impl Background {
     /// Asks the committer thread for a commit round.
     pub(crate) fn wake(&self) {
-        self.requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .commit = true;
+        lock(&self.requests).commit = true;
         self.wake.notify_one();
     }
 
     /// Asks the committer thread to exit.
     pub(crate) fn stop(&self) {
-        self.requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stop = true;
+        lock(&self.requests).stop = true;
         self.wake.notify_one();
     }
 
     /// Waits for a request or for `deadline`; returns false when asked to stop.
     fn wait(&self, deadline: Option<Instant>) -> bool {
-        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut requests = lock(&self.requests);
         loop {
             if requests.stop {
                 return false;
@@ -73,21 +68,14 @@ impl Background {
             }
             match deadline {
                 None => {
-                    requests = self
-                        .wake
-                        .wait(requests)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    requests = ignore_poison(self.wake.wait(requests));
                 }
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return true;
                     }
-                    requests = self
-                        .wake
-                        .wait_timeout(requests, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    requests = ignore_poison(self.wake.wait_timeout(requests, deadline - now)).0;
                 }
             }
         }
@@ -127,7 +115,7 @@ pub(crate) fn spawn_committer(inner: &Arc<Inner>) -> std::io::Result<JoinHandle<
                 if let Some(every) = interval {
                     deadline = Some(Instant::now() + every);
                 }
-                if inner.commits.lock().finished() {
+                if inner.commits.finished() {
                     continue;
                 }
                 let ticket = inner.commits.request();

@@ -9,7 +9,7 @@ use faster_hlog::Address;
 
 use crate::commit_record::CommitRecord;
 use crate::entry::{EntryKind, parse_entry};
-use crate::error::OpenError;
+use crate::error::LogOpenError;
 
 /// Why recovery's forward scan stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub(crate) fn scan_forward(
     device: &dyn Device,
     page_bits: u32,
     meta: &CommitRecord,
-) -> Result<ScanOutcome, OpenError> {
+) -> Result<ScanOutcome, LogOpenError> {
     let geometry = device.geometry();
     let mut pages = Pages {
         device,

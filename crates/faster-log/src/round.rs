@@ -3,16 +3,17 @@
 //! commit record durable — in the log itself (a fast commit, one device flush) or in a
 //! metadata slot (a second flush, on the commit device).
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use faster_hlog::{Address, LogError};
 
-use crate::commit::Durable;
+use crate::commit::LastCommit;
 use crate::commit_record::CommitRecord;
 use crate::entry::{EntryKind, entry_size};
 use crate::error::{CommitError, EnqueueError};
 use crate::log::Inner;
+use crate::sync::{ignore_poison, lock};
 
 /// The result of a flush, delivered by the hybrid log's completion callback.
 #[derive(Default)]
@@ -23,7 +24,7 @@ struct FlushSignal {
 
 impl Inner {
     /// Runs one round from the durable state `start`; returns the new durable state.
-    pub(crate) fn run_round(&self, start: Durable) -> Result<Durable, CommitError> {
+    pub(crate) fn run_round(&self, start: LastCommit) -> Result<LastCommit, CommitError> {
         let tail = self.hlog.tail_address().raw();
         let begin = self.begin_requested();
         let (iterators, iterators_version) = self.named.snapshot(begin);
@@ -37,12 +38,12 @@ impl Inner {
 
     fn commit_snapshot(
         &self,
-        start: Durable,
+        start: LastCommit,
         tail: u64,
         begin: u64,
         iterators: Vec<(String, u64)>,
         iterators_version: u64,
-    ) -> Result<Durable, CommitError> {
+    ) -> Result<LastCommit, CommitError> {
         let from = start.committed_until;
         let page_bits = self.settings.page_size_bits;
         // Rule L5: a fast commit record may only claim a range its recovery scan can verify
@@ -85,7 +86,7 @@ impl Inner {
         if !fast {
             self.metadata.write(&record)?;
         }
-        let mut durable = Durable {
+        let mut durable = LastCommit {
             sequence: record.sequence,
             committed_until,
             begin,
@@ -102,12 +103,12 @@ impl Inner {
     /// Removes the device segments below the durable begin address (rule L7), if that has not
     /// happened yet. A failure is logged and retried at the next round: the commit itself is
     /// durable, and the segments are only wasted space.
-    fn retry_segment_removal(&self, durable: Durable) -> Result<Durable, CommitError> {
+    fn retry_segment_removal(&self, durable: LastCommit) -> Result<LastCommit, CommitError> {
         if durable.removed_begin >= durable.begin {
             return Ok(durable);
         }
         match self.hlog.shift_begin(Address::from_masked(durable.begin)) {
-            Ok(()) => Ok(Durable {
+            Ok(()) => Ok(LastCommit {
                 removed_begin: durable.begin,
                 ..durable
             }),
@@ -141,10 +142,10 @@ impl Inner {
         let signal = Arc::new(FlushSignal::default());
         let notify = Arc::clone(&signal);
         self.hlog.on_flushed(target, move |result| {
-            *notify.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            *lock(&notify.result) = Some(result);
             notify.done.notify_all();
         });
-        let mut result = signal.result.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut result = lock(&signal.result);
         loop {
             if let Some(outcome) = result.take() {
                 return outcome.map_err(CommitError::Log);
@@ -152,15 +153,11 @@ impl Inner {
             // The completion wakes us. The timeout is a safety net only: it drains epoch
             // actions in case every thread that could run the flush's trigger went idle
             // (faster-epoch drains on unprotect, so this should never be what wakes us).
-            result = signal
-                .done
-                .wait_timeout(result, Duration::from_millis(100))
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            result = ignore_poison(signal.done.wait_timeout(result, Duration::from_millis(100))).0;
             if result.is_none() {
                 drop(result);
                 self.handles.epoch().try_drain();
-                result = signal.result.lock().unwrap_or_else(PoisonError::into_inner);
+                result = lock(&signal.result);
             }
         }
     }

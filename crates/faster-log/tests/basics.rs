@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{drain, identify, mem_devices, payload, payload_len, small};
 use faster_log::{
     Address, CommitPolicy, Device, EnqueueError, FasterLog, FaultDevice, IterError, LogIterator,
-    MemDevice, NamedIteratorError, OpenError, TruncateError,
+    LogOpenError, MemDevice, NamedIteratorError, TruncateError,
 };
 
 fn enqueue_all(log: &FasterLog, n: u64, max: usize) -> Vec<(Address, Vec<u8>)> {
@@ -304,12 +304,12 @@ fn bad_settings_are_errors_that_name_the_setting() {
     ] {
         let shown = format!("{builder:?}");
         match builder.open() {
-            Err(OpenError::InvalidSetting { setting: s, .. }) if s == setting => {}
+            Err(LogOpenError::InvalidSetting { setting: s, .. }) if s == setting => {}
             other => panic!("{shown}: expected InvalidSetting({setting}), got {other:?}"),
         }
     }
     match small(&dev, &meta).memory_pages(3).open() {
-        Err(OpenError::Log(_)) => {}
+        Err(LogOpenError::Log(_)) => {}
         other => panic!("memory_pages(3): expected a hybrid log error, got {other:?}"),
     }
 }
@@ -345,7 +345,7 @@ fn reopening_with_another_page_size_is_an_error() {
     let (dev, meta) = mem_devices();
     drop(small(&dev, &meta).open().unwrap());
     match small(&dev, &meta).page_size_bits(13).open() {
-        Err(OpenError::PageSizeMismatch {
+        Err(LogOpenError::PageSizeMismatch {
             stored: 12,
             configured: 13,
         }) => {}

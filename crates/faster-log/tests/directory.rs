@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::drain;
-use faster_log::manifest::{MANIFEST_FILE, Manifest};
-use faster_log::{CommitPolicy, DeviceError, FasterLog, FasterLogBuilder, OpenError};
+use faster_log::manifest::{LogManifest, MANIFEST_FILE};
+use faster_log::{CommitPolicy, DeviceError, FasterLog, FasterLogBuilder, LogOpenError};
 
 /// A small log in `dir`, with shaping settings that differ from the defaults.
 fn small(dir: &Path) -> FasterLogBuilder {
@@ -66,7 +66,7 @@ fn a_second_open_is_locked_out_until_the_log_and_its_iterators_are_dropped() {
     let log = small(dir.path()).open().unwrap();
     append(&log, 0..50);
     match FasterLog::builder_in_dir(dir.path()).open() {
-        Err(OpenError::Locked { dir: locked, .. }) => assert_eq!(locked, dir.path()),
+        Err(LogOpenError::Locked { dir: locked, .. }) => assert_eq!(locked, dir.path()),
         other => panic!("expected Locked, got {other:?}"),
     }
     let err = FasterLog::builder_in_dir(dir.path()).open().unwrap_err();
@@ -79,7 +79,7 @@ fn a_second_open_is_locked_out_until_the_log_and_its_iterators_are_dropped() {
     drop(log);
     assert!(matches!(
         FasterLog::builder_in_dir(dir.path()).open(),
-        Err(OpenError::Locked { .. })
+        Err(LogOpenError::Locked { .. })
     ));
     let read: Vec<usize> = drain(&mut iter).iter().map(|p| index(p)).collect();
     assert_eq!(read, upto(50));
@@ -214,7 +214,7 @@ fn another_process_holding_the_directory_is_named_and_its_commits_survive_its_ki
     };
     assert_eq!(reported, CHILD_COMMITTED);
     match FasterLog::builder_in_dir(dir.path()).open() {
-        Err(OpenError::Locked {
+        Err(LogOpenError::Locked {
             dir: locked,
             holder,
         }) => {
@@ -250,7 +250,7 @@ fn a_reopen_takes_every_shaping_setting_from_the_manifest_and_refuses_contradict
         append(&log, 400..500);
     }
     let manifest =
-        Manifest::decode(&std::fs::read(dir.path().join(MANIFEST_FILE)).unwrap()).unwrap();
+        LogManifest::decode(&std::fs::read(dir.path().join(MANIFEST_FILE)).unwrap()).unwrap();
     assert_eq!(
         (
             manifest.page_size_bits,
@@ -281,7 +281,7 @@ fn a_reopen_takes_every_shaping_setting_from_the_manifest_and_refuses_contradict
     ];
     for (builder, name, old, new) in refused {
         match builder.open() {
-            Err(OpenError::SettingMismatch {
+            Err(LogOpenError::SettingMismatch {
                 setting,
                 stored,
                 requested,
@@ -302,7 +302,7 @@ fn a_directory_that_is_not_a_log_is_refused_and_a_cut_short_creation_is_not() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
     match small(dir.path()).open() {
-        Err(OpenError::NotALog { dir: d, reason }) => {
+        Err(LogOpenError::NotALog { dir: d, reason }) => {
             assert_eq!(d, dir.path());
             assert!(reason.contains("notes.txt"), "{reason}");
         }
@@ -315,7 +315,7 @@ fn a_directory_that_is_not_a_log_is_refused_and_a_cut_short_creation_is_not() {
     std::fs::write(old.path().join("log.00000000"), vec![7; 8192]).unwrap();
     std::fs::write(old.path().join("commit.00000000"), vec![7; 8192]).unwrap();
     match FasterLog::builder_in_dir(old.path()).open() {
-        Err(OpenError::NotALog { reason, .. }) => {
+        Err(LogOpenError::NotALog { reason, .. }) => {
             assert!(reason.contains("commit.00000000, log.00000000"), "{reason}");
             assert!(reason.contains("earlier build"), "{reason}");
         }
@@ -353,7 +353,7 @@ fn segment_files_of_another_log_are_refused() {
         }
     }
     match FasterLog::builder_in_dir(ours.path()).open() {
-        Err(OpenError::DirDevice {
+        Err(LogOpenError::DirDevice {
             dir,
             source:
                 DeviceError::ForeignSegment {
@@ -378,7 +378,7 @@ fn segment_files_of_another_log_are_refused() {
     .unwrap();
     assert!(matches!(
         FasterLog::builder_in_dir(ours.path()).open(),
-        Err(OpenError::DirDevice {
+        Err(LogOpenError::DirDevice {
             source: DeviceError::ForeignSegment { .. },
             ..
         })
@@ -394,7 +394,7 @@ fn a_damaged_manifest_is_refused_naming_the_file() {
     bytes[30] ^= 0x10;
     std::fs::write(&path, &bytes).unwrap();
     match FasterLog::builder_in_dir(dir.path()).open() {
-        Err(OpenError::Manifest { path: p, .. }) => assert_eq!(p, path),
+        Err(LogOpenError::Manifest { path: p, .. }) => assert_eq!(p, path),
         other => panic!("expected Manifest, got {other:?}"),
     }
 }
@@ -406,7 +406,7 @@ fn io_errors_and_bad_settings_name_what_failed() {
     std::fs::write(&file, b"x").unwrap();
     let inside = file.join("log");
     match FasterLog::builder_in_dir(&inside).open() {
-        Err(OpenError::Io { path, source }) => {
+        Err(LogOpenError::Io { path, source }) => {
             assert_eq!(path, inside);
             assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory);
         }
@@ -424,7 +424,7 @@ fn io_errors_and_bad_settings_name_what_failed() {
         (small(dir.path()).page_size_bits(40), "page_size_bits"),
     ] {
         match builder.open() {
-            Err(OpenError::InvalidSetting { setting, .. }) => assert_eq!(setting, name),
+            Err(LogOpenError::InvalidSetting { setting, .. }) => assert_eq!(setting, name),
             other => panic!("{name}: expected InvalidSetting, got {other:?}"),
         }
     }

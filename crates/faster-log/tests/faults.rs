@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::{Rng, drain, identify, payload};
 use faster_log::{
     CommitError, CrashMode, Device, DeviceExt, EnqueueError, FasterLog, FaultDevice, IterError,
-    MemDevice, OpenError, ScanStop,
+    LogOpenError, MemDevice, ScanStop,
 };
 
 /// A log device and a commit device, each a `FaultDevice` over memory.
@@ -329,7 +329,7 @@ fn a_torn_newest_metadata_slot_falls_back_and_two_bad_slots_are_an_error() {
     flip(devices.commit.as_ref(), 40);
     flip(devices.commit.as_ref(), 4096 + 41);
     match devices.builder(false).open() {
-        Err(OpenError::CorruptMetadata { slot0, slot1 }) => {
+        Err(LogOpenError::CorruptMetadata { slot0, slot1 }) => {
             assert!(slot0.to_string().contains("checksum"), "{slot0}");
             assert!(slot1.to_string().contains("checksum"), "{slot1}");
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use faster_log::commit_record::CommitRecord;
 use faster_log::entry::parse_entry;
-use faster_log::manifest::Manifest;
+use faster_log::manifest::LogManifest;
 
 fn corpus(name: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -78,7 +78,7 @@ fn the_manifest_corpus_parses_without_panicking() {
         );
     }
     for (name, data) in files {
-        let result = Manifest::decode(&data);
+        let result = LogManifest::decode(&data);
         if name.starts_with("valid_") {
             let manifest = result.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(manifest.check(), Ok(()), "{name}");

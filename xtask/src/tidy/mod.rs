@@ -14,8 +14,7 @@
 //!    `// SAFETY:` comment opens by citing the rules it relies on, and every rule it names is
 //!    defined ([`rules`] says how definitions and citations are written);
 //! 6. every `#[test]` function asserts something ([`assertions`] says what counts);
-//! 7. no two crates declare a `pub` type of the same name ([`names`]); this *warns* until the
-//!    names shared today are renamed ([`names::SHARED_NAMES_FAIL`]);
+//! 7. no two crates declare a `pub` type of the same name ([`names`]);
 //! 8. no files of a crate's library import each other in a circle of more than
 //!    [`MAX_CIRCLE`] files, for the crates in [`CIRCLE_FREE`] (`cargo xtask metrics --edges`
 //!    shows a circle's imports).
@@ -107,12 +106,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
             assertions::check_tests_assert(file, &mut problems);
         }
     }
-    let shared = names::shared_type_names(&files);
-    if names::SHARED_NAMES_FAIL {
-        problems.extend(shared);
-    } else {
-        warnings.extend(shared);
-    }
+    problems.extend(names::shared_type_names(&files));
     if let Err(e) = graph::check_crate_graph(root) {
         problems.push(e);
     }

@@ -6,10 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::SourceFile;
 use super::source::mask;
 
-/// Whether a name shared by two crates fails tidy or is only reported. It is reported while
-/// the names shared today are being renamed; then it becomes a failure.
-pub(crate) const SHARED_NAMES_FAIL: bool = false;
-
 /// Reports every `pub` type name declared in the `src/` of more than one crate.
 pub(crate) fn shared_type_names(files: &[SourceFile]) -> Vec<String> {
     let mut owners: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();

@@ -32,7 +32,7 @@ mod timer;
 pub use crash::{CrashMode, CrashReport, SurvivingWrite};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::aligned_buf::AlignedBuf;
@@ -41,6 +41,7 @@ use crate::error::{DeviceError, IoOp};
 use crate::ext::DeviceExt;
 use crate::file::sys::SendPtr;
 use crate::geometry::Geometry;
+use crate::sync::lock;
 use overlay::Overlay;
 use timer::{Timer, TimerHandle};
 
@@ -175,10 +176,7 @@ impl FaultDevice {
     /// # Errors
     /// An error of the inner device while applying survivors or flushing.
     pub fn crash(&self, mode: CrashMode) -> Result<CrashReport, DeviceError> {
-        let _flushing = self
-            .flush_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _flushing = lock(&self.flush_lock);
         let writes = self.overlay.take_all();
         let survivors = crash::choose_survivors(mode, &writes, self.geometry.sector_size);
         for survivor in &survivors {
@@ -223,10 +221,7 @@ impl FaultDevice {
     /// Applies the overlay to the inner device and flushes it. Holds the flush lock, so
     /// overlay entries reach the inner device in order.
     fn flush_overlay(&self) -> Result<(), DeviceError> {
-        let _flushing = self
-            .flush_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _flushing = lock(&self.flush_lock);
         let writes = self.overlay.snapshot();
         for write in &writes {
             self.inner.write_blocking(write.offset, &write.data)?;

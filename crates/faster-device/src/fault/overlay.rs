@@ -3,9 +3,10 @@
 //! inner device; a flush applies them to the inner device; a crash decides which survive.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::aligned_buf::AlignedBuf;
+use crate::sync::lock;
 
 /// One completed, unflushed write.
 pub(crate) struct PendingWrite {
@@ -36,13 +37,9 @@ struct State {
 }
 
 impl Overlay {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Records a completed write.
     pub(crate) fn push(&self, offset: u64, data: AlignedBuf) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let seq = state.next_seq;
         state.next_seq += 1;
         state
@@ -52,7 +49,7 @@ impl Overlay {
 
     /// Unflushed writes overlapping `[offset, offset + len)`, oldest first.
     pub(crate) fn overlapping(&self, offset: u64, len: usize) -> Vec<Arc<PendingWrite>> {
-        self.lock()
+        lock(&self.state)
             .writes
             .iter()
             .filter(|w| w.overlaps(offset, len))
@@ -62,12 +59,12 @@ impl Overlay {
 
     /// Every unflushed write, oldest first.
     pub(crate) fn snapshot(&self) -> Vec<Arc<PendingWrite>> {
-        self.lock().writes.iter().cloned().collect()
+        lock(&self.state).writes.iter().cloned().collect()
     }
 
     /// Forgets the writes up to and including `seq` (they were applied and flushed).
     pub(crate) fn remove_through(&self, seq: u64) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         while state.writes.front().is_some_and(|w| w.seq <= seq) {
             state.writes.pop_front();
         }
@@ -75,12 +72,12 @@ impl Overlay {
 
     /// Takes every unflushed write, oldest first.
     pub(crate) fn take_all(&self) -> Vec<Arc<PendingWrite>> {
-        self.lock().writes.drain(..).collect()
+        lock(&self.state).writes.drain(..).collect()
     }
 
     /// Drops the parts of unflushed writes that lie below `begin` (truncated).
     pub(crate) fn trim_below(&self, begin: u64) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let writes = std::mem::take(&mut state.writes);
         for write in writes {
             if write.end() <= begin {
@@ -101,7 +98,7 @@ impl Overlay {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().writes.len()
+        lock(&self.state).writes.len()
     }
 }
 

@@ -3,12 +3,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crate::device::Completion;
 use crate::error::DeviceError;
+use crate::sync::{ignore_poison, lock};
 
 struct Due {
     at: Instant,
@@ -35,7 +36,9 @@ impl Ord for Due {
     }
 }
 
-struct Shared {
+/// The completions waiting for their deadlines ([`State`]) and the condition variable the
+/// timer thread sleeps on; shared by the timer, its thread and its handles.
+struct Schedule {
     state: Mutex<State>,
     cond: Condvar,
 }
@@ -49,18 +52,18 @@ struct State {
 /// A thread that calls completions at their deadlines. Dropping it runs every scheduled
 /// completion (at its deadline), then joins the thread.
 pub(crate) struct Timer {
-    shared: Arc<Shared>,
+    shared: Arc<Schedule>,
     handle: Option<JoinHandle<()>>,
 }
 
 /// A clonable way to schedule on a [`Timer`]; it outlives the timer safely: once the timer
 /// is shut down, scheduled completions run inline instead.
 #[derive(Clone)]
-pub(crate) struct TimerHandle(Arc<Shared>);
+pub(crate) struct TimerHandle(Arc<Schedule>);
 
 impl Timer {
     pub(crate) fn start() -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Schedule {
             state: Mutex::new(State {
                 heap: BinaryHeap::new(),
                 next_seq: 0,
@@ -86,7 +89,7 @@ impl Timer {
 impl TimerHandle {
     /// Calls `done(result)` on the timer thread at `at` (inline if the timer has stopped).
     pub(crate) fn schedule(&self, at: Instant, done: Completion, result: Result<(), DeviceError>) {
-        let mut state = self.0.lock();
+        let mut state = lock(&self.0.state);
         if state.shutdown {
             drop(state);
             done(result);
@@ -105,22 +108,15 @@ impl TimerHandle {
     }
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
+impl Schedule {
     fn run(&self) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             let now = Instant::now();
             match state.heap.peek() {
                 None if state.shutdown => return,
                 None => {
-                    state = self
-                        .cond
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    state = ignore_poison(self.cond.wait(state));
                 }
                 Some(due) if due.at <= now => {
                     let due = state
@@ -129,15 +125,11 @@ impl Shared {
                         .expect("invariant: peek just returned an entry");
                     drop(state);
                     (due.done)(due.result);
-                    state = self.lock();
+                    state = lock(&self.state);
                 }
                 Some(due) => {
                     let wait = due.at - now;
-                    state = self
-                        .cond
-                        .wait_timeout(state, wait)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    state = ignore_poison(self.cond.wait_timeout(state, wait)).0;
                 }
             }
         }
@@ -146,7 +138,7 @@ impl Shared {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        self.shared.lock().shutdown = true;
+        lock(&self.shared.state).shutdown = true;
         self.shared.cond.notify_all();
         if let Some(handle) = self.handle.take()
             && handle.thread().id() != thread::current().id()

@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use super::header::data_file_offset;
 use super::pool::{IoPool, Job};
-use super::segments::SegmentFiles;
+use super::segments::{SegmentFile, SegmentFiles};
 use super::sys::{SendPtr, pread_full, pwrite_full};
 use super::{Engine, FileDeviceBuilder};
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
 use crate::geometry::Geometry;
-use crate::join::fan_out;
+use crate::split::{Chunk, start_chunks};
 
 /// A [`Device`] on segment files in a directory, moved by a pool of I/O threads.
 ///
-/// Every request is cut at segment boundaries (rule D4) and each piece becomes one job; jobs
-/// run `pread`/`pwrite` to completion (rule D3) and then the piece's completion, so callbacks
-/// run on the pool's threads. `flush_async` also runs on the pool. Dropping the device lets
-/// every queued request finish, then joins the threads.
+/// Every request is cut at segment boundaries (rule D4, `split.rs`) and each piece becomes one
+/// job; jobs run `pread`/`pwrite` to completion (rule D3) and then the piece's completion, so
+/// callbacks run on the pool's threads. `flush_async` also runs on the pool. Dropping the
+/// device lets every queued request finish, then joins the threads.
 pub struct FileDevice {
     // Dropped first: joins the threads after the queue drains.
     pool: IoPool,
@@ -98,20 +98,12 @@ impl Device for FileDevice {
         self.files.admit_write(offset, len, src as usize)?;
         let geometry = self.files.geometry();
         // Create every segment file first, so a failure leaves nothing submitted.
-        let mut pieces = Vec::with_capacity(geometry.chunk_count(offset, len));
-        for chunk in geometry.chunks(offset, len) {
-            pieces.push((chunk, self.files.for_write(chunk.segment)?));
-        }
-        if pieces.is_empty() {
-            done(Ok(()));
-            return Ok(());
-        }
-        let completions = fan_out(done, pieces.len());
-        for ((chunk, file), piece_done) in pieces.into_iter().zip(completions) {
+        let acquire = |chunk: &Chunk| self.files.for_write(chunk.segment);
+        let start = |chunk: Chunk, file: Arc<SegmentFile>, piece_done: Completion| {
             // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
             // caller's buffer.
             let src = SendPtr::new(unsafe { src.add(chunk.buf_offset) }.cast_mut());
-            let at = offset + chunk.buf_offset as u64;
+            let at = chunk.offset;
             let job: Job = Box::new(move || {
                 // SAFETY: rules D4, D9 — the caller keeps `src..src + len` valid and unmodified
                 // until `done` runs, which is after every piece's completion, which is after
@@ -134,8 +126,8 @@ impl Device for FileDevice {
                 piece_done(result);
             });
             self.pool.submit(job);
-        }
-        Ok(())
+        };
+        start_chunks(&geometry, offset, len, done, acquire, start)
     }
 
     unsafe fn read_raw(
@@ -147,26 +139,20 @@ impl Device for FileDevice {
     ) -> Result<(), DeviceError> {
         self.files.admit_read(offset, len, dst as usize)?;
         let geometry = self.files.geometry();
-        let completions = fan_out(done, geometry.chunk_count(offset, len).max(1));
-        if len == 0 {
-            for c in completions {
-                c(Ok(()));
-            }
-            return Ok(());
-        }
-        for (chunk, piece_done) in geometry.chunks(offset, len).zip(completions) {
+        let acquire = |chunk: &Chunk| Ok(self.files.for_read(chunk.segment));
+        let start = |chunk: Chunk, file: Option<Arc<SegmentFile>>, piece_done: Completion| {
             // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
             // caller's buffer.
             let dst = SendPtr::new(unsafe { dst.add(chunk.buf_offset) });
-            let Some(file) = self.files.for_read(chunk.segment) else {
+            let Some(file) = file else {
                 // A segment never written reads as zeros (rule D3).
                 // SAFETY: rules D4, D9 — the caller gives us `dst..dst + len` exclusively until
                 // `done` runs; this piece is inside it and no other piece overlaps it.
                 unsafe { dst.get().write_bytes(0, chunk.len) };
                 piece_done(Ok(()));
-                continue;
+                return;
             };
-            let at = offset + chunk.buf_offset as u64;
+            let at = chunk.offset;
             let job: Job = Box::new(move || {
                 // SAFETY: rules D4, D9 — as for the zero fill above; the buffer stays valid
                 // until `done`, which runs after this piece's completion.
@@ -181,8 +167,8 @@ impl Device for FileDevice {
                 piece_done(read.map_err(|e| DeviceError::os(IoOp::Read, at, chunk.len as u64, e)));
             });
             self.pool.submit(job);
-        }
-        Ok(())
+        };
+        start_chunks(&geometry, offset, len, done, acquire, start)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {

@@ -16,10 +16,11 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::device::Completion;
 use crate::error::{DeviceError, IoOp};
+use crate::sync::lock;
 
 /// Position of one flush in the release order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,7 +46,7 @@ struct OrderState {
 impl FlushOrder {
     /// Takes a ticket and, in the same critical section, runs `take` (rule F1).
     pub(crate) fn begin<R>(&self, take: impl FnOnce() -> R) -> (Ticket, R) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         let ticket = Ticket(state.next_ticket);
         state.next_ticket += 1;
         (ticket, take())
@@ -56,7 +57,7 @@ impl FlushOrder {
     pub(crate) fn finish(&self, ticket: Ticket, result: SyncResult, done: Completion) {
         let mut ready = Vec::new();
         {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut state = lock(&self.state);
             state.finished.insert(ticket, (result, done));
             loop {
                 let next = Ticket(state.next_release);

@@ -14,11 +14,12 @@
 //! calling thread, when the last owner is dropped inside one of the pool's own jobs).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::error::{DeviceError, IoOp};
+use crate::sync::{ignore_poison, lock};
 
 /// How long a thread beyond the minimum waits for work before exiting.
 pub(crate) const IDLE_EXIT: Duration = Duration::from_secs(2);
@@ -26,10 +27,12 @@ pub(crate) const IDLE_EXIT: Duration = Duration::from_secs(2);
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 pub(crate) struct IoPool {
-    shared: Arc<Shared>,
+    shared: Arc<JobQueue>,
 }
 
-struct Shared {
+/// The pool's queue of jobs with its thread accounting ([`State`]), the condition variable idle
+/// threads wait on, and the pool's limits; shared by the pool and its threads.
+struct JobQueue {
     state: Mutex<State>,
     work: Condvar,
     min_threads: usize,
@@ -53,7 +56,7 @@ impl IoPool {
         name: &str,
     ) -> Result<Self, DeviceError> {
         let min_threads = min_threads.max(1);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(JobQueue {
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
                 threads: 0,
@@ -68,9 +71,9 @@ impl IoPool {
         });
         let pool = Self { shared };
         {
-            let mut state = pool.shared.lock();
+            let mut state = lock(&pool.shared.state);
             for _ in 0..min_threads {
-                Shared::spawn(&pool.shared, &mut state).map_err(|e| DeviceError::Io {
+                JobQueue::spawn(&pool.shared, &mut state).map_err(|e| DeviceError::Io {
                     op: IoOp::Setup,
                     offset: 0,
                     source: Arc::new(e),
@@ -82,11 +85,11 @@ impl IoPool {
 
     /// Queues a job; starts another thread if none is idle and the ceiling allows.
     pub(crate) fn submit(&self, job: Job) {
-        let mut state = self.shared.lock();
+        let mut state = lock(&self.shared.state);
         state.jobs.push_back(job);
         if state.jobs.len() > state.idle && state.threads < self.shared.max_threads {
             // A failed spawn is not an error: the running threads take the job later.
-            if let Err(e) = Shared::spawn(&self.shared, &mut state) {
+            if let Err(e) = JobQueue::spawn(&self.shared, &mut state) {
                 log::debug!("could not start another I/O thread: {e}");
             }
         }
@@ -96,16 +99,12 @@ impl IoPool {
 
     /// Threads alive now.
     pub(crate) fn threads(&self) -> usize {
-        self.shared.lock().threads
+        lock(&self.shared.state).threads
     }
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn spawn(shared: &Arc<Shared>, state: &mut State) -> std::io::Result<()> {
+impl JobQueue {
+    fn spawn(shared: &Arc<JobQueue>, state: &mut State) -> std::io::Result<()> {
         state.handles.retain(|h| !h.is_finished());
         let worker = Arc::clone(shared);
         let handle = thread::Builder::new()
@@ -118,29 +117,26 @@ impl Shared {
 
     fn run(&self) {
         /// Counts the thread out however it ends, a panicking job included.
-        struct Exit<'a>(&'a Shared);
+        struct Exit<'a>(&'a JobQueue);
         impl Drop for Exit<'_> {
             fn drop(&mut self) {
-                self.0.lock().threads -= 1;
+                lock(&self.0.state).threads -= 1;
             }
         }
         let _exit = Exit(self);
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             if let Some(job) = state.jobs.pop_front() {
                 drop(state);
                 job();
-                state = self.lock();
+                state = lock(&self.state);
                 continue;
             }
             if state.shutdown {
                 break;
             }
             state.idle += 1;
-            let (next, timeout) = self
-                .work
-                .wait_timeout(state, IDLE_EXIT)
-                .unwrap_or_else(PoisonError::into_inner);
+            let (next, timeout) = ignore_poison(self.work.wait_timeout(state, IDLE_EXIT));
             state = next;
             state.idle -= 1;
             if timeout.timed_out()
@@ -157,7 +153,7 @@ impl Shared {
 impl Drop for IoPool {
     fn drop(&mut self) {
         let handles = {
-            let mut state = self.shared.lock();
+            let mut state = lock(&self.shared.state);
             state.shutdown = true;
             std::mem::take(&mut state.handles)
         };

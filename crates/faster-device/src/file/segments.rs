@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use rustix::fs::{Mode, OFlags};
 
@@ -24,6 +24,7 @@ use super::sys::retry_intr;
 use crate::device::Completion;
 use crate::error::{DeviceError, IoOp};
 use crate::geometry::Geometry;
+use crate::sync::ignore_poison;
 
 /// What [`SegmentFiles::open`] needs to know.
 #[derive(Debug, Clone)]
@@ -159,17 +160,13 @@ impl SegmentFiles {
     }
 
     pub(crate) fn begin_offset(&self) -> u64 {
-        let begin = self
-            .table
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .begin_segment;
+        let begin = ignore_poison(self.table.read()).begin_segment;
         self.config.geometry.segment_start(begin)
     }
 
     /// Indices of the segment files that exist now.
     pub(crate) fn segment_indices(&self) -> Vec<u64> {
-        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        let table = ignore_poison(self.table.read());
         table.files.keys().copied().collect()
     }
 
@@ -213,7 +210,7 @@ impl SegmentFiles {
 
     /// The file of `segment` if it exists (a missing one reads as zeros).
     pub(crate) fn for_read(&self, segment: u64) -> Option<Arc<SegmentFile>> {
-        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        let table = ignore_poison(self.table.read());
         table.files.get(&segment).cloned()
     }
 
@@ -222,7 +219,7 @@ impl SegmentFiles {
         if let Some(file) = self.for_read(segment) {
             return Ok(file);
         }
-        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        let mut table = ignore_poison(self.table.write());
         let offset = self.config.geometry.segment_start(segment);
         if segment < table.begin_segment {
             return Err(DeviceError::Truncated {
@@ -262,7 +259,7 @@ impl SegmentFiles {
         }
         let first_kept = offset / self.config.geometry.segment_size;
         let removed = {
-            let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+            let mut table = ignore_poison(self.table.write());
             table.begin_segment = table.begin_segment.max(first_kept);
             let kept = table.files.split_off(&first_kept);
             std::mem::replace(&mut table.files, kept)
@@ -295,7 +292,7 @@ impl SegmentFiles {
     pub(crate) fn begin_flush(&self) -> Result<(Ticket, FlushBatch), DeviceError> {
         self.check_poison()?;
         Ok(self.order.begin(|| {
-            let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+            let table = ignore_poison(self.table.read());
             let files = table
                 .files
                 .values()

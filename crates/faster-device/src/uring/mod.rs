@@ -19,10 +19,10 @@ use ring::Ring;
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
 use crate::file::header::data_file_offset;
-use crate::file::segments::SegmentFiles;
+use crate::file::segments::{SegmentFile, SegmentFiles};
 use crate::file::{Engine, FileDeviceBuilder};
 use crate::geometry::Geometry;
-use crate::join::fan_out;
+use crate::split::{Chunk, Join, start_chunks};
 
 /// A [`Device`] on segment files whose I/O goes through one `io_uring` ring (feature
 /// `io-uring`).
@@ -108,17 +108,9 @@ impl Device for UringDevice {
         self.files.admit_write(offset, len, src as usize)?;
         let geometry = self.files.geometry();
         // Create every segment file first, so a failure leaves nothing submitted.
-        let mut pieces = Vec::with_capacity(geometry.chunk_count(offset, len));
-        for chunk in geometry.chunks(offset, len) {
-            pieces.push((chunk, self.files.for_write(chunk.segment)?));
-        }
-        if pieces.is_empty() {
-            done(Ok(()));
-            return Ok(());
-        }
-        let completions = fan_out(done, pieces.len());
-        for ((chunk, file), piece_done) in pieces.into_iter().zip(completions) {
-            let at = offset + chunk.buf_offset as u64;
+        let acquire = |chunk: &Chunk| self.files.for_write(chunk.segment);
+        let start = |chunk: Chunk, file: Arc<SegmentFile>, piece_done: Completion| {
+            let at = chunk.offset;
             let marked = Arc::clone(&file);
             let finish: Finish = Box::new(move |outcome: io::Result<()>| {
                 if outcome.is_ok() {
@@ -142,8 +134,8 @@ impl Device for UringDevice {
                 finish,
             );
             self.ring.submit(op);
-        }
-        Ok(())
+        };
+        start_chunks(&geometry, offset, len, done, acquire, start)
     }
 
     unsafe fn read_raw(
@@ -155,26 +147,20 @@ impl Device for UringDevice {
     ) -> Result<(), DeviceError> {
         self.files.admit_read(offset, len, dst as usize)?;
         let geometry = self.files.geometry();
-        let completions = fan_out(done, geometry.chunk_count(offset, len).max(1));
-        if len == 0 {
-            for c in completions {
-                c(Ok(()));
-            }
-            return Ok(());
-        }
-        for (chunk, piece_done) in geometry.chunks(offset, len).zip(completions) {
+        let acquire = |chunk: &Chunk| Ok(self.files.for_read(chunk.segment));
+        let start = |chunk: Chunk, file: Option<Arc<SegmentFile>>, piece_done: Completion| {
             // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
             // caller's buffer.
             let ptr = unsafe { dst.add(chunk.buf_offset) };
-            let Some(file) = self.files.for_read(chunk.segment) else {
+            let Some(file) = file else {
                 // SAFETY: rules D4, D9 — the caller gives us `dst..dst + len` exclusively until
                 // `done`; this piece is inside it and overlaps no other piece. Never written:
                 // zeros.
                 unsafe { ptr.write_bytes(0, chunk.len) };
                 piece_done(Ok(()));
-                continue;
+                return;
             };
-            let at = offset + chunk.buf_offset as u64;
+            let at = chunk.offset;
             let finish: Finish = Box::new(move |outcome: io::Result<()>| {
                 piece_done(outcome.map_err(Self::device_error(IoOp::Read, at, chunk.len)));
             });
@@ -190,8 +176,8 @@ impl Device for UringDevice {
                 finish,
             );
             self.ring.submit(op);
-        }
-        Ok(())
+        };
+        start_chunks(&geometry, offset, len, done, acquire, start)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
@@ -218,16 +204,14 @@ impl Device for UringDevice {
             all_synced(Ok(()));
             return Ok(());
         }
-        let mut completions = fan_out(all_synced, syncs).into_iter();
+        let join = Join::new(all_synced, syncs);
         let flush_error = |e: io::Error| DeviceError::Io {
             op: IoOp::Flush,
             offset: 0,
             source: Arc::new(e),
         };
         for file in batch.files {
-            let piece_done = completions
-                .next()
-                .expect("invariant: fan_out made one completion per sync");
+            let piece_done = join.completion();
             let finish: Finish =
                 Box::new(move |o: io::Result<()>| piece_done(o.map_err(flush_error)));
             let fd = file.fd().as_raw_fd();
@@ -237,9 +221,7 @@ impl Device for UringDevice {
                 .submit(Op::new(kind, fd, keep, std::ptr::null_mut(), 0, 0, finish));
         }
         if batch.dir {
-            let piece_done = completions
-                .next()
-                .expect("invariant: fan_out made one completion per sync");
+            let piece_done = join.completion();
             let finish: Finish =
                 Box::new(move |o: io::Result<()>| piece_done(o.map_err(flush_error)));
             let fd = self.files.dir_fd().as_raw_fd();

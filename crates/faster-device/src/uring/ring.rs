@@ -37,7 +37,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
@@ -45,6 +45,7 @@ use io_uring::{IoUring, opcode, squeue, types};
 
 use super::op::{Op, Step};
 use crate::error::{DeviceError, IoOp};
+use crate::sync::lock;
 
 /// `user_data` of the no-op that stops the reaper (rule U3).
 pub(crate) const SHUTDOWN: u64 = 0;
@@ -106,10 +107,6 @@ impl Ring {
         self.reaper.get() == Some(&thread::current().id())
     }
 
-    fn lock_sq(&self) -> MutexGuard<'_, SqState> {
-        self.sq.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Hands an op to the kernel (or to the backlog, rule U5). Never fails, never blocks on
     /// the reaper.
     pub(crate) fn submit(&self, op: Box<Op>) {
@@ -123,7 +120,7 @@ impl Ring {
     }
 
     fn submit_entry(&self, entry: squeue::Entry) {
-        let mut sq = self.lock_sq();
+        let mut sq = lock(&self.sq);
         if sq.in_flight >= self.cq_capacity || !sq.backlog.is_empty() {
             sq.backlog.push_back(entry);
             return;
@@ -209,7 +206,7 @@ impl Ring {
                 }
             }
             {
-                let mut sq = self.lock_sq();
+                let mut sq = lock(&self.sq);
                 sq.in_flight -= reaped;
                 // Continuations replace their own slot, so they bypass the cap.
                 for op in again {
@@ -229,7 +226,7 @@ impl Ring {
             }
             // Completions may have submitted more; stop only when nothing is left (rule U5:
             // an empty `in_flight` implies an empty backlog).
-            if stopping && self.lock_sq().in_flight == 0 {
+            if stopping && lock(&self.sq).in_flight == 0 {
                 return;
             }
         }

@@ -17,7 +17,7 @@
 use std::path::Path;
 
 use faster_cpr::{
-    CheckpointDir, CheckpointError, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE,
+    CheckpointDir, CheckpointFileError, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE,
 };
 use faster_index::{HashIndex, IndexError};
 
@@ -98,7 +98,7 @@ pub(crate) fn choose(
             Ok(meta) if meta.log.is_some() => meta,
             // Index-only checkpoints serve later log checkpoints; they are not recovered alone.
             Ok(_) => continue,
-            Err(CheckpointError::NotFound { .. }) => {
+            Err(CheckpointFileError::NotFound { .. }) => {
                 incomplete.push(token);
                 skipped.push((token, "incomplete (no completion marker)".to_owned()));
                 continue;

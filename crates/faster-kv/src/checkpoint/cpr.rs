@@ -12,10 +12,7 @@ use faster_epoch::Epoch;
 use super::run::Run;
 use super::sessions::SessionTable;
 use crate::store_dir::Identity;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// What the checkpoint machinery of a store starts from.
 pub(crate) struct CprParts {

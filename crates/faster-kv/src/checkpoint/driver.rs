@@ -18,10 +18,7 @@ use super::error::CheckpointError;
 use super::run::{Job, Run};
 use crate::codec::Codec;
 use crate::store::Store;
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Whether the store has a complete checkpoint (so that a log-only checkpoint can reuse

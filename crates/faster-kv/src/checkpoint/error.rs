@@ -15,7 +15,7 @@ pub enum CheckpointError {
     Busy,
     /// Writing a checkpoint file failed.
     #[error("checkpoint files: {0}")]
-    Files(#[from] faster_cpr::CheckpointError),
+    Files(#[from] faster_cpr::CheckpointFileError),
     /// The log could not be made durable.
     #[error("log: {0}")]
     Log(#[from] faster_hlog::LogError),

@@ -18,10 +18,7 @@ use super::run::Run;
 use super::snapshot::SnapshotWriter;
 use crate::codec::Codec;
 use crate::store::Store;
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// The file of a checkpoint's index snapshot, in the checkpoint's directory: the one segment
 /// file of [`index_files`].
@@ -149,7 +146,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<(), CheckpointError> {
         let path = run.dir.join(SNAPSHOT_FILE);
         let io = |e: std::io::Error| {
-            CheckpointError::Files(faster_cpr::CheckpointError::Io {
+            CheckpointError::Files(faster_cpr::CheckpointFileError::Io {
                 path: path.clone(),
                 source: e,
             })

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use faster_cpr::{Action, IndexMeta, SessionCommit, SystemState};
 
 use super::error::CheckpointError;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::{ignore_poison, lock};
 
 /// Addresses a checkpoint records as its phases begin.
 #[derive(Debug, Clone, Default)]
@@ -170,11 +167,7 @@ impl CheckpointHandle {
             if let Some(result) = outcome.as_ref() {
                 return result.clone();
             }
-            outcome = self
-                .run
-                .finished
-                .wait(outcome)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            outcome = ignore_poison(self.run.finished.wait(outcome));
         }
     }
 
@@ -193,12 +186,7 @@ impl CheckpointHandle {
             if now >= deadline {
                 return None;
             }
-            outcome = self
-                .run
-                .finished
-                .wait_timeout(outcome, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
+            outcome = ignore_poison(self.run.finished.wait_timeout(outcome, deadline - now)).0;
         }
     }
 

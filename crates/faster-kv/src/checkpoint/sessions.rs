@@ -33,9 +33,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use faster_cpr::SessionCommit;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// Whether version `a` is newer than version `b`.
 #[inline]

@@ -40,7 +40,7 @@ pub enum Completed<T> {
 
 /// A pending operation that finished, with the serial number [`Outcome::Pending`] gave.
 #[derive(Debug)]
-pub struct Completion<T> {
+pub struct PendingCompletion<T> {
     /// The operation's serial number.
     pub serial: u64,
     /// Its result.
@@ -169,8 +169,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// finished.
     ///
     /// # Errors
-    /// Never as a whole: each operation's error is in its [`Completion`].
-    pub fn complete_pending(&mut self, wait: bool) -> Vec<Completion<V::Owned>> {
+    /// Never as a whole: each operation's error is in its [`PendingCompletion`].
+    pub fn complete_pending(&mut self, wait: bool) -> Vec<PendingCompletion<V::Owned>> {
         let mut completions = Vec::new();
         loop {
             while let Some((serial, found)) = self.state.pending.resolved.pop_front() {
@@ -192,7 +192,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     }
 
     /// Moves on every lookup whose device read completed; returns whether there was any.
-    fn digest_reads(&mut self, completions: &mut Vec<Completion<V::Owned>>) -> bool {
+    fn digest_reads(&mut self, completions: &mut Vec<PendingCompletion<V::Owned>>) -> bool {
         let batch = self.state.pending.queue.take();
         let progressed = !batch.is_empty();
         for (serial, result) in batch {
@@ -206,7 +206,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 Ok(DiskStep::Absent) => self.finish(serial, None, completions),
                 Err(e) => {
                     self.state.pending.ops.remove(&serial);
-                    completions.push(Completion {
+                    completions.push(PendingCompletion {
                         serial,
                         result: Err(e),
                     });
@@ -221,7 +221,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         &mut self,
         serial: u64,
         record: Option<DiskRecord>,
-        completions: &mut Vec<Completion<V::Owned>>,
+        completions: &mut Vec<PendingCompletion<V::Owned>>,
     ) {
         let Some(op) = self.state.pending.ops.remove(&serial) else {
             return;
@@ -248,7 +248,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             Err(e) => Err(e),
         };
         self.state.shared.remove_pending(serial);
-        completions.push(Completion { serial, result });
+        completions.push(PendingCompletion { serial, result });
     }
 }
 
@@ -283,7 +283,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     }
 
     /// See [`Pinned::complete_pending`].
-    pub fn complete_pending(&mut self, wait: bool) -> Vec<Completion<V::Owned>> {
+    pub fn complete_pending(&mut self, wait: bool) -> Vec<PendingCompletion<V::Owned>> {
         self.pin().complete_pending(wait)
     }
 

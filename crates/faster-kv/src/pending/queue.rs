@@ -10,10 +10,7 @@ use faster_index::KeyHash;
 use crate::chain::{DiskLookup, DiskRecord};
 use crate::codec::Codec;
 use crate::ops::update::Rmw;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::sync::lock;
 
 /// What a pending operation does once its record is known.
 pub(crate) enum Kind<V: Codec + ?Sized> {

@@ -91,8 +91,8 @@ fn verify_checkpoint(
         Ok(meta) => meta,
         Err(e) => {
             let file = match &e {
-                faster_cpr::CheckpointError::Corrupt { path, .. }
-                | faster_cpr::CheckpointError::Io { path, .. } => path.clone(),
+                faster_cpr::CheckpointFileError::Corrupt { path, .. }
+                | faster_cpr::CheckpointFileError::Io { path, .. } => path.clone(),
                 _ => tdir.join(faster_cpr::COMPLETE_FILE),
             };
             findings.push(Finding {
