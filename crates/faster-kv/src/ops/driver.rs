@@ -30,69 +30,106 @@ pub(crate) enum Driven<T> {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
-    /// Runs `op` on `key` until it finishes (or, with [`Wait::Defer`], needs the device).
-    /// `device` is the answer of the device to an earlier [`Driven::Deferred`]: the index
-    /// entry then and the record found.
+    /// One attempt of `op` on `key` under the session's guard: a fresh one, or the one after
+    /// the device answered.
     #[inline(always)]
+    fn attempt<O: Operation<K, V>>(
+        &mut self,
+        op: &mut O,
+        key: KeyRef<'_>,
+        device: Option<FromDevice<'_>>,
+    ) -> Result<Step<O::Output>, OpError> {
+        let (store, guard, state) = self.parts();
+        let mut at = Attempt {
+            store,
+            guard,
+            ctx: state.ctx,
+            key,
+            stats: &state.stats,
+            value: &mut state.value,
+        };
+        match device {
+            None => op.attempt(&mut at),
+            Some(device) => op.after_device(&mut at, device),
+        }
+    }
+
+    /// Runs `op` on `key` until it finishes (or, with [`Wait::Defer`], needs the device),
+    /// acting on `step`, the outcome of its last attempt.
+    #[inline(never)]
     pub(crate) fn drive<O: Operation<K, V>>(
         &mut self,
         op: &mut O,
         key: KeyRef<'_>,
         wait: Wait,
-        mut device: Option<(u64, Option<DiskRecord>)>,
+        mut step: Step<O::Output>,
     ) -> Result<Driven<O::Output>, OpError> {
         loop {
-            let step = {
-                let (store, guard, state) = self.parts();
-                let mut at = Attempt {
-                    store,
-                    guard,
-                    ctx: state.ctx,
-                    key,
-                    stats: &state.stats,
-                    value: &mut state.value,
-                };
-                match device.take() {
-                    None => op.attempt(&mut at)?,
-                    Some((entry, found)) => op.after_device(
-                        &mut at,
-                        FromDevice {
-                            entry,
-                            found: found.as_ref(),
-                        },
-                    )?,
-                }
-            };
-            match step {
+            step = match step {
                 Step::Done(out) => return Ok(Driven::Done(out)),
-                Step::Retry => self.retry(),
-                Step::CprShift => self.cpr_shift(),
+                Step::Retry => {
+                    self.retry();
+                    self.attempt(op, key, None)?
+                }
+                Step::CprShift => {
+                    self.cpr_shift();
+                    self.attempt(op, key, None)?
+                }
                 Step::Pending { read, entry } => match wait {
                     Wait::Defer => return Ok(Driven::Deferred { read, entry }),
                     Wait::Block => {
-                        device = Some((entry, self.lookup_blocking(key.bytes, read)?));
+                        let found = self.lookup_blocking(key.bytes, read)?;
+                        let device = FromDevice {
+                            entry,
+                            found: found.as_ref(),
+                        };
+                        self.attempt(op, key, Some(device))?
                     }
                 },
-            }
+            };
         }
     }
 
-    /// Runs `op` on `key` to the end, waiting for the device if it must.
+    /// Starts `op` on `key`, or finishes it with the device's answer (`device`), and drives it
+    /// (see [`Pinned::drive`]).
+    pub(crate) fn start<O: Operation<K, V>>(
+        &mut self,
+        op: &mut O,
+        key: KeyRef<'_>,
+        wait: Wait,
+        device: Option<FromDevice<'_>>,
+    ) -> Result<Driven<O::Output>, OpError> {
+        let step = self.attempt(op, key, device)?;
+        self.drive(op, key, wait, step)
+    }
+
+    /// Runs `op` on `key` to the end, waiting for the device if it must. The first attempt is
+    /// inline; whatever does not finish at once goes to the driver, out of line, so that the
+    /// common path stays short (consecutive operations overlap their memory misses only when
+    /// the code between them fits the CPU's out-of-order window).
     #[inline(always)]
     pub(crate) fn run<O: Operation<K, V>>(
         &mut self,
         op: &mut O,
         key: KeyRef<'_>,
     ) -> Result<O::Output, OpError> {
+        let mut step = self.attempt(op, key, None)?;
         loop {
-            // With `Wait::Block` the driver never defers; the loop only makes that total.
-            if let Driven::Done(out) = self.drive(op, key, Wait::Block, None)? {
+            if let Step::Done(out) = step {
                 return Ok(out);
+            }
+            // With `Wait::Block` the driver never defers; the loop only makes that total.
+            match self.drive(op, key, Wait::Block, step)? {
+                Driven::Done(out) => return Ok(out),
+                Driven::Deferred { .. } => step = self.attempt(op, key, None)?,
             }
         }
     }
 
-    /// Follows a chain on the device, blocking, with no protection held.
+    /// Follows a chain on the device, blocking, with no protection held. Cold and never
+    /// inlined: it keeps the device path out of the code of the in-memory one.
+    #[cold]
+    #[inline(never)]
     fn lookup_blocking(&mut self, key: &[u8], at: Address) -> Result<Option<DiskRecord>, OpError> {
         self.unprotect();
         self.state.stats.bump(Counter::Pending);

@@ -49,7 +49,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
 
     /// `Done(Word)` for a word value, `Done(InBuffer)` with the value's bytes in the buffer,
     /// `Done(No)` when the key is absent or deleted.
-    #[inline]
+    #[inline(always)]
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<Found>, OpError> {
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,

@@ -23,7 +23,7 @@ pub(crate) struct UpsertOp<'v> {
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
     type Output = ();
 
-    #[inline]
+    #[inline(always)]
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<()>, OpError> {
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
             return Ok(Step::Retry);

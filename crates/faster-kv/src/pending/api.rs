@@ -10,7 +10,7 @@ use super::queue::{Kind, PendingOp};
 use crate::chain::{DiskLookup, DiskRecord, DiskStep};
 use crate::codec::Codec;
 use crate::error::OpError;
-use crate::ops::attempt::{KeyRef, with_key};
+use crate::ops::attempt::{FromDevice, KeyRef, with_key};
 use crate::ops::driver::{Driven, Wait};
 use crate::ops::read::ReadOp;
 use crate::ops::rmw::RmwOp;
@@ -47,9 +47,9 @@ pub struct PendingCompletion<T> {
     pub result: Result<Completed<T>, OpError>,
 }
 
-/// The device's answer to a pending operation: the index entry when it went pending, and
-/// the record found.
-type Answer = Option<(u64, Option<DiskRecord>)>;
+/// The device's answer to a pending operation (the index entry when it went pending, and the
+/// record found), or `None` for a fresh start.
+type Answer<'a> = Option<FromDevice<'a>>;
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// Number of operations waiting for the device.
@@ -91,9 +91,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         &mut self,
         serial: u64,
         key: KeyRef<'_>,
-        answer: Answer,
+        answer: Answer<'_>,
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
-        match self.drive(&mut ReadOp, key, Wait::Defer, answer)? {
+        match self.start(&mut ReadOp, key, Wait::Defer, answer)? {
             Driven::Done(found) => self.read_result(found).map(Outcome::Ready),
             Driven::Deferred { read, entry } => {
                 self.enqueue(serial, Kind::Read, key, entry, read);
@@ -108,14 +108,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         serial: u64,
         key: KeyRef<'_>,
         mut rmw: Box<dyn Rmw<V> + Send>,
-        answer: Answer,
+        answer: Answer<'_>,
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
         let driven = {
             let mut update = update::typed::<V>(&mut *rmw);
             let mut op = RmwOp {
                 update: &mut update,
             };
-            self.drive(&mut op, key, Wait::Defer, answer)?
+            self.start(&mut op, key, Wait::Defer, answer)?
         };
         match driven {
             Driven::Done(done) => self.rmw_result(done).map(Outcome::Ready),
@@ -232,7 +232,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             bytes: &op.lookup.key,
             hash: op.hash,
         };
-        let answer = Some((op.entry, record));
+        let answer = Some(FromDevice {
+            entry: op.entry,
+            found: record.as_ref(),
+        });
         let outcome = match op.kind {
             Kind::Read => self
                 .drive_read(serial, key, answer)
