@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 /// Longest allowed source file.
 const MAX_LINES: usize = 1000;
 
-/// Crates at the bottom of the graph: the epoch and the device know nothing of records,
-/// pages or checkpoints, so they name no other workspace crate.
-const LEAVES: [&str; 2] = ["faster-epoch", "faster-device"];
+/// Crates at the bottom of the graph: the epoch, the device and the address know nothing of
+/// records, pages or checkpoints, so they name no other workspace crate.
+const LEAVES: [&str; 3] = ["faster-epoch", "faster-device", "faster-address"];
 
 /// Runs every check and reports all problems at once.
 pub(crate) fn run(root: &Path) -> Result<(), String> {

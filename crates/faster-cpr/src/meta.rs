@@ -2,6 +2,7 @@
 //! (magic `FRSCKPT\n`, format version 2, xxh3 checksum). The byte layout is in
 //! `docs/formats.md`.
 
+use faster_address::Address;
 use serde::{Deserialize, Serialize};
 
 use crate::envelope;
@@ -117,12 +118,22 @@ impl CheckpointMeta {
             if !(log.begin <= log.snapshot_start && log.snapshot_start <= log.final_address) {
                 return Err(FormatError::Inconsistent("snapshot start outside the log"));
             }
-            if log.final_address >= 1 << 48 {
+            if log.final_address >= Address::LIMIT {
                 return Err(FormatError::Inconsistent("final address beyond 48 bits"));
             }
             if log.base_chain.iter().any(|&t| t >= self.token) {
                 return Err(FormatError::Inconsistent("a base checkpoint is not older"));
             }
+        }
+        let index_starts = [Some(&self.index_meta), self.index.as_ref()];
+        if index_starts
+            .iter()
+            .flatten()
+            .any(|index| index.start_address >= Address::LIMIT)
+        {
+            return Err(FormatError::Inconsistent(
+                "index start address beyond 48 bits",
+            ));
         }
         if self.index_token > self.token {
             return Err(FormatError::Inconsistent(

@@ -107,6 +107,7 @@ pub use config::{
 };
 pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Status};
 pub use faster_cpr::{LogCheckpointKind, SessionCommit};
+pub use faster_hlog::Address;
 pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};

@@ -13,8 +13,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use faster_cpr::{Action, LogCheckpointKind, Phase, SystemState};
+use faster_hlog::Address;
 
 use super::error::CheckpointError;
+use super::rules::NO_START;
 use super::run::{Job, Run};
 use crate::codec::Codec;
 use crate::store::Store;
@@ -63,7 +65,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Entry work of the phase `state` just began.
     fn cpr_enter(self: &Arc<Self>, run: &Arc<Run>, state: SystemState) {
         let failed = run.failure().is_some();
-        let tail = self.log.tail_address().raw();
+        let tail = self.log.tail_address();
         match state.phase {
             Phase::IndexCheckpoint => {
                 if failed {
@@ -73,7 +75,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 }
             }
             Phase::Prepare => {
-                run.addresses().start = self.cpr.start.load(Ordering::Acquire);
+                run.addresses().start =
+                    Address::from_masked(self.cpr.start.load(Ordering::Acquire));
                 run.done(state);
             }
             Phase::WaitFlush => {
@@ -106,16 +109,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// the new version appear only after IN_PROGRESS, later, so they all lie at or above it.
     /// The first caller wins; a racing one keeps its value.
     fn publish_start(&self) {
-        let tail = self.log.tail_address().raw();
-        let _ =
-            self.cpr
-                .start
-                .compare_exchange(u64::MAX, tail, Ordering::AcqRel, Ordering::Acquire);
+        let tail = self.log.tail_address();
+        let _ = self.cpr.start.compare_exchange(
+            NO_START.raw(),
+            tail.raw(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 
     /// The run reached rest: publish its outcome.
     fn cpr_finish(&self, run: &Arc<Run>) {
-        self.cpr.start.store(u64::MAX, Ordering::Release);
+        self.cpr.start.store(NO_START.raw(), Ordering::Release);
         self.cpr.captured.store(0, Ordering::Release);
         *lock(&self.cpr.run) = None;
         match run.failure() {
@@ -135,7 +140,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     final_address: meta
                         .as_ref()
                         .and_then(|m| m.log.as_ref())
-                        .map(|l| l.final_address),
+                        .map(|l| Address::from_masked(l.final_address)),
                     sessions: meta.map(|m| m.sessions).unwrap_or_default(),
                     duration: run.started.elapsed(),
                 };
@@ -204,7 +209,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 // Addresses recorded before the state changes, so that an operation that
                 // sees the new state allocates at or above them: the index snapshot's start
                 // (PREP_INDEX_CHKPT) and the version change's start (PREPARE).
-                let tail = self.log.tail_address().raw();
+                let tail = self.log.tail_address();
                 run.addresses().index_start = tail;
                 if first.phase == Phase::Prepare {
                     self.publish_start();
@@ -213,7 +218,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if let Err(e) = dir.create(run.token) {
                     run.fail(e.into());
                 }
-                run.addresses().begin = self.log.begin_address().raw();
+                run.addresses().begin = self.log.begin_address();
                 match self.cpr.machine.try_start(run.action) {
                     Ok(first) => {
                         self.cpr_enter(run, first);

@@ -8,6 +8,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use faster_cpr::{Action, IndexMeta, SessionCommit, SystemState};
+use faster_hlog::Address;
 
 use super::error::CheckpointError;
 
@@ -18,11 +19,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Addresses a checkpoint records as its phases begin.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunAddresses {
-    pub(crate) begin: u64,
-    pub(crate) index_start: u64,
-    pub(crate) start: u64,
-    pub(crate) final_address: u64,
-    pub(crate) snapshot_start: u64,
+    pub(crate) begin: Address,
+    pub(crate) index_start: Address,
+    pub(crate) start: Address,
+    pub(crate) final_address: Address,
+    pub(crate) snapshot_start: Address,
     pub(crate) base_chain: Vec<u64>,
     pub(crate) index: Option<IndexMeta>,
 }
@@ -47,7 +48,7 @@ pub struct CheckpointInfo {
     /// The version it captured.
     pub version: u32,
     /// Where the recovered log ends (`None` for an index-only checkpoint).
-    pub final_address: Option<u64>,
+    pub final_address: Option<Address>,
     /// Every session's commit point.
     pub sessions: Vec<SessionCommit>,
     /// From start to the durable completion marker.

@@ -12,6 +12,7 @@
 use std::io::Read;
 
 use faster_cpr::FormatError;
+use faster_hlog::Address;
 
 use super::direct::DirectWriter;
 
@@ -163,7 +164,7 @@ impl<R: Read> SnapshotReader<R> {
         if len as usize > self.max_chunk || head[12..16] != [0; 4] {
             return Err(FormatError::Inconsistent("snapshot chunk length out of range").into());
         }
-        if address >= 1 << 48 {
+        if address >= Address::LIMIT {
             return Err(FormatError::Inconsistent("snapshot chunk address beyond 48 bits").into());
         }
         let mut data = vec![0u8; len as usize];

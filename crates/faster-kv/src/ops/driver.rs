@@ -26,7 +26,7 @@ pub(crate) enum Driven<T> {
     Done(T),
     /// Needs the device (only with [`Wait::Defer`]): read from `read`; the index entry
     /// pointed at `entry`.
-    Deferred { read: Address, entry: u64 },
+    Deferred { read: Address, entry: Address },
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
@@ -39,7 +39,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         op: &mut O,
         key: KeyRef<'_>,
         wait: Wait,
-        mut device: Option<(u64, Option<DiskRecord>)>,
+        mut device: Option<(Address, Option<DiskRecord>)>,
     ) -> Result<Driven<O::Output>, OpError> {
         loop {
             let step = {

@@ -49,7 +49,7 @@ pub struct Completion<T> {
 
 /// The device's answer to a pending operation: the index entry when it went pending, and
 /// the record found.
-type Answer = Option<(u64, Option<DiskRecord>)>;
+type Answer = Option<(Address, Option<DiskRecord>)>;
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// Number of operations waiting for the device.
@@ -127,7 +127,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     }
 
     /// Registers a pending operation and issues its first device read.
-    fn enqueue(&mut self, serial: u64, kind: Kind<V>, key: KeyRef<'_>, entry: u64, read: Address) {
+    fn enqueue(
+        &mut self,
+        serial: u64,
+        kind: Kind<V>,
+        key: KeyRef<'_>,
+        entry: Address,
+        read: Address,
+    ) {
         self.state.stats.bump(Counter::Pending);
         // Pending operations are left out of commit points until they finish (rule R9).
         self.state.shared.add_pending(serial);

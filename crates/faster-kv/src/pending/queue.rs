@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use faster_hlog::{LogError, ReadBuffer};
+use faster_hlog::{Address, LogError, ReadBuffer};
 use faster_index::KeyHash;
 
 use crate::chain::{DiskLookup, DiskRecord};
@@ -26,7 +26,7 @@ pub(crate) struct PendingOp<V: Codec + ?Sized> {
     pub(crate) kind: Kind<V>,
     pub(crate) hash: KeyHash,
     /// The index entry's address when the operation went pending.
-    pub(crate) entry: u64,
+    pub(crate) entry: Address,
     pub(crate) lookup: DiskLookup,
 }
 
