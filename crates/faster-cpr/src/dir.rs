@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use faster_device::write_file_durably;
 
 use crate::error::CheckpointError;
+use crate::ids::CheckpointToken;
 use crate::meta::{self, CheckpointMeta};
 
 /// Name of the metadata file.
@@ -58,8 +59,8 @@ impl CheckpointDir {
     }
 
     /// The directory of checkpoint `token`.
-    pub fn token_dir(&self, token: u64) -> PathBuf {
-        self.root.join(format!("{PREFIX}{token:020}"))
+    pub fn token_dir(&self, token: CheckpointToken) -> PathBuf {
+        self.root.join(format!("{PREFIX}{:020}", token.get()))
     }
 
     /// Creates the directory of checkpoint `token`, empty (an earlier, incomplete attempt with
@@ -67,7 +68,7 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointError::Io`].
-    pub fn create(&self, token: u64) -> Result<PathBuf, CheckpointError> {
+    pub fn create(&self, token: CheckpointToken) -> Result<PathBuf, CheckpointError> {
         let dir = self.token_dir(token);
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -103,7 +104,7 @@ impl CheckpointDir {
     /// # Errors
     /// [`CheckpointError::NotFound`] when there is no completion marker,
     /// [`CheckpointError::Corrupt`] naming the damaged file, [`CheckpointError::Io`].
-    pub fn read(&self, token: u64) -> Result<CheckpointMeta, CheckpointError> {
+    pub fn read(&self, token: CheckpointToken) -> Result<CheckpointMeta, CheckpointError> {
         let dir = self.token_dir(token);
         let marker_path = dir.join(COMPLETE_FILE);
         let marker = match fs::read(&marker_path) {
@@ -143,8 +144,8 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointError::Io`] when the root cannot be listed.
-    pub fn tokens(&self) -> Result<Vec<u64>, CheckpointError> {
-        let mut tokens: Vec<u64> = fs::read_dir(&self.root)
+    pub fn tokens(&self) -> Result<Vec<CheckpointToken>, CheckpointError> {
+        let mut tokens: Vec<CheckpointToken> = fs::read_dir(&self.root)
             .map_err(|e| io(&self.root, e))?
             .filter_map(|entry| entry.ok())
             .filter_map(|entry| {
@@ -153,6 +154,7 @@ impl CheckpointDir {
                     .to_str()
                     .and_then(|name| name.strip_prefix(PREFIX))
                     .and_then(|n| n.parse().ok())
+                    .map(CheckpointToken::new)
             })
             .collect();
         tokens.sort_unstable();
@@ -166,7 +168,7 @@ impl CheckpointDir {
     /// [`CheckpointError::Io`] when the root cannot be listed.
     pub fn latest(
         &self,
-        mut skipped: impl FnMut(u64, CheckpointError),
+        mut skipped: impl FnMut(CheckpointToken, CheckpointError),
     ) -> Result<Option<CheckpointMeta>, CheckpointError> {
         for token in self.tokens()?.into_iter().rev() {
             match self.read(token) {
@@ -183,7 +185,7 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointError::Io`].
-    pub fn retire(&self, token: u64) -> Result<(), CheckpointError> {
+    pub fn retire(&self, token: CheckpointToken) -> Result<(), CheckpointError> {
         let dir = self.token_dir(token);
         match fs::remove_file(dir.join(COMPLETE_FILE)) {
             Ok(()) => sync_dir(&dir),
@@ -196,7 +198,7 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointError::Io`].
-    pub fn remove(&self, token: u64) -> Result<(), CheckpointError> {
+    pub fn remove(&self, token: CheckpointToken) -> Result<(), CheckpointError> {
         let dir = self.token_dir(token);
         fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
         sync_dir(&self.root)

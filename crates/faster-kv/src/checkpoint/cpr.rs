@@ -77,7 +77,7 @@ impl Cpr {
                 .tokens()
                 .ok()
                 .and_then(|t| t.last().copied())
-                .map_or(1, |t| t + 1),
+                .map_or(1, |t| t.get() + 1),
             None => 1,
         };
         Self {

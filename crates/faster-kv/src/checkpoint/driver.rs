@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use faster_cpr::{Action, LogCheckpointKind, Phase, SystemState};
+use faster_cpr::{Action, CheckpointToken, LogCheckpointKind, Phase, SystemState};
 use faster_hlog::Address;
 
 use super::error::CheckpointError;
@@ -163,7 +163,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 return Err(CheckpointError::Busy);
             }
             // Taken under the lock, so a refused start uses up no token.
-            let token = self.cpr.next_token.fetch_add(1, Ordering::Relaxed);
+            let token = CheckpointToken::new(self.cpr.next_token.fetch_add(1, Ordering::Relaxed));
             let version = self.cpr.machine.state().version;
             let run = Arc::new(Run::new(token, action, version, dir.token_dir(token)));
             *current = Some(Arc::clone(&run));

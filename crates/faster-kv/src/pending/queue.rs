@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use faster_cpr::Serial;
 use faster_hlog::{Address, LogError, ReadBuffer};
 use faster_index::KeyHash;
 
@@ -35,17 +36,17 @@ pub(crate) type IoResult = Result<ReadBuffer, LogError>;
 /// Device reads completed for one session, waiting to be digested.
 #[derive(Default)]
 pub(crate) struct IoQueue {
-    done: Mutex<VecDeque<(u64, IoResult)>>,
+    done: Mutex<VecDeque<(Serial, IoResult)>>,
     ready: Condvar,
 }
 
 impl IoQueue {
-    pub(crate) fn push(&self, serial: u64, result: IoResult) {
+    pub(crate) fn push(&self, serial: Serial, result: IoResult) {
         lock(&self.done).push_back((serial, result));
         self.ready.notify_one();
     }
 
-    pub(crate) fn take(&self) -> VecDeque<(u64, IoResult)> {
+    pub(crate) fn take(&self) -> VecDeque<(Serial, IoResult)> {
         std::mem::take(&mut *lock(&self.done))
     }
 
@@ -62,9 +63,9 @@ impl IoQueue {
 
 /// A session's pending operations and its completion queue.
 pub(crate) struct PendingOps<V: Codec + ?Sized> {
-    pub(crate) ops: HashMap<u64, PendingOp<V>>,
+    pub(crate) ops: HashMap<Serial, PendingOp<V>>,
     /// Operations whose lookup ended without I/O (the chain left the log).
-    pub(crate) resolved: VecDeque<(u64, Option<DiskRecord>)>,
+    pub(crate) resolved: VecDeque<(Serial, Option<DiskRecord>)>,
     pub(crate) queue: Arc<IoQueue>,
 }
 
