@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(faster_cpr::CheckpointMeta::decode(&again).as_ref(), Ok(&meta));
     }
     // The marker checked against the input itself and against a fixed metadata blob.
-    let _ = faster_cpr::check_complete(data, 1, data);
-    let _ = faster_cpr::check_complete(data, 7, b"metadata");
+    let _ = faster_cpr::check_complete(data, faster_cpr::CheckpointToken::new(1), data);
+    let _ = faster_cpr::check_complete(data, faster_cpr::CheckpointToken::new(7), b"metadata");
 });

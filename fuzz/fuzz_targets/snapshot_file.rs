@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = faster_kv::checkpoint::parse_snapshot(data, 1, 4096);
+    let _ = faster_kv::checkpoint::parse_snapshot(data, faster_kv::CheckpointToken::new(1), 4096);
 });

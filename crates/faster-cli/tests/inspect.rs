@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
+use faster_kv::{CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind};
 
 /// What a run of the binary printed, and whether it succeeded.
 struct Run {
@@ -51,7 +51,7 @@ fn options(log: LogCheckpointKind) -> CheckpointOptions {
 }
 
 /// A store with a fold-over checkpoint over several segment files; returns its token.
-fn store_on_disk(dir: &Path) -> u64 {
+fn store_on_disk(dir: &Path) -> CheckpointToken {
     let store: FasterKv<u64, u64> = small(dir).open().unwrap();
     let mut s = store.session().unwrap();
     (0..12_000u64).for_each(|k| s.upsert(&k, &k).unwrap());

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use faster_device::write_file_durably;
 
 use crate::error::CheckpointFileError;
+use crate::ids::CheckpointToken;
 use crate::meta::{self, CheckpointMeta};
 
 /// Name of the metadata file.
@@ -58,8 +59,8 @@ impl CheckpointDir {
     }
 
     /// The directory of checkpoint `token`.
-    pub fn token_dir(&self, token: u64) -> PathBuf {
-        self.root.join(format!("{PREFIX}{token:020}"))
+    pub fn token_dir(&self, token: CheckpointToken) -> PathBuf {
+        self.root.join(format!("{PREFIX}{:020}", token.get()))
     }
 
     /// Creates the directory of checkpoint `token`, empty (an earlier, incomplete attempt with
@@ -67,7 +68,7 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointFileError::Io`].
-    pub fn create(&self, token: u64) -> Result<PathBuf, CheckpointFileError> {
+    pub fn create(&self, token: CheckpointToken) -> Result<PathBuf, CheckpointFileError> {
         let dir = self.token_dir(token);
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -106,7 +107,7 @@ impl CheckpointDir {
     /// # Errors
     /// [`CheckpointFileError::NotFound`] when there is no completion marker,
     /// [`CheckpointFileError::Corrupt`] naming the damaged file, [`CheckpointFileError::Io`].
-    pub fn read(&self, token: u64) -> Result<CheckpointMeta, CheckpointFileError> {
+    pub fn read(&self, token: CheckpointToken) -> Result<CheckpointMeta, CheckpointFileError> {
         let dir = self.token_dir(token);
         let marker_path = dir.join(COMPLETE_FILE);
         let marker = match fs::read(&marker_path) {
@@ -147,8 +148,8 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointFileError::Io`] when the root cannot be listed.
-    pub fn tokens(&self) -> Result<Vec<u64>, CheckpointFileError> {
-        let mut tokens: Vec<u64> = fs::read_dir(&self.root)
+    pub fn tokens(&self) -> Result<Vec<CheckpointToken>, CheckpointFileError> {
+        let mut tokens: Vec<CheckpointToken> = fs::read_dir(&self.root)
             .map_err(|e| io(&self.root, e))?
             .filter_map(|entry| entry.ok())
             .filter_map(|entry| {
@@ -157,6 +158,7 @@ impl CheckpointDir {
                     .to_str()
                     .and_then(|name| name.strip_prefix(PREFIX))
                     .and_then(|n| n.parse().ok())
+                    .map(CheckpointToken::new)
             })
             .collect();
         tokens.sort_unstable();
@@ -170,7 +172,7 @@ impl CheckpointDir {
     /// [`CheckpointFileError::Io`] when the root cannot be listed.
     pub fn latest(
         &self,
-        mut skipped: impl FnMut(u64, CheckpointFileError),
+        mut skipped: impl FnMut(CheckpointToken, CheckpointFileError),
     ) -> Result<Option<CheckpointMeta>, CheckpointFileError> {
         for token in self.tokens()?.into_iter().rev() {
             match self.read(token) {
@@ -187,7 +189,7 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointFileError::Io`].
-    pub fn retire(&self, token: u64) -> Result<(), CheckpointFileError> {
+    pub fn retire(&self, token: CheckpointToken) -> Result<(), CheckpointFileError> {
         let dir = self.token_dir(token);
         match fs::remove_file(dir.join(COMPLETE_FILE)) {
             Ok(()) => sync_dir(&dir),
@@ -200,7 +202,7 @@ impl CheckpointDir {
     ///
     /// # Errors
     /// [`CheckpointFileError::Io`].
-    pub fn remove(&self, token: u64) -> Result<(), CheckpointFileError> {
+    pub fn remove(&self, token: CheckpointToken) -> Result<(), CheckpointFileError> {
         let dir = self.token_dir(token);
         fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
         sync_dir(&self.root)

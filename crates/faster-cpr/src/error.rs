@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::ids::CheckpointToken;
+
 /// What is wrong with a blob of checkpoint bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -75,7 +77,7 @@ pub enum CheckpointFileError {
     #[error("no complete checkpoint {token} in {}", dir.display())]
     NotFound {
         /// The token asked for.
-        token: u64,
+        token: CheckpointToken,
         /// The checkpoint directory.
         dir: PathBuf,
     },

@@ -36,11 +36,13 @@
 //!   marker.
 //!
 //! The store ([`faster-kv`](https://docs.rs/faster-kv)) supplies each phase's work; this crate
-//! holds the state, the formats and the directory layout.
+//! holds the state, the formats and the directory layout, and the numbers they speak of:
+//! [`CheckpointToken`], [`SessionId`] and [`Serial`] (each written as the `u64` it wraps).
 
 mod dir;
 pub mod envelope;
 mod error;
+mod ids;
 mod machine;
 mod meta;
 mod state;
@@ -48,6 +50,7 @@ mod sync;
 
 pub use dir::{COMPLETE_FILE, CheckpointDir, INDEX_FILE, META_FILE, SNAPSHOT_FILE, sync_dir};
 pub use error::{CheckpointFileError, FormatError};
+pub use ids::{CheckpointToken, Serial, SessionId};
 pub use machine::StateMachine;
 pub use meta::{
     COMPLETE_MAGIC, CheckpointMeta, IndexMeta, LogMeta, META_MAGIC, META_VERSION, SessionCommit,

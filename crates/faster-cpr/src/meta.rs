@@ -2,10 +2,12 @@
 //! (magic `FRSCKPT\n`, format version 2, xxh3 checksum). The byte layout is in
 //! `docs/formats.md`.
 
+use faster_address::Address;
 use serde::{Deserialize, Serialize};
 
 use crate::envelope;
 use crate::error::FormatError;
+use crate::ids::{CheckpointToken, Serial, SessionId};
 use crate::state::LogCheckpointKind;
 
 /// Magic of checkpoint metadata.
@@ -24,11 +26,11 @@ pub const COMPLETE_MAGIC: [u8; 8] = *b"FRSDONE\n";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionCommit {
     /// The session's identifier.
-    pub id: u64,
+    pub id: SessionId,
     /// The last serial number the commit point covers.
-    pub serial: u64,
+    pub serial: Serial,
     /// Serial numbers at or below `serial` that are not in the checkpoint.
-    pub excluded: Vec<u64>,
+    pub excluded: Vec<Serial>,
 }
 
 /// The log part of a checkpoint.
@@ -48,7 +50,7 @@ pub struct LogMeta {
     pub snapshot_start: u64,
     /// Incremental snapshots: the checkpoints whose snapshot files are applied first, oldest
     /// first (a full snapshot, then earlier increments).
-    pub base_chain: Vec<u64>,
+    pub base_chain: Vec<CheckpointToken>,
 }
 
 /// The index part of a checkpoint (a fuzzy snapshot of the hash table).
@@ -67,7 +69,7 @@ pub struct IndexMeta {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointMeta {
     /// The checkpoint's token (its number; later checkpoints have larger tokens).
-    pub token: u64,
+    pub token: CheckpointToken,
     /// The identity of the store that took it (from the store's manifest).
     pub store_id: u128,
     /// The identity of the log whose bytes it needs (the incarnation its segment files carry),
@@ -81,7 +83,7 @@ pub struct CheckpointMeta {
     /// The index snapshot in this checkpoint's directory, if it has one.
     pub index: Option<IndexMeta>,
     /// The checkpoint whose index snapshot recovery loads (this one's or an earlier one's).
-    pub index_token: u64,
+    pub index_token: CheckpointToken,
     /// The index snapshot recovery loads (copied from `index_token`'s metadata).
     pub index_meta: IndexMeta,
     /// Commit point of every session known to the store.
@@ -117,12 +119,22 @@ impl CheckpointMeta {
             if !(log.begin <= log.snapshot_start && log.snapshot_start <= log.final_address) {
                 return Err(FormatError::Inconsistent("snapshot start outside the log"));
             }
-            if log.final_address >= 1 << 48 {
+            if log.final_address >= Address::LIMIT {
                 return Err(FormatError::Inconsistent("final address beyond 48 bits"));
             }
             if log.base_chain.iter().any(|&t| t >= self.token) {
                 return Err(FormatError::Inconsistent("a base checkpoint is not older"));
             }
+        }
+        let index_starts = [Some(&self.index_meta), self.index.as_ref()];
+        if index_starts
+            .iter()
+            .flatten()
+            .any(|index| index.start_address >= Address::LIMIT)
+        {
+            return Err(FormatError::Inconsistent(
+                "index start address beyond 48 bits",
+            ));
         }
         if self.index_token > self.token {
             return Err(FormatError::Inconsistent(
@@ -152,7 +164,7 @@ impl CheckpointMeta {
 
 /// The completion marker's content: the token and the checksum of its metadata file, so a
 /// marker left by another checkpoint (or a metadata file replaced after it) does not count.
-pub fn encode_complete(token: u64, meta_bytes: &[u8]) -> Vec<u8> {
+pub fn encode_complete(token: CheckpointToken, meta_bytes: &[u8]) -> Vec<u8> {
     envelope::seal(
         COMPLETE_MAGIC,
         META_VERSION,
@@ -164,7 +176,11 @@ pub fn encode_complete(token: u64, meta_bytes: &[u8]) -> Vec<u8> {
 ///
 /// # Errors
 /// [`FormatError`] when the marker is damaged or belongs to other metadata.
-pub fn check_complete(marker: &[u8], token: u64, meta_bytes: &[u8]) -> Result<(), FormatError> {
+pub fn check_complete(
+    marker: &[u8],
+    token: CheckpointToken,
+    meta_bytes: &[u8],
+) -> Result<(), FormatError> {
     let payload = envelope::open(COMPLETE_MAGIC, META_VERSION, marker)?;
     if payload != encode_complete_payload(token, meta_bytes) {
         return Err(FormatError::Inconsistent(
@@ -174,8 +190,8 @@ pub fn check_complete(marker: &[u8], token: u64, meta_bytes: &[u8]) -> Result<()
     Ok(())
 }
 
-fn encode_complete_payload(token: u64, meta_bytes: &[u8]) -> Vec<u8> {
-    let mut payload = token.to_le_bytes().to_vec();
+fn encode_complete_payload(token: CheckpointToken, meta_bytes: &[u8]) -> Vec<u8> {
+    let mut payload = token.get().to_le_bytes().to_vec();
     payload.extend_from_slice(&twox_hash::XxHash3_64::oneshot(meta_bytes).to_le_bytes());
     payload
 }

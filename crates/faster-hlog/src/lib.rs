@@ -80,7 +80,6 @@
 //! [`Device::flush`]) gives a durable prefix; a log reopens at a
 //! known point with [`HybridLog::recover`].
 
-mod address;
 mod config;
 mod error;
 mod evict;
@@ -93,9 +92,9 @@ mod scan;
 mod sync;
 mod tail;
 
-pub use address::Address;
 pub use config::{LogConfig, MAX_PAGE_SIZE_BITS, MIN_MEMORY_PAGES, MIN_PAGE_SIZE_BITS};
 pub use error::LogError;
+pub use faster_address::Address;
 pub use faster_device::Device;
 pub use log::{HybridLog, RECORD_ALIGNMENT, RecoveryPoint, Regions};
 pub use read::ReadBuffer;

@@ -28,7 +28,7 @@ use std::thread;
 use std::time::Instant;
 
 use faster_epoch::Epoch;
-use faster_index::{HashIndex, IndexConfig, KeyHash, MAX_ADDRESS};
+use faster_index::{Address, HashIndex, IndexConfig, KeyHash};
 
 const FINDS_PER_THREAD: usize = 4 << 20;
 const BATCH: usize = 16;
@@ -75,8 +75,8 @@ struct Index {
     epoch: Arc<Epoch>,
 }
 
-fn address_of(key: u64) -> u64 {
-    (key & MAX_ADDRESS).max(64)
+fn address_of(key: u64) -> Address {
+    Address::from_masked(key).max(Address::FIRST_VALID)
 }
 
 impl Subject for Index {
@@ -111,7 +111,7 @@ impl Subject for Index {
             state = splitmix(state);
             let key = splitmix(state % keys.len() as u64);
             if let Ok(Some(slot)) = self.index.find(KeyHash(key), &guard) {
-                found += std::hint::black_box(slot.address()).min(1);
+                found += std::hint::black_box(slot.address()).raw().min(1);
             }
             if i % REFRESH_EVERY == 0 {
                 guard.refresh();
@@ -134,7 +134,7 @@ impl Subject for Index {
             }
             for &hash in &batch {
                 if let Ok(Some(slot)) = self.index.find(hash, &guard) {
-                    found += std::hint::black_box(slot.address()).min(1);
+                    found += std::hint::black_box(slot.address()).raw().min(1);
                 }
             }
             if round % (REFRESH_EVERY / BATCH) == 0 {
@@ -150,7 +150,7 @@ struct Scc(scc::HashMap<u64, u64, Build>);
 impl Subject for Scc {
     fn insert_range(&self, keys: &[u64]) {
         for &key in keys {
-            let _ = self.0.insert_sync(key, address_of(key));
+            let _ = self.0.insert_sync(key, address_of(key).raw());
         }
     }
 
@@ -174,7 +174,7 @@ struct Dash(dashmap::DashMap<u64, u64, Build>);
 impl Subject for Dash {
     fn insert_range(&self, keys: &[u64]) {
         for &key in keys {
-            self.0.insert(key, address_of(key));
+            self.0.insert(key, address_of(key).raw());
         }
     }
 

@@ -3,23 +3,22 @@
 
 use std::fmt;
 
-/// Number of address bits of an entry (bits 0–47).
-pub const ADDRESS_BITS: u32 = 48;
-
-/// The largest address an entry can hold.
-pub const MAX_ADDRESS: u64 = (1 << ADDRESS_BITS) - 1;
+use faster_address::Address;
 
 /// The address of an entry that was created but whose record is not installed yet (rule I1).
 ///
 /// It keeps a live entry non-zero even when its tag is 0. A log never hands out this address:
-/// its first valid address is at least 64.
-pub const UNSET_ADDRESS: u64 = 1;
+/// its first valid address is [`Address::FIRST_VALID`].
+pub const UNSET_ADDRESS: Address = Address::from_masked(1);
 
 /// Number of tag bits of an entry (bits 48–61), taken from the same bits of the key hash.
 pub const TAG_BITS: u32 = 14;
 
-/// Position of the tag in both the key hash and the entry.
-const TAG_SHIFT: u32 = ADDRESS_BITS;
+/// Position of the tag in both the key hash and the entry: right above the address.
+const TAG_SHIFT: u32 = Address::BITS;
+// Rule I1: address, tag, reserved bit and tentative bit fill the word exactly. The layout is
+// on disk (index snapshots), so it must not move with the address width.
+const _: () = assert!(Address::BITS == 48 && Address::BITS + TAG_BITS + 2 == 64);
 /// Tag bits, in place.
 const TAG_MASK: u64 = ((1 << TAG_BITS) - 1) << TAG_SHIFT;
 /// Bit 62: reserved, always 0 in a valid entry.
@@ -65,11 +64,10 @@ impl Entry {
     /// The free slot.
     pub const EMPTY: Entry = Entry(0);
 
-    /// A final (non-tentative) entry for `address` and `tag`; `address` is cut to 48 bits and
-    /// `tag` to 14.
+    /// A final (non-tentative) entry for `address` and `tag`; `tag` is cut to 14 bits.
     #[inline]
-    pub const fn new(address: u64, tag: u16) -> Self {
-        Self((address & MAX_ADDRESS) | (((tag as u64) << TAG_SHIFT) & TAG_MASK))
+    pub const fn new(address: Address, tag: u16) -> Self {
+        Self(address.raw() | (((tag as u64) << TAG_SHIFT) & TAG_MASK))
     }
 
     /// A tentative entry: the claim of a slot by an insertion that has not checked for a
@@ -99,8 +97,8 @@ impl Entry {
 
     /// The address: bits 0–47.
     #[inline]
-    pub const fn address(self) -> u64 {
-        self.0 & MAX_ADDRESS
+    pub const fn address(self) -> Address {
+        Address::from_masked(self.0)
     }
 
     /// The tag: bits 48–61.
@@ -132,7 +130,7 @@ impl Entry {
 
     /// The same entry with `address` in place of its own, tag kept, tentative bit cleared.
     #[inline]
-    pub(crate) const fn with_address(self, address: u64) -> Self {
+    pub(crate) const fn with_address(self, address: Address) -> Self {
         Self::new(address, self.tag())
     }
 }
@@ -156,8 +154,9 @@ mod tests {
 
     #[test]
     fn entry_fields_round_trip_and_stay_in_their_bits() {
-        let e = Entry::new(MAX_ADDRESS, (1 << TAG_BITS) - 1);
-        assert_eq!(e.address(), MAX_ADDRESS);
+        let e = Entry::new(Address::MAX, (1 << TAG_BITS) - 1);
+        assert_eq!(e.address(), Address::MAX);
+        assert_eq!(e.raw(), (1 << 62) - 1);
         assert_eq!(e.tag(), (1 << TAG_BITS) - 1);
         assert!(!e.is_tentative());
         assert!(!e.has_reserved_bit());
@@ -168,7 +167,13 @@ mod tests {
         assert!(!t.is_final_with_tag(5));
         assert!(Entry::new(UNSET_ADDRESS, 0).is_final_with_tag(0));
         assert!(!Entry::EMPTY.is_final_with_tag(0));
-        assert_eq!(Entry::new(77, 3).with_address(99), Entry::new(99, 3));
+        let at = |raw| Address::new(raw).unwrap();
+        assert_eq!(
+            Entry::new(at(77), 3).with_address(at(99)),
+            Entry::new(at(99), 3)
+        );
+        assert_eq!(Entry::new(at(0x1234), 5).raw(), 5 << 48 | 0x1234);
+        assert_eq!(Entry::tentative(5).raw(), 1 << 63 | 5 << 48 | 1);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! tentative insert of rule I3) and [`EntrySlot`], the handle on one slot through which the
 //! caller installs or removes its record's address (rule I4).
 
+use faster_address::Address;
 use faster_epoch::Guard;
 
 use crate::bucket::Bucket;
-use crate::entry::{Entry, KeyHash, MAX_ADDRESS, UNSET_ADDRESS};
+use crate::entry::{Entry, KeyHash, UNSET_ADDRESS};
 use crate::error::Busy;
 use crate::index::{HashIndex, NotSend};
 use crate::sync::{AtomicU64, Ordering, Spin};
@@ -50,7 +51,7 @@ impl<'g> EntrySlot<'g> {
     /// The address of [`entry`](Self::entry): the newest record of the chain when it was
     /// found, or [`UNSET_ADDRESS`] for an entry just created.
     #[inline]
-    pub fn address(&self) -> u64 {
+    pub fn address(&self) -> Address {
         self.entry.address()
     }
 
@@ -77,12 +78,16 @@ impl<'g> EntrySlot<'g> {
     /// The current entry, when it is not `{expected_address, tag}` any more.
     ///
     /// # Panics
-    /// If `new_address` is 0 or above [`MAX_ADDRESS`]: addresses come from the log, which never
-    /// produces either (use [`delete_if`](Self::delete_if) to empty a slot).
+    /// If `new_address` is [`Address::INVALID`]: addresses come from the log, which never
+    /// produces it (use [`delete_if`](Self::delete_if) to empty a slot).
     #[inline]
-    pub fn compare_exchange(&self, expected_address: u64, new_address: u64) -> Result<(), Entry> {
-        if new_address == 0 || new_address > MAX_ADDRESS {
-            invalid_address(new_address);
+    pub fn compare_exchange(
+        &self,
+        expected_address: Address,
+        new_address: Address,
+    ) -> Result<(), Entry> {
+        if new_address.is_invalid() {
+            invalid_address();
         }
         let expected = self.entry.with_address(expected_address);
         let new = self.entry.with_address(new_address);
@@ -101,7 +106,7 @@ impl<'g> EntrySlot<'g> {
     /// whether it did. The chain's records stay in the log: the caller decides that none of
     /// them is needed any more.
     #[inline]
-    pub fn delete_if(&self, address: u64) -> bool {
+    pub fn delete_if(&self, address: Address) -> bool {
         let expected = self.entry.with_address(address);
         self.atomic
             .compare_exchange(expected.raw(), 0, Ordering::AcqRel, Ordering::Acquire)
@@ -111,8 +116,8 @@ impl<'g> EntrySlot<'g> {
 
 #[cold]
 #[inline(never)]
-fn invalid_address(address: u64) -> ! {
-    panic!("{address:#x} is not a record address: an entry holds 1..=2^48-1")
+fn invalid_address() -> ! {
+    panic!("address 0 is not a record address: an entry holds 1..=2^48-1")
 }
 
 impl HashIndex {

@@ -4,6 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use faster_address::Address;
 use faster_epoch::Guard;
 
 use crate::config::MAX_TABLE_SIZE_BITS;
@@ -30,12 +31,12 @@ const SPLIT: u8 = 2;
 #[non_exhaustive]
 pub enum RecordLookup {
     /// The record is in memory: the hash of its key and the address of the previous record
-    /// of its chain (0 or [`UNSET_ADDRESS`] when it is the first).
+    /// of its chain ([`Address::INVALID`] or [`UNSET_ADDRESS`] when it is the first).
     InMemory {
         /// The hash of the record's key.
         hash: KeyHash,
         /// The previous record in the chain.
-        previous_address: u64,
+        previous_address: Address,
     },
     /// The record is only on the device: its key is unknown without I/O.
     OnDevice,
@@ -46,7 +47,7 @@ pub enum RecordLookup {
 /// How a growth learns which half of the new table a record belongs to: called with a record
 /// address, it answers from the log (rule G4). It must not block on the index, and should
 /// not panic (a panic counts as [`RecordLookup::OnDevice`]).
-pub type Resolver = std::sync::Arc<dyn Fn(u64) -> RecordLookup + Send + Sync>;
+pub type Resolver = std::sync::Arc<dyn Fn(Address) -> RecordLookup + Send + Sync>;
 
 /// One growth: the old and new tables and the split state of each chunk (rules G2–G5).
 pub(crate) struct GrowState {
@@ -214,11 +215,11 @@ impl GrowState {
     /// first (rule G4).
     fn trace_back_for_other_side(
         &self,
-        start: u64,
-        mut from: u64,
+        start: Address,
+        mut from: Address,
         side: bool,
         old_len: u64,
-    ) -> Option<u64> {
+    ) -> Option<Address> {
         let mut newer = start;
         // A chain runs from newer to older records; an address that does not go down is a
         // broken answer of the resolver, and ends the walk rather than looping.
@@ -241,12 +242,12 @@ impl GrowState {
         None
     }
 
-    fn lookup(&self, address: u64) -> RecordLookup {
+    fn lookup(&self, address: Address) -> RecordLookup {
         let resolver = &self.resolver;
         match catch_unwind(AssertUnwindSafe(|| resolver(address))) {
             Ok(answer) => answer,
             Err(_) => {
-                log::warn!("the growth resolver panicked at address {address:#x}");
+                log::warn!("the growth resolver panicked at address {address}");
                 RecordLookup::OnDevice
             }
         }

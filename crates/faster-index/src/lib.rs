@@ -41,10 +41,11 @@
 //!
 //! The protocol, cited by number in the code.
 //!
-//! - **I1 — entry layout.** Bits 0–47 address, 48–61 tag, 62 reserved (always 0), 63
-//!   tentative. The word 0 is a free slot. An entry created by [`HashIndex::find_or_create`]
-//!   holds [`UNSET_ADDRESS`] (1) until its creator installs a record, so a live entry is never
-//!   0, even with tag 0. The log's first valid address is at least 64.
+//! - **I1 — entry layout.** Bits 0–47 address (an [`Address`], the log's own type), 48–61
+//!   tag, 62 reserved (always 0), 63 tentative. The word 0 is a free slot. An entry created by
+//!   [`HashIndex::find_or_create`] holds [`UNSET_ADDRESS`] (1) until its creator installs a
+//!   record, so a live entry is never 0, even with tag 0. The log's first valid address is at
+//!   least 64.
 //! - **I2 — one entry per tag.** A *chain* — a bucket of the table and the overflow buckets
 //!   linked from it — holds at most one final entry per tag. Lookups return it.
 //! - **I3 — tentative insertion.** `find_or_create`: (1) scan the chain for a final entry
@@ -141,7 +142,7 @@
 //!
 //! ```
 //! use faster_epoch::Epoch;
-//! use faster_index::{HashIndex, IndexConfig, KeyHash};
+//! use faster_index::{Address, HashIndex, IndexConfig, KeyHash, UNSET_ADDRESS};
 //!
 //! let epoch = Epoch::new();
 //! let index = HashIndex::new(IndexConfig::default().buckets(1024), epoch.clone())?;
@@ -149,9 +150,11 @@
 //! let guard = handle.protect();
 //!
 //! let hash = KeyHash(0x1234_5678_9abc_def0);
-//! let slot = index.find_or_create(hash, &guard)?;       // a new entry: UNSET_ADDRESS
-//! slot.compare_exchange(slot.address(), 4096).unwrap(); // install the record at 4096
-//! assert_eq!(index.find(hash, &guard)?.map(|s| s.address()), Some(4096));
+//! let slot = index.find_or_create(hash, &guard)?; // a new entry
+//! assert_eq!(slot.address(), UNSET_ADDRESS);
+//! let record = Address::new(4096).ok_or("address beyond 48 bits")?;
+//! slot.compare_exchange(slot.address(), record).unwrap(); // install the record at 4096
+//! assert_eq!(index.find(hash, &guard)?.map(|s| s.address()), Some(record));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -171,8 +174,9 @@ mod table;
 
 pub use bucket::{BUCKET_BYTES, ENTRIES_PER_BUCKET};
 pub use config::{DEFAULT_TABLE_SIZE_BITS, IndexConfig, MAX_TABLE_SIZE_BITS};
-pub use entry::{ADDRESS_BITS, Entry, KeyHash, MAX_ADDRESS, TAG_BITS, UNSET_ADDRESS};
+pub use entry::{Entry, KeyHash, TAG_BITS, UNSET_ADDRESS};
 pub use error::{Busy, IndexError, InvariantViolation, SnapshotError, SnapshotPart};
+pub use faster_address::Address;
 pub use find::EntrySlot;
 pub use grow::{RecordLookup, Resolver};
 pub use index::HashIndex;

@@ -2,6 +2,7 @@
 //! [`HashIndex::garbage_collect`]. None of them is on the hot path; counts are computed by
 //! walking every chain, not kept by the operations.
 
+use faster_address::Address;
 use faster_epoch::Guard;
 
 use crate::entry::{Entry, UNSET_ADDRESS};
@@ -158,7 +159,7 @@ impl HashIndex {
     ///
     /// # Panics
     /// If `guard` is not a guard of this index's epoch.
-    pub fn garbage_collect(&self, begin_address: u64, guard: &Guard<'_>) -> Result<u64, Busy> {
+    pub fn garbage_collect(&self, begin_address: Address, guard: &Guard<'_>) -> Result<u64, Busy> {
         let table = match self.view(guard) {
             View::Rest(table) => table,
             View::Preparing(_) | View::InProgress(_) => return Err(Busy),

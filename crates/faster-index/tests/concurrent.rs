@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::{hash_with_tag, mix};
+use common::{at, hash_with_tag, mix};
 use faster_epoch::Epoch;
-use faster_index::{HashIndex, IndexConfig, KeyHash};
+use faster_index::{Address, HashIndex, IndexConfig, KeyHash};
 
 const THREADS: usize = 4;
 
@@ -40,13 +40,13 @@ fn concurrent_creators_of_shared_tags_leave_one_entry_per_tag_and_lose_none() {
                     let handle = epoch.register().unwrap();
                     let mut order: Vec<usize> = (0..hashes.len()).collect();
                     order.sort_by_key(|&i| mix(i as u64 ^ (t as u64 * 7919) ^ round));
-                    let mut mine: HashMap<u64, Vec<u64>> = HashMap::new();
+                    let mut mine: HashMap<u64, Vec<Address>> = HashMap::new();
                     barrier.wait();
                     for (n, i) in order.into_iter().enumerate() {
                         let guard = handle.protect();
                         let slot = index.find_or_create(hashes[i], &guard).unwrap();
                         assert_eq!(slot.tag(), hashes[i].tag());
-                        let address = 64 + 8 * ((t * 1_000_000 + n) as u64);
+                        let address = at(64 + 8 * ((t * 1_000_000 + n) as u64));
                         let mut expected = slot.address();
                         while let Err(current) = slot.compare_exchange(expected, address) {
                             expected = current.address();
@@ -57,7 +57,7 @@ fn concurrent_creators_of_shared_tags_leave_one_entry_per_tag_and_lose_none() {
                 })
             })
             .collect();
-        let installed: Vec<HashMap<u64, Vec<u64>>> =
+        let installed: Vec<HashMap<u64, Vec<Address>>> =
             creators.into_iter().map(|t| t.join().unwrap()).collect();
 
         let handle = epoch.register().unwrap();
@@ -76,7 +76,7 @@ fn concurrent_creators_of_shared_tags_leave_one_entry_per_tag_and_lose_none() {
                 installed
                     .iter()
                     .any(|m| m.get(&group(hash)).is_some_and(|a| a.contains(&address))),
-                "entry of {hash:?} holds {address:#x}, which nobody installed for its group"
+                "entry of {hash:?} holds {address}, which nobody installed for its group"
             );
         }
     }
@@ -102,7 +102,7 @@ fn compare_exchange_racing_delete_if_resolves_one_way() {
             let handle = epoch.register().unwrap();
             let guard = handle.protect();
             let slot = index.find_or_create(hash, &guard).unwrap();
-            slot.compare_exchange(slot.address(), 64).unwrap();
+            slot.compare_exchange(slot.address(), at(64)).unwrap();
         }
         let barrier = Arc::new(Barrier::new(2));
         let updater = {
@@ -112,10 +112,10 @@ fn compare_exchange_racing_delete_if_resolves_one_way() {
                 let guard = handle.protect();
                 let slot = index.find(hash, &guard).unwrap().unwrap();
                 barrier.wait();
-                let mut last = 64;
+                let mut last = at(64);
                 for next in 1..50u64 {
-                    match slot.compare_exchange(last, 64 + 8 * next) {
-                        Ok(()) => last = 64 + 8 * next,
+                    match slot.compare_exchange(last, at(64 + 8 * next)) {
+                        Ok(()) => last = at(64 + 8 * next),
                         Err(current) => {
                             assert!(current.is_empty(), "only the delete changes the entry");
                             return None;
@@ -129,7 +129,7 @@ fn compare_exchange_racing_delete_if_resolves_one_way() {
         let guard = handle.protect();
         let slot = index.find(hash, &guard).unwrap().unwrap();
         barrier.wait();
-        let deleted = slot.delete_if(64);
+        let deleted = slot.delete_if(at(64));
         let final_address = updater.join().unwrap();
         let now = index.find(hash, &guard).unwrap().map(|s| s.address());
         if deleted {

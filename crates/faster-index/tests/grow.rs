@@ -7,9 +7,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{TestLog, hash_with_tag, mix};
+use common::{TestLog, at, hash_with_tag, mix};
 use faster_epoch::Epoch;
-use faster_index::{Busy, HashIndex, IndexConfig, IndexError, KeyHash};
+use faster_index::{Address, Busy, HashIndex, IndexConfig, IndexError, KeyHash};
 
 const WRITERS: usize = 3;
 const KEYS_PER_WRITER: u64 = 3000;
@@ -48,7 +48,7 @@ fn growth_under_concurrent_upserts_keeps_every_latest_address_and_frees_old_tabl
             );
             thread::spawn(move || {
                 let handle = epoch.register().unwrap();
-                let mut latest = vec![0u64; KEYS_PER_WRITER as usize];
+                let mut latest = vec![Address::INVALID; KEYS_PER_WRITER as usize];
                 let mut guard = handle.protect();
                 // Every key once, so that each exists before the first growth.
                 for key in 0..KEYS_PER_WRITER {
@@ -80,7 +80,7 @@ fn growth_under_concurrent_upserts_keeps_every_latest_address_and_frees_old_tabl
     for round in 0..2 {
         thread::sleep(Duration::from_millis(30));
         let mut guard = handle.protect();
-        log.set_head(log.tail_address() / 3);
+        log.set_head(at(log.tail_address().raw() / 3));
         let before = index.stats(&guard).buckets;
         let grown = index.grow(&mut guard, log.resolver()).unwrap();
         assert_eq!(grown, before * 2);
@@ -112,7 +112,7 @@ fn upsert_retrying(
     index: &HashIndex,
     hash: KeyHash,
     guard: &mut faster_epoch::Guard<'_>,
-) -> u64 {
+) -> Address {
     loop {
         match log.upsert(index, hash, guard) {
             Ok(address) => return address,
@@ -158,7 +158,7 @@ fn operations_of_a_thread_protected_before_the_growth_see_busy_until_it_refreshe
         }
     }
     assert!(index.find_or_create(hash, &guard).is_err());
-    assert!(index.garbage_collect(64, &guard).is_err());
+    assert!(index.garbage_collect(at(64), &guard).is_err());
     assert!(index.stats(&guard).growing);
     // The growth also waits for this thread before freeing the old table: let go of the guard
     // while waiting for it.
@@ -204,7 +204,7 @@ fn a_panicking_resolver_loses_no_entry() {
     let handle = epoch.register().unwrap();
     let mut guard = handle.protect();
     let hashes: Vec<KeyHash> = (0..20).map(|i| hash_with_tag(i, (i % 3) as u16)).collect();
-    let addresses: Vec<u64> = hashes
+    let addresses: Vec<Address> = hashes
         .iter()
         .map(|&h| log.upsert(&index, h, &guard).unwrap())
         .collect();

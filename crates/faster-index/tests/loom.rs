@@ -7,7 +7,11 @@ use std::sync::Arc;
 use loom::thread;
 
 use faster_epoch::Epoch;
-use faster_index::{HashIndex, IndexConfig, KeyHash};
+use faster_index::{Address, HashIndex, IndexConfig, KeyHash};
+
+fn at(raw: u64) -> Address {
+    Address::new(raw).expect("a test address fits in 48 bits")
+}
 
 fn one_bucket_index(epoch: &Arc<Epoch>) -> Arc<HashIndex> {
     Arc::new(
@@ -32,7 +36,7 @@ fn concurrent_creation_of_one_tag_makes_one_entry() {
                     let guard = handle.protect();
                     let slot = index.find_or_create(hash, &guard).unwrap();
                     // Each thread tries to install its own address; one of them may lose.
-                    let mine = 64 + 8 * t;
+                    let mine = at(64 + 8 * t);
                     let installed = slot.compare_exchange(slot.address(), mine).is_ok();
                     (slot.tag(), installed)
                 })
@@ -48,7 +52,7 @@ fn concurrent_creation_of_one_tag_makes_one_entry() {
         assert_eq!(stats.used_entries, 1, "one entry for the tag");
         assert_eq!(stats.tentative_entries, 0);
         let found = index.find(hash, &guard).unwrap().unwrap();
-        assert!(found.address() == 64 || found.address() == 72);
+        assert!(found.address() == at(64) || found.address() == at(72));
     });
 }
 
@@ -64,7 +68,7 @@ fn compare_exchange_and_delete_if_exclude_each_other() {
             let handle = epoch.register().unwrap();
             let guard = handle.protect();
             let slot = index.find_or_create(hash, &guard).unwrap();
-            slot.compare_exchange(slot.address(), 64).unwrap();
+            slot.compare_exchange(slot.address(), at(64)).unwrap();
         }
         let updater = {
             let (epoch, index) = (epoch.clone(), index.clone());
@@ -73,7 +77,7 @@ fn compare_exchange_and_delete_if_exclude_each_other() {
                 let guard = handle.protect();
                 // The delete may already have emptied the slot.
                 match index.find(hash, &guard).unwrap() {
-                    Some(slot) => slot.compare_exchange(64, 128).is_ok(),
+                    Some(slot) => slot.compare_exchange(at(64), at(128)).is_ok(),
                     None => false,
                 }
             })
@@ -82,14 +86,14 @@ fn compare_exchange_and_delete_if_exclude_each_other() {
             let handle = epoch.register().unwrap();
             let guard = handle.protect();
             let slot = index.find(hash, &guard).unwrap().unwrap();
-            slot.delete_if(64)
+            slot.delete_if(at(64))
         };
         let updated = updater.join().unwrap();
         assert!(updated != deleted, "exactly one of the two wins");
         let handle = epoch.register().unwrap();
         let guard = handle.protect();
         let now = index.find(hash, &guard).unwrap().map(|s| s.address());
-        assert_eq!(now, if updated { Some(128) } else { None });
+        assert_eq!(now, if updated { Some(at(128)) } else { None });
     });
 }
 

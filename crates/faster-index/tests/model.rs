@@ -13,10 +13,10 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{TestLog, hash_with_tag};
+use common::{TestLog, at, hash_with_tag};
 use faster_device::MemDevice;
 use faster_epoch::Epoch;
-use faster_index::{HashIndex, IndexConfig, KeyHash};
+use faster_index::{Address, HashIndex, IndexConfig, KeyHash};
 use proptest::prelude::*;
 
 const KEYS: usize = 40;
@@ -56,11 +56,11 @@ fn keys() -> Vec<KeyHash> {
         .collect()
 }
 
-fn between(log: &TestLog, per_mille: u16) -> u64 {
-    let (begin, tail) = (log.begin(), log.tail_address());
+fn between(log: &TestLog, per_mille: u16) -> Address {
+    let (begin, tail) = (log.begin().raw(), log.tail_address().raw());
     let span = tail.saturating_sub(begin);
-    let at = begin + span * u64::from(per_mille) / 1000;
-    at - (at - common::FIRST_ADDRESS) % 8
+    let raw = begin + span * u64::from(per_mille) / 1000;
+    at(raw - (raw - common::FIRST_ADDRESS) % 8)
 }
 
 fn run(size_bits: u32, ops: Vec<Op>) {
@@ -74,7 +74,7 @@ fn run(size_bits: u32, ops: Vec<Op>) {
         Arc::clone(&epoch),
     )
     .unwrap();
-    let mut oracle: HashMap<usize, u64> = HashMap::new();
+    let mut oracle: HashMap<usize, Address> = HashMap::new();
 
     for op in ops {
         let mut guard = handle.protect();

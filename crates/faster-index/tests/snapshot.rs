@@ -9,17 +9,17 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{TestLog, hash_with_tag};
+use common::{TestLog, at, hash_with_tag};
 use faster_device::{Device, DeviceExt, MemDevice};
 use faster_epoch::Epoch;
 use faster_index::{
-    Entry, HashIndex, IndexConfig, IndexError, KeyHash, SNAPSHOT_HEADER_BYTES, SnapshotError,
-    SnapshotPart, parse_snapshot_header,
+    Address, Entry, HashIndex, IndexConfig, IndexError, KeyHash, SNAPSHOT_HEADER_BYTES,
+    SnapshotError, SnapshotPart, parse_snapshot_header,
 };
 use twox_hash::XxHash3_64;
 
 /// An index of one bucket holding 30 keys over 20 tags (so two overflow buckets), with its log.
-fn populated(epoch: &Arc<Epoch>) -> (HashIndex, Arc<TestLog>, Vec<(KeyHash, u64)>) {
+fn populated(epoch: &Arc<Epoch>) -> (HashIndex, Arc<TestLog>, Vec<(KeyHash, Address)>) {
     let index = HashIndex::new(IndexConfig::default().buckets(1), Arc::clone(epoch)).unwrap();
     let log = TestLog::with_capacity(256);
     let handle = epoch.register().unwrap();
@@ -225,9 +225,9 @@ fn restoring_drops_tentative_entries_and_later_duplicates_of_a_tag() {
     let epoch = Epoch::new();
     let index = HashIndex::new(IndexConfig::default().buckets(1), Arc::clone(&epoch)).unwrap();
     let mut bytes = snapshot_bytes(&index, &epoch, 512);
-    patch(&mut bytes, 0, 0, Entry::new(640, 7).raw());
-    patch(&mut bytes, 0, 1, Entry::new(720, 7).raw());
-    patch(&mut bytes, 0, 2, Entry::new(800, 9).raw() | 1 << 63);
+    patch(&mut bytes, 0, 0, Entry::new(at(640), 7).raw());
+    patch(&mut bytes, 0, 1, Entry::new(at(720), 7).raw());
+    patch(&mut bytes, 0, 2, Entry::new(at(800), 9).raw() | 1 << 63);
     let restored = HashIndex::from_snapshot_bytes(&bytes, Arc::clone(&epoch)).unwrap();
     let handle = epoch.register().unwrap();
     let guard = handle.protect();
@@ -235,7 +235,7 @@ fn restoring_drops_tentative_entries_and_later_duplicates_of_a_tag() {
     assert_eq!(stats.used_entries, 1);
     assert_eq!(stats.tentative_entries, 0);
     let found = restored.find(KeyHash(7 << 48), &guard).unwrap().unwrap();
-    assert_eq!(found.address(), 640);
+    assert_eq!(found.address(), at(640));
     assert!(restored.find(KeyHash(9 << 48), &guard).unwrap().is_none());
 }
 
@@ -259,7 +259,7 @@ fn overflow_links_out_of_range_or_shared_are_corrupt() {
     patch(&mut out_of_range, 1, 7, 3);
     assert!(corrupt(&out_of_range));
     let mut reserved = bytes.clone();
-    patch(&mut reserved, 0, 0, Entry::new(640, 1).raw() | 1 << 62);
+    patch(&mut reserved, 0, 0, Entry::new(at(640), 1).raw() | 1 << 62);
     assert!(corrupt(&reserved));
 }
 

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use faster_device::{AlignedBuf, Device, DeviceExt, FileDevice};
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
+use faster_kv::{CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind};
 
 fn builder(dir: &std::path::Path) -> FasterKvBuilder {
     FasterKv::builder()
@@ -50,7 +50,7 @@ fn main() {
         load.as_secs_f64()
     );
     println!("{:<44} {:>10}", "checkpoint", "seconds");
-    let mut recover_token = 0;
+    let mut recover_token = CheckpointToken::new(0);
     for (name, options) in [
         (
             "fold-over, log only",

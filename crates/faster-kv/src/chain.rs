@@ -38,39 +38,34 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Walks the chain from `from` for `key`, in memory only (rule R1: the head is read under
     /// the caller's protection, so every frame at or above it stays valid).
     #[inline]
-    pub(crate) fn trace(&self, ctx: OpCtx, key: &[u8], from: u64, guard: &Guard<'_>) -> Lookup {
+    pub(crate) fn trace(&self, ctx: OpCtx, key: &[u8], from: Address, guard: &Guard<'_>) -> Lookup {
         let _ = guard;
-        let begin = self.log.begin_address().raw();
-        let head = self.log.head_address().raw();
+        let begin = self.log.begin_address();
+        let head = self.log.head_address();
         let mut address = from;
-        if ctx.old_version
-            && address >= head
-            && address >= begin
-            && address >= Address::FIRST_VALID.raw()
+        if ctx.old_version && address >= head && address >= begin && address >= Address::FIRST_VALID
         {
-            let at = Address::from_masked(address);
             // SAFETY: rules R1, H6 — as below.
-            let record = unsafe { InMemory::new(self.log.frame_ptr(at), Self::LAYOUT) };
-            if ctx.is_new(at, record.header()) {
+            let record = unsafe { InMemory::new(self.log.frame_ptr(address), Self::LAYOUT) };
+            if ctx.is_new(address, record.header()) {
                 return Lookup::Shift;
             }
         }
         loop {
-            if address < begin || address < Address::FIRST_VALID.raw() {
+            if address < begin || address < Address::FIRST_VALID {
                 return Lookup::Absent;
             }
-            let at = Address::from_masked(address);
             if address < head {
-                return Lookup::OnDevice(at);
+                return Lookup::OnDevice(address);
             }
             // SAFETY: rules R1, H6 — `address >= head` was checked under `guard` and every
             // address reachable from the index is the start of a published record.
-            let record = unsafe { InMemory::new(self.log.frame_ptr(at), Self::LAYOUT) };
+            let record = unsafe { InMemory::new(self.log.frame_ptr(address), Self::LAYOUT) };
             let header = record.header();
             if !header.is_invalid() && record.key_is(key) {
-                return Lookup::InMemory(at, record);
+                return Lookup::InMemory(address, record);
             }
-            address = header.previous().raw();
+            address = header.previous();
         }
     }
 
@@ -81,7 +76,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         &self,
         guard: &Guard<'_>,
         slot: &EntrySlot<'_>,
-        expected: u64,
+        expected: Address,
         flags: u64,
         key: &[u8],
         value: &[u8],
@@ -91,12 +86,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             return Ok(Append::Retry);
         };
         let ptr = self.log.frame_ptr(address);
-        let previous = Address::new(expected).unwrap_or(Address::INVALID);
         // SAFETY: rules R1, H4 — `address` was just allocated under `guard`: `size` zeroed,
         // 8-aligned bytes that no other thread can reach until the compare-and-swap below
         // publishes them.
-        unsafe { record::write_new(ptr, Self::LAYOUT, Header::new(previous, flags), key, value) };
-        match slot.compare_exchange(expected, address.raw()) {
+        unsafe { record::write_new(ptr, Self::LAYOUT, Header::new(expected, flags), key, value) };
+        match slot.compare_exchange(expected, address) {
             Ok(()) => Ok(Append::Installed(address)),
             Err(_) => {
                 // SAFETY: rule R1 — the record is ours and complete; marking it invalid makes

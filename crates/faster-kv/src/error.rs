@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use faster_cpr::FormatError;
+use faster_cpr::{CheckpointToken, FormatError, SessionId};
 use faster_device::DeviceError;
 use faster_epoch::EpochError;
 use faster_hlog::{Address, LogError};
@@ -106,7 +106,7 @@ pub enum OpenError {
     #[error("no complete checkpoint {token} in {}", dir.display())]
     NoSuchCheckpoint {
         /// The token asked for.
-        token: u64,
+        token: CheckpointToken,
         /// The checkpoint directory.
         dir: PathBuf,
     },
@@ -116,7 +116,7 @@ pub enum OpenError {
         /// The checkpoint directory.
         dir: PathBuf,
         /// Each damaged checkpoint, with the reason.
-        skipped: Vec<(u64, String)>,
+        skipped: Vec<(CheckpointToken, String)>,
     },
     /// A checkpoint file is damaged: a bad checksum, length or version, or contradictory
     /// contents.
@@ -187,7 +187,7 @@ pub enum OpenError {
 /// exists is recovering it.
 pub type RecoverError = OpenError;
 
-fn describe(skipped: &[(u64, String)]) -> String {
+fn describe(skipped: &[(CheckpointToken, String)]) -> String {
     skipped
         .iter()
         .map(|(t, why)| format!("; skipped {t}: {why}"))
@@ -258,7 +258,7 @@ pub enum SessionError {
     #[error("no session {id} to continue")]
     Unknown {
         /// The identifier asked for.
-        id: u64,
+        id: SessionId,
     },
 }
 

@@ -102,25 +102,24 @@ fn grow<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) -> Resul
 /// record of its chain, when it is in memory.
 fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -> Resolver {
     let layout: Layout = Store::<K, V>::LAYOUT;
-    Arc::new(move |address: u64| {
-        let at = Address::from_masked(address);
-        if address < log.begin_address().raw() || address < Address::FIRST_VALID.raw() {
+    Arc::new(move |address: Address| {
+        if address < log.begin_address() || address < Address::FIRST_VALID {
             return RecordLookup::Gone;
         }
-        if at < log.head_address() {
+        if address < log.head_address() {
             return RecordLookup::OnDevice;
         }
         // SAFETY: rules R1, H6 — the index calls the resolver from threads protected by the
         // store's epoch, and `address >= head` was just checked under that protection; every
         // address in the index or a chain is a published record.
-        let record = unsafe { InMemory::new(log.frame_ptr(at), layout) };
+        let record = unsafe { InMemory::new(log.frame_ptr(address), layout) };
         let Ok(key) = K::decode(record.key()) else {
             return RecordLookup::OnDevice;
         };
         match std::borrow::Borrow::<K>::borrow(&key).hash64() {
             Ok(hash) => RecordLookup::InMemory {
                 hash: KeyHash(hash),
-                previous_address: record.header().previous().raw(),
+                previous_address: record.header().previous(),
             },
             Err(_) => RecordLookup::OnDevice,
         }

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use faster_cpr::{Serial, SessionId};
 use faster_hlog::Regions;
 
 use crate::checkpoint::error::CheckpointError;
@@ -109,11 +110,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// # Errors
     /// [`SessionError::Unknown`] when no ended or recovered session has this identifier (or it
     /// is live), [`SessionError::TooMany`] when `max_sessions` sessions are live.
-    pub fn continue_session(&self, id: u64) -> Result<(Session<K, V>, u64), SessionError> {
+    pub fn continue_session(&self, id: SessionId) -> Result<(Session<K, V>, Serial), SessionError> {
         self.start_session(Some(id))
     }
 
-    fn start_session(&self, id: Option<u64>) -> Result<(Session<K, V>, u64), SessionError> {
+    fn start_session(
+        &self,
+        id: Option<SessionId>,
+    ) -> Result<(Session<K, V>, Serial), SessionError> {
         let store = &self.store;
         // The epoch slot first: if the table refused after registering, nothing would end the
         // registration.

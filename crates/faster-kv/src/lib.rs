@@ -107,7 +107,8 @@ pub use config::{
     FasterKvBuilder,
 };
 pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Status};
-pub use faster_cpr::{LogCheckpointKind, SessionCommit};
+pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, SessionId};
+pub use faster_hlog::Address;
 pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};

@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use faster_cpr::CheckpointDir;
+use faster_cpr::{CheckpointDir, CheckpointToken};
 use faster_device::{Device, DirLock};
 use faster_epoch::Epoch;
 use faster_hlog::HybridLog;
@@ -42,12 +42,12 @@ use faster_device::fresh_identity;
 enum Mode {
     OpenOrCreate,
     CreateNew,
-    Recover(Option<u64>),
+    Recover(Option<CheckpointToken>),
 }
 
 impl Mode {
     /// The checkpoint asked for, if one was.
-    fn token(self) -> Option<u64> {
+    fn token(self) -> Option<CheckpointToken> {
         match self {
             Self::Recover(token) => token,
             Self::OpenOrCreate | Self::CreateNew => None,
@@ -103,7 +103,7 @@ impl FasterKvBuilder {
     /// are gone; the error naming the damaged file or record; never a panic.
     pub fn recover<K: Codec + ?Sized, V: Codec + ?Sized>(
         self,
-        token: Option<u64>,
+        token: Option<CheckpointToken>,
     ) -> Result<(FasterKv<K, V>, Recovered), OpenError> {
         let kv: FasterKv<K, V> = open_store(self, Mode::Recover(token))?;
         match kv.opened() {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use faster_cpr::SessionCommit;
+use faster_cpr::{CheckpointToken, SessionCommit};
 
 /// What opening a store did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,14 +32,14 @@ impl Opened {
 #[non_exhaustive]
 pub struct Recovered {
     /// The checkpoint recovered.
-    pub token: u64,
+    pub token: CheckpointToken,
     /// Its version: the store continues in `version + 1`.
     pub version: u32,
     /// Every session's recovered commit point; continue one with
     /// [`FasterKv::continue_session`](crate::FasterKv::continue_session).
     pub sessions: Vec<SessionCommit>,
     /// Newer checkpoints that were passed over, with the reason (damaged or incomplete).
-    pub skipped: Vec<(u64, String)>,
+    pub skipped: Vec<(CheckpointToken, String)>,
     /// Bytes of log replayed into the index.
     pub replayed_bytes: u64,
     /// Wall time of the recovery.

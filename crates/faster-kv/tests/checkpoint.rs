@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cpr_common::{check_prefix, run_op};
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
+use faster_kv::{
+    CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind, Serial,
+    SessionId,
+};
 
 fn builder(dir: &Path, memory_pages: u64) -> FasterKvBuilder {
     FasterKv::builder()
@@ -51,7 +54,7 @@ fn checkpoint_under_load(memory_pages: u64, kinds: &[LogCheckpointKind], writers
             let (store, stop, ran) = (store.clone(), Arc::clone(&stop), Arc::clone(&ran));
             std::thread::spawn(move || {
                 let mut session = store.session().unwrap();
-                let id = session.id();
+                let id = session.id().get();
                 let mut serial = 0;
                 while !stop.load(Ordering::Relaxed) && serial < 200_000 {
                     // Writer 0 keeps its session pinned for batches; the others protect per
@@ -63,7 +66,7 @@ fn checkpoint_under_load(memory_pages: u64, kinds: &[LogCheckpointKind], writers
                         run_op(&mut pinned, id, serial);
                     }
                 }
-                assert_eq!(session.serial(), serial);
+                assert_eq!(session.serial(), Serial::new(serial));
                 ran.lock().unwrap().insert(id, serial);
             })
         })
@@ -110,7 +113,7 @@ fn checkpoint_under_load(memory_pages: u64, kinds: &[LogCheckpointKind], writers
 /// marked invalid (header bit 49) by recovery. Read from the closed store's segment files:
 /// records of this store are 24 bytes (header, key, value; docs/formats.md), bit 50 is
 /// in-new-version, a zero header ends a page.
-fn no_live_record_of_the_next_version(dir: &Path, token: u64) {
+fn no_live_record_of_the_next_version(dir: &Path, token: CheckpointToken) {
     use faster_device::DeviceExt;
     let meta = faster_cpr::CheckpointDir::open(dir.join("checkpoints"))
         .unwrap()
@@ -186,34 +189,34 @@ fn a_recovered_session_continues_from_its_commit_point() {
     let mut s = store.session().unwrap();
     let id = s.id();
     for serial in 1..=100 {
-        run_op(&mut s.pin(), id, serial);
+        run_op(&mut s.pin(), id.get(), serial);
     }
     store.checkpoint().unwrap().wait().unwrap();
     for serial in 101..=150 {
-        run_op(&mut s.pin(), id, serial);
+        run_op(&mut s.pin(), id.get(), serial);
     }
     drop(s);
     drop(store);
 
     let (store, info) = builder(dir.path(), 16).recover::<u64, u64>(None).unwrap();
     let commit = info.sessions.iter().find(|c| c.id == id).unwrap();
-    assert_eq!(commit.serial, 100);
+    assert_eq!(commit.serial, Serial::new(100));
     let (mut s, serial) = store.continue_session(id).unwrap();
-    assert_eq!(serial, 100);
+    assert_eq!(serial, Serial::new(100));
     assert_eq!(s.id(), id);
     // Replay what was lost, then go on: the store ends as if nothing happened.
     for serial in 101..=150 {
-        run_op(&mut s.pin(), id, serial);
+        run_op(&mut s.pin(), id.get(), serial);
     }
-    assert_eq!(s.serial(), 150);
+    assert_eq!(s.serial(), Serial::new(150));
     check_prefix(
         &store,
         &[faster_kv::SessionCommit {
             id,
-            serial: 150,
+            serial: Serial::new(150),
             excluded: vec![],
         }],
-        &HashMap::from([(id, 150)]),
+        &HashMap::from([(id.get(), 150)]),
     );
     assert!(
         store.continue_session(id).is_err(),
@@ -234,7 +237,7 @@ fn an_idle_session_does_not_stall_a_checkpoint() {
         .wait_timeout(Duration::from_secs(20));
     let info = info.expect("the checkpoint finished").unwrap();
     let commit = info.sessions.iter().find(|c| c.id == idle.id()).unwrap();
-    assert_eq!(commit.serial, 1);
+    assert_eq!(commit.serial, Serial::new(1));
     // A pinned session that refreshes does not stall it either.
     let mut busy = store.session().unwrap();
     let handle = store.checkpoint().unwrap();
@@ -465,14 +468,14 @@ fn updates_during_snapshots_leave_exact_sums(snapshot_buffer: Option<u64>) {
         checkpoint(&store, kind, false);
     }
     stop.store(true, Ordering::Relaxed);
-    let ids: Vec<(u64, u64)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let ids: Vec<(SessionId, u64)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     drop(store);
 
     let (recovered, info) = open().recover::<u64, u64>(None).unwrap();
     let mut reader = recovered.session().unwrap();
     for (id, s) in ids {
         let commit = info.sessions.iter().find(|c| c.id == id).unwrap();
-        let included = commit.serial - commit.excluded.len() as u64;
+        let included = commit.serial.get() - commit.excluded.len() as u64;
         let mut sum = 0;
         for i in 0..COUNTERS {
             sum += reader.read(&((s << 40) | i)).unwrap().unwrap();

@@ -67,7 +67,7 @@ fn records_of_the_next_version_never_come_back_through_shared_chains() {
             let (store, stop, ran) = (store.clone(), Arc::clone(&stop), Arc::clone(&ran));
             std::thread::spawn(move || {
                 let mut s = store.session().unwrap();
-                let id = s.id();
+                let id = s.id().get();
                 let mut serial = 0u64;
                 while !stop.load(Ordering::Relaxed) && serial < 1_500 {
                     serial += 1;
@@ -89,10 +89,10 @@ fn records_of_the_next_version_never_come_back_through_shared_chains() {
     let (store, info) = builder(dir.path()).recover::<Colliding, u64>(None).unwrap();
     let mut s = store.session().unwrap();
     for (&id, &ran) in ran.lock().unwrap().iter() {
-        let commit = info.sessions.iter().find(|c| c.id == id).unwrap();
+        let commit = info.sessions.iter().find(|c| c.id.get() == id).unwrap();
         for serial in 1..=ran {
             let got = s.read(&Colliding((id << 32) | serial)).unwrap();
-            let expected = (serial <= commit.serial).then_some(serial);
+            let expected = (serial <= commit.serial.get()).then_some(serial);
             assert_eq!(
                 got, expected,
                 "session {id} serial {serial}, commit {}",

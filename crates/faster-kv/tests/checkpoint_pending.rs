@@ -7,7 +7,7 @@
 )]
 
 use faster_kv::{
-    CheckpointOptions, Completed, FasterKv, FasterKvBuilder, LogCheckpointKind, Outcome,
+    CheckpointOptions, Completed, FasterKv, FasterKvBuilder, LogCheckpointKind, Outcome, Serial,
 };
 
 fn builder(dir: &std::path::Path) -> FasterKvBuilder {
@@ -39,12 +39,13 @@ fn pending_operations_caught_by_a_checkpoint_are_excluded_and_finish_in_the_next
             Outcome::Ready(_) => panic!("key {k} should be on the device"),
         }
     }
-    assert_eq!(pending, vec![2_001, 2_002, 2_003, 2_004, 2_005]);
+    let serials = |raw: &[u64]| raw.iter().copied().map(Serial::new).collect::<Vec<_>>();
+    assert_eq!(pending, serials(&[2_001, 2_002, 2_003, 2_004, 2_005]));
     s.upsert(&9_999, &9_999).unwrap(); // serial 2006, completes at once
     // The session is idle with its RMWs pending while the checkpoint runs.
     let info = store.checkpoint().unwrap().wait().unwrap();
     let commit = info.sessions.iter().find(|c| c.id == id).unwrap();
-    assert_eq!(commit.serial, 2_006);
+    assert_eq!(commit.serial, Serial::new(2_006));
     assert_eq!(
         commit.excluded, pending,
         "pending operations are not in the checkpoint"

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use faster_kv::{CheckpointHandle, FasterKv, FasterKvBuilder, Session};
+use faster_kv::{CheckpointHandle, FasterKv, FasterKvBuilder, Serial, Session};
 
 fn builder(dir: &Path) -> FasterKvBuilder {
     FasterKv::builder()
@@ -30,8 +30,10 @@ fn key(session: u64, serial: u64) -> u64 {
 /// Upserts `key(id, serial)` for the session's next `n` operations.
 fn run(session: &mut Session<u64, u64>, n: u64) {
     for _ in 0..n {
-        let serial = session.serial() + 1;
-        session.upsert(&key(session.id(), serial), &serial).unwrap();
+        let serial = session.serial().next().get();
+        session
+            .upsert(&key(session.id().get(), serial), &serial)
+            .unwrap();
     }
 }
 
@@ -72,10 +74,15 @@ fn a_session_idle_through_a_checkpoint_commits_only_what_it_did_before_the_next(
     run(&mut late, 7);
     drop(pinned);
     let info = handle.wait().unwrap();
-    let commit = |id| info.sessions.iter().find(|c| c.id == id).map(|c| c.serial);
+    let commit = |id| {
+        info.sessions
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.serial.get())
+    };
     assert_eq!(commit(idle.id()), Some(10), "{:?}", info.sessions);
     assert_eq!(commit(late.id()).unwrap_or(0), 0, "{:?}", info.sessions);
-    let (idle_id, late_id) = (idle.id(), late.id());
+    let (idle_id, late_id) = (idle.id().get(), late.id().get());
     drop((idle, late, holder, store));
 
     let (store, recovered) = builder(dir.path())
@@ -110,10 +117,10 @@ fn a_session_continued_after_the_version_change_commits_its_recovered_serial() {
     let mut holder = store.session().unwrap();
     let (handle, pinned) = start_and_hold(&store, &mut holder);
     let (mut continued, serial) = store.continue_session(id).unwrap();
-    assert_eq!(serial, 20);
+    assert_eq!(serial, Serial::new(20));
     run(&mut continued, 9);
     drop(pinned);
     let info = handle.wait().unwrap();
     let commit = info.sessions.iter().find(|c| c.id == id).unwrap();
-    assert_eq!(commit.serial, 20, "{:?}", info.sessions);
+    assert_eq!(commit.serial, Serial::new(20), "{:?}", info.sessions);
 }

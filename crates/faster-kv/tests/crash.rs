@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use cpr_common::child::{exit_on_panic, run_and_kill};
 use cpr_common::{check_prefix, run_op};
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
+use faster_kv::{
+    CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind, SessionId,
+};
 
 const CHILD_ENV: &str = "FASTER_CRASH_CHILD_DIR";
 const TEST: &str = "sigkill_at_random_moments_recovers_a_prefix_of_every_session";
@@ -52,7 +54,11 @@ fn crash_child(dir: &Path) {
     let (store, resume): (FasterKv<u64, u64>, HashMap<u64, u64>) = match builder(dir).recover(None)
     {
         Ok((store, info)) => {
-            let resume = info.sessions.iter().map(|c| (c.id, c.serial)).collect();
+            let resume = info
+                .sessions
+                .iter()
+                .map(|c| (c.id.get(), c.serial.get()))
+                .collect();
             (store, resume)
         }
         Err(faster_kv::RecoverError::NoCheckpoint { .. }) => {
@@ -64,7 +70,10 @@ fn crash_child(dir: &Path) {
     // Sessions 1..=3, created in order (fresh) or continued (after recovery).
     let sessions: Vec<_> = (1..=SESSIONS)
         .map(|id| match resume.get(&id) {
-            Some(_) => store.continue_session(id).unwrap(),
+            Some(_) => {
+                let (session, serial) = store.continue_session(SessionId::new(id)).unwrap();
+                (session, serial.get())
+            }
             None => (store.session().unwrap(), 0),
         })
         .collect();
@@ -72,7 +81,7 @@ fn crash_child(dir: &Path) {
         .into_iter()
         .map(|(mut session, mut serial)| {
             let stop = Arc::clone(&stop);
-            let id = session.id();
+            let id = session.id().get();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let mut pinned = session.pin();
@@ -112,7 +121,7 @@ fn crash_child(dir: &Path) {
 
 /// One life: start the child, let it run `run_for`, SIGKILL it; returns the last checkpoint
 /// token it reported complete (if any).
-fn life(dir: &Path, seed: u64, run_for: Duration) -> Option<u64> {
+fn life(dir: &Path, seed: u64, run_for: Duration) -> Option<CheckpointToken> {
     let envs = [
         (CHILD_ENV, dir.display().to_string()),
         ("FASTER_CRASH_CHILD_SEED", seed.to_string()),
@@ -121,7 +130,7 @@ fn life(dir: &Path, seed: u64, run_for: Duration) -> Option<u64> {
         .lines
         .iter()
         .filter_map(|line| line.strip_prefix("CHECKPOINT "))
-        .map(|token| token.parse::<u64>().unwrap())
+        .map(|token| CheckpointToken::new(token.parse().unwrap()))
         .next_back()
 }
 
@@ -166,8 +175,8 @@ fn verify(
 ) {
     let ran: HashMap<u64, u64> = commits
         .iter()
-        .filter(|c| (1..=SESSIONS).contains(&c.id))
-        .map(|c| (c.id, c.serial + 100_000))
+        .filter(|c| (1..=SESSIONS).contains(&c.id.get()))
+        .map(|c| (c.id.get(), c.serial.get() + 100_000))
         .collect();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         check_prefix(store, commits, &ran)

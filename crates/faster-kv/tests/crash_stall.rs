@@ -30,7 +30,8 @@ use cpr_common::child::{exit_on_panic, run_and_kill};
 use cpr_common::mixed::check_mixed;
 use cpr_common::stall::{self, Pace, Rng, Worker};
 use faster_kv::{
-    CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind, RecoverError, SessionError,
+    CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind, RecoverError,
+    SessionError, SessionId,
 };
 
 /// This file's one test: the parent, or (with [`CHILD_DIR`] set) the child.
@@ -83,7 +84,7 @@ impl Child {
 
     fn start(&mut self, session: faster_kv::Session<u64, u64>, serial: u64) {
         let pace = self.pace();
-        let rng = Rng::new(self.rng.next(), session.id());
+        let rng = Rng::new(self.rng.next(), session.id().get());
         let trace = self.dir.join(format!("trace-{}.log", session.id()));
         let mut out = std::io::stdout().lock();
         let version = self.store.version();
@@ -102,8 +103,8 @@ impl Child {
     /// Continues waiting session `index`; keeps it waiting while its old thread still holds it.
     fn resume(&mut self, index: usize) {
         let id = self.waiting.swap_remove(index);
-        match self.store.continue_session(id) {
-            Ok((session, serial)) => self.start(session, serial),
+        match self.store.continue_session(SessionId::new(id)) {
+            Ok((session, serial)) => self.start(session, serial.get()),
             Err(SessionError::Unknown { .. }) => self.waiting.push(id),
             Err(e) => panic!("continue_session({id}): {e}"),
         }
@@ -139,7 +140,7 @@ fn child(dir: &Path) -> ! {
     let life = env_u64(CHILD_LIFE);
     let churn = std::env::var(CHURN).map_or(true, |v| v != "0");
     let (store, waiting) = match builder(dir).recover(None) {
-        Ok((store, info)) => (store, info.sessions.iter().map(|c| c.id).collect()),
+        Ok((store, info)) => (store, info.sessions.iter().map(|c| c.id.get()).collect()),
         Err(RecoverError::NoCheckpoint { .. }) => (builder(dir).open().unwrap(), Vec::new()),
         Err(e) => panic!("recovery failed: {e}"),
     };
@@ -220,7 +221,9 @@ fn check_seed(seed: u64, checked: &mut u64) -> Result<(), String> {
         for line in &killed.lines {
             let words: Vec<&str> = line.split(' ').collect();
             match words[..] {
-                ["CHECKPOINT", token, _] => reported = Some(token.parse::<u64>().unwrap()),
+                ["CHECKPOINT", token, _] => {
+                    reported = Some(CheckpointToken::new(token.parse().unwrap()));
+                }
                 ["AT", id, upto] => {
                     let bound = ran.entry(id.parse().unwrap()).or_default();
                     *bound = (*bound).max(upto.parse().unwrap());
@@ -260,7 +263,7 @@ fn check_seed(seed: u64, checked: &mut u64) -> Result<(), String> {
              ({} operations) checked in {:?}",
             info.token,
             info.sessions.len(),
-            info.sessions.iter().map(|c| c.serial).sum::<u64>(),
+            info.sessions.iter().map(|c| c.serial.get()).sum::<u64>(),
             started.elapsed() - recovered
         );
     }
@@ -269,7 +272,7 @@ fn check_seed(seed: u64, checked: &mut u64) -> Result<(), String> {
 
 /// What the child printed about session `id` from its last event (start, nap) before
 /// `serial` up to the completion of checkpoint `token`, with the checkpoints in between.
-fn history(lines: &[String], id: u64, serial: u64, token: u64) -> String {
+fn history(lines: &[String], id: u64, serial: u64, token: CheckpointToken) -> String {
     let event = |l: &str| -> Option<u64> {
         let words: Vec<&str> = l.split(' ').collect();
         match words[..] {

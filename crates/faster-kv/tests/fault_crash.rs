@@ -39,7 +39,7 @@ fn inner() -> Arc<dyn Device> {
 /// Runs serials `from..=to` of session `s` (ignoring failures after an injected fault).
 fn ops(store: &FasterKv<u64, u64>, session: &mut faster_kv::Session<u64, u64>, from: u64, to: u64) {
     let _ = store;
-    let id = session.id();
+    let id = session.id().get();
     let mut pinned = session.pin();
     for serial in from..=to {
         run_op(&mut pinned, id, serial);
@@ -58,7 +58,7 @@ fn power_loss_after_a_checkpoint_recovers_exactly_that_checkpoint() {
         let kind = [LogCheckpointKind::FoldOver, LogCheckpointKind::Snapshot][seed as usize % 2];
         let store: FasterKv<u64, u64> = builder(fault.clone(), dir.path()).open().unwrap();
         let mut s = store.session().unwrap();
-        let id = s.id();
+        let id = s.id().get();
         ops(&store, &mut s, 1, 3_000);
         let info = store
             .checkpoint_with(CheckpointOptions {
@@ -79,8 +79,12 @@ fn power_loss_after_a_checkpoint_recovers_exactly_that_checkpoint() {
             .recover::<u64, u64>(None)
             .unwrap();
         assert_eq!(recovered.token, info.token, "seed {seed}");
-        let commit = recovered.sessions.iter().find(|c| c.id == id).unwrap();
-        assert_eq!(commit.serial, 3_000, "seed {seed}");
+        let commit = recovered
+            .sessions
+            .iter()
+            .find(|c| c.id.get() == id)
+            .unwrap();
+        assert_eq!(commit.serial.get(), 3_000, "seed {seed}");
         check_prefix(&store, &recovered.sessions, &HashMap::from([(id, 6_000)]));
     }
 }
@@ -92,7 +96,7 @@ fn a_checkpoint_whose_device_flush_fails_is_not_recovered() {
     let fault = Arc::new(FaultDevice::new(Arc::clone(&disk)));
     let store: FasterKv<u64, u64> = builder(fault.clone(), dir.path()).open().unwrap();
     let mut s = store.session().unwrap();
-    let id = s.id();
+    let id = s.id().get();
     ops(&store, &mut s, 1, 2_000);
     let first = store.checkpoint().unwrap().wait().unwrap();
     ops(&store, &mut s, 2_001, 4_000);
@@ -120,7 +124,7 @@ fn a_torn_write_during_a_checkpoint_fails_it_and_the_previous_one_recovers() {
     let fault = Arc::new(FaultDevice::new(Arc::clone(&disk)));
     let store: FasterKv<u64, u64> = builder(fault.clone(), dir.path()).open().unwrap();
     let mut s = store.session().unwrap();
-    let id = s.id();
+    let id = s.id().get();
     ops(&store, &mut s, 1, 2_000);
     let first = store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
     // The next write the log issues is torn halfway: the log is poisoned, operations that need
@@ -161,7 +165,7 @@ fn damaged_checkpoint_files_are_reported_by_name_and_skipped() {
     let disk = inner();
     let store: FasterKv<u64, u64> = builder(disk.clone(), dir.path()).open().unwrap();
     let mut s = store.session().unwrap();
-    let id = s.id();
+    let id = s.id().get();
     ops(&store, &mut s, 1, 1_000);
     let first = store.checkpoint_with(FOLD_OVER).unwrap().wait().unwrap();
     ops(&store, &mut s, 1_001, 2_000);

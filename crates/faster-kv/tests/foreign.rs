@@ -28,6 +28,7 @@ fn fill(store: &FasterKv<u64, u64>, n: u64, add: u64) -> u64 {
         .wait()
         .unwrap()
         .token
+        .get()
 }
 
 #[test]
@@ -81,7 +82,7 @@ fn a_checkpoint_copied_from_another_store_is_refused() {
     let store = FasterKv::<u64, u64>::open(x.path()).unwrap();
     let recovered = store.opened().recovered().cloned().unwrap();
     assert_eq!(
-        recovered.skipped[0].0,
+        recovered.skipped[0].0.get(),
         token + 10,
         "{:?}",
         recovered.skipped
@@ -223,6 +224,6 @@ fn an_unreadable_checkpoint_is_an_io_error_and_recovers_once_readable() {
     std::fs::remove_dir(&meta).unwrap();
     std::fs::write(&meta, saved).unwrap();
     let store: FasterKv<u64, u64> = FasterKv::open(dir.path()).unwrap();
-    assert_eq!(store.opened().recovered().unwrap().token, second);
+    assert_eq!(store.opened().recovered().unwrap().token.get(), second);
     assert_eq!(store.session().unwrap().read(&5).unwrap(), Some(6));
 }

@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 
+use faster_kv::CheckpointToken;
+
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../fuzz/corpus")
@@ -48,7 +50,7 @@ fn checkpoint_metadata_corpus() {
             assert_eq!(meta.encode().unwrap(), bytes);
         } else if name.starts_with("valid_marker") {
             assert!(
-                faster_cpr::check_complete(&bytes, 1, b"x").is_err(),
+                faster_cpr::check_complete(&bytes, CheckpointToken::new(1), b"x").is_err(),
                 "a marker checked against other metadata"
             );
         } else {
@@ -71,7 +73,7 @@ fn store_manifest_corpus() {
 #[test]
 fn snapshot_file_corpus() {
     for (name, bytes) in corpus("snapshot_file") {
-        let parsed = faster_kv::checkpoint::parse_snapshot(&bytes, 1, 4096);
+        let parsed = faster_kv::checkpoint::parse_snapshot(&bytes, CheckpointToken::new(1), 4096);
         expect(&name, parsed.is_ok());
     }
 }

@@ -14,13 +14,15 @@ use common::{FOLD_OVER, SNAPSHOT, all_files, small_in};
 
 use faster_device::DeviceError;
 use faster_kv::checkpoint::{InspectError, SegmentState, inspect, verify};
-use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind, OpenError};
+use faster_kv::{
+    CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind, OpenError,
+};
 
 fn small(dir: &Path) -> FasterKvBuilder {
     small_in(dir).index_buckets(64).checkpoint_retention(4)
 }
 
-fn checkpoint_dir(dir: &Path, token: u64) -> PathBuf {
+fn checkpoint_dir(dir: &Path, token: CheckpointToken) -> PathBuf {
     dir.join("checkpoints")
         .join(format!("checkpoint-{token:020}"))
 }
@@ -65,7 +67,7 @@ fn inspect_lists_and_verify_locates_damage() {
 
     let inventory = inspect(dir.path()).unwrap();
     assert!(inventory.segments.len() > 1, "{:?}", inventory.segments);
-    let tokens: Vec<u64> = inventory.checkpoints.iter().map(|c| c.token).collect();
+    let tokens: Vec<CheckpointToken> = inventory.checkpoints.iter().map(|c| c.token).collect();
     assert_eq!(tokens, vec![first.token, second.token]);
     assert!(
         inventory
@@ -151,7 +153,7 @@ fn inspect_names_the_checkpoint_open_recovers_when_the_newest_snapshot_is_damage
 }
 
 /// Builds a store whose fold-over checkpoint needs several log segments; returns the token.
-fn store_on_disk(dir: &Path) -> u64 {
+fn store_on_disk(dir: &Path) -> CheckpointToken {
     let store: FasterKv<u64, u64> = small(dir).open().unwrap();
     let mut s = store.session().unwrap();
     (0..12_000u64).for_each(|k| s.upsert(&k, &k).unwrap());

@@ -129,7 +129,7 @@ fn a_store_open_in_another_process_is_locked_until_that_process_dies() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let store = open(dir.path()).unwrap();
-    assert_eq!(store.opened().recovered().unwrap().token, token);
+    assert_eq!(store.opened().recovered().unwrap().token.get(), token);
     let mut s = store.session().unwrap();
     for k in 0..keys {
         assert_eq!(s.read(&k).unwrap(), Some(k * 3), "key {k}");

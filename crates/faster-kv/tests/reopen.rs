@@ -37,7 +37,7 @@ fn open_recovers_the_newest_checkpoint_and_says_so() {
     let recovered = store.opened().recovered().cloned().unwrap();
     assert_eq!(recovered.token, info.token);
     let commit = recovered.sessions.iter().find(|c| c.id == id).unwrap();
-    assert_eq!(commit.serial, 5_000);
+    assert_eq!(commit.serial.get(), 5_000);
     let mut s = store.session().unwrap();
     for k in 0..5_000u64 {
         assert_eq!(s.read(&k).unwrap(), Some(k), "key {k}");

@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::small_in;
-use faster_kv::{CheckpointOptions, FasterKv, LogCheckpointKind, SessionCommit};
+use faster_kv::{
+    CheckpointOptions, CheckpointToken, FasterKv, LogCheckpointKind, SessionCommit, SessionId,
+};
 
 const CHILD_ENV: &str = "FASTER_RESTART_CHILD";
 const SESSIONS: u64 = 2;
@@ -90,13 +92,13 @@ fn model(commits: &[SessionCommit]) -> HashMap<u64, Option<u64>> {
         for k in 0..KEYS {
             state.insert((s << 32) | k, None);
         }
-        let Some(commit) = commits.iter().find(|c| c.id == s) else {
+        let Some(commit) = commits.iter().find(|c| c.id.get() == s) else {
             state.insert(own_counter(s), None);
             continue;
         };
-        let excluded: BTreeSet<u64> = commit.excluded.iter().copied().collect();
+        let excluded: BTreeSet<u64> = commit.excluded.iter().map(|i| i.get()).collect();
         let mut own = 0;
-        for serial in (1..=commit.serial).filter(|i| !excluded.contains(i)) {
+        for serial in (1..=commit.serial.get()).filter(|i| !excluded.contains(i)) {
             match op(s, serial) {
                 Op::Upsert(k, v) => {
                     state.insert(k, Some(v));
@@ -129,12 +131,13 @@ fn child(dir: &Path, seed: u64, plan: &str) {
     let threads: Vec<_> = (1..=SESSIONS)
         .map(|s| {
             let (mut session, mut serial) = match &recovered {
-                Some(commits) if commits.iter().any(|c| c.id == s) => {
-                    store.continue_session(s).unwrap()
+                Some(commits) if commits.iter().any(|c| c.id.get() == s) => {
+                    let (session, serial) = store.continue_session(SessionId::new(s)).unwrap();
+                    (session, serial.get())
                 }
                 _ => (store.session().unwrap(), 0),
             };
-            assert_eq!(session.id(), s);
+            assert_eq!(session.id(), SessionId::new(s));
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
@@ -187,7 +190,12 @@ fn child(dir: &Path, seed: u64, plan: &str) {
 }
 
 /// Runs one life; returns the last checkpoint the child reported complete.
-fn life(dir: &Path, seed: u64, plan: &str, kill_after: Option<Duration>) -> Option<u64> {
+fn life(
+    dir: &Path,
+    seed: u64,
+    plan: &str,
+    kill_after: Option<Duration>,
+) -> Option<CheckpointToken> {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "restart_two_hundred_times_with_drops_and_sigkills",
@@ -235,7 +243,7 @@ fn life(dir: &Path, seed: u64, plan: &str, kill_after: Option<Duration>) -> Opti
     lines
         .iter()
         .filter_map(|l| l.strip_prefix("CHECKPOINT "))
-        .map(|t| t.parse().unwrap())
+        .map(|t| CheckpointToken::new(t.parse().unwrap()))
         .next_back()
 }
 

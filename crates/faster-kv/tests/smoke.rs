@@ -252,6 +252,6 @@ fn max_sessions_allows_exactly_that_many_live_sessions_and_names_the_setting() {
     }
     let ended = sessions.pop().unwrap().id();
     let (_again, serial) = store.continue_session(ended).unwrap();
-    assert_eq!(serial, 1);
+    assert_eq!(serial.get(), 1);
     assert!(store.session().is_err());
 }

@@ -4,6 +4,7 @@
 //! commit entry in the log. `docs/formats.md` has the byte diagram; this module is the only code
 //! that writes or reads it.
 
+use faster_hlog::Address;
 use twox_hash::XxHash3_64;
 
 /// The first eight bytes of every commit record.
@@ -19,8 +20,6 @@ pub const MAX_COMMIT_RECORD_SIZE: usize = 16 << 20;
 
 /// Flag: the record was written into the log by a fast commit.
 const FLAG_FAST: u8 = 1;
-/// Addresses are below 2^48.
-const ADDRESS_LIMIT: u64 = 1 << 48;
 /// Bytes of one iterator besides its name: name length (u16) and address (u64).
 const ITERATOR_FIXED_SIZE: usize = 10;
 
@@ -228,7 +227,7 @@ impl CommitRecord {
             ("until", self.until),
             ("prev_until", self.prev_until),
         ] {
-            if value >= ADDRESS_LIMIT {
+            if value >= Address::LIMIT {
                 return invalid(field, "not below 2^48");
             }
             if !value.is_multiple_of(8) {
@@ -280,7 +279,7 @@ fn decode_iterators(bytes: &[u8]) -> Result<Vec<(String, u64)>, CommitRecordErro
         at += name_len;
         let address = u64::from_le_bytes(get(bytes, at));
         at += 8;
-        if address >= ADDRESS_LIMIT {
+        if address >= Address::LIMIT {
             return bad("address not below 2^48");
         }
         if iterators

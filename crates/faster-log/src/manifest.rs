@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use faster_device::envelope::{self, ENVELOPE_HEADER, EnvelopeError};
+use faster_hlog::Address;
 
 use crate::commit_record::MAX_COMMIT_RECORD_SIZE;
 use crate::error::LogOpenError;
@@ -35,7 +36,7 @@ const _: () = assert!(PAGE_SIZE_BITS_AT + 4 == MANIFEST_PAYLOAD_BYTES);
 /// Sector size of the segment files: slot and segment sizes are multiples of it.
 const FILE_SECTOR: u64 = faster_device::FILE_SECTOR_SIZE as u64;
 /// The largest segment size: the log's whole address space.
-const MAX_SEGMENT_SIZE: u64 = 1 << 48;
+const MAX_SEGMENT_SIZE: u64 = Address::LIMIT;
 
 /// What a log's manifest records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+use faster_hlog::Address;
 use faster_log::commit_record::CommitRecord;
 use faster_log::entry::parse_entry;
 use faster_log::manifest::LogManifest;
@@ -35,7 +36,7 @@ fn the_entry_corpus_parses_without_panicking() {
         let Some((address, bytes)) = data.split_first_chunk::<8>() else {
             continue;
         };
-        let address = u64::from_le_bytes(*address) & ((1 << 48) - 1);
+        let address = Address::from_masked(u64::from_le_bytes(*address)).raw();
         let result = parse_entry(address, bytes);
         match name.as_str() {
             n if n.starts_with("valid") => {

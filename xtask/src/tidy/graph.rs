@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Crates at the bottom of the graph: the epoch and the device know nothing of records,
-/// pages or checkpoints, so they name no other workspace crate.
-const LEAVES: [&str; 2] = ["faster-epoch", "faster-device"];
+/// Crates at the bottom of the graph: the epoch, the device and the address know nothing of
+/// records, pages or checkpoints, so they name no other workspace crate.
+const LEAVES: [&str; 3] = ["faster-epoch", "faster-device", "faster-address"];
 
 /// crate name -> workspace crates it depends on (normal and build dependencies).
 type Graph = BTreeMap<String, BTreeSet<String>>;

@@ -147,7 +147,8 @@ fn checkpoint(out: &mut String, c: &CheckpointEntry) {
                 let _ = write!(text, ", snapshot from {:#x}", l.snapshot_start);
             }
             if !l.base_chain.is_empty() {
-                let _ = write!(text, ", on top of checkpoint(s) {:?}", l.base_chain);
+                let chain: Vec<u64> = l.base_chain.iter().map(|t| t.get()).collect();
+                let _ = write!(text, ", on top of checkpoint(s) {chain:?}");
             }
             text
         },

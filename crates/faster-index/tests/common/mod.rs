@@ -11,10 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use faster_epoch::Guard;
-use faster_index::{Busy, HashIndex, KeyHash, RecordLookup, Resolver, UNSET_ADDRESS};
+use faster_index::{Address, Busy, HashIndex, KeyHash, RecordLookup, Resolver, UNSET_ADDRESS};
 
 /// Address of the first record; records are 8 bytes apart.
 pub const FIRST_ADDRESS: u64 = 64;
+
+/// The address `raw`, which a test knows to be below 2^48.
+pub fn at(raw: u64) -> Address {
+    Address::new(raw).expect("a test address fits in 48 bits")
+}
 
 /// A lock-free append-only array of records with a begin (truncation point) and a head
 /// (records below it count as "on the device" for a growth).
@@ -38,46 +43,47 @@ impl TestLog {
     }
 
     /// Appends a record and returns its address.
-    pub fn append(&self, hash: KeyHash, prev: u64) -> u64 {
+    pub fn append(&self, hash: KeyHash, prev: Address) -> Address {
         let i = self.tail.fetch_add(1, Ordering::Relaxed) as usize;
         assert!(i < self.hashes.len(), "test log full");
         self.hashes[i].store(hash.0, Ordering::Relaxed);
-        self.prevs[i].store(prev, Ordering::Release);
-        FIRST_ADDRESS + 8 * i as u64
+        self.prevs[i].store(prev.raw(), Ordering::Release);
+        at(FIRST_ADDRESS + 8 * i as u64)
     }
 
     /// The record at `address`: (hash, previous address).
-    pub fn get(&self, address: u64) -> Option<(KeyHash, u64)> {
-        if address < FIRST_ADDRESS {
-            return None;
-        }
-        let i = ((address - FIRST_ADDRESS) / 8) as usize;
+    pub fn get(&self, address: Address) -> Option<(KeyHash, Address)> {
+        let i = (address.raw().checked_sub(FIRST_ADDRESS)? / 8) as usize;
         if i as u64 >= self.tail.load(Ordering::Acquire) {
             return None;
         }
         let prev = self.prevs.get(i)?.load(Ordering::Acquire);
-        Some((KeyHash(self.hashes[i].load(Ordering::Relaxed)), prev))
+        Some((KeyHash(self.hashes[i].load(Ordering::Relaxed)), at(prev)))
     }
 
     /// The address the next record will get.
-    pub fn tail_address(&self) -> u64 {
-        FIRST_ADDRESS + 8 * self.tail.load(Ordering::Acquire)
+    pub fn tail_address(&self) -> Address {
+        at(FIRST_ADDRESS + 8 * self.tail.load(Ordering::Acquire))
     }
 
-    pub fn begin(&self) -> u64 {
-        self.begin.load(Ordering::Acquire)
+    pub fn begin(&self) -> Address {
+        at(self.begin.load(Ordering::Acquire))
     }
 
-    pub fn set_begin(&self, address: u64) {
-        self.begin.store(address, Ordering::Release);
-        if self.head.load(Ordering::Acquire) < address {
-            self.head.store(address, Ordering::Release);
+    pub fn set_begin(&self, address: Address) {
+        self.begin.store(address.raw(), Ordering::Release);
+        if self.head.load(Ordering::Acquire) < address.raw() {
+            self.head.store(address.raw(), Ordering::Release);
         }
     }
 
-    pub fn set_head(&self, address: u64) {
+    pub fn set_head(&self, address: Address) {
         self.head
-            .store(address.max(self.begin()), Ordering::Release);
+            .store(address.max(self.begin()).raw(), Ordering::Release);
+    }
+
+    fn head(&self) -> Address {
+        at(self.head.load(Ordering::Acquire))
     }
 
     /// A resolver answering from this log: below begin `Gone`, below head `OnDevice`.
@@ -86,7 +92,7 @@ impl TestLog {
         Arc::new(move |address| {
             if address < log.begin() {
                 RecordLookup::Gone
-            } else if address < log.head.load(Ordering::Acquire) {
+            } else if address < log.head() {
                 RecordLookup::OnDevice
             } else {
                 match log.get(address) {
@@ -107,7 +113,7 @@ impl TestLog {
         index: &HashIndex,
         hash: KeyHash,
         guard: &Guard<'_>,
-    ) -> Result<Option<u64>, Busy> {
+    ) -> Result<Option<Address>, Busy> {
         let Some(slot) = index.find(hash, guard)? else {
             return Ok(None);
         };
@@ -127,7 +133,12 @@ impl TestLog {
 
     /// The store's upsert: appends a record for `hash` and swaps it into the entry. Returns
     /// its address.
-    pub fn upsert(&self, index: &HashIndex, hash: KeyHash, guard: &Guard<'_>) -> Result<u64, Busy> {
+    pub fn upsert(
+        &self,
+        index: &HashIndex,
+        hash: KeyHash,
+        guard: &Guard<'_>,
+    ) -> Result<Address, Busy> {
         loop {
             let slot = index.find_or_create(hash, guard)?;
             let expected = slot.address();

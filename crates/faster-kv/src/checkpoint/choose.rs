@@ -17,7 +17,8 @@
 use std::path::Path;
 
 use faster_cpr::{
-    CheckpointDir, CheckpointFileError, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE,
+    CheckpointDir, CheckpointFileError, CheckpointMeta, CheckpointToken, LogCheckpointKind,
+    SNAPSHOT_FILE,
 };
 use faster_index::{HashIndex, IndexError};
 
@@ -51,7 +52,7 @@ pub(crate) struct Chosen {
     pub(crate) meta: CheckpointMeta,
     pub(crate) index: HashIndex,
     /// Newer checkpoints passed over: damaged (with the reason) or incomplete.
-    pub(crate) skipped: Vec<(u64, String)>,
+    pub(crate) skipped: Vec<(CheckpointToken, String)>,
 }
 
 /// What [`choose`] found.
@@ -59,7 +60,7 @@ pub(crate) enum Choice {
     /// A checkpoint to recover.
     Chosen(Box<Chosen>),
     /// No checkpoint ever completed: nothing was durable. Incomplete ones are listed.
-    Nothing { incomplete: Vec<u64> },
+    Nothing { incomplete: Vec<CheckpointToken> },
 }
 
 /// Chooses checkpoint `token`, or the newest that checks out.
@@ -70,7 +71,7 @@ pub(crate) enum Choice {
 /// once.
 pub(crate) fn choose(
     dir: &CheckpointDir,
-    token: Option<u64>,
+    token: Option<CheckpointToken>,
     expect: &Expect<'_>,
 ) -> Result<Choice, OpenError> {
     if let Some(token) = token {

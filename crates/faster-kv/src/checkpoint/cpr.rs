@@ -9,6 +9,7 @@ use crossbeam_utils::CachePadded;
 use faster_cpr::{CheckpointDir, CheckpointMeta, StateMachine};
 use faster_epoch::Epoch;
 
+use super::rules::NO_START;
 use super::run::Run;
 use super::sessions::SessionTable;
 use crate::store_dir::Identity;
@@ -39,7 +40,7 @@ pub(crate) struct Cpr {
     /// The worker threads started, joined when the store closes.
     pub(crate) workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// The tail when the version change of the checkpoint in progress began (records of the
-    /// new version lie at or above it); `u64::MAX` when none is in progress.
+    /// new version lie at or above it); [`NO_START`] when none is in progress.
     pub(crate) start: AtomicU64,
     pub(crate) next_token: AtomicU64,
     /// Complete checkpoints kept on disk (older ones are removed).
@@ -73,7 +74,7 @@ impl Cpr {
                 .tokens()
                 .ok()
                 .and_then(|t| t.last().copied())
-                .map_or(1, |t| t + 1),
+                .map_or(1, |t| t.get() + 1),
             None => 1,
         };
         Self {
@@ -82,7 +83,7 @@ impl Cpr {
             dir: parts.dir,
             run: Mutex::new(None),
             workers: Mutex::new(Vec::new()),
-            start: AtomicU64::new(u64::MAX),
+            start: AtomicU64::new(NO_START.raw()),
             next_token: AtomicU64::new(next_token),
             retention: parts.retention,
             last: Mutex::new(parts.last),

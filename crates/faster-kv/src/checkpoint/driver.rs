@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use faster_cpr::{Action, LogCheckpointKind, Phase, SystemState};
+use faster_cpr::{Action, CheckpointToken, LogCheckpointKind, Phase, SystemState};
+use faster_hlog::Address;
 
 use super::error::CheckpointError;
+use super::rules::NO_START;
 use super::run::{Job, Run};
 use crate::codec::Codec;
 use crate::store::Store;
@@ -60,7 +62,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Entry work of the phase `state` just began.
     fn cpr_enter(self: &Arc<Self>, run: &Arc<Run>, state: SystemState) {
         let failed = run.failure().is_some();
-        let tail = self.log.tail_address().raw();
+        let tail = self.log.tail_address();
         match state.phase {
             Phase::IndexCheckpoint => {
                 if failed {
@@ -70,7 +72,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 }
             }
             Phase::Prepare => {
-                run.addresses().start = self.cpr.start.load(Ordering::Acquire);
+                run.addresses().start =
+                    Address::from_masked(self.cpr.start.load(Ordering::Acquire));
                 run.done(state);
             }
             Phase::WaitFlush => {
@@ -103,16 +106,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// the new version appear only after IN_PROGRESS, later, so they all lie at or above it.
     /// The first caller wins; a racing one keeps its value.
     fn publish_start(&self) {
-        let tail = self.log.tail_address().raw();
-        let _ =
-            self.cpr
-                .start
-                .compare_exchange(u64::MAX, tail, Ordering::AcqRel, Ordering::Acquire);
+        let tail = self.log.tail_address();
+        let _ = self.cpr.start.compare_exchange(
+            NO_START.raw(),
+            tail.raw(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 
     /// The run reached rest: publish its outcome.
     fn cpr_finish(&self, run: &Arc<Run>) {
-        self.cpr.start.store(u64::MAX, Ordering::Release);
+        self.cpr.start.store(NO_START.raw(), Ordering::Release);
         self.cpr.captured.store(0, Ordering::Release);
         *lock(&self.cpr.run) = None;
         match run.failure() {
@@ -132,7 +137,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     final_address: meta
                         .as_ref()
                         .and_then(|m| m.log.as_ref())
-                        .map(|l| l.final_address),
+                        .map(|l| Address::from_masked(l.final_address)),
                     sessions: meta.map(|m| m.sessions).unwrap_or_default(),
                     duration: run.started.elapsed(),
                 };
@@ -155,7 +160,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 return Err(CheckpointError::Busy);
             }
             // Taken under the lock, so a refused start uses up no token.
-            let token = self.cpr.next_token.fetch_add(1, Ordering::Relaxed);
+            let token = CheckpointToken::new(self.cpr.next_token.fetch_add(1, Ordering::Relaxed));
             let version = self.cpr.machine.state().version;
             let run = Arc::new(Run::new(token, action, version, dir.token_dir(token)));
             *current = Some(Arc::clone(&run));
@@ -201,7 +206,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 // Addresses recorded before the state changes, so that an operation that
                 // sees the new state allocates at or above them: the index snapshot's start
                 // (PREP_INDEX_CHKPT) and the version change's start (PREPARE).
-                let tail = self.log.tail_address().raw();
+                let tail = self.log.tail_address();
                 run.addresses().index_start = tail;
                 if first.phase == Phase::Prepare {
                     self.publish_start();
@@ -210,7 +215,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if let Err(e) = dir.create(run.token) {
                     run.fail(e.into());
                 }
-                run.addresses().begin = self.log.begin_address().raw();
+                run.addresses().begin = self.log.begin_address();
                 match self.cpr.machine.try_start(run.action) {
                     Ok(first) => {
                         self.cpr_enter(run, first);

@@ -49,7 +49,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     pub(crate) fn write_index_snapshot(
         &self,
         dir: &Path,
-        start_address: u64,
+        start_address: Address,
     ) -> Result<IndexMeta, CheckpointError> {
         let device = index_device(dir)?;
         let handle = self.epoch.register()?;
@@ -59,7 +59,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         };
         device.flush()?;
         Ok(IndexMeta {
-            start_address,
+            start_address: start_address.raw(),
             bytes: info.bytes,
             buckets: info.buckets,
         })
@@ -74,7 +74,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let final_address = run.addresses().final_address;
         match kind {
             LogCheckpointKind::FoldOver => {
-                let target = self.log.flush_until(Address::from_masked(final_address));
+                let target = self.log.flush_until(final_address);
                 while !self.log.wait_flushed(target, Duration::from_millis(100))? {}
                 self.log.device().flush()?;
                 run.addresses().snapshot_start = final_address;
@@ -100,18 +100,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 let copy_from = self
                     .log
                     .page_start(self.log.page_of(flushed))
-                    .raw()
                     .min(final_address);
-                let snapshot_start = copy_from
-                    .max(self.log.begin_address().raw())
-                    .min(final_address);
+                let snapshot_start = copy_from.max(self.log.begin_address()).min(final_address);
                 let (chain, new_from) = match &base {
                     Some((token, log)) => {
                         let mut chain = log.base_chain.clone();
                         chain.push(*token);
-                        (chain, log.final_address)
+                        // Below 2^48: checked when the metadata was decoded.
+                        (chain, Address::from_masked(log.final_address))
                     }
-                    None => (Vec::new(), 0),
+                    None => (Vec::new(), Address::INVALID),
                 };
                 self.write_snapshot_file(
                     run,
@@ -140,9 +138,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     fn write_snapshot_file(
         &self,
         run: &Arc<Run>,
-        from: u64,
-        to: u64,
-        incremental_from: Option<u64>,
+        from: Address,
+        to: Address,
+        incremental_from: Option<Address>,
     ) -> Result<(), CheckpointError> {
         let path = run.dir.join(SNAPSHOT_FILE);
         let io = |e: std::io::Error| {
@@ -155,14 +153,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let handle = self.epoch.register()?;
         let page_size = self.log.page_size();
         let ahead = (self.cpr.snapshot_buffer / page_size.max(1)).max(1) as usize;
-        let (full, to_write) = std::sync::mpsc::sync_channel::<(u64, Vec<u64>)>(ahead);
+        let (full, to_write) = std::sync::mpsc::sync_channel::<(Address, Vec<u64>)>(ahead);
         let (give_back, free) = std::sync::mpsc::channel::<Vec<u64>>();
         let written = std::thread::scope(|scope| {
             let writing = std::thread::Builder::new()
                 .name("faster-snapshot-write".into())
                 .spawn_scoped(scope, move || -> std::io::Result<()> {
                     for (address, buffer) in to_write {
-                        writer.chunk(address, bytemuck::cast_slice(&buffer))?;
+                        writer.chunk(address.raw(), bytemuck::cast_slice(&buffer))?;
                         // The copier may have finished; a buffer nobody takes is dropped.
                         let _ = give_back.send(buffer);
                     }
@@ -186,20 +184,20 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     fn copy_pages(
         &self,
         handle: &faster_epoch::Handle,
-        (from, to, incremental_from): (u64, u64, Option<u64>),
-        full: SyncSender<(u64, Vec<u64>)>,
+        (from, to, incremental_from): (Address, Address, Option<Address>),
+        full: SyncSender<(Address, Vec<u64>)>,
         free: &Receiver<Vec<u64>>,
     ) -> Result<(), CheckpointError> {
         let page_size = self.log.page_size();
         let mut address = from;
         while address < to {
-            let page = self.log.page_of(Address::from_masked(address));
-            let end = self.log.page_start(page + 1).raw().min(to);
+            let page = self.log.page_of(address);
+            let end = self.log.page_start(page + 1).min(to);
             // Clear the mark before copying, so an update during the copy is caught next time.
             let dirty = self.cpr.dirty.take(page);
             let wanted = match incremental_from {
                 None => true,
-                Some(new_from) => dirty || page >= self.log.page_of(Address::from_masked(new_from)),
+                Some(new_from) => dirty || page >= self.log.page_of(new_from),
             };
             if wanted {
                 let mut buffer = free
@@ -214,7 +212,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             // Rule R12: every version-`v` byte below `end` is in the snapshot (copied above, or
             // unchanged since the base snapshot): version-`v + 1` sessions may now update
             // those records in place.
-            self.cpr.captured.store(end, Ordering::Release);
+            self.cpr.captured.store(end.raw(), Ordering::Release);
             address = end;
         }
         Ok(())
@@ -226,29 +224,29 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     fn copy_range(
         &self,
         handle: &faster_epoch::Handle,
-        from: u64,
-        to: u64,
+        from: Address,
+        to: Address,
         out: &mut Vec<u64>,
     ) -> Result<(), CheckpointError> {
         out.clear();
         // Bytes below the begin address (the start of a log's first page) belong to no record
         // and may be on no device any more: zeros.
         let from = {
-            let live = from.max(self.log.begin_address().raw()).min(to);
-            out.resize(((live - from) / 8) as usize, 0);
+            let live = from.max(self.log.begin_address()).min(to);
+            out.resize(((live.raw() - from.raw()) / 8) as usize, 0);
             live
         };
-        let words = ((to - from) / 8) as usize;
+        let len = to.raw() - from.raw();
+        let words = (len / 8) as usize;
         {
             let guard = handle.protect();
-            if from >= self.log.head_address().raw() {
-                let base = self.log.frame_ptr(Address::from_masked(from));
+            if from >= self.log.head_address() {
+                let base = self.log.frame_ptr(from);
                 // SAFETY: rules H6, R3, R4 — `from >= head` was checked under `guard`, so the
-                // frame holds this page until the guard drops; `from` is 8-aligned and
-                // `[from, to)` lies within the page, so the range is `words` aligned words of the
-                // frame. Every word is only ever accessed atomically while a version-`v + 1`
-                // session may update one in place, and a shared slice of atomics permits exactly
-                // that.
+                // frame holds this page until the guard drops; `from` is 8-aligned and `[from, to)`
+                // lies within the page, so the range is `words` aligned words of the frame. Every
+                // word is only ever accessed atomically while a version-`v + 1` session may
+                // update one in place, and a shared slice of atomics permits exactly that.
                 let frame = unsafe { std::slice::from_raw_parts(base.cast::<AtomicU64>(), words) };
                 out.extend(frame.iter().map(|word| word.load(Ordering::Relaxed)));
                 drop(guard);
@@ -256,13 +254,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             }
         }
         // Evicted meanwhile: it was flushed first, so the device has it.
-        let read = self
-            .log
-            .read_blocking(Address::from_masked(from), to - from)?;
+        let read = self.log.read_blocking(from, len)?;
         let zeros = out.len();
         out.resize(zeros + words, 0);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out[zeros..]);
-        bytes.copy_from_slice(&read.bytes()[..(to - from) as usize]);
+        bytes.copy_from_slice(&read.bytes()[..len as usize]);
         Ok(())
     }
 
@@ -286,10 +282,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 log: Some(kind), ..
             } => Some(LogMeta {
                 kind,
-                begin: a.begin,
-                start: a.start,
-                final_address: a.final_address,
-                snapshot_start: a.snapshot_start,
+                begin: a.begin.raw(),
+                start: a.start.raw(),
+                final_address: a.final_address.raw(),
+                snapshot_start: a.snapshot_start.raw(),
                 base_chain: a.base_chain.clone(),
             }),
             _ => None,

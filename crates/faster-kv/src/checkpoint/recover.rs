@@ -147,13 +147,11 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
         return Ok(0);
     };
     let layout = Store::<K, V>::LAYOUT;
-    let from = meta.index_meta.start_address.max(log_meta.begin);
-    let to = log_meta.final_address;
-    let mut scan = store.log.scan(
-        Address::from_masked(from),
-        Address::from_masked(to),
-        record_sizer(layout),
-    )?;
+    // Below 2^48: checked when the metadata was decoded.
+    let from = Address::from_masked(meta.index_meta.start_address.max(log_meta.begin));
+    let to = Address::from_masked(log_meta.final_address);
+    let start = Address::from_masked(log_meta.start);
+    let mut scan = store.log.scan(from, to, record_sizer(layout))?;
     let handle = store.epoch.register()?;
     let mut invalid: Vec<Address> = Vec::new();
     // Records are installed in batches: hash a batch, prefetch its buckets, then install, so
@@ -165,7 +163,7 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
         }
         other => OpenError::Log(other),
     })? {
-        match replayed::<K>(item.address, item.bytes, layout, log_meta.start)? {
+        match replayed::<K>(item.address, item.bytes, layout, start)? {
             Replayed::Skip => continue,
             Replayed::NextVersion => {
                 invalid.push(item.address);
@@ -181,7 +179,7 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     install(store, &handle, &batch);
     drop(scan);
     invalidate(store, &invalid)?;
-    Ok(to - from)
+    Ok(to.raw() - from.raw())
 }
 
 /// The size of the record at the start of `bytes`, for the log's scan: `None` at the end of
@@ -216,7 +214,7 @@ fn replayed<K: Codec + ?Sized>(
     address: Address,
     bytes: &[u8],
     layout: Layout,
-    start: u64,
+    start: Address,
 ) -> Result<Replayed, OpenError> {
     let parsed = match record::parse(bytes, layout, bytes.len()) {
         Parse::Record(p) => p,
@@ -231,7 +229,7 @@ fn replayed<K: Codec + ?Sized>(
     if parsed.header.is_invalid() {
         return Ok(Replayed::Skip);
     }
-    if address.raw() >= start && parsed.header.in_new_version() {
+    if address >= start && parsed.header.in_new_version() {
         return Ok(Replayed::NextVersion);
     }
     let key = K::decode(parsed.key).map_err(|_| OpenError::CorruptRecord {
@@ -265,7 +263,7 @@ fn install<K: Codec + ?Sized, V: Codec + ?Sized>(
             let Ok(slot) = store.index.find_or_create(KeyHash(hash), &guard) else {
                 continue;
             };
-            if slot.compare_exchange(slot.address(), address.raw()).is_ok() {
+            if slot.compare_exchange(slot.address(), address).is_ok() {
                 break;
             }
         }

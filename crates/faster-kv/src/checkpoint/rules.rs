@@ -11,6 +11,10 @@ use faster_hlog::Address;
 use super::cpr::Cpr;
 use crate::record::{Header, IN_NEW_VERSION};
 
+/// The start of the version change when none is under way: the last address, where no record
+/// starts (records are 8-byte aligned), so that no record counts as of the next version.
+pub(crate) const NO_START: Address = Address::MAX;
+
 /// What a checkpoint in progress asks of an operation (rules R7, R8). At rest it asks
 /// nothing: [`OpCtx::REST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub(crate) struct OpCtx {
     pub(crate) new_version: bool,
     /// Records of `v + 1` lie at or above this address (the tail when the version change
     /// began).
-    pub(crate) start: u64,
+    pub(crate) start: Address,
 }
 
 impl OpCtx {
@@ -33,13 +37,13 @@ impl OpCtx {
     pub(crate) const REST: Self = Self {
         old_version: false,
         new_version: false,
-        start: u64::MAX,
+        start: NO_START,
     };
 
     /// Whether the record at `address` with `header` belongs to version `v + 1`.
     #[inline]
     pub(crate) fn is_new(&self, address: Address, header: Header) -> bool {
-        address.raw() >= self.start && header.in_new_version()
+        address >= self.start && header.in_new_version()
     }
 
     /// Header flags of records this session writes.
@@ -66,7 +70,7 @@ impl OpCtx {
 impl Cpr {
     /// What the checkpoint in `phase` asks of a session's operations (rules R7, R8).
     pub(crate) fn op_ctx(&self, phase: Phase) -> OpCtx {
-        let start = self.start.load(Ordering::Acquire);
+        let start = Address::from_masked(self.start.load(Ordering::Acquire));
         match phase {
             Phase::Prepare => OpCtx {
                 old_version: true,

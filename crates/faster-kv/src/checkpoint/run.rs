@@ -7,7 +7,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use faster_cpr::{Action, IndexMeta, SessionCommit, SystemState};
+use faster_cpr::{Action, CheckpointToken, IndexMeta, SessionCommit, SystemState};
+use faster_hlog::Address;
 
 use super::error::CheckpointError;
 use crate::sync::{ignore_poison, lock};
@@ -15,12 +16,12 @@ use crate::sync::{ignore_poison, lock};
 /// Addresses a checkpoint records as its phases begin.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunAddresses {
-    pub(crate) begin: u64,
-    pub(crate) index_start: u64,
-    pub(crate) start: u64,
-    pub(crate) final_address: u64,
-    pub(crate) snapshot_start: u64,
-    pub(crate) base_chain: Vec<u64>,
+    pub(crate) begin: Address,
+    pub(crate) index_start: Address,
+    pub(crate) start: Address,
+    pub(crate) final_address: Address,
+    pub(crate) snapshot_start: Address,
+    pub(crate) base_chain: Vec<CheckpointToken>,
     pub(crate) index: Option<IndexMeta>,
 }
 
@@ -40,11 +41,11 @@ pub(crate) enum Job {
 #[non_exhaustive]
 pub struct CheckpointInfo {
     /// The checkpoint's token: pass it to recovery to recover exactly this checkpoint.
-    pub token: u64,
+    pub token: CheckpointToken,
     /// The version it captured.
     pub version: u32,
     /// Where the recovered log ends (`None` for an index-only checkpoint).
-    pub final_address: Option<u64>,
+    pub final_address: Option<Address>,
     /// Every session's commit point.
     pub sessions: Vec<SessionCommit>,
     /// From start to the durable completion marker.
@@ -53,7 +54,7 @@ pub struct CheckpointInfo {
 
 /// A checkpoint in progress.
 pub(crate) struct Run {
-    pub(crate) token: u64,
+    pub(crate) token: CheckpointToken,
     pub(crate) action: Action,
     /// The version being captured (`v`).
     pub(crate) version: u32,
@@ -80,7 +81,7 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    pub(crate) fn new(token: u64, action: Action, version: u32, dir: PathBuf) -> Self {
+    pub(crate) fn new(token: CheckpointToken, action: Action, version: u32, dir: PathBuf) -> Self {
         Self {
             token,
             action,
@@ -150,7 +151,7 @@ pub struct CheckpointHandle {
 
 impl CheckpointHandle {
     /// The checkpoint's token.
-    pub fn token(&self) -> u64 {
+    pub fn token(&self) -> CheckpointToken {
         self.run.token
     }
 

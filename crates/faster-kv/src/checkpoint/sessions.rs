@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use faster_cpr::SessionCommit;
+use faster_cpr::{Serial, SessionCommit, SessionId};
 
 use crate::sync::lock;
 
@@ -51,7 +51,7 @@ struct Move {
 /// A session's state as checkpoints see it.
 #[derive(Debug)]
 pub(crate) struct SessionShared {
-    pub(crate) id: u64,
+    pub(crate) id: SessionId,
     /// Serial number of the last operation that finished or went pending.
     serial: AtomicU64,
     /// The version the session's operations belong to.
@@ -62,7 +62,7 @@ pub(crate) struct SessionShared {
     /// The last move to a newer version.
     moved: Mutex<Option<Move>>,
     /// Serial numbers of operations waiting for the device.
-    pending: Mutex<Vec<u64>>,
+    pending: Mutex<Vec<Serial>>,
 }
 
 impl SessionShared {
@@ -71,7 +71,7 @@ impl SessionShared {
     pub(crate) fn new(start: SessionCommit, version: u32) -> Self {
         Self {
             id: start.id,
-            serial: AtomicU64::new(start.serial),
+            serial: AtomicU64::new(start.serial.get()),
             version: AtomicU32::new(version),
             born: (version, start),
             moved: Mutex::new(None),
@@ -80,27 +80,27 @@ impl SessionShared {
     }
 
     /// The version the session started in and the serial it started from.
-    pub(crate) fn start(&self) -> (u32, u64) {
+    pub(crate) fn start(&self) -> (u32, Serial) {
         (self.born.0, self.born.1.serial)
     }
 
     /// Publishes that operation `serial` finished (or went pending).
     #[inline]
-    pub(crate) fn finished(&self, serial: u64) {
-        self.serial.store(serial, Ordering::Release);
+    pub(crate) fn finished(&self, serial: Serial) {
+        self.serial.store(serial.get(), Ordering::Release);
     }
 
-    pub(crate) fn add_pending(&self, serial: u64) {
+    pub(crate) fn add_pending(&self, serial: Serial) {
         lock(&self.pending).push(serial);
     }
 
-    pub(crate) fn remove_pending(&self, serial: u64) {
+    pub(crate) fn remove_pending(&self, serial: Serial) {
         lock(&self.pending).retain(|&s| s != serial);
     }
 
     /// The commit point as of now, with `completed` the last finished serial.
-    pub(crate) fn commit_now(&self, completed: u64) -> SessionCommit {
-        let mut excluded: Vec<u64> = self.born.1.excluded.clone();
+    pub(crate) fn commit_now(&self, completed: Serial) -> SessionCommit {
+        let mut excluded: Vec<Serial> = self.born.1.excluded.clone();
         excluded.extend(
             lock(&self.pending)
                 .iter()
@@ -118,7 +118,7 @@ impl SessionShared {
 
     /// Records the move from `old` to `new` with the commit point of `old` (rule R9), then
     /// publishes the new version.
-    pub(crate) fn switch(&self, old: u32, new: u32, completed: u64) {
+    pub(crate) fn switch(&self, old: u32, new: u32, completed: Serial) {
         let commit = self.commit_now(completed);
         *lock(&self.moved) = Some(Move { from: old, commit });
         self.version.store(new, Ordering::Release);
@@ -126,7 +126,7 @@ impl SessionShared {
 
     /// This session's commit point for the checkpoint of `version` (see the module docs).
     pub(crate) fn commit_for(&self, version: u32) -> SessionCommit {
-        let serial = self.serial.load(Ordering::Acquire);
+        let serial = Serial::new(self.serial.load(Ordering::Acquire));
         let current = self.version.load(Ordering::Acquire);
         if !newer(current, version) {
             return self.commit_now(serial);
@@ -158,8 +158,9 @@ impl Ended {
 
 #[derive(Debug, Default)]
 struct Sessions {
-    live: HashMap<u64, Weak<SessionShared>>,
-    ended: HashMap<u64, Ended>,
+    live: HashMap<SessionId, Weak<SessionShared>>,
+    ended: HashMap<SessionId, Ended>,
+    /// The number of the next new session.
     next_id: u64,
 }
 
@@ -203,7 +204,7 @@ impl SessionTable {
     /// version it read.
     pub(crate) fn start(
         &self,
-        id: Option<u64>,
+        id: Option<SessionId>,
         version: impl FnOnce() -> u32,
     ) -> Result<Arc<SessionShared>, StartRefused> {
         let mut sessions = lock(&self.inner);
@@ -213,11 +214,11 @@ impl SessionTable {
         let version = version();
         let start = match id {
             None => {
-                let id = sessions.next_id;
+                let id = SessionId::new(sessions.next_id);
                 sessions.next_id += 1;
                 SessionCommit {
                     id,
-                    serial: 0,
+                    serial: Serial::default(),
                     excluded: Vec::new(),
                 }
             }
@@ -250,7 +251,7 @@ impl SessionTable {
         for c in commits {
             sessions.ended.insert(c.id, Ended::Recovered(c.clone()));
         }
-        let max = commits.iter().map(|c| c.id).max().unwrap_or(0);
+        let max = commits.iter().map(|c| c.id.get()).max().unwrap_or(0);
         sessions.next_id = sessions.next_id.max(max + 1);
     }
 
@@ -280,40 +281,44 @@ mod tests {
 
     fn fresh(id: u64) -> SessionCommit {
         SessionCommit {
-            id,
-            serial: 0,
+            id: SessionId::new(id),
+            serial: Serial::default(),
             excluded: Vec::new(),
         }
+    }
+
+    fn serial(n: u64) -> Serial {
+        Serial::new(n)
     }
 
     #[test]
     fn a_move_that_skips_a_version_answers_for_every_version_it_skipped() {
         let s = SessionShared::new(fresh(1), 3);
-        s.finished(10);
+        s.finished(serial(10));
         // Idle through the whole checkpoint of 3 and woken in the middle of that of 4.
-        s.switch(3, 5, 10);
-        s.finished(17);
-        assert_eq!(s.commit_for(3).serial, 10);
-        assert_eq!(s.commit_for(4).serial, 10);
-        assert_eq!(s.commit_for(5).serial, 17);
+        s.switch(3, 5, serial(10));
+        s.finished(serial(17));
+        assert_eq!(s.commit_for(3).serial, serial(10));
+        assert_eq!(s.commit_for(4).serial, serial(10));
+        assert_eq!(s.commit_for(5).serial, serial(17));
     }
 
     #[test]
     fn a_session_started_after_the_version_change_commits_where_it_started() {
         let start = SessionCommit {
-            id: 4,
-            serial: 100,
-            excluded: vec![97],
+            id: SessionId::new(4),
+            serial: serial(100),
+            excluded: vec![serial(97)],
         };
         let s = SessionShared::new(start.clone(), 8);
-        s.finished(160);
+        s.finished(serial(160));
         assert_eq!(s.commit_for(7), start);
-        s.switch(8, 9, 160);
+        s.switch(8, 9, serial(160));
         assert_eq!(s.commit_for(7), start);
-        assert_eq!(s.commit_for(8).serial, 160);
+        assert_eq!(s.commit_for(8).serial, serial(160));
         assert_eq!(
             s.commit_for(8).excluded,
-            vec![97],
+            vec![serial(97)],
             "recovered exclusions stay"
         );
     }
@@ -325,11 +330,11 @@ mod tests {
         assert!(!newer(3, 5));
         assert!(!newer(7, 7));
         let s = SessionShared::new(fresh(1), u32::MAX);
-        s.finished(5);
-        s.switch(u32::MAX, 0, 5);
-        s.finished(9);
-        assert_eq!(s.commit_for(u32::MAX).serial, 5);
-        assert_eq!(s.commit_for(0).serial, 9);
+        s.finished(serial(5));
+        s.switch(u32::MAX, 0, serial(5));
+        s.finished(serial(9));
+        assert_eq!(s.commit_for(u32::MAX).serial, serial(5));
+        assert_eq!(s.commit_for(0).serial, serial(9));
     }
 
     #[test]
@@ -345,13 +350,17 @@ mod tests {
         table.ended(Arc::clone(&a));
         drop(a);
         assert_eq!(
-            table.start(Some(99), || 1).unwrap_err(),
+            table.start(Some(SessionId::new(99)), || 1).unwrap_err(),
             StartRefused::Unknown
         );
-        let again = table.start(Some(1), || 2).unwrap();
-        assert_eq!(again.id, 1);
+        let again = table.start(Some(SessionId::new(1)), || 2).unwrap();
+        assert_eq!(again.id, SessionId::new(1));
         assert_eq!(
-            table.commits(1).iter().map(|c| c.id).collect::<Vec<_>>(),
+            table
+                .commits(1)
+                .iter()
+                .map(|c| c.id.get())
+                .collect::<Vec<_>>(),
             vec![1, 2]
         );
     }

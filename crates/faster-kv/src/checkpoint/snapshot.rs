@@ -11,7 +11,8 @@
 
 use std::io::Read;
 
-use faster_cpr::FormatError;
+use faster_cpr::{CheckpointToken, FormatError};
+use faster_hlog::Address;
 
 use super::direct::DirectWriter;
 
@@ -35,12 +36,12 @@ fn hash(parts: &[&[u8]]) -> u64 {
 /// [`SnapshotWriter::finish`] (which fixes the count in the header and syncs).
 pub(crate) struct SnapshotWriter {
     file: DirectWriter,
-    token: u64,
+    token: CheckpointToken,
     count: u32,
 }
 
 impl SnapshotWriter {
-    pub(crate) fn create(path: &std::path::Path, token: u64) -> std::io::Result<Self> {
+    pub(crate) fn create(path: &std::path::Path, token: CheckpointToken) -> std::io::Result<Self> {
         let mut file = DirectWriter::create(path)?;
         file.write_all(&[0u8; HEADER])?;
         Ok(Self {
@@ -70,7 +71,7 @@ impl SnapshotWriter {
         head[..8].copy_from_slice(&SNAPSHOT_MAGIC);
         head[8..12].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
         head[12..16].copy_from_slice(&self.count.to_le_bytes());
-        head[16..24].copy_from_slice(&self.token.to_le_bytes());
+        head[16..24].copy_from_slice(&self.token.get().to_le_bytes());
         let sum = hash(&[&head[8..24]]);
         head[24..32].copy_from_slice(&sum.to_le_bytes());
         self.file.finish(&head)
@@ -118,7 +119,11 @@ pub(crate) struct SnapshotReader<R> {
 }
 
 impl<R: Read> SnapshotReader<R> {
-    pub(crate) fn open(mut input: R, token: u64, max_chunk: usize) -> Result<Self, ReadError> {
+    pub(crate) fn open(
+        mut input: R,
+        token: CheckpointToken,
+        max_chunk: usize,
+    ) -> Result<Self, ReadError> {
         let mut head = [0u8; HEADER];
         read_exact(&mut input, &mut head)?;
         if head[..8] != SNAPSHOT_MAGIC {
@@ -139,7 +144,7 @@ impl<R: Read> SnapshotReader<R> {
         }
         let mut token_bytes = [0u8; 8];
         token_bytes.copy_from_slice(&head[16..24]);
-        if u64::from_le_bytes(token_bytes) != token {
+        if u64::from_le_bytes(token_bytes) != token.get() {
             return Err(FormatError::Inconsistent("snapshot file of another checkpoint").into());
         }
         Ok(Self {
@@ -163,7 +168,7 @@ impl<R: Read> SnapshotReader<R> {
         if len as usize > self.max_chunk || head[12..16] != [0; 4] {
             return Err(FormatError::Inconsistent("snapshot chunk length out of range").into());
         }
-        if address >= 1 << 48 {
+        if address >= Address::LIMIT {
             return Err(FormatError::Inconsistent("snapshot chunk address beyond 48 bits").into());
         }
         let mut data = vec![0u8; len as usize];
@@ -196,7 +201,7 @@ fn read_exact(input: &mut impl Read, buf: &mut [u8]) -> Result<(), ReadError> {
 /// [`FormatError`] naming what is wrong.
 pub fn parse_snapshot(
     bytes: &[u8],
-    token: u64,
+    token: CheckpointToken,
     max_chunk: usize,
 ) -> Result<Vec<SnapshotChunk>, FormatError> {
     // Reading a slice fails only by running out of bytes: truncation.
@@ -220,12 +225,13 @@ mod tests {
     fn chunks_round_trip_and_every_flipped_byte_is_caught() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
-        let mut w = SnapshotWriter::create(&path, 9).unwrap();
+        let (token, other) = (CheckpointToken::new(9), CheckpointToken::new(10));
+        let mut w = SnapshotWriter::create(&path, token).unwrap();
         w.chunk(4096, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         w.chunk(8192, &[9; 40]).unwrap();
         w.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
-        let chunks = parse_snapshot(&bytes, 9, 4096).unwrap();
+        let chunks = parse_snapshot(&bytes, token, 4096).unwrap();
         assert_eq!(chunks.len(), 2);
         assert_eq!(
             chunks[1],
@@ -234,18 +240,21 @@ mod tests {
                 data: vec![9; 40]
             }
         );
-        assert!(parse_snapshot(&bytes, 10, 4096).is_err(), "another token");
+        assert!(
+            parse_snapshot(&bytes, other, 4096).is_err(),
+            "another token"
+        );
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 1;
             assert!(
-                parse_snapshot(&bad, 9, 4096).is_err(),
+                parse_snapshot(&bad, token, 4096).is_err(),
                 "flip at {i} went unnoticed"
             );
         }
         for len in 0..bytes.len() {
             assert!(
-                parse_snapshot(&bytes[..len], 9, 4096).is_err(),
+                parse_snapshot(&bytes[..len], token, 4096).is_err(),
                 "truncated to {len}"
             );
         }

@@ -44,7 +44,7 @@ pub(crate) enum Step<T> {
         /// Where to start reading.
         read: Address,
         /// The index entry's address at the time (a later install expects it unchanged).
-        entry: u64,
+        entry: Address,
     },
     /// A session still in version `v` met a record of version `v + 1` (rule R8): it must move
     /// to the new version, then retry.
@@ -86,7 +86,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Attempt<'_, '_, K, V> {
 /// address when it went pending, and the key's newest record there (if any).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FromDevice<'a> {
-    pub(crate) entry: u64,
+    pub(crate) entry: Address,
     pub(crate) found: Option<&'a DiskRecord>,
 }
 

@@ -58,7 +58,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         let hash = KeyHash(key.hash64()?);
         let (store, guard, _) = self.parts();
         if let Ok(Some(slot)) = store.index.find(hash, guard) {
-            let address = Address::from_masked(slot.address());
+            let address = slot.address();
             if address >= store.log.head_address() && address >= Address::FIRST_VALID {
                 prefetch(store.log.frame_ptr(address));
             }
@@ -88,7 +88,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 let head = store.log.head_address();
                 for hash in &hashes[..group.len()] {
                     if let Ok(Some(slot)) = store.index.find(KeyHash(*hash), guard) {
-                        let address = Address::from_masked(slot.address());
+                        let address = slot.address();
                         if address >= head && address >= Address::FIRST_VALID {
                             prefetch(store.log.frame_ptr(address));
                         }

@@ -26,7 +26,7 @@ pub(crate) enum Driven<T> {
     Done(T),
     /// Needs the device (only with [`Wait::Defer`]): read from `read`; the index entry
     /// pointed at `entry`.
-    Deferred { read: Address, entry: u64 },
+    Deferred { read: Address, entry: Address },
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {

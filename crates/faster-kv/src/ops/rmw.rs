@@ -215,7 +215,7 @@ impl<U: Update + ?Sized> RmwOp<'_, U> {
         &mut self,
         at: &mut Attempt<'_, '_, K, V>,
         slot: &EntrySlot<'_>,
-        entry: u64,
+        entry: Address,
         old: Option<&[u8]>,
     ) -> Result<Step<RmwDone>, OpError> {
         let existed = old.is_some();

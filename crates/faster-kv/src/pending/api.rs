@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use faster_cpr::Serial;
 use faster_hlog::Address;
 
 use super::queue::{Kind, PendingOp};
@@ -26,7 +27,7 @@ pub enum Outcome<T> {
     Ready(T),
     /// Waiting for the device; [`Pinned::complete_pending`] reports it under this serial
     /// number.
-    Pending(u64),
+    Pending(Serial),
 }
 
 /// What a finished pending operation produced.
@@ -42,7 +43,7 @@ pub enum Completed<T> {
 #[derive(Debug)]
 pub struct PendingCompletion<T> {
     /// The operation's serial number.
-    pub serial: u64,
+    pub serial: Serial,
     /// Its result.
     pub result: Result<Completed<T>, OpError>,
 }
@@ -89,7 +90,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// Drives a read until it finishes or needs the device (then the session keeps it).
     fn drive_read(
         &mut self,
-        serial: u64,
+        serial: Serial,
         key: KeyRef<'_>,
         answer: Answer<'_>,
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
@@ -105,7 +106,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// Drives an RMW until it finishes or needs the device (then the session keeps `rmw`).
     fn drive_rmw(
         &mut self,
-        serial: u64,
+        serial: Serial,
         key: KeyRef<'_>,
         mut rmw: Box<dyn Rmw<V> + Send>,
         answer: Answer<'_>,
@@ -127,7 +128,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     }
 
     /// Registers a pending operation and issues its first device read.
-    fn enqueue(&mut self, serial: u64, kind: Kind<V>, key: KeyRef<'_>, entry: u64, read: Address) {
+    fn enqueue(
+        &mut self,
+        serial: Serial,
+        kind: Kind<V>,
+        key: KeyRef<'_>,
+        entry: Address,
+        read: Address,
+    ) {
         self.state.stats.bump(Counter::Pending);
         // Pending operations are left out of commit points until they finish (rule R9).
         self.state.shared.add_pending(serial);
@@ -145,7 +153,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     }
 
     /// Acts on a lookup step: a device read whose completion goes to the queue, or a result.
-    fn issue(&mut self, serial: u64, step: DiskStep) {
+    fn issue(&mut self, serial: Serial, step: DiskStep) {
         let pending = &mut self.state.pending;
         match step {
             DiskStep::Read(address, len) => {
@@ -219,7 +227,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// Finishes pending operation `serial` whose lookup found `record` (or nothing).
     fn finish(
         &mut self,
-        serial: u64,
+        serial: Serial,
         record: Option<DiskRecord>,
         completions: &mut Vec<PendingCompletion<V::Owned>>,
     ) {

@@ -4,7 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use faster_hlog::{LogError, ReadBuffer};
+use faster_cpr::Serial;
+use faster_hlog::{Address, LogError, ReadBuffer};
 use faster_index::KeyHash;
 
 use crate::chain::{DiskLookup, DiskRecord};
@@ -23,7 +24,7 @@ pub(crate) struct PendingOp<V: Codec + ?Sized> {
     pub(crate) kind: Kind<V>,
     pub(crate) hash: KeyHash,
     /// The index entry's address when the operation went pending.
-    pub(crate) entry: u64,
+    pub(crate) entry: Address,
     pub(crate) lookup: DiskLookup,
 }
 
@@ -32,17 +33,17 @@ pub(crate) type IoResult = Result<ReadBuffer, LogError>;
 /// Device reads completed for one session, waiting to be digested.
 #[derive(Default)]
 pub(crate) struct IoQueue {
-    done: Mutex<VecDeque<(u64, IoResult)>>,
+    done: Mutex<VecDeque<(Serial, IoResult)>>,
     ready: Condvar,
 }
 
 impl IoQueue {
-    pub(crate) fn push(&self, serial: u64, result: IoResult) {
+    pub(crate) fn push(&self, serial: Serial, result: IoResult) {
         lock(&self.done).push_back((serial, result));
         self.ready.notify_one();
     }
 
-    pub(crate) fn take(&self) -> VecDeque<(u64, IoResult)> {
+    pub(crate) fn take(&self) -> VecDeque<(Serial, IoResult)> {
         std::mem::take(&mut *lock(&self.done))
     }
 
@@ -59,9 +60,9 @@ impl IoQueue {
 
 /// A session's pending operations and its completion queue.
 pub(crate) struct PendingOps<V: Codec + ?Sized> {
-    pub(crate) ops: HashMap<u64, PendingOp<V>>,
+    pub(crate) ops: HashMap<Serial, PendingOp<V>>,
     /// Operations whose lookup ended without I/O (the chain left the log).
-    pub(crate) resolved: VecDeque<(u64, Option<DiskRecord>)>,
+    pub(crate) resolved: VecDeque<(Serial, Option<DiskRecord>)>,
     pub(crate) queue: Arc<IoQueue>,
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod state;
 
 use std::sync::Arc;
 
+use faster_cpr::{Serial, SessionId};
 use faster_epoch::Handle;
 
 use self::pinned::Pinned;
@@ -67,12 +68,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     }
 
     /// This session's identifier within its store.
-    pub fn id(&self) -> u64 {
+    pub fn id(&self) -> SessionId {
         self.state.id
     }
 
     /// The serial number of the last operation started (0 before the first).
-    pub fn serial(&self) -> u64 {
+    pub fn serial(&self) -> Serial {
         self.state.serial
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use faster_cpr::Serial;
 use faster_epoch::{Guard, Handle};
 
 use super::state::SessionState;
@@ -63,7 +64,7 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     /// checkpoint state (at this boundary no operation is in flight), and takes the next
     /// serial number.
     #[inline(always)]
-    pub(crate) fn next_op(&mut self) -> u64 {
+    pub(crate) fn next_op(&mut self) -> Serial {
         self.since_refresh += 1;
         if self.since_refresh >= REFRESH_INTERVAL {
             self.refresh();
@@ -71,13 +72,13 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         if self.guard.is_some() {
             self.cpr_sync();
         }
-        self.state.serial += 1;
+        self.state.serial = self.state.serial.next();
         self.state.serial
     }
 
     /// Ends the operation `serial`: it counts as finished (or pending) for commit points.
     #[inline(always)]
-    pub(crate) fn end_op(&mut self, serial: u64) {
+    pub(crate) fn end_op(&mut self, serial: Serial) {
         self.state.completed = serial;
         self.state.shared.finished(serial);
     }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use faster_cpr::{Serial, SessionId};
+
 use crate::checkpoint::rules::OpCtx;
 use crate::checkpoint::sessions::SessionShared;
 use crate::codec::Codec;
@@ -10,11 +12,11 @@ use crate::stats::SessionStats;
 
 /// A session's state apart from its epoch handle.
 pub(crate) struct SessionState<V: Codec + ?Sized> {
-    pub(crate) id: u64,
+    pub(crate) id: SessionId,
     /// Serial number of the last operation started.
-    pub(crate) serial: u64,
+    pub(crate) serial: Serial,
     /// Serial number of the last operation that finished or went pending (rule R9).
-    pub(crate) completed: u64,
+    pub(crate) completed: Serial,
     /// What checkpoints see of this session.
     pub(crate) shared: Arc<SessionShared>,
     /// The state word this session last acted on and acknowledged.

@@ -96,13 +96,13 @@ pub(crate) fn check_mixed(
     let mut s = store.session().unwrap();
     let mut shared = 0;
     let mut ids: Vec<u64> = ran.keys().copied().collect();
-    ids.extend(commits.iter().map(|c| c.id));
+    ids.extend(commits.iter().map(|c| c.id.get()));
     ids.sort_unstable();
     ids.dedup();
     for id in ids {
         let bound = ran.get(&id).copied().unwrap_or(0);
-        let (commit, excluded) = match commits.iter().find(|c| c.id == id) {
-            Some(c) => (c.serial, c.excluded.iter().copied().collect()),
+        let (commit, excluded) = match commits.iter().find(|c| c.id.get() == id) {
+            Some(c) => (c.serial.get(), c.excluded.iter().map(|s| s.get()).collect()),
             None => (0, BTreeSet::new()),
         };
         if commit > bound {

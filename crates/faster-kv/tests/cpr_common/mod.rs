@@ -57,17 +57,17 @@ pub(crate) fn check_prefix(
     for (&id, &ran) in sessions {
         let commit = commits
             .iter()
-            .find(|c| c.id == id)
+            .find(|c| c.id.get() == id)
             .unwrap_or_else(|| panic!("no commit point for session {id}: {commits:?}"));
         assert!(
-            commit.serial <= ran,
+            commit.serial.get() <= ran,
             "session {id} committed {} of {ran} operations",
             commit.serial
         );
-        let excluded: BTreeSet<u64> = commit.excluded.iter().copied().collect();
+        let excluded: BTreeSet<u64> = commit.excluded.iter().map(|s| s.get()).collect();
         let mut increments = 0;
         for serial in 1..=ran {
-            let included = serial <= commit.serial && !excluded.contains(&serial);
+            let included = serial <= commit.serial.get() && !excluded.contains(&serial);
             if is_increment(serial) {
                 increments += u64::from(included);
                 continue;

@@ -83,7 +83,7 @@ pub(crate) fn spawn(
     rng: Rng,
     trace: PathBuf,
 ) -> Worker {
-    let id = session.id();
+    let id = session.id().get();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
@@ -109,7 +109,7 @@ fn announce(id: u64, upto: u64) {
 }
 
 fn busy(mut session: Session<u64, u64>, mut serial: u64, mut rng: Rng, stop: &AtomicBool) {
-    let id = session.id();
+    let id = session.id().get();
     let mut reserved = serial;
     while !stop.load(Ordering::Relaxed) {
         if serial >= reserved {
@@ -123,7 +123,7 @@ fn busy(mut session: Session<u64, u64>, mut serial: u64, mut rng: Rng, stop: &At
             run_mixed(&mut pinned, id, serial);
         }
         drop(pinned);
-        assert_eq!(session.serial(), serial, "session {id} lost count");
+        assert_eq!(session.serial().get(), serial, "session {id} lost count");
     }
 }
 
@@ -147,7 +147,7 @@ fn stalling(
     stop: &AtomicBool,
     trace: &Path,
 ) {
-    let id = session.id();
+    let id = session.id().get();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -182,7 +182,7 @@ fn stalling(
         }
         serial += 1;
         run_mixed(&mut session, id, serial);
-        assert_eq!(session.serial(), serial, "session {id} lost count");
+        assert_eq!(session.serial().get(), serial, "session {id} lost count");
         match mood {
             Mood::Jittery if rng.one_in(3) => std::thread::yield_now(),
             Mood::Jittery if rng.one_in(20) => sleep_us(rng.range(10, 2_000)),

@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use faster_cpr::CheckpointToken;
 use faster_device::{DeviceError, SEGMENT_HEADER_BYTES};
 use faster_epoch::Epoch;
 use faster_index::{HashIndex, IndexError};
@@ -22,10 +23,13 @@ use crate::store_dir::log_error;
 
 /// What recovery would take: a token, `None` when no checkpoint ever completed, or the error
 /// it would return.
-pub(super) type Outcome = Result<Option<u64>, String>;
+pub(super) type Outcome = Result<Option<CheckpointToken>, String>;
 
 /// What recovery would take, and the newer checkpoints it passes over, with the reasons.
-pub(super) fn predict(survey: &Survey, manifest: &Manifest) -> (Outcome, Vec<(u64, String)>) {
+pub(super) fn predict(
+    survey: &Survey,
+    manifest: &Manifest,
+) -> (Outcome, Vec<(CheckpointToken, String)>) {
     match run(survey, manifest) {
         Ok(Choice::Chosen(chosen)) => (Ok(Some(chosen.meta.token)), chosen.skipped),
         Ok(Choice::Nothing { .. }) => (Ok(None), Vec::new()),

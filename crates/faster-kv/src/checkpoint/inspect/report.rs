@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use faster_cpr::CheckpointMeta;
+use faster_cpr::{CheckpointMeta, CheckpointToken};
 
 use crate::manifest::Manifest;
 
@@ -45,7 +45,7 @@ pub enum InspectError {
 #[non_exhaustive]
 pub struct CheckpointEntry {
     /// The token (from the directory name).
-    pub token: u64,
+    pub token: CheckpointToken,
     /// Its metadata, when it is complete and valid.
     pub meta: Option<CheckpointMeta>,
     /// Why it does not count, when it does not: incomplete or damaged metadata, another
@@ -136,5 +136,5 @@ pub struct Inventory {
     /// What opening the store would recover: the checkpoint's token, `None` when no
     /// checkpoint ever completed (the store would start empty), or the error the open would
     /// return.
-    pub recovery: Result<Option<u64>, String>,
+    pub recovery: Result<Option<CheckpointToken>, String>,
 }

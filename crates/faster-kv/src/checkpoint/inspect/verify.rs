@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use faster_cpr::{CheckpointDir, CheckpointMeta, LogCheckpointKind, SNAPSHOT_FILE};
+use faster_cpr::{
+    CheckpointDir, CheckpointMeta, CheckpointToken, LogCheckpointKind, SNAPSHOT_FILE,
+};
 use faster_device::{DeviceError, SEGMENT_HEADER_BYTES};
 
 use super::report::InspectError;
@@ -83,7 +85,7 @@ fn verify_checkpoint(
     survey: &Survey,
     manifest: Option<&Manifest>,
     cdir: &CheckpointDir,
-    token: u64,
+    token: CheckpointToken,
     findings: &mut Vec<Finding>,
 ) {
     let tdir = cdir.token_dir(token);
@@ -231,7 +233,7 @@ fn verify_index_file(tdir: &Path) -> Option<Finding> {
 /// Reads checkpoint `token`'s snapshot file chunk by chunk; the first bad chunk's byte range,
 /// if any. A chunk is at most a page long; the bound here is the file's length (a longer
 /// chunk is damage either way, and the checksums catch the rest).
-fn verify_snapshot(cdir: &CheckpointDir, token: u64) -> Option<Finding> {
+fn verify_snapshot(cdir: &CheckpointDir, token: CheckpointToken) -> Option<Finding> {
     let file = cdir.token_dir(token).join(SNAPSHOT_FILE);
     let bytes = match std::fs::read(&file) {
         Ok(bytes) => bytes,
