@@ -8,12 +8,16 @@ use std::sync::{Arc, Mutex};
 use crossbeam_utils::CachePadded;
 use faster_cpr::{CheckpointDir, CheckpointMeta, StateMachine};
 use faster_epoch::Epoch;
+use faster_hlog::Address;
 
-use super::rules::NO_START;
 use super::run::Run;
 use super::sessions::SessionTable;
 use crate::store_dir::Identity;
 use crate::sync::lock;
+
+/// The start of the version change when none is under way: the last address, where no record
+/// starts (records are 8-byte aligned), so that no record counts as of the next version.
+pub(crate) const NO_START: Address = Address::MAX;
 
 /// What the checkpoint machinery of a store starts from.
 pub(crate) struct CprParts {

@@ -15,8 +15,8 @@ use std::time::Duration;
 use faster_cpr::{Action, CheckpointToken, LogCheckpointKind, Phase, SystemState};
 use faster_hlog::Address;
 
+use super::cpr::NO_START;
 use super::error::CheckpointError;
-use super::rules::NO_START;
 use super::run::{Job, Run};
 use crate::codec::Codec;
 use crate::store::Store;

@@ -8,12 +8,8 @@ use std::sync::atomic::Ordering;
 use faster_cpr::Phase;
 use faster_hlog::Address;
 
-use super::cpr::Cpr;
+use super::cpr::{Cpr, NO_START};
 use crate::record::{Header, IN_NEW_VERSION};
-
-/// The start of the version change when none is under way: the last address, where no record
-/// starts (records are 8-byte aligned), so that no record counts as of the next version.
-pub(crate) const NO_START: Address = Address::MAX;
 
 /// What a checkpoint in progress asks of an operation (rules R7, R8). At rest it asks
 /// nothing: [`OpCtx::REST`].
