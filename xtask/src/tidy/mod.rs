@@ -59,6 +59,15 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceFile {
+    /// A file of `text` shown as `shown` (for the checks' tests).
+    #[cfg(test)]
+    pub(crate) fn new(shown: &str, text: &str) -> Self {
+        Self {
+            shown: shown.to_string(),
+            text: text.to_string(),
+        }
+    }
+
     /// The crate whose library or binary code this is (`crates/<name>/src/…`), if it is.
     pub(crate) fn library_crate(&self) -> Option<&str> {
         let rest = self.shown.strip_prefix("crates/")?;

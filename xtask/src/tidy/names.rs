@@ -71,10 +71,7 @@ mod tests {
     use super::*;
 
     fn file(shown: &str, text: &str) -> SourceFile {
-        SourceFile {
-            shown: shown.to_string(),
-            text: text.to_string(),
-        }
+        SourceFile::new(shown, text)
     }
 
     #[test]

@@ -151,10 +151,7 @@ mod tests {
     use super::*;
 
     fn file(shown: &str, text: &str) -> SourceFile {
-        SourceFile {
-            shown: shown.to_string(),
-            text: text.to_string(),
-        }
+        SourceFile::new(shown, text)
     }
 
     fn rules_of(files: &[SourceFile]) -> (Rules, Vec<String>) {

@@ -239,6 +239,12 @@ impl InMemory {
     /// Sets the tombstone bit unless the record is sealed (a copy of it exists or is being
     /// made); waits out a header lock. Returns whether it set the bit.
     pub(crate) fn try_tombstone(&self) -> bool {
+        self.set_unless_sealed(TOMBSTONE)
+    }
+
+    /// Sets header bit `bit` unless the record is sealed, waiting out a header lock (rule
+    /// R7). Returns whether it set the bit.
+    fn set_unless_sealed(&self, bit: u64) -> bool {
         let word = self.header_word();
         let mut current = word.load(Ordering::Acquire);
         loop {
@@ -252,7 +258,7 @@ impl InMemory {
             }
             match word.compare_exchange_weak(
                 current,
-                current | TOMBSTONE,
+                current | bit,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -268,27 +274,7 @@ impl InMemory {
     pub(crate) fn seal(&self) -> bool {
         if self.layout.value_word {
             // Rule R7: wait out a header lock, then seal.
-            let word = self.header_word();
-            let mut current = word.load(Ordering::Acquire);
-            loop {
-                if current & SEALED != 0 {
-                    return false;
-                }
-                if current & LOCKED != 0 {
-                    std::hint::spin_loop();
-                    current = word.load(Ordering::Acquire);
-                    continue;
-                }
-                match word.compare_exchange_weak(
-                    current,
-                    current | SEALED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => current = actual,
-                }
-            }
+            return self.set_unless_sealed(SEALED);
         }
         let (seq, _, _) = self.seq_and_words();
         let start = lock_seq(seq);
