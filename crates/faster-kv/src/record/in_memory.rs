@@ -208,27 +208,7 @@ impl InMemory {
     /// Takes the header lock of a word-value record for an in-place update during a
     /// checkpoint (rule R7); `false` when the record is sealed or deleted (copy instead).
     pub(crate) fn lock_header(&self) -> bool {
-        let word = self.header_word();
-        let mut current = word.load(Ordering::Acquire);
-        loop {
-            if current & (SEALED | TOMBSTONE) != 0 {
-                return false;
-            }
-            if current & LOCKED != 0 {
-                std::hint::spin_loop();
-                current = word.load(Ordering::Acquire);
-                continue;
-            }
-            match word.compare_exchange_weak(
-                current,
-                current | LOCKED,
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
+        self.set_unless(SEALED | TOMBSTONE, LOCKED, Ordering::Acquire)
     }
 
     /// Releases [`InMemory::lock_header`].
@@ -239,16 +219,16 @@ impl InMemory {
     /// Sets the tombstone bit unless the record is sealed (a copy of it exists or is being
     /// made); waits out a header lock. Returns whether it set the bit.
     pub(crate) fn try_tombstone(&self) -> bool {
-        self.set_unless_sealed(TOMBSTONE)
+        self.set_unless(SEALED, TOMBSTONE, Ordering::AcqRel)
     }
 
-    /// Sets header bit `bit` unless the record is sealed, waiting out a header lock (rule
-    /// R7). Returns whether it set the bit.
-    fn set_unless_sealed(&self, bit: u64) -> bool {
+    /// Sets header bit `bit` unless a bit of `stop` is set, waiting out a header lock (rule
+    /// R7); `success` orders the compare-and-swap that sets it. Returns whether it set the bit.
+    fn set_unless(&self, stop: u64, bit: u64, success: Ordering) -> bool {
         let word = self.header_word();
         let mut current = word.load(Ordering::Acquire);
         loop {
-            if current & SEALED != 0 {
+            if current & stop != 0 {
                 return false;
             }
             if current & LOCKED != 0 {
@@ -256,12 +236,7 @@ impl InMemory {
                 current = word.load(Ordering::Acquire);
                 continue;
             }
-            match word.compare_exchange_weak(
-                current,
-                current | bit,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match word.compare_exchange_weak(current, current | bit, success, Ordering::Acquire) {
                 Ok(_) => return true,
                 Err(actual) => current = actual,
             }
@@ -274,7 +249,7 @@ impl InMemory {
     pub(crate) fn seal(&self) -> bool {
         if self.layout.value_word {
             // Rule R7: wait out a header lock, then seal.
-            return self.set_unless_sealed(SEALED);
+            return self.set_unless(SEALED, SEALED, Ordering::AcqRel);
         }
         let (seq, _, _) = self.seq_and_words();
         let start = lock_seq(seq);
