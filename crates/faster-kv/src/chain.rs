@@ -38,7 +38,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Walks the chain from `from` for `key`, in memory only (rule R1: the head is read under
     /// the caller's protection, so every frame at or above it stays valid).
     #[inline]
-    pub(crate) fn trace(&self, ctx: OpCtx, key: &[u8], from: Address, guard: &Guard<'_>) -> Lookup {
+    pub(crate) fn trace(
+        &self,
+        ctx: &OpCtx,
+        key: &[u8],
+        from: Address,
+        guard: &Guard<'_>,
+    ) -> Lookup {
         let _ = guard;
         let begin = self.log.begin_address();
         let head = self.log.head_address();

@@ -43,7 +43,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         let mut at = Attempt {
             store,
             guard,
-            ctx: state.ctx,
+            ctx: &state.ctx,
             key,
             stats: &state.stats,
             value: &mut state.value,
