@@ -7,7 +7,7 @@ use faster_index::EntrySlot;
 
 use crate::checkpoint::rules::OpCtx;
 use crate::codec::Codec;
-use crate::error::OpError;
+use crate::error::{OpError, OpErrorKind};
 use crate::record::{self, Header, INVALID, InMemory, Parse};
 use crate::store::Store;
 
@@ -112,17 +112,19 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     #[inline]
     pub(crate) fn record_size(&self, key_len: usize, value_len: usize) -> Result<usize, OpError> {
         if key_len > u32::MAX as usize || value_len > u32::MAX as usize {
-            return Err(OpError::RecordTooLarge {
+            return Err(OpErrorKind::RecordTooLarge {
                 size: key_len.saturating_add(value_len),
                 page_size: self.log.page_size(),
-            });
+            }
+            .into());
         }
         let size = Self::LAYOUT.record_size(key_len, value_len);
         if size as u64 > self.log.page_size() {
-            return Err(OpError::RecordTooLarge {
+            return Err(OpErrorKind::RecordTooLarge {
                 size,
                 page_size: self.log.page_size(),
-            });
+            }
+            .into());
         }
         Ok(size)
     }
@@ -210,14 +212,16 @@ impl DiskLookup {
                 self.len = n as u64;
                 Ok(self.step(store, self.address, self.len))
             }
-            Parse::NeedBytes(_) => Err(OpError::CorruptRecord {
+            Parse::NeedBytes(_) => Err(OpErrorKind::CorruptRecord {
                 address: self.address,
                 reason: "record shorter than the bytes its lengths need",
-            }),
-            Parse::Corrupt(reason) => Err(OpError::CorruptRecord {
+            }
+            .into()),
+            Parse::Corrupt(reason) => Err(OpErrorKind::CorruptRecord {
                 address: self.address,
                 reason,
-            }),
+            }
+            .into()),
             Parse::Record(parsed) => {
                 if !parsed.header.is_invalid() && parsed.key == self.key.as_slice() {
                     return Ok(DiskStep::Found(DiskRecord {
@@ -228,10 +232,11 @@ impl DiskLookup {
                 }
                 let previous = parsed.header.previous();
                 if previous >= self.address {
-                    return Err(OpError::CorruptRecord {
+                    return Err(OpErrorKind::CorruptRecord {
                         address: self.address,
                         reason: "previous address does not go back",
-                    });
+                    }
+                    .into());
                 }
                 self.address = previous;
                 self.len = Store::<K, V>::LAYOUT

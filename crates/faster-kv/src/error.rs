@@ -262,18 +262,74 @@ pub enum SessionError {
     },
 }
 
-/// Errors of an operation (read, upsert, RMW, delete).
+/// Why an operation (read, upsert, RMW, delete) failed: [`OpError::kind`] says what went
+/// wrong.
+///
+/// One pointer wide, like `std::io::Error`: every operation returns a `Result` with this
+/// error, and an 80-byte error made each of those results 80 bytes, written to memory and
+/// copied on every operation of the hot path (docs/benchmarks.md). Failures are rare; the box
+/// is allocated only when one happens.
+#[derive(Clone)]
+pub struct OpError(Box<OpErrorKind>);
+
+impl OpError {
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &OpErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, by value.
+    #[must_use]
+    pub fn into_kind(self) -> OpErrorKind {
+        *self.0
+    }
+}
+
+impl From<OpErrorKind> for OpError {
+    #[cold]
+    #[inline(never)]
+    fn from(kind: OpErrorKind) -> Self {
+        Self(Box::new(kind))
+    }
+}
+
+impl From<CodecError> for OpError {
+    #[cold]
+    fn from(error: CodecError) -> Self {
+        OpErrorKind::Codec(error).into()
+    }
+}
+
+impl From<LogError> for OpError {
+    #[cold]
+    fn from(error: LogError) -> Self {
+        OpErrorKind::Log(error).into()
+    }
+}
+
+impl std::fmt::Debug for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for OpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
+    }
+}
+
+/// What went wrong in an operation; see [`OpError`].
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum OpError {
-    /// The key, encoded, is larger than the store allows.
-    #[error("key of {len} bytes is larger than the limit of {max} bytes")]
-    KeyTooLarge {
-        /// Encoded key length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
+pub enum OpErrorKind {
     /// The record (key and value) does not fit in a log page.
     #[error("record of {size} bytes does not fit in a page of {page_size} bytes")]
     RecordTooLarge {
@@ -284,10 +340,10 @@ pub enum OpError {
     },
     /// A key or value could not be encoded, or stored bytes could not be decoded.
     #[error("codec: {0}")]
-    Codec(#[from] CodecError),
+    Codec(#[source] CodecError),
     /// The log failed (a poisoned flush, an exhausted address space, a device error).
     #[error("log: {0}")]
-    Log(#[from] LogError),
+    Log(#[source] LogError),
     /// A record read back from the device is not a record of this store.
     #[error("corrupt record at {address}: {reason}")]
     CorruptRecord {

@@ -106,7 +106,7 @@ pub use config::{
     DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, DEFAULT_PAGE_SIZE_BITS, DEFAULT_SEGMENT_SIZE,
     FasterKvBuilder,
 };
-pub use error::{CodecRole, OpError, OpenError, RecoverError, SessionError, Status};
+pub use error::{CodecRole, OpError, OpErrorKind, OpenError, RecoverError, SessionError, Status};
 pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, SessionId};
 pub use faster_hlog::Address;
 pub use grow::GrowError;

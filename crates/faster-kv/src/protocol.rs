@@ -61,7 +61,7 @@
 //! - **R6 — the device is not trusted.** A record read back from the device is parsed with
 //!   bounds checks first: reserved header bits must be zero, lengths must match the codecs and
 //!   fit in the page, and chains must go backwards. Anything else is
-//!   [`OpError::CorruptRecord`](crate::OpError::CorruptRecord), never a panic.
+//!   [`OpErrorKind::CorruptRecord`](crate::OpErrorKind::CorruptRecord), never a panic.
 //!
 //! The checkpoint rules (the phases are faster-cpr's, rules C1–C5; version `v` is the one
 //! being checkpointed):

@@ -128,16 +128,17 @@ fn oversized_records_are_errors_not_panics() {
     let mut s = store.session().unwrap();
     let big = vec![1u8; 5000];
     assert!(matches!(
-        s.upsert(b"k", &big),
-        Err(faster_kv::OpError::RecordTooLarge { .. })
+        s.upsert(b"k", &big).map_err(faster_kv::OpError::into_kind),
+        Err(faster_kv::OpErrorKind::RecordTooLarge { .. })
     ));
     assert!(matches!(
-        s.upsert(&big, b"v"),
-        Err(faster_kv::OpError::RecordTooLarge { .. })
+        s.upsert(&big, b"v").map_err(faster_kv::OpError::into_kind),
+        Err(faster_kv::OpErrorKind::RecordTooLarge { .. })
     ));
     assert!(matches!(
-        s.rmw(b"k", |_: Option<&[u8]>| vec![0u8; 5000]),
-        Err(faster_kv::OpError::RecordTooLarge { .. })
+        s.rmw(b"k", |_: Option<&[u8]>| vec![0u8; 5000])
+            .map_err(faster_kv::OpError::into_kind),
+        Err(faster_kv::OpErrorKind::RecordTooLarge { .. })
     ));
     // The store is still fine.
     s.upsert(b"k", b"v").unwrap();

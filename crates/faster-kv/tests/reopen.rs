@@ -13,7 +13,7 @@ use std::path::Path;
 use common::{FOLD_OVER, all_files, small_in};
 
 use faster_kv::manifest::Manifest;
-use faster_kv::{CodecRole, FasterKv, OpError, OpenError, Opened, Serde};
+use faster_kv::{CodecRole, FasterKv, OpErrorKind, OpenError, Opened, Serde};
 
 #[test]
 fn open_recovers_the_newest_checkpoint_and_says_so() {
@@ -251,8 +251,8 @@ fn contradicting_settings_are_refused_and_the_others_are_remembered() {
         .unwrap_err();
     assert!(
         matches!(
-            err,
-            OpError::RecordTooLarge {
+            err.kind(),
+            OpErrorKind::RecordTooLarge {
                 page_size: 4096,
                 ..
             }

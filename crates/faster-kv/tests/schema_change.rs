@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use faster_kv::{Cbor, Codec, FasterKv, FasterKvBuilder, OpError, Serde};
+use faster_kv::{Cbor, Codec, FasterKv, FasterKvBuilder, OpError, OpErrorKind, Serde};
 use serde::{Deserialize, Serialize};
 
 /// Keys written in the first generation: far more records than the four pages in memory.
@@ -138,8 +138,8 @@ fn postcard_values_fail_to_decode_after_their_type_gains_a_defaulted_field() {
         // Postcard has no field names: it decodes `a`, then looks for the length of `b` past
         // the end of the stored bytes. `#[serde(default)]` does not apply to a sequence.
         for k in 0..KEYS {
-            match session.read(&k) {
-                Err(OpError::Codec(e)) => {
+            match session.read(&k).map_err(OpError::into_kind) {
+                Err(OpErrorKind::Codec(e)) => {
                     assert!(e.what.ends_with("Value"), "{e}");
                 }
                 other => panic!("key {k}: expected a codec error, got {other:?}"),

@@ -110,7 +110,7 @@ impl Update for Add {
         let old = match current {
             None => 0,
             Some(bytes) => u64::from_le_bytes(bytes.try_into().map_err(|_| {
-                OpError::Codec(crate::codec::CodecError {
+                OpError::from(crate::codec::CodecError {
                     what: "u64 counter",
                     reason: format!("{} bytes", bytes.len()),
                 })

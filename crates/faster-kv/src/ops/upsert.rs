@@ -126,7 +126,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     /// Stores `value` under `key`.
     ///
     /// # Errors
-    /// [`OpError::RecordTooLarge`] when the record does not fit in a page; log errors.
+    /// [`OpErrorKind::RecordTooLarge`](crate::OpErrorKind::RecordTooLarge) when the record does not fit in a page; log errors.
     pub fn upsert(&mut self, key: &K, value: &V) -> Result<(), OpError> {
         self.pin().upsert(key, value)
     }
