@@ -54,74 +54,51 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         }
     }
 
-    /// Runs `op` on `key` until it finishes (or, with [`Wait::Defer`], needs the device),
-    /// acting on `step`, the outcome of its last attempt.
-    #[inline(never)]
+    /// Runs `op` on `key` until it finishes (or, with [`Wait::Defer`], needs the device).
+    /// `device` is the device's answer to an earlier [`Driven::Deferred`], for the first
+    /// attempt. One call site of the attempt, in one loop: the in-memory path is the attempt
+    /// and a predicted branch, and a refresh, a version move and the device are calls out of
+    /// it (the device's cold).
+    #[inline(always)]
     pub(crate) fn drive<O: Operation<K, V>>(
-        &mut self,
-        op: &mut O,
-        key: KeyRef<'_>,
-        wait: Wait,
-        mut step: Step<O::Output>,
-    ) -> Result<Driven<O::Output>, OpError> {
-        loop {
-            step = match step {
-                Step::Done(out) => return Ok(Driven::Done(out)),
-                Step::Retry => {
-                    self.retry();
-                    self.attempt(op, key, None)?
-                }
-                Step::CprShift => {
-                    self.cpr_shift();
-                    self.attempt(op, key, None)?
-                }
-                Step::Pending { read, entry } => match wait {
-                    Wait::Defer => return Ok(Driven::Deferred { read, entry }),
-                    Wait::Block => {
-                        let found = self.lookup_blocking(key.bytes, read)?;
-                        let device = FromDevice {
-                            entry,
-                            found: found.as_ref(),
-                        };
-                        self.attempt(op, key, Some(device))?
-                    }
-                },
-            };
-        }
-    }
-
-    /// Starts `op` on `key`, or finishes it with the device's answer (`device`), and drives it
-    /// (see [`Pinned::drive`]).
-    pub(crate) fn start<O: Operation<K, V>>(
         &mut self,
         op: &mut O,
         key: KeyRef<'_>,
         wait: Wait,
         device: Option<FromDevice<'_>>,
     ) -> Result<Driven<O::Output>, OpError> {
-        let step = self.attempt(op, key, device)?;
-        self.drive(op, key, wait, step)
+        let mut device = device;
+        let mut found: Option<DiskRecord>;
+        loop {
+            match self.attempt(op, key, device.take())? {
+                Step::Done(out) => return Ok(Driven::Done(out)),
+                Step::Retry => self.retry(),
+                Step::CprShift => self.cpr_shift(),
+                Step::Pending { read, entry } => match wait {
+                    Wait::Defer => return Ok(Driven::Deferred { read, entry }),
+                    Wait::Block => {
+                        found = self.lookup_blocking(key.bytes, read)?;
+                        device = Some(FromDevice {
+                            entry,
+                            found: found.as_ref(),
+                        });
+                    }
+                },
+            }
+        }
     }
 
-    /// Runs `op` on `key` to the end, waiting for the device if it must. The first attempt is
-    /// inline; whatever does not finish at once goes to the driver, out of line, so that the
-    /// common path stays short (consecutive operations overlap their memory misses only when
-    /// the code between them fits the CPU's out-of-order window).
+    /// Runs `op` on `key` to the end, waiting for the device if it must.
     #[inline(always)]
     pub(crate) fn run<O: Operation<K, V>>(
         &mut self,
         op: &mut O,
         key: KeyRef<'_>,
     ) -> Result<O::Output, OpError> {
-        let mut step = self.attempt(op, key, None)?;
         loop {
-            if let Step::Done(out) = step {
-                return Ok(out);
-            }
             // With `Wait::Block` the driver never defers; the loop only makes that total.
-            match self.drive(op, key, Wait::Block, step)? {
-                Driven::Done(out) => return Ok(out),
-                Driven::Deferred { .. } => step = self.attempt(op, key, None)?,
+            if let Driven::Done(out) = self.drive(op, key, Wait::Block, None)? {
+                return Ok(out);
             }
         }
     }

@@ -94,7 +94,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         key: KeyRef<'_>,
         answer: Answer<'_>,
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
-        match self.start(&mut ReadOp, key, Wait::Defer, answer)? {
+        match self.drive(&mut ReadOp, key, Wait::Defer, answer)? {
             Driven::Done(found) => self.read_result(found).map(Outcome::Ready),
             Driven::Deferred { read, entry } => {
                 self.enqueue(serial, Kind::Read, key, entry, read);
@@ -116,7 +116,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             let mut op = RmwOp {
                 update: &mut update,
             };
-            self.start(&mut op, key, Wait::Defer, answer)?
+            self.drive(&mut op, key, Wait::Defer, answer)?
         };
         match driven {
             Driven::Done(done) => self.rmw_result(done).map(Outcome::Ready),
