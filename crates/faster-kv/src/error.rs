@@ -366,3 +366,21 @@ pub enum Status {
     /// [`Session::complete_pending`](crate::Session::complete_pending).
     Pending,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_error_is_one_pointer_and_keeps_its_kind_and_source() {
+        assert_eq!(std::mem::size_of::<OpError>(), std::mem::size_of::<usize>());
+        let error = OpError::from(CodecError {
+            what: "u64",
+            reason: "3 bytes".to_owned(),
+        });
+        assert!(matches!(error.kind(), OpErrorKind::Codec(e) if e.what == "u64"));
+        assert!(error.to_string().starts_with("codec: "), "{error}");
+        assert!(std::error::Error::source(&error).is_some());
+        assert!(matches!(error.into_kind(), OpErrorKind::Codec(_)));
+    }
+}
