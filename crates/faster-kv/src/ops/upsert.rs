@@ -62,7 +62,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
 impl UpsertOp<'_> {
     /// Updates the record in place if the rules allow: `Some` when the attempt ended, `None`
     /// when the value must be appended.
-    #[inline]
+    #[inline(always)]
     fn in_place<K: Codec + ?Sized, V: Codec + ?Sized>(
         &self,
         at: &Attempt<'_, '_, K, V>,
