@@ -58,7 +58,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// `device` is the device's answer to an earlier [`Driven::Deferred`], for the first
     /// attempt. One call site of the attempt, in one loop: the in-memory path is the attempt
     /// and a predicted branch, and a refresh, a version move and the device are calls out of
-    /// it (the device's cold).
+    /// it (the device lookup is cold).
     #[inline(always)]
     pub(crate) fn drive<O: Operation<K, V>>(
         &mut self,
