@@ -70,10 +70,14 @@ pub trait Device: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Removes every segment `s` with `(s + 1) * segment_size <= offset` (rule D6).
+    /// Removes every segment `s` with `(s + 1) * segment_size <= offset`: segments wholly
+    /// below `offset` are removed; a file device also frees the data blocks of the segment
+    /// holding `offset` below it (rounded down to 4096 bytes; they then read as zeros), rule
+    /// D6. Callers read nothing below the offset they truncated to.
     ///
     /// # Errors
-    /// [`DeviceError::Closed`], or the operating system's error while removing a file.
+    /// [`DeviceError::Closed`], or the operating system's error while removing a file or
+    /// freeing blocks (a file system that cannot free part of a file is not an error).
     fn truncate_until(&self, offset: u64) -> Result<(), DeviceError>;
 
     /// The lowest offset the device still holds: the start of its first segment that was not

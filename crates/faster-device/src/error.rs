@@ -41,7 +41,8 @@ pub enum IoOp {
     Flush,
     /// Opening the directory, listing it, or opening or creating a segment file.
     Open,
-    /// Removing a segment file (`truncate_until`).
+    /// Removing a segment file, or freeing the blocks below the offset in the segment that
+    /// holds it (`truncate_until`).
     Remove,
     /// Reserving disk blocks for a new segment (`fallocate`).
     Preallocate,

@@ -8,7 +8,8 @@ use crate::error::{DeviceError, MisalignedPart};
 ///
 /// The space is cut into segments of `segment_size` bytes; segment `s` holds
 /// `[s * segment_size, (s + 1) * segment_size)`. Segments are the unit of
-/// [`truncate_until`](crate::Device::truncate_until) and, for file devices, one file each.
+/// [`truncate_until`](crate::Device::truncate_until) (which a file device refines by freeing
+/// the blocks below the offset inside its segment) and, for file devices, one file each.
 ///
 /// Build it with [`Geometry::new`], which checks the invariants stated on the fields; the
 /// methods assume them.

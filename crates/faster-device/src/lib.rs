@@ -37,7 +37,12 @@
 //! - **D6 — truncation.** [`Device::truncate_until`]`(offset)` removes each segment `s` with
 //!   `(s+1)·segment_size <= offset`; later reads and writes below the first kept segment give
 //!   [`DeviceError::Truncated`]. [`Device::begin_offset`] reports that point (file devices find
-//!   it again on reopen from the lowest segment file).
+//!   it again on reopen from the lowest segment file). A file device also frees the data
+//!   blocks of the segment holding `offset` below `offset` rounded down to 4096 bytes
+//!   (`fallocate` punching a hole, never into the header block; skipped where the file system
+//!   cannot): the file keeps its length, so reopening and [`Device::check_present`] see
+//!   nothing missing, but those bytes read as zeros. Nothing may be read below the offset
+//!   truncated to. A [`FaultDevice`] drops its unflushed writes below it.
 //! - **D7 — capacity.** A request reaching past [`Geometry::capacity`] gives
 //!   [`DeviceError::OutOfSpace`], as does `ENOSPC` from the operating system.
 //! - **D8 — identity.** A device may name the log it holds with a 128-bit [`Device::identity`].

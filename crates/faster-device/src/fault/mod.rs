@@ -343,9 +343,14 @@ impl Device for FaultDevice {
         if self.closed.load(Ordering::Acquire) {
             return Err(DeviceError::Closed);
         }
-        self.inner.truncate_until(offset)?;
-        self.overlay.trim_below(self.inner.begin_offset());
-        Ok(())
+        let result = self.inner.truncate_until(offset);
+        // Unflushed writes below `offset` are dropped, even when the inner device failed, so
+        // that no later flush writes them back below the truncation point (where a file
+        // device has freed the blocks). Cut at a sector, so what is kept stays aligned.
+        let sector = self.geometry.sector_size as u64;
+        let cut = (offset - offset % sector).max(self.inner.begin_offset());
+        self.overlay.trim_below(cut);
+        result
     }
 
     fn begin_offset(&self) -> u64 {

@@ -75,7 +75,8 @@ impl Overlay {
         lock(&self.state).writes.drain(..).collect()
     }
 
-    /// Drops the parts of unflushed writes that lie below `begin` (truncated).
+    /// Drops the parts of unflushed writes that lie below `begin` (truncated); `begin` is a
+    /// multiple of the sector size, so the parts kept stay aligned.
     pub(crate) fn trim_below(&self, begin: u64) {
         let mut state = lock(&self.state);
         let writes = std::mem::take(&mut state.writes);

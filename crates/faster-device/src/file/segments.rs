@@ -1,6 +1,7 @@
 //! The set of segment files behind [`FileDevice`](crate::FileDevice) and
 //! `UringDevice`: naming, discovery on open, creation on first write,
-//! removal on truncation, dirty tracking and flush batches.
+//! removal on truncation (and the freeing of the blocks below the truncation point in the
+//! segment that holds it), dirty tracking and flush batches.
 //!
 //! Segment `s` lives in `<dir>/<prefix>.<s as 8 or more decimal digits>`, after the file's
 //! header block (rule D8; `header.rs`, checked on open by `scan.rs`). A file descriptor
@@ -12,13 +13,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{FallocateFlags, Mode, OFlags};
 
 use super::flush_order::{FlushOrder, SyncResult, Ticket};
-use super::header::SegmentHeader;
+use super::header::{SEGMENT_HEADER_BYTES, SegmentHeader, data_file_offset};
 use super::scan;
 use super::sys::retry_intr;
 use crate::device::Completion;
@@ -43,6 +44,10 @@ pub(crate) struct SegmentFile {
     fd: OwnedFd,
     /// Set after a write to this file completed, cleared when a flush takes it (rule D5).
     dirty: AtomicBool,
+    /// Data bytes from the start of the segment whose blocks `truncate_until` has freed
+    /// (punched) since the file was opened; 0 after a reopen, which only makes the next
+    /// punch start again from the data start.
+    punched: AtomicU64,
 }
 
 impl SegmentFile {
@@ -80,7 +85,16 @@ pub(crate) struct SegmentFiles {
     order: FlushOrder,
     poison: OnceLock<Arc<io::Error>>,
     closed: AtomicBool,
+    /// Set when the file system refused to punch holes; truncation then frees whole
+    /// segments only.
+    punch_unsupported: AtomicBool,
 }
+
+/// Truncation frees blocks below its offset in whole units of this many bytes.
+const PUNCH_GRANULE: u64 = 4096;
+
+// Data starts on a granule, so a punch never reaches into the header block.
+const _: () = assert!(SEGMENT_HEADER_BYTES.is_multiple_of(PUNCH_GRANULE));
 
 fn os_error(op: IoOp, offset: u64, e: impl Into<io::Error>) -> DeviceError {
     DeviceError::Io {
@@ -114,6 +128,7 @@ impl SegmentFiles {
                 let file = SegmentFile {
                     fd,
                     dirty: AtomicBool::new(false),
+                    punched: AtomicU64::new(0),
                 };
                 (index, Arc::new(file))
             })
@@ -131,6 +146,7 @@ impl SegmentFiles {
             order: FlushOrder::default(),
             poison: OnceLock::new(),
             closed: AtomicBool::new(false),
+            punch_unsupported: AtomicBool::new(false),
         })
     }
 
@@ -247,22 +263,25 @@ impl SegmentFiles {
         let file = Arc::new(SegmentFile {
             fd,
             dirty: AtomicBool::new(false),
+            punched: AtomicU64::new(0),
         });
         table.files.insert(segment, Arc::clone(&file));
         Ok(file)
     }
 
-    /// Removes every segment that lies entirely below `offset` (rule D6).
+    /// Removes every segment that lies entirely below `offset`, then frees the blocks of the
+    /// segment holding `offset` below it (rule D6).
     pub(crate) fn truncate_until(&self, offset: u64) -> Result<(), DeviceError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(DeviceError::Closed);
         }
         let first_kept = offset / self.config.geometry.segment_size;
-        let removed = {
+        let (removed, holding) = {
             let mut table = ignore_poison(self.table.write());
             table.begin_segment = table.begin_segment.max(first_kept);
             let kept = table.files.split_off(&first_kept);
-            std::mem::replace(&mut table.files, kept)
+            let removed = std::mem::replace(&mut table.files, kept);
+            (removed, table.files.get(&first_kept).cloned())
         };
         if !removed.is_empty() {
             self.dir_dirty.store(true, Ordering::Release);
@@ -281,7 +300,54 @@ impl SegmentFiles {
                 }
             }
         }
-        Ok(())
+        match holding {
+            Some(file) => self.punch_below(first_kept, &file, offset),
+            None => Ok(()),
+        }
+    }
+
+    /// Frees the data blocks of `segment` (whose file is `file`) below device offset
+    /// `offset`, rounded down to [`PUNCH_GRANULE`], with `fallocate(PUNCH_HOLE | KEEP_SIZE)`:
+    /// the file keeps its length and its header block, and the freed bytes read as zeros.
+    /// Only the part not punched before is punched. A file system that cannot punch holes
+    /// is remembered and left alone: its space comes back when the whole segment is removed.
+    fn punch_below(
+        &self,
+        segment: u64,
+        file: &SegmentFile,
+        offset: u64,
+    ) -> Result<(), DeviceError> {
+        if self.punch_unsupported.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let start = self.config.geometry.segment_start(segment);
+        let to = (offset - start) & !(PUNCH_GRANULE - 1);
+        let from = file.punched.load(Ordering::Acquire);
+        if to <= from {
+            return Ok(());
+        }
+        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        let punched = retry_intr(|| {
+            rustix::fs::fallocate(file.fd(), flags, data_file_offset(from), to - from)
+        });
+        match punched {
+            Ok(()) => {
+                file.punched.fetch_max(to, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(
+                rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL,
+            ) => {
+                if !self.punch_unsupported.swap(true, Ordering::Relaxed) {
+                    log::debug!(
+                        "{}: punching holes is not supported; truncation frees whole segments only",
+                        self.config.dir.display()
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => Err(os_error(IoOp::Remove, start + from, e)),
+        }
     }
 
     pub(crate) fn close(&self) {

@@ -1,5 +1,5 @@
 //! Behaviour of every device through the public API: round trips, concurrency, errors,
-//! crashes, completion delivery and engine selection.
+//! crashes, completion delivery, engine selection and freeing blocks below a truncation point.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,5 +14,6 @@ mod engine;
 mod errors;
 mod model;
 mod offline_check;
+mod punch;
 mod round_trip;
 mod segment_files;
