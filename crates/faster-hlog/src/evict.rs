@@ -64,6 +64,21 @@ impl HybridLog {
     /// [`LogError::InvalidRange`] when `address` is above flushed-until (only bytes already on
     /// the device can be dropped), or the device's error while removing segments.
     pub fn shift_begin(&self, address: Address) -> Result<(), LogError> {
+        if self.advance_begin(address)? {
+            self.shared.device.truncate_until(address.raw())?;
+        }
+        Ok(())
+    }
+
+    /// Moves the begin address to `address` without touching the device: records below it
+    /// are gone for every reader of the log (rule H8), but the device keeps their bytes until
+    /// the caller truncates it ([`faster_device::Device::truncate_until`]) — for a caller whose
+    /// older recovery points still need them. The head is pushed up to `address` if it was
+    /// behind. Returns whether the begin address moved.
+    ///
+    /// # Errors
+    /// [`LogError::InvalidRange`] when `address` is above flushed-until.
+    pub fn advance_begin(&self, address: Address) -> Result<bool, LogError> {
         let shared = &self.shared;
         let target = address.raw();
         let flushed = shared.flushed_until.load(Ordering::Acquire);
@@ -75,12 +90,11 @@ impl HybridLog {
             });
         }
         if shared.advance_begin(target) >= target {
-            return Ok(());
+            return Ok(false);
         }
         if shared.head.load(Ordering::Acquire) < target {
             shared.shift_head(target);
         }
-        shared.device.truncate_until(target)?;
-        Ok(())
+        Ok(true)
     }
 }
