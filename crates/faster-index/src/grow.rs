@@ -30,7 +30,8 @@ const SPLIT: u8 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecordLookup {
-    /// The record is in memory: the hash of its key and the address of the previous record
+    /// The record's key is known (from memory, or read back from the device by a resolver
+    /// that may do I/O): the hash of its key and the address of the previous record
     /// of its chain ([`Address::INVALID`] or [`UNSET_ADDRESS`] when it is the first).
     InMemory {
         /// The hash of the record's key.

@@ -153,6 +153,20 @@ impl HashIndex {
         }
     }
 
+    /// Whether the table is full enough to be worth doubling: the overflow buckets its chains
+    /// use pass one eighth of its buckets (for well-spread hashes, about 70 % of its entries
+    /// are then in use). Reads two counters, so it can be asked often. False while a growth
+    /// is preparing or in progress.
+    ///
+    /// # Panics
+    /// If `guard` is not a guard of this index's epoch.
+    pub fn wants_growth(&self, guard: &Guard<'_>) -> bool {
+        match self.view(guard) {
+            View::Rest(t) => t.overflow.in_use().saturating_mul(8) > t.len() as u64,
+            View::Preparing(_) | View::InProgress(_) => false,
+        }
+    }
+
     /// Panics unless `guard` protects this index's epoch: a guard of another epoch would not
     /// keep this index's memory alive.
     #[inline]

@@ -78,6 +78,12 @@ impl OverflowAllocator {
         self.next.load(Ordering::Acquire) - 1
     }
 
+    /// Buckets handed out and not given back (approximate while others allocate).
+    pub(crate) fn in_use(&self) -> u64 {
+        self.high_water()
+            .saturating_sub(self.free_count.load(Ordering::Acquire) as u64)
+    }
+
     /// Bytes held by the pages allocated so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.pages
