@@ -36,17 +36,19 @@ pub(crate) enum Append {
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Walks the chain from `from` for `key`, in memory only (rule R1: the head is read under
-    /// the caller's protection, so every frame at or above it stays valid).
+    /// the caller's protection, so every frame at or above it stays valid). `begin` is the
+    /// log's begin address read before the index entry `from` (rule R14): a chain that goes
+    /// below it ends there.
     #[inline]
     pub(crate) fn trace(
         &self,
         ctx: &OpCtx,
         key: &[u8],
         from: Address,
+        begin: Address,
         guard: &Guard<'_>,
     ) -> Lookup {
         let _ = guard;
-        let begin = self.log.begin_address();
         let head = self.log.head_address();
         let mut address = from;
         if ctx.old_version && address >= head && address >= begin && address >= Address::FIRST_VALID
@@ -145,8 +147,13 @@ pub(crate) enum DiskStep {
     Read(Address, u64),
     /// The newest record of the key (possibly a tombstone).
     Found(DiskRecord),
-    /// The chain ended without the key.
-    Absent,
+    /// The chain ended without the key: at its first record, or — `truncated` — below the
+    /// log's begin address, which a compaction may have moved while the lookup ran (rule
+    /// R14: the caller checks whether the key's index entry changed).
+    Absent {
+        /// The chain went on below the begin address.
+        truncated: bool,
+    },
 }
 
 /// Following a chain on the device for one key: issue reads until the key's newest record or
@@ -183,8 +190,10 @@ impl DiskLookup {
         address: Address,
         len: u64,
     ) -> DiskStep {
-        if address < store.log.begin_address() || address < Address::FIRST_VALID {
-            DiskStep::Absent
+        if address < Address::FIRST_VALID {
+            DiskStep::Absent { truncated: false }
+        } else if address < store.log.begin_address() {
+            DiskStep::Absent { truncated: true }
         } else {
             DiskStep::Read(address, len)
         }
@@ -198,8 +207,15 @@ impl DiskLookup {
     ) -> Result<DiskStep, OpError> {
         let buffer = match read {
             Ok(buffer) => buffer,
-            // Truncated while we were reading: the record is gone.
-            Err(faster_hlog::LogError::Truncated { .. }) => return Ok(DiskStep::Absent),
+            // Truncated while we were reading: the record is gone (rule R14). A segment
+            // removed under the read reports a device error; below the begin address that
+            // is the same thing.
+            Err(faster_hlog::LogError::Truncated { .. }) => {
+                return Ok(DiskStep::Absent { truncated: true });
+            }
+            Err(_) if self.address < store.log.begin_address() => {
+                return Ok(DiskStep::Absent { truncated: true });
+            }
             Err(e) => return Err(e.into()),
         };
         let page_end = store

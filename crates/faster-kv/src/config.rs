@@ -1,6 +1,7 @@
 //! [`FasterKvBuilder`]: every setting of a store, with its default. What a store runs with
 //! once they are put together with the manifest and checked is [`crate::settings`].
 
+use crate::compact::CompactionPolicy;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,13 +61,15 @@ pub struct FasterKvBuilder {
     pub(crate) snapshot_buffer: Option<u64>,
     pub(crate) policy: CheckpointPolicy,
     pub(crate) check_type_names: bool,
+    pub(crate) compaction: Option<CompactionPolicy>,
+    pub(crate) auto_grow_index: bool,
 }
 
 /// Default memory budget for the log's pages: 256 MiB.
 pub const DEFAULT_MEMORY_BYTES: u64 = 256 << 20;
-/// Default number of index buckets: 2^20 (64 MiB of table, about 7 million keys before
-/// overflow buckets are needed).
-pub const DEFAULT_INDEX_BUCKETS: u64 = 1 << 20;
+/// Default number of index buckets of a new store: 2^14 (1 MiB of table, about 80,000 keys
+/// before the table doubles by itself; see [`FasterKvBuilder::auto_grow_index`]).
+pub const DEFAULT_INDEX_BUCKETS: u64 = 1 << 14;
 /// Default log page size: 2^22 bytes (4 MiB).
 pub const DEFAULT_PAGE_SIZE_BITS: u32 = 22;
 /// Default size of a log segment file: 1 GiB.
@@ -104,6 +107,8 @@ impl Default for FasterKvBuilder {
             checkpoint_retention: None,
             snapshot_buffer: None,
             check_type_names: true,
+            compaction: None,
+            auto_grow_index: true,
             policy: CheckpointPolicy {
                 every: None,
                 after_bytes: None,
@@ -247,6 +252,24 @@ impl FasterKvBuilder {
     /// or when its last handle is dropped). Default: false.
     pub fn checkpoint_on_close(mut self, on: bool) -> Self {
         self.policy.on_close = on;
+        self
+    }
+
+    /// Compact the log in the background to keep it under `policy.log_budget` bytes (see
+    /// [`CompactionPolicy`]; [`CompactionPolicy::with_budget`] gives FASTER's defaults).
+    /// Not remembered: give it at every open. Default: none — the log grows until
+    /// [`FasterKv::compact`](crate::FasterKv::compact) is called.
+    pub fn compaction(mut self, policy: CompactionPolicy) -> Self {
+        self.compaction = Some(policy);
+        self
+    }
+
+    /// Double the hash index in the background whenever its overflow buckets pass an eighth
+    /// of its buckets (about 70 % of its entries in use; checked every 100 ms), so that a
+    /// store sized for few keys follows its data and its index snapshots stay proportional to
+    /// its keys. Growth runs while sessions work, never during a checkpoint. Default: true.
+    pub fn auto_grow_index(mut self, on: bool) -> Self {
+        self.auto_grow_index = on;
         self
     }
 

@@ -15,7 +15,7 @@ use faster_index::{KeyHash, RecordLookup, Resolver};
 
 use crate::codec::Codec;
 use crate::kv::FasterKv;
-use crate::record::{InMemory, Layout};
+use crate::record::{self, InMemory, Layout, Parse};
 use crate::store::Store;
 use crate::sync::lock;
 
@@ -42,7 +42,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// # Errors
     /// [`GrowError::Busy`] while a checkpoint runs; index errors.
     pub fn grow_index(&self) -> Result<u64, GrowError> {
-        let store = &self.store;
+        self.store.grow_index()
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// See [`FasterKv::grow_index`].
+    pub(crate) fn grow_index(self: &Arc<Self>) -> Result<u64, GrowError> {
+        let store = self;
         {
             let run = lock(&store.cpr.run);
             if run.is_some() {
@@ -99,7 +106,10 @@ fn grow<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) -> Resul
 }
 
 /// What the index needs to know of the record at an address: its key's hash and the previous
-/// record of its chain, when it is in memory.
+/// record of its chain — from memory, or read back from the device. Without the device read,
+/// a record below the head would go to both halves of the new table: in a store larger than
+/// memory nearly every entry would then be doubled by each growth, the table would stay as
+/// full as before, and a growth started because it was full would be followed by another.
 fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -> Resolver {
     let layout: Layout = Store::<K, V>::LAYOUT;
     Arc::new(move |address: Address| {
@@ -107,7 +117,7 @@ fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -
             return RecordLookup::Gone;
         }
         if address < log.head_address() {
-            return RecordLookup::OnDevice;
+            return from_device::<K>(&log, layout, address);
         }
         // SAFETY: rules R1, H6 — the index calls the resolver from threads protected by the
         // store's epoch, and `address >= head` was just checked under that protection; every
@@ -124,4 +134,40 @@ fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -
             Err(_) => RecordLookup::OnDevice,
         }
     })
+}
+
+/// The key's hash and the previous address of the record at `address`, read from the device
+/// (rule R6: parsed with checks first). Anything unreadable counts as
+/// [`RecordLookup::OnDevice`]: the entry then goes to both halves, which is safe.
+fn from_device<K: Codec + ?Sized>(
+    log: &faster_hlog::HybridLog,
+    layout: Layout,
+    address: Address,
+) -> RecordLookup {
+    let page_end = log.page_start(log.page_of(address) + 1).raw();
+    let room = (page_end - address.raw()) as usize;
+    let guess = layout.record_size(K::FIXED_SIZE.unwrap_or(64), 64);
+    let mut len = guess.min(room) as u64;
+    for _ in 0..2 {
+        let Ok(buffer) = log.read_blocking(address, len) else {
+            return RecordLookup::OnDevice;
+        };
+        match record::parse(buffer.bytes(), layout, room) {
+            Parse::Record(parsed) => {
+                let Ok(key) = K::decode(parsed.key) else {
+                    return RecordLookup::OnDevice;
+                };
+                return match std::borrow::Borrow::<K>::borrow(&key).hash64() {
+                    Ok(hash) => RecordLookup::InMemory {
+                        hash: KeyHash(hash),
+                        previous_address: parsed.header.previous(),
+                    },
+                    Err(_) => RecordLookup::OnDevice,
+                };
+            }
+            Parse::NeedBytes(n) if (n as u64) > len => len = n as u64,
+            Parse::NeedBytes(_) | Parse::Corrupt(_) => return RecordLookup::OnDevice,
+        }
+    }
+    RecordLookup::OnDevice
 }

@@ -73,6 +73,11 @@ impl FasterKv<(), ()> {
 impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// The handle of a store that opening it built; starts its background checkpoints.
     pub(crate) fn from_store(store: Arc<Store<K, V>>, opened: Opened) -> Self {
+        // What a compaction before the last close or crash left for its next checkpoint to
+        // delete (rule R14).
+        if let Err(e) = store.reclaim() {
+            log::warn!("faster-kv: deleting the log below its begin address: {e}");
+        }
         let owner = Arc::new(Owner::start(&store, opened));
         Self { store, owner }
     }
@@ -144,6 +149,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     pub fn stats(&self) -> Stats {
         let mut stats = self.store.stats.total();
         stats.regions = Some(self.store.log.regions());
+        stats.compaction = self.store.gate.stats();
         if let Ok(handle) = self.store.epoch.register() {
             let guard = handle.protect();
             stats.index = Some(self.store.index.stats(&guard));

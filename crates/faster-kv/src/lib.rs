@@ -72,18 +72,20 @@
 //!
 //! # Inside
 //!
-//! The algorithm, the record format and the rules the code cites (R1–R13) are on the page
+//! The algorithm, the record format and the rules the code cites (R1–R14) are on the page
 //! [`protocol`]. Operations return [`OpError`]; [`Status`] (found, not found, pending) is an
 //! outcome, not an error. Keys and values too large for a page are errors at the API.
 
 mod chain;
 pub mod checkpoint;
 mod codec;
+mod compact;
 mod config;
 mod error;
 mod grow;
 mod kv;
 mod lifecycle;
+mod maintenance;
 pub mod manifest;
 mod open;
 mod opened;
@@ -91,6 +93,7 @@ mod ops;
 mod pending;
 pub mod protocol;
 mod record;
+mod scan;
 mod session;
 mod settings;
 mod stats;
@@ -102,6 +105,7 @@ pub use checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, Checkpoi
 pub use codec::{
     Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
 };
+pub use compact::{CompactError, CompactOptions, CompactReport, CompactionPolicy, ReclaimError};
 pub use config::{
     DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, DEFAULT_PAGE_SIZE_BITS, DEFAULT_SEGMENT_SIZE,
     FasterKvBuilder,
@@ -115,9 +119,10 @@ pub use opened::{Opened, Recovered};
 pub use ops::batch::READ_BATCH_GROUP;
 pub use ops::update::Rmw;
 pub use pending::api::{Completed, Outcome, PendingCompletion};
+pub use scan::LiveScan;
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};
-pub use stats::Stats;
+pub use stats::{CompactionStats, Stats};
 
 /// The durability contract of faster-kv (and of the crates below it), as `docs/durability.md`
 /// states it.

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crate::checkpoint::error::CheckpointError;
 use crate::checkpoint::run::{CheckpointHandle, CheckpointInfo};
 use crate::codec::Codec;
+use crate::maintenance;
 use crate::config::CheckpointPolicy;
 use crate::opened::Opened;
 use crate::store::Store;
@@ -33,16 +34,16 @@ pub(crate) fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Tells the policy thread to stop.
+/// Tells the policy threads to stop.
 #[derive(Debug, Default)]
-struct Stop {
+pub(crate) struct Stop {
     stopped: Mutex<bool>,
     wake: Condvar,
 }
 
 impl Stop {
     /// Sleeps up to `timeout`; returns whether a stop was asked for.
-    fn wait(&self, timeout: Duration) -> bool {
+    pub(crate) fn wait(&self, timeout: Duration) -> bool {
         let stopped = lock(&self.stopped);
         if *stopped {
             return true;
@@ -63,6 +64,7 @@ pub(crate) struct Owner<K: Codec + ?Sized, V: Codec + ?Sized> {
     opened: Opened,
     stop: Arc<Stop>,
     policy: Mutex<Option<JoinHandle<()>>>,
+    maintenance: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
 }
 
@@ -81,11 +83,22 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Owner<K, V> {
                     .ok()
             })
             .flatten();
+        let maintenance = maintenance::needed(store)
+            .then(|| {
+                let weak = Arc::downgrade(store);
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name("faster-kv-maintenance".into())
+                    .spawn(move || maintenance::run(&weak, &stop))
+                    .ok()
+            })
+            .flatten();
         Self {
             store: Arc::clone(store),
             opened,
             stop,
             policy: Mutex::new(thread),
+            maintenance: Mutex::new(maintenance),
             closed: AtomicBool::new(false),
         }
     }
@@ -102,6 +115,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Owner<K, V> {
         }
         self.stop.stop();
         if let Some(thread) = lock(&self.policy).take() {
+            let _ = thread.join();
+        }
+        if let Some(thread) = lock(&self.maintenance).take() {
             let _ = thread.join();
         }
         if let Some(run) = self.store.cpr.current_run() {

@@ -1,5 +1,5 @@
 //! How faster-kv works inside, for maintainers: the record format and the numbered rules
-//! (R1–R13) that the code cites in its `// SAFETY:` comments and its comments on ordering.
+//! (R1–R14) that the code cites in its `// SAFETY:` comments and its comments on ordering.
 //! Users of the store need none of it.
 //!
 //! # The algorithm
@@ -94,6 +94,20 @@
 //!   place: the snapshot already holds its version-`v` value. The address goes back to 0 when
 //!   the checkpoint reaches rest, before the next one can start. Fold-over checkpoints publish nothing: their image is the
 //!   log itself, read-only below the final address.
+//!
+//! And one for compaction (`compact/`):
+//!
+//! - **R14 — the begin address.** A compaction installs the copies of live records below its
+//!   `until` with a compare-and-swap on their index entries (rule R1), and only then moves
+//!   the begin address to `until` (release). An operation reads the begin address (acquire)
+//!   *before* it reads the key's index entry, and a chain that goes below that begin address
+//!   ends there: so a walk that misses a record below the new begin address started from an
+//!   entry read after the copy was installed. A lookup on the device may see the begin
+//!   address move under it (its read answers "truncated"); it then ends as *truncated*, and
+//!   the operation starts again from the index if the key's entry changed since it went to
+//!   the device (a copy may have been installed), or finishes as absent if it did not.
+//!   Segments below the begin address are deleted only when no checkpoint recovery could
+//!   choose needs them (`compact/reclaim.rs`).
 //!
 //! And one for hints:
 //!

@@ -1,6 +1,7 @@
 //! [`Settings`]: the values a store runs with once the builder's choices, the manifest of a
 //! store that exists and the defaults are put together and checked.
 
+use crate::compact::CompactionPolicy;
 use std::path::{Path, PathBuf};
 
 use faster_hlog::LogConfig;
@@ -78,6 +79,8 @@ impl FasterKvBuilder {
             max_sessions: self.max_sessions,
             snapshot_buffer: self.snapshot_buffer,
             policy: self.policy,
+            compaction: self.compaction,
+            auto_grow_index: self.auto_grow_index,
         };
         settings.check()?;
         Ok(settings)
@@ -98,6 +101,8 @@ pub(crate) struct Settings {
     pub(crate) max_sessions: usize,
     pub(crate) snapshot_buffer: Option<u64>,
     pub(crate) policy: CheckpointPolicy,
+    pub(crate) compaction: Option<CompactionPolicy>,
+    pub(crate) auto_grow_index: bool,
 }
 
 fn invalid(setting: &'static str, reason: String) -> OpenError {
@@ -148,6 +153,9 @@ impl Settings {
                 "checkpoint_every_bytes",
                 "must be at least 1".into(),
             ));
+        }
+        if let Some(problem) = self.compaction.as_ref().and_then(CompactionPolicy::problem) {
+            return Err(invalid("compaction", problem));
         }
         self.log_config().map(|_| ())
     }

@@ -23,9 +23,10 @@ pub(crate) enum Counter {
     Pending,
     DeviceReads,
     Retries,
+    Throttled,
 }
 
-const COUNTERS: usize = 10;
+const COUNTERS: usize = 11;
 
 /// One session's counters.
 #[derive(Debug, Default)]
@@ -90,6 +91,8 @@ impl StatsRegistry {
             pending: totals[Counter::Pending as usize],
             device_reads: totals[Counter::DeviceReads as usize],
             retries: totals[Counter::Retries as usize],
+            throttled: totals[Counter::Throttled as usize],
+            compaction: CompactionStats::default(),
             live_sessions: sessions,
             regions: None,
             index: None,
@@ -121,6 +124,10 @@ pub struct Stats {
     pub device_reads: u64,
     /// Operations restarted (lost races, page turns, index growth).
     pub retries: u64,
+    /// Times a session waited for a compaction because the log was over its size budget.
+    pub throttled: u64,
+    /// What compactions did.
+    pub compaction: CompactionStats,
     /// Sessions alive now.
     pub live_sessions: u64,
     /// The log's regions at the time of the snapshot.
@@ -128,4 +135,20 @@ pub struct Stats {
     /// The index's fill: buckets, entries, overflow buckets, memory (a scan of the table,
     /// taken when the snapshot is).
     pub index: Option<faster_index::IndexStats>,
+}
+
+/// What the store's compactions did since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompactionStats {
+    /// Compactions that moved the begin address (by hand or automatic).
+    pub runs: u64,
+    /// Records they read.
+    pub records_read: u64,
+    /// Live records they copied to the tail.
+    pub copied: u64,
+    /// Bytes of log they dropped (the sum of their ranges).
+    pub bytes_dropped: u64,
+    /// Automatic compactions that could not start (a scan was open, or one was running).
+    pub skipped: u64,
 }

@@ -12,6 +12,7 @@ use faster_index::HashIndex;
 
 use crate::checkpoint::cpr::{Cpr, CprParts};
 use crate::codec::Codec;
+use crate::compact::gate::Gate;
 use crate::record::Layout;
 use crate::settings::Settings;
 use crate::stats::StatsRegistry;
@@ -25,6 +26,8 @@ pub(crate) struct Store<K: ?Sized, V: ?Sized> {
     pub(crate) stats: StatsRegistry,
     pub(crate) cpr: Cpr,
     pub(crate) settings: Settings,
+    /// Compaction, scans and the log-size throttle.
+    pub(crate) gate: Gate,
     /// Whether the store opened its device itself (and closes it when dropped).
     owns_device: bool,
     /// The directory locks, held until the store is dropped.
@@ -75,6 +78,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             index: parts.index,
             stats: StatsRegistry::default(),
             settings,
+            gate: Gate::default(),
             owns_device: parts.owns_device,
             _locks: locks,
             _types: PhantomData,

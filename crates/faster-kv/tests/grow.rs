@@ -17,6 +17,7 @@ fn the_index_doubles_while_sessions_write_and_every_key_stays_readable() {
         .page_size_bits(14)
         .memory_budget(8 << 14)
         .index_buckets(64)
+        .auto_grow_index(false)
         .open()
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -68,4 +69,66 @@ fn the_index_doubles_while_sessions_write_and_every_key_stays_readable() {
         .unwrap();
     let mut s = store.session().unwrap();
     assert_eq!(s.read(&2).unwrap(), Some(10));
+}
+
+#[test]
+fn a_small_index_grows_by_itself_as_keys_arrive_and_its_snapshot_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .dir(dir.path())
+        .page_size_bits(14)
+        .memory_budget(8 << 14)
+        .index_buckets(64)
+        .open()
+        .unwrap();
+    let mut s = store.session().unwrap();
+    // 64 buckets hold about 450 keys before an eighth of them overflow.
+    for k in 0..20_000u64 {
+        s.upsert(&k, &(k + 1)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let buckets = loop {
+        let buckets = store.stats().index.unwrap().buckets;
+        if buckets >= 2048 || std::time::Instant::now() > deadline {
+            break buckets;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // 20,000 keys at most 70 % full of 7-entry buckets: at least 4096 buckets once it settles,
+    // and no more than it needs (no growth while an eighth of buckets do not overflow).
+    assert!((2048..=8192).contains(&buckets), "{buckets} buckets");
+    for k in (0..20_000u64).step_by(7) {
+        assert_eq!(s.read(&k).unwrap(), Some(k + 1), "key {k}");
+    }
+    store.checkpoint().unwrap().wait().unwrap();
+    drop(s);
+    drop(store);
+    // The index snapshot is the grown table: 64 bytes a bucket, not a fixed default.
+    let mut snapshot_bytes = 0;
+    for entry in walk(dir.path()) {
+        if entry.file_name().is_some_and(|n| n.to_string_lossy().contains("index")) {
+            snapshot_bytes += std::fs::metadata(&entry).unwrap().len();
+        }
+    }
+    assert!(
+        snapshot_bytes >= buckets * 64 && snapshot_bytes <= 4 * 8192 * 64,
+        "{snapshot_bytes} bytes of index snapshot for {buckets} buckets"
+    );
+    let store: FasterKv<u64, u64> = FasterKv::open(dir.path()).unwrap();
+    let mut s = store.session().unwrap();
+    assert_eq!(s.read(&19_999).unwrap(), Some(20_000));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

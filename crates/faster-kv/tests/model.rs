@@ -21,6 +21,10 @@ enum Op {
     InsertIfAbsent(u8, u16),
     /// Many upserts of other keys, to push everything towards the device.
     Churn(u16),
+    /// Compacts this percentage of the log between the begin and the tail.
+    Compact(u8),
+    /// Scans the live records and compares them with the model.
+    Scan,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -31,6 +35,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Delete),
         1 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::InsertIfAbsent(k, v)),
         2 => (0u16..600).prop_map(Op::Churn),
+        1 => (1u8..=100).prop_map(Op::Compact),
+        1 => Just(Op::Scan),
     ]
 }
 
@@ -55,6 +61,36 @@ fn var_value(key: u8, seed: u16) -> Vec<u8> {
 }
 
 const CHURN_KEY_BASE: u64 = 1 << 32;
+
+/// Compacts `percent` of the log between its begin and its tail; the begin address moves
+/// forward (to a page start at or below the asked address).
+fn compact<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
+    store: &FasterKv<K, V>,
+    percent: u8,
+) {
+    let r = store.regions();
+    let span = r.tail.raw() - r.begin.raw();
+    let until = faster_kv::Address::new(r.begin.raw() + span * u64::from(percent) / 100).unwrap();
+    let report = store.compact(until).unwrap();
+    assert!(report.until <= until);
+    assert_eq!(store.regions().begin, report.until.max(r.begin));
+}
+
+/// The store's live records, as a map (each key exactly once).
+fn scanned<K, V>(store: &FasterKv<K, V>) -> HashMap<K::Owned, V::Owned>
+where
+    K: faster_kv::Codec + ?Sized,
+    V: faster_kv::Codec + ?Sized,
+    K::Owned: std::hash::Hash + Eq + std::fmt::Debug,
+{
+    let mut out = HashMap::new();
+    for item in store.scan().unwrap() {
+        let (k, v) = item.unwrap();
+        let dup = out.insert(k, v);
+        assert!(dup.is_none(), "a key came twice");
+    }
+    out
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
@@ -98,11 +134,14 @@ proptest! {
                         churn += 1;
                     }
                 }
+                Op::Compact(percent) => compact(&store, percent),
+                Op::Scan => prop_assert_eq!(&scanned(&store), &model),
             }
         }
         for (k, v) in &model {
             prop_assert_eq!(s.read(k).unwrap(), Some(*v), "key {}", k);
         }
+        prop_assert_eq!(&scanned(&store), &model);
     }
 
     #[test]
@@ -163,11 +202,14 @@ proptest! {
                         churn += 1;
                     }
                 }
+                Op::Compact(percent) => compact(&store, percent),
+                Op::Scan => prop_assert_eq!(&scanned(&store), &model),
             }
         }
         for (k, v) in &model {
             let got = s.read(k).unwrap();
             prop_assert_eq!(got.as_ref(), Some(v));
         }
+        prop_assert_eq!(&scanned(&store), &model);
     }
 }

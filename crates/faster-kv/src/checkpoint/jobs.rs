@@ -317,7 +317,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             prev.index_token = meta.index_token;
             prev.index_meta = meta.index_meta.clone();
         }
-        self.apply_retention(dir, &meta)
+        self.apply_retention(dir, &meta)?;
+        // The checkpoints recovery could choose changed: delete what none of them needs
+        // (rule R14). A failure leaves bytes behind, never loses any; the next try deletes them.
+        if let Err(e) = self.reclaim_unchecked() {
+            log::warn!("faster-kv: deleting the log below its begin address: {e}");
+        }
+        Ok(())
     }
 
     /// Removes checkpoints beyond the newest `retention` log checkpoints, keeping those the

@@ -151,7 +151,7 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     let from = Address::from_masked(meta.index_meta.start_address.max(log_meta.begin));
     let to = Address::from_masked(log_meta.final_address);
     let start = Address::from_masked(log_meta.start);
-    let mut scan = store.log.scan(from, to, record_sizer(layout))?;
+    let mut scan = store.log.scan(from, to, record::sizer(layout))?;
     let handle = store.epoch.register()?;
     let mut invalid: Vec<Address> = Vec::new();
     // Records are installed in batches: hash a batch, prefetch its buckets, then install, so
@@ -180,22 +180,6 @@ fn replay<K: Codec + ?Sized, V: Codec + ?Sized>(
     drop(scan);
     invalidate(store, &invalid)?;
     Ok(to.raw() - from.raw())
-}
-
-/// The size of the record at the start of `bytes`, for the log's scan: `None` at the end of
-/// a page's records (a zero header).
-fn record_sizer(layout: Layout) -> impl Fn(&[u8]) -> Option<u64> {
-    move |bytes: &[u8]| -> Option<u64> {
-        if bytes.get(..8).is_none_or(|h| h == [0u8; 8]) {
-            return None;
-        }
-        match record::parse(bytes, layout, bytes.len()) {
-            Parse::Record(p) => Some(p.size as u64),
-            // Let the scan report it: a size past the page is corruption.
-            Parse::NeedBytes(n) => Some(n as u64),
-            Parse::Corrupt(_) => Some(u64::MAX),
-        }
-    }
 }
 
 /// What replay does with one record.

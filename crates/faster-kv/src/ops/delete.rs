@@ -18,13 +18,15 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
     type Output = Status;
 
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<Status>, OpError> {
+        // Rule R14: the begin address before the entry.
+        let begin = at.store.log.begin_address();
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Status::NotFound)),
             Err(_busy) => return Ok(Step::Retry),
         };
         let entry = slot.address();
-        match at.store.trace(at.ctx, at.key.bytes, entry, at.guard) {
+        match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
             Lookup::InMemory(address, record) => {
                 let header = record.header();
                 if at.ctx.must_shift(address, header) {

@@ -50,6 +50,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         };
         match device {
             None => op.attempt(&mut at),
+            Some(device) if device.truncated && entry_moved(&at, device.entry) => {
+                op.attempt(&mut at)
+            }
             Some(device) => op.after_device(&mut at, device),
         }
     }
@@ -77,10 +80,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 Step::Pending { read, entry } => match wait {
                     Wait::Defer => return Ok(Driven::Deferred { read, entry }),
                     Wait::Block => {
-                        found = self.lookup_blocking(key.bytes, read)?;
+                        let truncated;
+                        (found, truncated) = self.lookup_blocking(key.bytes, read)?;
                         device = Some(FromDevice {
                             entry,
                             found: found.as_ref(),
+                            truncated,
                         });
                     }
                 },
@@ -107,7 +112,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     /// inlined: it keeps the device path out of the code of the in-memory one.
     #[cold]
     #[inline(never)]
-    fn lookup_blocking(&mut self, key: &[u8], at: Address) -> Result<Option<DiskRecord>, OpError> {
+    fn lookup_blocking(
+        &mut self,
+        key: &[u8],
+        at: Address,
+    ) -> Result<(Option<DiskRecord>, bool), OpError> {
         self.unprotect();
         self.state.stats.bump(Counter::Pending);
         let (mut lookup, mut step) = DiskLookup::new(&**self.store, key, at);
@@ -118,9 +127,27 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                     let read = self.store.log.read_blocking(address, len);
                     step = lookup.on_read(&**self.store, read)?;
                 }
-                DiskStep::Found(record) => return Ok(Some(record)),
-                DiskStep::Absent => return Ok(None),
+                DiskStep::Found(record) => return Ok((Some(record), false)),
+                DiskStep::Absent { truncated } => return Ok((None, truncated)),
             }
         }
+    }
+}
+
+/// Whether the key's index entry changed since it pointed at `entry`: after a device lookup
+/// that ended below the begin address, a compaction may have installed a copy of the key's
+/// record (rule R14), so the operation starts again from the index. Cold: only lookups that
+/// met a truncation get here.
+#[cold]
+#[inline(never)]
+fn entry_moved<K: Codec + ?Sized, V: Codec + ?Sized>(
+    at: &Attempt<'_, '_, K, V>,
+    entry: Address,
+) -> bool {
+    match at.store.index.find(at.key.hash, at.guard) {
+        Ok(Some(slot)) => slot.address() != entry,
+        Ok(None) => false,
+        // A growth in progress: look again from the index.
+        Err(_busy) => true,
     }
 }

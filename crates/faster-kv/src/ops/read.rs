@@ -51,6 +51,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
     /// `Done(No)` when the key is absent or deleted.
     #[inline(always)]
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<Found>, OpError> {
+        // Rule R14: the begin address before the entry.
+        let begin = at.store.log.begin_address();
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Found::No)),
@@ -58,7 +60,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
         };
         let entry = slot.address();
         Ok(
-            match at.store.trace(at.ctx, at.key.bytes, entry, at.guard) {
+            match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
                 Lookup::InMemory(address, record) => {
                     let header = record.header();
                     if at.ctx.must_shift(address, header) {

@@ -50,11 +50,13 @@ where
     type Output = RmwDone;
 
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<RmwDone>, OpError> {
+        // Rule R14: the begin address before the entry.
+        let begin = at.store.log.begin_address();
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
             return Ok(Step::Retry);
         };
         let entry = slot.address();
-        let old = match at.store.trace(at.ctx, at.key.bytes, entry, at.guard) {
+        let old = match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
             Lookup::OnDevice(read) => return Ok(Step::Pending { read, entry }),
             Lookup::Absent => None,
             Lookup::Shift => return Ok(Step::CprShift),

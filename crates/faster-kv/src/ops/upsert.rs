@@ -25,11 +25,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
 
     #[inline(always)]
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<()>, OpError> {
+        // Rule R14: the begin address before the entry.
+        let begin = at.store.log.begin_address();
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
             return Ok(Step::Retry);
         };
         let entry = slot.address();
-        match at.store.trace(at.ctx, at.key.bytes, entry, at.guard) {
+        match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
             Lookup::Shift => return Ok(Step::CprShift),
             Lookup::InMemory(address, record) => {
                 if at.ctx.must_shift(address, record.header()) {

@@ -167,8 +167,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                     pending.queue.push(serial, Err(e));
                 }
             }
-            DiskStep::Found(record) => pending.resolved.push_back((serial, Some(record))),
-            DiskStep::Absent => pending.resolved.push_back((serial, None)),
+            DiskStep::Found(record) => pending.resolved.push_back((serial, Some(record), false)),
+            DiskStep::Absent { truncated } => pending.resolved.push_back((serial, None, truncated)),
         }
     }
 
@@ -181,8 +181,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     pub fn complete_pending(&mut self, wait: bool) -> Vec<PendingCompletion<V::Owned>> {
         let mut completions = Vec::new();
         loop {
-            while let Some((serial, found)) = self.state.pending.resolved.pop_front() {
-                self.finish(serial, found, &mut completions);
+            while let Some((serial, found, truncated)) = self.state.pending.resolved.pop_front() {
+                self.finish(serial, found, truncated, &mut completions);
             }
             let progressed = self.digest_reads(&mut completions);
             let idle = self.state.pending.resolved.is_empty();
@@ -210,8 +210,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             };
             match step {
                 Ok(step @ DiskStep::Read(..)) => self.issue(serial, step),
-                Ok(DiskStep::Found(record)) => self.finish(serial, Some(record), completions),
-                Ok(DiskStep::Absent) => self.finish(serial, None, completions),
+                Ok(DiskStep::Found(record)) => {
+                    self.finish(serial, Some(record), false, completions);
+                }
+                Ok(DiskStep::Absent { truncated }) => {
+                    self.finish(serial, None, truncated, completions);
+                }
                 Err(e) => {
                     self.state.pending.ops.remove(&serial);
                     completions.push(PendingCompletion {
@@ -229,6 +233,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         &mut self,
         serial: Serial,
         record: Option<DiskRecord>,
+        truncated: bool,
         completions: &mut Vec<PendingCompletion<V::Owned>>,
     ) {
         let Some(op) = self.state.pending.ops.remove(&serial) else {
@@ -243,6 +248,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         let answer = Some(FromDevice {
             entry: op.entry,
             found: record.as_ref(),
+            truncated,
         });
         let outcome = match op.kind {
             Kind::Read => self

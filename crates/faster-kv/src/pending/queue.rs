@@ -62,7 +62,7 @@ impl IoQueue {
 pub(crate) struct PendingOps<V: Codec + ?Sized> {
     pub(crate) ops: HashMap<Serial, PendingOp<V>>,
     /// Operations whose lookup ended without I/O (the chain left the log).
-    pub(crate) resolved: VecDeque<(Serial, Option<DiskRecord>)>,
+    pub(crate) resolved: VecDeque<(Serial, Option<DiskRecord>, bool)>,
     pub(crate) queue: Arc<IoQueue>,
 }
 

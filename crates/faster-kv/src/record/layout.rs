@@ -148,3 +148,19 @@ pub(crate) fn parse(bytes: &[u8], layout: Layout, page_room: usize) -> Parse<'_>
         size,
     })
 }
+
+/// The size of the record at the start of `bytes`, for the log's scan: `None` at the end of
+/// a page's records (a zero header).
+pub(crate) fn sizer(layout: Layout) -> impl Fn(&[u8]) -> Option<u64> {
+    move |bytes: &[u8]| -> Option<u64> {
+        if bytes.get(..8).is_none_or(|h| h == [0u8; 8]) {
+            return None;
+        }
+        match parse(bytes, layout, bytes.len()) {
+            Parse::Record(p) => Some(p.size as u64),
+            // Let the scan report it: a size past the page is corruption.
+            Parse::NeedBytes(n) => Some(n as u64),
+            Parse::Corrupt(_) => Some(u64::MAX),
+        }
+    }
+}

@@ -14,4 +14,4 @@ mod layout;
 
 pub(crate) use header::{Header, IN_NEW_VERSION, INVALID, TOMBSTONE};
 pub(crate) use in_memory::{InMemory, word_of, write_new};
-pub(crate) use layout::{Layout, Parse, parse};
+pub(crate) use layout::{Layout, Parse, parse, sizer};

@@ -83,6 +83,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     /// While pinned, the session holds back page eviction and checkpoints until it refreshes
     /// (every [`REFRESH_INTERVAL`](crate::REFRESH_INTERVAL) operations), so do not keep a `Pinned` alive while idle.
     pub fn pin(&mut self) -> Pinned<'_, K, V> {
+        if self.store.gate.throttled() && !self.state.internal {
+            self.store.gate.wait_throttle(pinned::THROTTLE_WAIT);
+        }
         Pinned {
             store: &self.store,
             handle: &self.handle,

@@ -14,6 +14,10 @@ use crate::store::Store;
 /// Operations between two refreshes of a pinned session's protection.
 pub const REFRESH_INTERVAL: u32 = 64;
 
+/// The longest a session waits at one refresh for a compaction to bring the log back under
+/// its size budget.
+pub(crate) const THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A session kept protected across operations; see [`Session::pin`](crate::Session::pin).
 pub struct Pinned<'s, K: Codec + ?Sized, V: Codec + ?Sized> {
     pub(crate) store: &'s Arc<Store<K, V>>,
@@ -52,6 +56,10 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     #[inline]
     pub fn refresh(&mut self) {
         self.since_refresh = 0;
+        if self.store.gate.throttled() && !self.state.internal {
+            self.throttle();
+            return;
+        }
         match &mut self.guard {
             Some(guard) => {
                 guard.refresh();
@@ -96,6 +104,17 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     pub(crate) fn retry(&mut self) {
         self.state.stats.bump(Counter::Retries);
         self.refresh();
+    }
+
+    /// The log is over its size budget and a compaction is catching up: wait for it,
+    /// unprotected, for at most [`THROTTLE_WAIT`] (`compact/gate.rs`). Protection comes back
+    /// at the next use, caught up with the checkpoint state.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn throttle(&mut self) {
+        self.guard = None;
+        self.state.stats.bump(Counter::Throttled);
+        self.store.gate.wait_throttle(THROTTLE_WAIT);
     }
 
     /// Drops protection (never hold it while waiting for the device).

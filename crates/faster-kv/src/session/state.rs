@@ -30,6 +30,8 @@ pub(crate) struct SessionState<V: Codec + ?Sized> {
     pub(crate) value: Vec<u8>,
     /// Operations waiting for the device (the advanced API).
     pub(crate) pending: PendingOps<V>,
+    /// The store's own maintenance session (`compact/worker.rs`): never throttled.
+    pub(crate) internal: bool,
 }
 
 impl<V: Codec + ?Sized> SessionState<V> {
@@ -48,6 +50,7 @@ impl<V: Codec + ?Sized> SessionState<V> {
             stats,
             value: Vec::new(),
             pending: PendingOps::new(),
+            internal: false,
         }
     }
 }

@@ -1,0 +1,105 @@
+//! Automatic compaction: a background thread that keeps the log (tail − begin) under a size
+//! budget, and slows sessions down when the log outgrows it faster than compaction frees it.
+//!
+//! Every [`CompactionPolicy::check_every`] the thread looks at the log's size. Once it passes
+//! [`CompactionPolicy::trigger`] × the budget, it compacts the oldest
+//! [`CompactionPolicy::fraction`] of the log (at most [`CompactionPolicy::max_bytes`], never
+//! past the read-only address, so the mutable region keeps its in-place updates). While such
+//! a compaction runs with the log over the whole budget, every session waits at its next
+//! refresh (each operation of a plain session, every 64 of a pinned one) for the compaction
+//! to end, at most 50 ms per wait: writers then go at the speed compaction frees space, and
+//! [`Stats::throttled`](crate::Stats::throttled) counts the waits. A compaction that cannot
+//! start (a live-record scan is open) is skipped and counted
+//! ([`CompactionStats::skipped`](crate::CompactionStats::skipped)).
+//!
+//! The defaults follow FASTER's automatic compaction: check every 250 ms, start at 80 % of
+//! the budget, compact 20 % of the log, at most 512 MiB at a time.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use faster_hlog::Address;
+
+use crate::codec::Codec;
+use crate::store::Store;
+
+/// When and how much the store compacts by itself; see
+/// [`FasterKvBuilder::compaction`](crate::FasterKvBuilder::compaction).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompactionPolicy {
+    /// Bytes of log (tail − begin address) the store keeps under. Give it room: at least
+    /// twice the live data, since every compaction copies the live records it meets.
+    pub log_budget: u64,
+    /// Compaction starts once the log passes this fraction of the budget. Default: 0.8.
+    pub trigger: f64,
+    /// Each compaction covers this fraction of the log, its oldest part. Default: 0.2.
+    pub fraction: f64,
+    /// ... and at most this many bytes. Default: 512 MiB.
+    pub max_bytes: u64,
+    /// Threads each compaction uses. Default: 1.
+    pub threads: usize,
+    /// How often the log's size is looked at. Default: 250 ms.
+    pub check_every: Duration,
+}
+
+impl CompactionPolicy {
+    /// The defaults, with a log budget of `log_budget` bytes.
+    pub fn with_budget(log_budget: u64) -> Self {
+        Self {
+            log_budget,
+            trigger: 0.8,
+            fraction: 0.2,
+            max_bytes: 512 << 20,
+            threads: 1,
+            check_every: Duration::from_millis(250),
+        }
+    }
+
+    /// Why the policy is not usable, if it is not.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.log_budget == 0 {
+            return Some("the log budget must be at least 1 byte".into());
+        }
+        if !(self.trigger > 0.0 && self.trigger <= 1.0) {
+            return Some(format!("trigger {} is outside (0, 1]", self.trigger));
+        }
+        if !(self.fraction > 0.0 && self.fraction <= 1.0) {
+            return Some(format!("fraction {} is outside (0, 1]", self.fraction));
+        }
+        if self.max_bytes == 0 || self.threads == 0 || self.check_every.is_zero() {
+            return Some("max_bytes, threads and check_every must be above 0".into());
+        }
+        None
+    }
+}
+
+/// The log's size now.
+fn log_size<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Store<K, V>) -> u64 {
+    let r = store.log.regions();
+    r.tail.raw() - r.begin.raw()
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Sets the throttle when the log is over the automatic budget (called by a running
+    /// compaction between batches).
+    pub(crate) fn check_budget(&self) {
+        if let Some(policy) = self.settings.compaction
+            && log_size(self) > policy.log_budget
+        {
+            self.gate.throttle.store(true, Ordering::Release);
+        }
+    }
+
+    /// Where an automatic compaction of the log as it is now would end, if one is due.
+    pub(crate) fn auto_until(&self, policy: &CompactionPolicy) -> Option<Address> {
+        let size = log_size(self);
+        if (size as f64) < policy.trigger * policy.log_budget as f64 {
+            return None;
+        }
+        let r = self.log.regions();
+        let span = ((size as f64 * policy.fraction) as u64).min(policy.max_bytes);
+        let until = (r.begin.raw() + span).min(r.read_only.raw());
+        let until = self.log.page_start(self.log.page_of(Address::from_masked(until)));
+        (until > r.begin).then_some(until)
+    }
+}

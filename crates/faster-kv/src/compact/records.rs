@@ -1,0 +1,123 @@
+//! Reading a range of the log in batches of owned record copies, for the live-record scan and
+//! compaction.
+//!
+//! A batch is copied out of the log's scan and the scan is paused before the batch is looked
+//! at: checking and copying records runs operations that may need the log to turn a page, and
+//! a paused scan holds back no flush or eviction (a protected one would, and the operation
+//! would wait for itself).
+
+use std::ops::Range;
+
+use faster_hlog::{Address, HybridLog, LogError, LogScan};
+use faster_index::KeyHash;
+
+use crate::codec::Codec;
+use crate::error::{OpError, OpErrorKind};
+use crate::record::{self, Layout, Parse};
+
+/// The sizer the log's scan calls.
+type Sizer = Box<dyn Fn(&[u8]) -> Option<u64> + Send>;
+
+/// One record copied out of the log.
+#[derive(Debug, Clone)]
+pub(crate) struct Copied {
+    pub(crate) address: Address,
+    pub(crate) hash: KeyHash,
+    key: Range<usize>,
+    value: Range<usize>,
+}
+
+/// Records copied out of the log, their bytes in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) records: Vec<Copied>,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    pub(crate) fn key(&self, record: &Copied) -> &[u8] {
+        &self.bytes[record.key.clone()]
+    }
+    pub(crate) fn value(&self, record: &Copied) -> &[u8] {
+        &self.bytes[record.value.clone()]
+    }
+    fn clear(&mut self) {
+        self.records.clear();
+        self.bytes.clear();
+    }
+}
+
+/// Reads the records of `[from, to)` batch by batch.
+pub(crate) struct Reader {
+    scan: LogScan<Sizer>,
+    layout: Layout,
+}
+
+impl Reader {
+    /// Reads `[from, to)` (`to` at most the safe read-only address; see
+    /// [`HybridLog::scan`]).
+    pub(crate) fn new(
+        log: &HybridLog,
+        from: Address,
+        to: Address,
+        layout: Layout,
+    ) -> Result<Self, LogError> {
+        let sizer: Sizer = Box::new(record::sizer(layout));
+        Ok(Self {
+            scan: log.scan(from, to, sizer)?,
+            layout,
+        })
+    }
+
+    /// The address the next batch starts at.
+    pub(crate) fn next_address(&self) -> Address {
+        self.scan.next_address()
+    }
+
+    /// Replaces `batch` with the next records that are neither invalid nor tombstones (up to
+    /// `max` records looked at), counting in `looked` every record passed over. Returns false
+    /// at the end of the range.
+    pub(crate) fn fill<K: Codec + ?Sized>(
+        &mut self,
+        batch: &mut Batch,
+        max: usize,
+        looked: &mut u64,
+    ) -> Result<bool, OpError> {
+        batch.clear();
+        let mut more = true;
+        for _ in 0..max {
+            let Some(item) = self.scan.next()? else {
+                more = false;
+                break;
+            };
+            *looked += 1;
+            let parsed = match record::parse(item.bytes, self.layout, item.bytes.len()) {
+                Parse::Record(p) => p,
+                Parse::NeedBytes(_) => return Err(corrupt(item.address, "record truncated")),
+                Parse::Corrupt(reason) => return Err(corrupt(item.address, reason)),
+            };
+            if parsed.header.is_invalid() || parsed.header.is_tombstone() {
+                continue;
+            }
+            let key = K::decode(parsed.key)
+                .map_err(|_| corrupt(item.address, "key does not decode"))?;
+            let hash = std::borrow::Borrow::<K>::borrow(&key).hash64()?;
+            let k = batch.bytes.len()..batch.bytes.len() + parsed.key.len();
+            batch.bytes.extend_from_slice(parsed.key);
+            let v = batch.bytes.len()..batch.bytes.len() + parsed.value.len();
+            batch.bytes.extend_from_slice(parsed.value);
+            batch.records.push(Copied {
+                address: item.address,
+                hash: KeyHash(hash),
+                key: k,
+                value: v,
+            });
+        }
+        self.scan.pause();
+        Ok(more)
+    }
+}
+
+fn corrupt(address: Address, reason: &'static str) -> OpError {
+    OpErrorKind::CorruptRecord { address, reason }.into()
+}

@@ -1,0 +1,316 @@
+//! [`FasterKv::compact`]: lookup-based compaction of the log's oldest part.
+//!
+//! The records of `[begin, until)` are read in batches; each one that is its key's live record
+//! is copied to the tail with a conditional insert ([`LiveOp`]: the copy is installed only if
+//! no newer record of the key appeared since it was found live); tombstones, superseded and
+//! invalid records are left behind. Then the begin address moves to `until` (rule R14), the
+//! index forgets entries that point below it, and the device deletes what no checkpoint
+//! needs any more (`reclaim.rs`). Sessions read, write and RMW throughout; copies wait while a
+//! checkpoint or an index growth runs, and the begin address never moves during a checkpoint.
+//!
+//! A compaction that fails (an I/O error reading the range, a corrupt record) leaves the begin
+//! address where it was: the copies it made are newer records with the same values, so what
+//! the store holds is unchanged.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faster_hlog::Address;
+
+use super::gate::Refused;
+use super::live::{LiveOp, Verdict};
+use super::reclaim::ReclaimError;
+use super::records::{Batch, Reader};
+use super::worker::Worker;
+use crate::codec::Codec;
+use crate::error::OpError;
+use crate::kv::FasterKv;
+use crate::ops::attempt::KeyRef;
+use crate::store::Store;
+use crate::sync::lock;
+
+/// Records read from the log per batch.
+const BATCH: usize = 256;
+
+/// How long a compaction waits for the log to write its range to the device.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Settings of one compaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactOptions {
+    /// Threads that check and copy records, each over its own part of the range. Default: 1.
+    pub threads: usize,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        Self { threads: 1 }
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactReport {
+    /// The begin address before.
+    pub from: Address,
+    /// The begin address after: `until`, rounded down to a page start and clamped to the
+    /// tail.
+    pub until: Address,
+    /// Records read from `[from, until)`.
+    pub records: u64,
+    /// Live records copied to the tail.
+    pub copied: u64,
+    /// Bytes of the copies appended to the log.
+    pub copied_bytes: u64,
+    /// The device now holds nothing below this address; `None` when a checkpoint was running
+    /// (its end deletes instead). Checkpoints that still need older bytes keep them.
+    pub reclaimed_until: Option<Address>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Why a compaction failed; the begin address has not moved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompactError {
+    /// Another compaction is running.
+    #[error("another compaction is running")]
+    Busy,
+    /// A live-record scan is open; compaction would move records past its end.
+    #[error("a live-record scan is open")]
+    ScanOpen,
+    /// Reading or copying a record failed.
+    #[error("{0}")]
+    Op(#[from] OpError),
+    /// The log could not write the range to the device in time.
+    #[error("the log did not write the range to the device within {0:?}")]
+    FlushTimeout(Duration),
+    /// Deleting the device's bytes below the new begin address failed (the begin address
+    /// moved; the next compaction or checkpoint tries again).
+    #[error("reclaiming space: {0}")]
+    Reclaim(#[from] ReclaimError),
+}
+
+impl From<faster_hlog::LogError> for CompactError {
+    fn from(e: faster_hlog::LogError) -> Self {
+        Self::Op(e.into())
+    }
+}
+
+impl From<faster_epoch::EpochError> for CompactError {
+    fn from(e: faster_epoch::EpochError) -> Self {
+        Self::Op(faster_hlog::LogError::from(e).into())
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
+    /// Compacts the log below `until` with one thread; see [`FasterKv::compact_with`].
+    ///
+    /// # Errors
+    /// As [`FasterKv::compact_with`].
+    pub fn compact(&self, until: Address) -> Result<CompactReport, CompactError> {
+        self.compact_with(until, CompactOptions::default())
+    }
+
+    /// Keeps every live record below `until` by copying it to the tail (only if no newer
+    /// record of its key exists), then moves the begin address to `until`: superseded
+    /// records and tombstones below it are dropped, and the device deletes their bytes once no
+    /// checkpoint in the checkpoint directory needs them (so, after the next checkpoint with
+    /// the default retention of 2, after the one after). `until` is rounded down to a page
+    /// start and clamped to the tail; the log first writes everything below it to the device.
+    /// Sessions go on reading and writing meanwhile. Blocks the calling thread, which must
+    /// not hold a pinned session (the log's flushes wait for every protected session).
+    ///
+    /// # Errors
+    /// [`CompactError::Busy`] or [`CompactError::ScanOpen`] (nothing done); a device or
+    /// record error (the begin address has not moved).
+    pub fn compact_with(
+        &self,
+        until: Address,
+        options: CompactOptions,
+    ) -> Result<CompactReport, CompactError> {
+        self.store.compact(until, options)
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    pub(crate) fn compact(
+        self: &Arc<Self>,
+        until: Address,
+        options: CompactOptions,
+    ) -> Result<CompactReport, CompactError> {
+        self.gate.start_compaction().map_err(|r| match r {
+            Refused::Compacting => CompactError::Busy,
+            Refused::ScanOpen => CompactError::ScanOpen,
+        })?;
+        let result = self.compact_open(until, options);
+        self.gate.end_compaction();
+        result
+    }
+
+    fn compact_open(
+        self: &Arc<Self>,
+        until: Address,
+        options: CompactOptions,
+    ) -> Result<CompactReport, CompactError> {
+        let started = Instant::now();
+        let from = self.log.begin_address();
+        let until = until.min(self.log.tail_address());
+        let until = self.log.page_start(self.log.page_of(until));
+        let mut report = CompactReport {
+            from,
+            until: from,
+            records: 0,
+            copied: 0,
+            copied_bytes: 0,
+            reclaimed_until: None,
+            elapsed: Duration::ZERO,
+        };
+        if until <= from {
+            report.elapsed = started.elapsed();
+            return Ok(report);
+        }
+        self.log.flush_until(until);
+        if !self.log.wait_flushed(until, FLUSH_TIMEOUT)? {
+            return Err(CompactError::FlushTimeout(FLUSH_TIMEOUT));
+        }
+        let parts = split(self, from, until, options.threads.max(1));
+        let counts = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|&(a, b)| scope.spawn(move || self.copy_live(a, b)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err(CompactError::Busy)))
+                .collect::<Vec<_>>()
+        });
+        for c in counts {
+            let c = c?;
+            report.records += c.records;
+            report.copied += c.copied;
+            report.copied_bytes += c.copied_bytes;
+        }
+        report.reclaimed_until = self.move_begin(until)?;
+        report.until = until;
+        self.gate.count_run(
+            report.records,
+            report.copied,
+            until.raw() - from.raw(),
+        );
+        if let Ok(handle) = self.epoch.register() {
+            let guard = handle.protect();
+            // Busy only while the index grows: its entries below the begin address then stay
+            // until the next compaction, costing a chain step each.
+            let _ = self.index.garbage_collect(until, &guard);
+        }
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// Checks and copies the live records of `[from, to)`.
+    fn copy_live(self: &Arc<Self>, from: Address, to: Address) -> Result<Counts, CompactError> {
+        let mut worker = Worker::new(self)?;
+        let mut reader = Reader::new(&self.log, from, to, Self::LAYOUT)?;
+        let mut batch = Batch::default();
+        let mut counts = Counts::default();
+        loop {
+            self.check_budget();
+            let more = reader.fill::<K>(&mut batch, BATCH, &mut counts.records)?;
+            let mut pinned = worker.pin();
+            for record in &batch.records {
+                let key = KeyRef {
+                    bytes: batch.key(record),
+                    hash: record.hash,
+                };
+                let mut op = LiveOp {
+                    address: record.address,
+                    value: Some(batch.value(record)),
+                };
+                loop {
+                    match pinned.op(|p| p.run(&mut op, key))? {
+                        Verdict::Live => {
+                            counts.copied += 1;
+                            counts.copied_bytes +=
+                                self.record_size(key.bytes.len(), batch.value(record).len())?
+                                    as u64;
+                        }
+                        Verdict::Dead => {}
+                        Verdict::NotNow => {
+                            // A checkpoint or a growth: wait for rest, unprotected.
+                            pinned.unprotect();
+                            self.wait_rest();
+                            continue;
+                        }
+                    }
+                    break;
+                }
+            }
+            drop(pinned);
+            if !more {
+                return Ok(counts);
+            }
+        }
+    }
+
+    /// Blocks until the store is at rest (no checkpoint, no growth).
+    fn wait_rest(&self) {
+        loop {
+            let word = self.cpr.machine.word();
+            if self.cpr.machine.state().is_rest() {
+                return;
+            }
+            self.cpr.machine.wait_change(word, Duration::from_millis(5));
+        }
+    }
+
+    /// Moves the begin address to `until` while no checkpoint runs (rule R14: a checkpoint
+    /// records the begin address it starts with and copies its snapshot from it), then
+    /// deletes what nothing needs.
+    fn move_begin(&self, until: Address) -> Result<Option<Address>, CompactError> {
+        loop {
+            let run = lock(&self.cpr.run);
+            if run.is_none() {
+                self.log.advance_begin(until)?;
+                let reclaimed = self.reclaim_unchecked()?;
+                return Ok(Some(reclaimed));
+            }
+            drop(run);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// What one thread of a compaction did.
+#[derive(Debug, Default)]
+struct Counts {
+    records: u64,
+    copied: u64,
+    copied_bytes: u64,
+}
+
+/// `[from, until)` cut into at most `threads` ranges of whole pages.
+fn split<K: Codec + ?Sized, V: Codec + ?Sized>(
+    store: &Store<K, V>,
+    from: Address,
+    until: Address,
+    threads: usize,
+) -> Vec<(Address, Address)> {
+    let first = store.log.page_of(from);
+    let last = store.log.page_of(until); // `until` is a page start
+    let pages = last - first;
+    let per = pages.div_ceil(threads as u64).max(1);
+    let mut parts = Vec::new();
+    let mut page = first;
+    while page < last {
+        let next = (page + per).min(last);
+        let a = if page == first {
+            from
+        } else {
+            store.log.page_start(page)
+        };
+        parts.push((a, store.log.page_start(next)));
+        page = next;
+    }
+    parts
+}

@@ -1,0 +1,90 @@
+//! The store's maintenance thread: it doubles the hash index when it fills up
+//! ([`FasterKvBuilder::auto_grow_index`](crate::FasterKvBuilder::auto_grow_index)) and runs
+//! the automatic compaction ([`CompactionPolicy`]). It holds the store only weakly and stops
+//! with the store's other background threads.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::codec::Codec;
+use crate::compact::{CompactError, CompactOptions, CompactionPolicy};
+use crate::lifecycle::Stop;
+use crate::store::Store;
+
+/// How often the index's fill is looked at.
+const GROWTH_CHECK: Duration = Duration::from_millis(100);
+
+/// Whether a store needs the maintenance thread at all.
+pub(crate) fn needed<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Store<K, V>) -> bool {
+    store.settings.auto_grow_index || store.settings.compaction.is_some()
+}
+
+/// The thread's loop.
+pub(crate) fn run<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Weak<Store<K, V>>, stop: &Stop) {
+    let Some(first) = store.upgrade() else { return };
+    let policy = first.settings.compaction;
+    let grow = first.settings.auto_grow_index;
+    drop(first);
+    let tick = match (grow, policy) {
+        (true, Some(p)) => p.check_every.min(GROWTH_CHECK),
+        (true, None) => GROWTH_CHECK,
+        (false, Some(p)) => p.check_every,
+        (false, None) => return,
+    };
+    let mut since_compaction = Duration::ZERO;
+    loop {
+        if stop.wait(tick) {
+            return;
+        }
+        let Some(store) = store.upgrade() else { return };
+        if grow {
+            grow_if_full(&store);
+        }
+        since_compaction += tick;
+        if let Some(policy) = policy
+            && since_compaction >= policy.check_every
+        {
+            since_compaction = Duration::ZERO;
+            compact_if_due(&store, &policy);
+        }
+    }
+}
+
+/// Doubles the index if it asks for it (not during a checkpoint: tried again at the next tick).
+fn grow_if_full<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) {
+    let Ok(handle) = store.epoch.register() else {
+        return;
+    };
+    let wants = store.index.wants_growth(&handle.protect());
+    drop(handle);
+    if wants {
+        match store.grow_index() {
+            Ok(buckets) => log::debug!("faster-kv: the index grew to {buckets} buckets"),
+            Err(crate::GrowError::Busy) => {}
+            Err(e) => log::warn!("faster-kv: the index could not grow: {e}"),
+        }
+    }
+}
+
+/// Compacts the oldest part of the log if the policy says it is time.
+fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
+    store: &Arc<Store<K, V>>,
+    policy: &CompactionPolicy,
+) {
+    let Some(until) = store.auto_until(policy) else {
+        return;
+    };
+    let options = CompactOptions {
+        threads: policy.threads,
+    };
+    match store.compact(until, options) {
+        Ok(report) => log::debug!(
+            "faster-kv: compacted to {} ({} of {} records copied)",
+            report.until,
+            report.copied,
+            report.records
+        ),
+        Err(CompactError::Busy | CompactError::ScanOpen) => store.gate.count_skipped(),
+        Err(e) => log::warn!("faster-kv: an automatic compaction failed: {e}"),
+    }
+}
