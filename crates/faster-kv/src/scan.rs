@@ -40,8 +40,8 @@ use crate::kv::FasterKv;
 use crate::ops::attempt::KeyRef;
 use crate::store::Store;
 
-/// Records read from the log per batch.
-const BATCH: usize = 256;
+/// Records read from the log per batch (see compaction's batch, `compact/run.rs`).
+const BATCH: usize = 4096;
 
 /// How long starting a scan waits for the mutable region to reach the device.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -144,7 +144,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> LiveScan<K, V> {
             .reader
             .fill::<K>(&mut self.batch, BATCH, &mut self.looked)?;
         let mut pinned = self.worker.pin();
-        for record in &self.batch.records {
+        for record in self.batch.candidates() {
             let key = KeyRef {
                 bytes: self.batch.key(record),
                 hash: record.hash,

@@ -106,7 +106,10 @@ fn a_small_index_grows_by_itself_as_keys_arrive_and_its_snapshot_follows() {
     // The index snapshot is the grown table: 64 bytes a bucket, not a fixed default.
     let mut snapshot_bytes = 0;
     for entry in walk(dir.path()) {
-        if entry.file_name().is_some_and(|n| n.to_string_lossy().contains("index")) {
+        if entry
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("index"))
+        {
             snapshot_bytes += std::fs::metadata(&entry).unwrap().len();
         }
     }

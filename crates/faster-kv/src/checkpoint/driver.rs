@@ -199,7 +199,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             if matches!(state.phase, Phase::GrowPrepare | Phase::GrowInProgress) {
                 // An index growth (the maintenance thread's, perhaps): the checkpoint starts
                 // when it ends.
-                self.cpr.machine.wait_change(state.pack(), Duration::from_millis(1));
+                self.cpr
+                    .machine
+                    .wait_change(state.pack(), Duration::from_millis(1));
                 continue;
             }
             if !state.is_rest() {

@@ -99,7 +99,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let r = self.log.regions();
         let span = ((size as f64 * policy.fraction) as u64).min(policy.max_bytes);
         let until = (r.begin.raw() + span).min(r.read_only.raw());
-        let until = self.log.page_start(self.log.page_of(Address::from_masked(until)));
+        let until = self
+            .log
+            .page_start(self.log.page_of(Address::from_masked(until)));
         (until > r.begin).then_some(until)
     }
 }

@@ -105,7 +105,8 @@ impl Gate {
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.records_read.fetch_add(records_read, Ordering::Relaxed);
         self.copied.fetch_add(copied, Ordering::Relaxed);
-        self.bytes_dropped.fetch_add(bytes_dropped, Ordering::Relaxed);
+        self.bytes_dropped
+            .fetch_add(bytes_dropped, Ordering::Relaxed);
     }
 
     /// Counts an automatic compaction that could not start.

@@ -6,6 +6,7 @@
 //! a paused scan holds back no flush or eviction (a protected one would, and the operation
 //! would wait for itself).
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use faster_hlog::{Address, HybridLog, LogError, LogScan};
@@ -30,7 +31,13 @@ pub(crate) struct Copied {
 /// Records copied out of the log, their bytes in one buffer.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    pub(crate) records: Vec<Copied>,
+    records: Vec<Copied>,
+    /// Whether each record is a tombstone.
+    tombstones: Vec<bool>,
+    /// The records that are the newest of their key within the batch and not tombstones:
+    /// the only ones that can be live (a newer record of the same key in the batch makes the
+    /// older ones dead, no index lookup needed).
+    candidates: Vec<usize>,
     bytes: Vec<u8>,
 }
 
@@ -41,9 +48,30 @@ impl Batch {
     pub(crate) fn value(&self, record: &Copied) -> &[u8] {
         &self.bytes[record.value.clone()]
     }
+    /// The records that may be live, in log order.
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = &Copied> {
+        self.candidates.iter().map(|&i| &self.records[i])
+    }
+
     fn clear(&mut self) {
         self.records.clear();
+        self.tombstones.clear();
+        self.candidates.clear();
         self.bytes.clear();
+    }
+
+    /// Finds the candidates: the last record of each key, unless it is a tombstone.
+    fn select(&mut self) {
+        let mut newest: HashMap<&[u8], usize> = HashMap::with_capacity(self.records.len());
+        for (i, r) in self.records.iter().enumerate() {
+            newest.insert(&self.bytes[r.key.clone()], i);
+        }
+        let mut candidates: Vec<usize> = newest
+            .into_values()
+            .filter(|&i| !self.tombstones[i])
+            .collect();
+        candidates.sort_unstable();
+        self.candidates = candidates;
     }
 }
 
@@ -74,9 +102,9 @@ impl Reader {
         self.scan.next_address()
     }
 
-    /// Replaces `batch` with the next records that are neither invalid nor tombstones (up to
-    /// `max` records looked at), counting in `looked` every record passed over. Returns false
-    /// at the end of the range.
+    /// Replaces `batch` with the next valid records (up to `max` records looked at), counting
+    /// in `looked` every record passed over, and selects its candidates. Returns false at
+    /// the end of the range.
     pub(crate) fn fill<K: Codec + ?Sized>(
         &mut self,
         batch: &mut Batch,
@@ -96,16 +124,19 @@ impl Reader {
                 Parse::NeedBytes(_) => return Err(corrupt(item.address, "record truncated")),
                 Parse::Corrupt(reason) => return Err(corrupt(item.address, reason)),
             };
-            if parsed.header.is_invalid() || parsed.header.is_tombstone() {
+            if parsed.header.is_invalid() {
                 continue;
             }
-            let key = K::decode(parsed.key)
-                .map_err(|_| corrupt(item.address, "key does not decode"))?;
+            let tombstone = parsed.header.is_tombstone();
+            let key =
+                K::decode(parsed.key).map_err(|_| corrupt(item.address, "key does not decode"))?;
             let hash = std::borrow::Borrow::<K>::borrow(&key).hash64()?;
             let k = batch.bytes.len()..batch.bytes.len() + parsed.key.len();
             batch.bytes.extend_from_slice(parsed.key);
-            let v = batch.bytes.len()..batch.bytes.len() + parsed.value.len();
-            batch.bytes.extend_from_slice(parsed.value);
+            let value = if tombstone { &[][..] } else { parsed.value };
+            let v = batch.bytes.len()..batch.bytes.len() + value.len();
+            batch.bytes.extend_from_slice(value);
+            batch.tombstones.push(tombstone);
             batch.records.push(Copied {
                 address: item.address,
                 hash: KeyHash(hash),
@@ -114,6 +145,7 @@ impl Reader {
             });
         }
         self.scan.pause();
+        batch.select();
         Ok(more)
     }
 }

@@ -1,0 +1,319 @@
+//! Compaction and the live-record scan against models: with writers running, across
+//! checkpoints and recovery, and with the space below the begin address reclaimed only when
+//! no checkpoint needs it.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use faster_kv::{Address, FasterKv, Status};
+
+/// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
+fn disk_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            disk_bytes(&entry.path())
+        } else {
+            meta.blocks() * 512
+        };
+    }
+    total
+}
+
+/// Compacts everything below the read-only address.
+fn compact_all<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
+    store: &FasterKv<K, V>,
+) -> faster_kv::CompactReport {
+    let until = store.regions().read_only;
+    store.compact(until).unwrap()
+}
+
+/// The scan's answer as a map; fails on a key returned twice.
+fn scan_map(store: &FasterKv<u64, u64>) -> HashMap<u64, u64> {
+    let mut out = HashMap::new();
+    for item in store.scan().unwrap() {
+        let (k, v) = item.unwrap();
+        assert!(out.insert(k, v).is_none(), "key {k} returned twice");
+    }
+    out
+}
+
+/// A small pseudo-random generator (xorshift), so that runs are repeatable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn compaction_beside_two_writers_doing_upserts_rmws_and_deletes_keeps_every_key_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut s = store.session().unwrap();
+                let mut model: HashMap<u64, u64> = HashMap::new();
+                let mut rng = Rng(0x9E37_79B9 + w);
+                let mut ops = 0u64;
+                while ops < 60_000 {
+                    // Writer w owns the keys k with k % 2 == w.
+                    let key = (rng.next() % 1500) * 2 + w;
+                    match rng.next() % 10 {
+                        0 => {
+                            let status = s.delete(&key).unwrap();
+                            // Found is certain for a key that exists; for one that does not,
+                            // a delete whose chain goes to the device appends a tombstone
+                            // without looking and answers Found too.
+                            if model.remove(&key).is_some() {
+                                assert_eq!(status, Status::Found, "delete of {key}");
+                            }
+                        }
+                        1..=3 => {
+                            let total = s.add(&key, 3).unwrap();
+                            let expected = model.get(&key).copied().unwrap_or(0) + 3;
+                            assert_eq!(total, expected, "add to {key}");
+                            model.insert(key, expected);
+                        }
+                        4 => {
+                            let got = s.read(&key).unwrap();
+                            assert_eq!(got, model.get(&key).copied(), "read of {key}");
+                        }
+                        _ => {
+                            let value = rng.next() >> 8;
+                            s.upsert(&key, &value).unwrap();
+                            model.insert(key, value);
+                        }
+                    }
+                    ops += 1;
+                }
+                model
+            })
+        })
+        .collect();
+    let mut compactions = 0;
+    let mut copied = 0;
+    while compactions < 10 || writers.iter().any(|w| !w.is_finished()) {
+        let report = compact_all(&store);
+        if report.until > report.from {
+            compactions += 1;
+            copied += report.copied;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let mut model = HashMap::new();
+    for w in writers {
+        model.extend(w.join().unwrap());
+    }
+    assert!(copied > 0, "the compactions copied live records");
+    let stats = store.stats();
+    assert!(stats.compaction.runs >= 10, "{:?}", stats.compaction);
+    let mut s = store.session().unwrap();
+    for key in 0..3000u64 {
+        assert_eq!(s.read(&key).unwrap(), model.get(&key).copied(), "key {key}");
+    }
+    assert_eq!(scan_map(&store), model);
+    // A checkpoint and a recovery give back exactly the same, deleted keys included.
+    store.checkpoint().unwrap().wait().unwrap();
+    compact_all(&store);
+    drop(s);
+    drop(store);
+    let store: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
+    let mut s = store.session().unwrap();
+    for key in 0..3000u64 {
+        assert_eq!(s.read(&key).unwrap(), model.get(&key).copied(), "key {key}");
+    }
+    assert_eq!(scan_map(&store), model);
+}
+
+#[test]
+fn a_crash_after_compaction_recovers_the_last_checkpoint_whole_and_space_goes_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || -> FasterKv<u64, u64> {
+        common::small_in(dir.path())
+            .checkpoint_retention(1)
+            .mutable_fraction(0.25)
+            .open()
+            .unwrap()
+    };
+    let store = open();
+    let mut s = store.session().unwrap();
+    let mut at_checkpoint = HashMap::new();
+    for round in 0..8u64 {
+        for key in 0..3000u64 {
+            s.upsert(&key, &(round * 10_000 + key)).unwrap();
+            at_checkpoint.insert(key, round * 10_000 + key);
+        }
+    }
+    for key in (0..3000u64).step_by(3) {
+        assert_eq!(s.delete(&key).unwrap(), Status::Found);
+        at_checkpoint.remove(&key);
+    }
+    store.checkpoint().unwrap().wait().unwrap();
+    let segments_at_checkpoint = segment_files(dir.path());
+    // More updates, then a compaction far past the checkpoint's begin address.
+    for key in 0..3000u64 {
+        s.upsert(&key, &(999_000 + key)).unwrap();
+    }
+    let report = compact_all(&store);
+    assert!(
+        report.until > report.from,
+        "{report:?} {:?}",
+        store.regions()
+    );
+    assert!(store.regions().begin == report.until);
+    // The checkpoint still needs the old log: nothing it holds was deleted.
+    let kept = segment_files(dir.path());
+    for f in &segments_at_checkpoint {
+        assert!(
+            kept.contains(f),
+            "{f} was deleted before a checkpoint stopped needing it"
+        );
+    }
+    // A crash now (no closing checkpoint) recovers the checkpoint whole: no deleted key
+    // comes back, no live one is lost.
+    drop(s);
+    drop(store);
+    let store = open();
+    let mut s = store.session().unwrap();
+    for key in 0..3000u64 {
+        assert_eq!(
+            s.read(&key).unwrap(),
+            at_checkpoint.get(&key).copied(),
+            "key {key}"
+        );
+    }
+    // After a compaction and a checkpoint that no longer needs the old log, its segments go.
+    for key in 0..3000u64 {
+        s.upsert(&key, &(7_000_000 + key)).unwrap();
+    }
+    let before = disk_bytes(dir.path());
+    let report = compact_all(&store);
+    store.checkpoint().unwrap().wait().unwrap();
+    let after = disk_bytes(dir.path());
+    let first_kept = report.until.raw() / (1 << 16);
+    for f in segment_files(dir.path()) {
+        let index: u64 = f.trim_start_matches("log.").parse().unwrap_or(u64::MAX);
+        assert!(
+            index >= first_kept,
+            "segment {f} lies below the begin address"
+        );
+    }
+    assert!(
+        after < before,
+        "{after} bytes on disk after, {before} before"
+    );
+    drop(s);
+    drop(store);
+    let store = open();
+    let mut s = store.session().unwrap();
+    for key in 0..3000u64 {
+        assert_eq!(s.read(&key).unwrap(), Some(7_000_000 + key), "key {key}");
+    }
+}
+
+/// The names of the log's segment files in `dir`.
+fn segment_files(dir: &Path) -> HashSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("log."))
+        .collect()
+}
+
+#[test]
+fn deleted_keys_stay_deleted_after_compaction_and_after_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
+    let mut s = store.session().unwrap();
+    for key in 0..2000u64 {
+        s.upsert(&key, &key).unwrap();
+    }
+    for key in 0..1000u64 {
+        s.delete(&key).unwrap();
+    }
+    // Push the tombstones and the records they delete below the read-only address.
+    for key in 5000..8000u64 {
+        s.upsert(&key, &key).unwrap();
+    }
+    let report = compact_all(&store);
+    assert!(report.until > Address::FIRST_VALID);
+    for key in 0..1000u64 {
+        assert_eq!(s.read(&key).unwrap(), None, "key {key}");
+    }
+    store.checkpoint().unwrap().wait().unwrap();
+    drop(s);
+    drop(store);
+    let store: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
+    let mut s = store.session().unwrap();
+    for key in 0..2000u64 {
+        let expected = (key >= 1000).then_some(key);
+        assert_eq!(s.read(&key).unwrap(), expected, "key {key}");
+    }
+    let live = scan_map(&store);
+    assert_eq!(live.len(), 1000 + 3000);
+}
+
+#[test]
+fn a_scan_under_concurrent_writes_returns_every_untouched_key_exactly_once() {
+    let store: FasterKv<u64, u64> = common::small().open().unwrap();
+    let mut s = store.session().unwrap();
+    // Untouched keys 0..3000; keys 10_000.. are written while the scan runs.
+    for key in 0..3000u64 {
+        s.upsert(&key, &(key * 7)).unwrap();
+    }
+    for key in 10_000..11_000u64 {
+        s.upsert(&key, &0).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut s = store.session().unwrap();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = 10_000 + i % 2000;
+                if i % 5 == 0 {
+                    s.delete(&key).unwrap();
+                } else {
+                    s.upsert(&key, &i).unwrap();
+                }
+                i += 1;
+            }
+        })
+    };
+    for _ in 0..5 {
+        let mut seen = HashSet::new();
+        let mut untouched = 0;
+        for item in store.scan().unwrap() {
+            let (k, v) = item.unwrap();
+            assert!(seen.insert(k), "key {k} returned twice");
+            if k < 3000 {
+                assert_eq!(v, k * 7);
+                untouched += 1;
+            } else {
+                assert!((10_000..12_000).contains(&k), "key {k} was never written");
+            }
+        }
+        assert_eq!(untouched, 3000);
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+}
