@@ -105,7 +105,9 @@ pub use checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, Checkpoi
 pub use codec::{
     Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
 };
-pub use compact::{CompactError, CompactOptions, CompactReport, CompactionPolicy, ReclaimError};
+pub use compact::{
+    CompactError, CompactOptions, CompactReport, CompactionKind, CompactionPolicy, ReclaimError,
+};
 pub use config::{
     DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, DEFAULT_PAGE_SIZE_BITS, DEFAULT_SEGMENT_SIZE,
     FasterKvBuilder,

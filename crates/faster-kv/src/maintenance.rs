@@ -41,6 +41,7 @@ pub(crate) fn run<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Weak<Store<K, V>
             grow_if_full(&store);
         }
         since_compaction += tick;
+        store.check_budget();
         if let Some(policy) = policy
             && since_compaction >= policy.check_every
         {
@@ -75,6 +76,7 @@ fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
         return;
     };
     let options = CompactOptions {
+        kind: policy.kind,
         threads: policy.threads,
     };
     match store.compact(until, options) {

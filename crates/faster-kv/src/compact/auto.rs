@@ -15,11 +15,11 @@
 //! The defaults follow FASTER's automatic compaction: check every 250 ms, start at 80 % of
 //! the budget, compact 20 % of the log, at most 512 MiB at a time.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use faster_hlog::Address;
 
+use super::run::CompactionKind;
 use crate::codec::Codec;
 use crate::store::Store;
 
@@ -36,7 +36,9 @@ pub struct CompactionPolicy {
     pub fraction: f64,
     /// ... and at most this many bytes. Default: 512 MiB.
     pub max_bytes: u64,
-    /// Threads each compaction uses. Default: 1.
+    /// How each compaction finds live records. Default: [`CompactionKind::Scan`].
+    pub kind: CompactionKind,
+    /// Threads of a [`CompactionKind::Lookup`] compaction. Default: 1.
     pub threads: usize,
     /// How often the log's size is looked at. Default: 250 ms.
     pub check_every: Duration,
@@ -50,6 +52,7 @@ impl CompactionPolicy {
             trigger: 0.8,
             fraction: 0.2,
             max_bytes: 512 << 20,
+            kind: CompactionKind::Scan,
             threads: 1,
             check_every: Duration::from_millis(250),
         }
@@ -75,19 +78,23 @@ impl CompactionPolicy {
 
 /// The log's size now.
 fn log_size<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Store<K, V>) -> u64 {
-    let r = store.log.regions();
-    r.tail.raw() - r.begin.raw()
+    let begin = store.log.begin_address().raw();
+    store.log.tail_address().raw().saturating_sub(begin)
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
-    /// Sets the throttle when the log is over the automatic budget (called by a running
-    /// compaction between batches).
+    /// Sets the throttle while the log is over the automatic budget and the last compaction
+    /// freed space, and lifts it otherwise (called by the maintenance thread at each check,
+    /// by a running compaction between batches, and by sessions at each retry — a page turn
+    /// is one — so the throttle engages within a page of the budget). A budget smaller than the live data
+    /// would otherwise hold every writer for good: compactions that free nothing lift the
+    /// throttle, and the log grows past its budget.
     pub(crate) fn check_budget(&self) {
-        if let Some(policy) = self.settings.compaction
-            && log_size(self) > policy.log_budget
-        {
-            self.gate.throttle.store(true, Ordering::Release);
-        }
+        let over = self
+            .settings
+            .compaction
+            .is_some_and(|policy| log_size(self) > policy.log_budget);
+        self.gate.set_throttle(over && self.gate.freeing());
     }
 
     /// Where an automatic compaction of the log as it is now would end, if one is due.

@@ -6,8 +6,8 @@
 //!   automatic one skips its turn, [`FasterKv::compact`](crate::FasterKv::compact) answers
 //!   [`CompactError::ScanOpen`](crate::CompactError::ScanOpen)).
 //! - One compaction at a time.
-//! - While an automatic compaction runs because the log is over its size budget, sessions wait
-//!   at their next refresh until it ends (`throttle`), so that writers cannot outrun it.
+//! - While the log is over its size budget and compaction is freeing space, sessions wait at
+//!   their next refresh (`throttle`), so that writers cannot outrun compaction.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -23,7 +23,7 @@ struct State {
 }
 
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Gate {
     state: Mutex<State>,
     changed: Condvar,
@@ -35,6 +35,24 @@ pub(crate) struct Gate {
     copied: AtomicU64,
     bytes_dropped: AtomicU64,
     skipped: AtomicU64,
+    /// See [`Gate::freeing`]; true until a compaction says otherwise.
+    freeing: AtomicBool,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            throttle: AtomicBool::new(false),
+            runs: AtomicU64::new(0),
+            records_read: AtomicU64::new(0),
+            copied: AtomicU64::new(0),
+            bytes_dropped: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            freeing: AtomicBool::new(true),
+        }
+    }
 }
 
 /// Why a compaction could not start.
@@ -58,11 +76,18 @@ impl Gate {
         Ok(())
     }
 
-    /// The compaction ended: lift the throttle, wake waiting scans and sessions.
+    /// The compaction ended: wake waiting scans.
     pub(crate) fn end_compaction(&self) {
         lock(&self.state).compacting = false;
-        self.throttle.store(false, Ordering::Release);
         self.changed.notify_all();
+    }
+
+    /// Sets or lifts the throttle; lifting it wakes the sessions waiting for it.
+    pub(crate) fn set_throttle(&self, on: bool) {
+        if self.throttle.swap(on, Ordering::AcqRel) && !on {
+            let _guard = lock(&self.state);
+            self.changed.notify_all();
+        }
     }
 
     /// Opens a scan, waiting for a running compaction to end.
@@ -91,7 +116,7 @@ impl Gate {
     pub(crate) fn wait_throttle(&self, limit: Duration) {
         let mut state = lock(&self.state);
         let deadline = std::time::Instant::now() + limit;
-        while self.throttle.load(Ordering::Acquire) && state.compacting {
+        while self.throttle.load(Ordering::Acquire) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
@@ -100,8 +125,21 @@ impl Gate {
         }
     }
 
-    /// Counts a compaction that moved the begin address.
-    pub(crate) fn count_run(&self, records_read: u64, copied: u64, bytes_dropped: u64) {
+    /// Whether the last compaction freed space (dropped more bytes than it copied).
+    pub(crate) fn freeing(&self) -> bool {
+        self.freeing.load(Ordering::Relaxed)
+    }
+
+    /// Counts a compaction that moved the begin address and whether it freed space.
+    pub(crate) fn count_run(
+        &self,
+        records_read: u64,
+        copied: u64,
+        bytes_dropped: u64,
+        bytes_copied: u64,
+    ) {
+        self.freeing
+            .store(bytes_dropped > bytes_copied, Ordering::Relaxed);
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.records_read.fetch_add(records_read, Ordering::Relaxed);
         self.copied.fetch_add(copied, Ordering::Relaxed);

@@ -48,6 +48,11 @@ impl Batch {
     pub(crate) fn value(&self, record: &Copied) -> &[u8] {
         &self.bytes[record.value.clone()]
     }
+    /// Every record of the batch, tombstones included, in log order.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Copied> {
+        self.records.iter()
+    }
+
     /// The records that may be live, in log order.
     pub(crate) fn candidates(&self) -> impl Iterator<Item = &Copied> {
         self.candidates.iter().map(|&i| &self.records[i])
@@ -111,9 +116,23 @@ impl Reader {
         max: usize,
         looked: &mut u64,
     ) -> Result<bool, OpError> {
+        self.fill_up_to::<K>(batch, max, usize::MAX, looked)
+    }
+
+    /// [`Reader::fill`], stopping also once the batch holds `max_bytes` of keys and values.
+    pub(crate) fn fill_up_to<K: Codec + ?Sized>(
+        &mut self,
+        batch: &mut Batch,
+        max: usize,
+        max_bytes: usize,
+        looked: &mut u64,
+    ) -> Result<bool, OpError> {
         batch.clear();
         let mut more = true;
         for _ in 0..max {
+            if batch.bytes.len() >= max_bytes {
+                break;
+            }
             let Some(item) = self.scan.next()? else {
                 more = false;
                 break;

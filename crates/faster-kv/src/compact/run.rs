@@ -37,16 +37,38 @@ const BATCH: usize = 16_384;
 /// How long a compaction waits for the log to write its range to the device.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How a compaction finds the live records of its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CompactionKind {
+    /// Read the range and the rest of the log sequentially, and look up in the index only the
+    /// records nothing newer follows (`compact/scan_based.rs`). Holds at most 64 MiB of the
+    /// range's keys and values at a time, and reads the rest of the log once per 64 MiB. The
+    /// default: it reads sequentially what the lookup variant reads at random.
+    #[default]
+    Scan,
+    /// Look up each record's key in the index, in batches (FASTER's lookup compaction):
+    /// reads nothing beyond the range, but a key whose newer record is on the device costs a
+    /// random device read. Splits the range over [`CompactOptions::threads`].
+    Lookup,
+}
+
 /// Settings of one compaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactOptions {
-    /// Threads that check and copy records, each over its own part of the range. Default: 1.
+    /// How live records are found. Default: [`CompactionKind::Scan`].
+    pub kind: CompactionKind,
+    /// Threads of a [`CompactionKind::Lookup`] compaction, each over its own part of the
+    /// range. Default: 1.
     pub threads: usize,
 }
 
 impl Default for CompactOptions {
     fn default() -> Self {
-        Self { threads: 1 }
+        Self {
+            kind: CompactionKind::Scan,
+            threads: 1,
+        }
     }
 }
 
@@ -176,11 +198,20 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         if !self.log.wait_flushed(until, FLUSH_TIMEOUT)? {
             return Err(CompactError::FlushTimeout(FLUSH_TIMEOUT));
         }
-        let parts = split(self, from, until, options.threads.max(1));
+        let threads = match options.kind {
+            CompactionKind::Scan => 1,
+            CompactionKind::Lookup => options.threads.max(1),
+        };
+        let parts = split(self, from, until, threads);
         let counts = std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .iter()
-                .map(|&(a, b)| scope.spawn(move || self.copy_live(a, b)))
+                .map(|&(a, b)| {
+                    scope.spawn(move || match options.kind {
+                        CompactionKind::Scan => self.copy_live_scanning(a, b),
+                        CompactionKind::Lookup => self.copy_live(a, b),
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
@@ -195,8 +226,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         }
         report.reclaimed_until = self.move_begin(until)?;
         report.until = until;
-        self.gate
-            .count_run(report.records, report.copied, until.raw() - from.raw());
+        self.gate.count_run(
+            report.records,
+            report.copied,
+            until.raw() - from.raw(),
+            report.copied_bytes,
+        );
+        self.check_budget();
         if let Ok(handle) = self.epoch.register() {
             let guard = handle.protect();
             // Busy only while the index grows: its entries below the begin address then stay
@@ -253,7 +289,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     }
 
     /// Blocks until the store is at rest (no checkpoint, no growth).
-    fn wait_rest(&self) {
+    pub(crate) fn wait_rest(&self) {
         loop {
             let word = self.cpr.machine.word();
             if self.cpr.machine.state().is_rest() {
@@ -282,10 +318,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
 
 /// What one thread of a compaction did.
 #[derive(Debug, Default)]
-struct Counts {
-    records: u64,
-    copied: u64,
-    copied_bytes: u64,
+pub(crate) struct Counts {
+    pub(crate) records: u64,
+    pub(crate) copied: u64,
+    pub(crate) copied_bytes: u64,
 }
 
 /// `[from, until)` cut into at most `threads` ranges of whole pages.

@@ -103,6 +103,9 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     /// A lost race or a page turn: count it and refresh before the next attempt.
     pub(crate) fn retry(&mut self) {
         self.state.stats.bump(Counter::Retries);
+        if self.store.settings.compaction.is_some() && !self.state.internal {
+            self.store.check_budget();
+        }
         self.refresh();
     }
 

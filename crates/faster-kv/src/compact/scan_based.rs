@@ -1,0 +1,130 @@
+//! Scan-based compaction: instead of an index lookup per record (a device read when the
+//! key's chain goes below the head), read the log sequentially.
+//!
+//! 1. Read a chunk of `[from, until)` (bounded by [`CHUNK_BYTES`] of keys and values): each
+//!    key's newest record in the chunk is a candidate, unless it is a tombstone.
+//! 2. Read the rest of the immutable log, `[chunk end, safe read-only)`, and drop every
+//!    candidate whose key appears there: a newer record exists.
+//! 3. Copy each remaining candidate with the conditional insert ([`LiveOp`]): its lookup is
+//!    short (the candidate is its key's newest record below the mutable region) and it still
+//!    catches a write that came after the scan.
+//!
+//! Sequential reads instead of random ones: this is what automatic compaction uses. The
+//! price is reading the rest of the log once per chunk.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use faster_hlog::Address;
+
+use super::live::{LiveOp, Verdict};
+use super::records::{Batch, Reader};
+use super::run::{CompactError, Counts};
+use super::worker::Worker;
+use crate::codec::Codec;
+use crate::ops::attempt::KeyRef;
+use crate::store::Store;
+
+/// Bytes of keys and values a chunk of candidates holds at most.
+pub(crate) const CHUNK_BYTES: usize = 64 << 20;
+
+/// Records per chunk at most (bounds the candidates' table as well).
+const CHUNK_RECORDS: usize = 1 << 20;
+
+/// Records per batch of the second pass.
+const SCAN_BATCH: usize = 16_384;
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Copies the live records of `[from, to)`, scanning; see the module documentation.
+    pub(crate) fn copy_live_scanning(
+        self: &Arc<Self>,
+        from: Address,
+        to: Address,
+    ) -> Result<Counts, CompactError> {
+        let mut worker = Worker::new(self)?;
+        let mut reader = Reader::new(&self.log, from, to, Self::LAYOUT)?;
+        let mut chunk = Batch::default();
+        let mut later = Batch::default();
+        let mut counts = Counts::default();
+        loop {
+            self.check_budget();
+            let more = reader.fill_up_to::<K>(
+                &mut chunk,
+                CHUNK_RECORDS,
+                CHUNK_BYTES,
+                &mut counts.records,
+            )?;
+            // Candidates by key hash, then by key bytes.
+            let mut alive: HashMap<u64, Vec<usize>> = HashMap::new();
+            let candidates: Vec<_> = chunk.candidates().cloned().collect();
+            for (i, c) in candidates.iter().enumerate() {
+                alive.entry(c.hash.0).or_default().push(i);
+            }
+            let mut dead = vec![false; candidates.len()];
+            // Pass 2: everything after the chunk that is already immutable.
+            let end = self.log.safe_read_only_address();
+            let mut rest = Reader::new(&self.log, reader.next_address(), end, Self::LAYOUT)?;
+            let mut ignored = 0;
+            while !alive.is_empty() {
+                self.check_budget();
+                let more_rest = rest.fill::<K>(&mut later, SCAN_BATCH, &mut ignored)?;
+                for r in later.all() {
+                    if let Some(list) = alive.get_mut(&r.hash.0) {
+                        let key = later.key(r);
+                        list.retain(|&i| {
+                            let same = chunk.key(&candidates[i]) == key;
+                            dead[i] |= same;
+                            !same
+                        });
+                        if list.is_empty() {
+                            alive.remove(&r.hash.0);
+                        }
+                    }
+                }
+                if !more_rest {
+                    break;
+                }
+            }
+            drop(rest);
+            // Pass 3: the conditional copies.
+            let mut pinned = worker.pin();
+            for (i, record) in candidates.iter().enumerate() {
+                if dead[i] {
+                    continue;
+                }
+                if i % 1024 == 0 {
+                    self.check_budget();
+                }
+                let key = KeyRef {
+                    bytes: chunk.key(record),
+                    hash: record.hash,
+                };
+                let mut op = LiveOp {
+                    address: record.address,
+                    value: Some(chunk.value(record)),
+                };
+                loop {
+                    match pinned.op(|p| p.run(&mut op, key))? {
+                        Verdict::Live => {
+                            counts.copied += 1;
+                            counts.copied_bytes += self
+                                .record_size(key.bytes.len(), chunk.value(record).len())?
+                                as u64;
+                        }
+                        Verdict::Dead => {}
+                        Verdict::NotNow => {
+                            pinned.unprotect();
+                            self.wait_rest();
+                            continue;
+                        }
+                    }
+                    break;
+                }
+            }
+            drop(pinned);
+            if !more {
+                return Ok(counts);
+            }
+        }
+    }
+}

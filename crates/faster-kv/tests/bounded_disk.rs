@@ -1,0 +1,142 @@
+//! A store that takes updates for a long time stays within a stated disk footprint: a fixed
+//! key set updated over and over by two writers, a checkpoint after every round, automatic
+//! compaction, and a memory budget a tenth of the live data.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use faster_kv::{CheckpointOptions, CompactionPolicy, FasterKv, LogCheckpointKind};
+
+/// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
+fn disk_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            disk_bytes(&entry.path())
+        } else {
+            meta.blocks() * 512
+        };
+    }
+    total
+}
+
+const KEYS: u64 = 2_500;
+const VALUE: usize = 100;
+const ROUNDS: u64 = 200;
+const SEGMENT: u64 = 32 << 10;
+
+fn value(key: u64, round: u64) -> Vec<u8> {
+    let mut v = vec![(key ^ round) as u8; VALUE];
+    v[..8].copy_from_slice(&round.to_le_bytes());
+    v
+}
+
+#[test]
+fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    // A record: header, lengths, key, sequence word and value: 136 bytes; 332 KiB live.
+    let live = KEYS * 136;
+    let budget = live * 5 / 2;
+    let store: FasterKv<u64, [u8]> = FasterKv::builder()
+        .dir(dir.path())
+        .page_size_bits(12)
+        .memory_budget(8 << 12) // 32 KiB: a tenth of the live data
+        .segment_size(SEGMENT)
+        .compaction(CompactionPolicy {
+            check_every: Duration::from_millis(10),
+            ..CompactionPolicy::with_budget(budget)
+        })
+        .open()
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(3));
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let mut s = store.session().unwrap();
+                for round in 0..ROUNDS {
+                    for key in (w..KEYS).step_by(2) {
+                        s.upsert(&key, &value(key, round)).unwrap();
+                    }
+                    barrier.wait(); // round written
+                    barrier.wait(); // checkpoint taken
+                }
+            })
+        })
+        .collect();
+    let mut largest = 0;
+    let mut longest = 0;
+    let mut checkpoints_largest = 0;
+    for round in 0..ROUNDS {
+        barrier.wait();
+        let kind = if round % 2 == 0 {
+            LogCheckpointKind::FoldOver
+        } else {
+            LogCheckpointKind::Snapshot
+        };
+        store
+            .checkpoint_with(CheckpointOptions {
+                log: kind,
+                index: true,
+            })
+            .unwrap()
+            .wait()
+            .unwrap();
+        let disk = disk_bytes(dir.path());
+        let checkpoints = disk_bytes(&dir.path().join("checkpoints"));
+        largest = largest.max(disk - checkpoints);
+        let r = store.regions();
+        longest = longest.max(r.tail.raw() - r.begin.raw());
+        checkpoints_largest = checkpoints_largest.max(checkpoints);
+        barrier.wait();
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    let stats = store.stats();
+    eprintln!(
+        "live {live}, budget {budget}, longest log {longest}, largest log on disk {largest}, \
+         largest checkpoints {checkpoints_largest}, {:?}, throttled {}",
+        stats.compaction, stats.throttled
+    );
+    // The log (tail − begin) overshoots its budget while a compaction runs, by what the
+    // writers add before the throttle holds them: a quarter of the budget at most here.
+    assert!(
+        longest <= budget * 5 / 4,
+        "log of {longest} bytes, budget {budget}"
+    );
+    // On disk: that, plus one round of writes (with two checkpoints retained, the older one
+    // needs the log from its begin address until the next checkpoint completes), plus two
+    // segments (the partly freed first one and the one being written).
+    let bound = budget * 5 / 4 + live + 2 * SEGMENT;
+    assert!(
+        largest <= bound,
+        "{largest} bytes of log on disk, bound {bound}"
+    );
+    // Checkpoints: two retained, each an index snapshot and at most a memory's worth of
+    // snapshot.
+    assert!(
+        checkpoints_largest <= 4 << 20,
+        "{checkpoints_largest} bytes of checkpoints"
+    );
+    assert!(stats.compaction.runs > 10, "{:?}", stats.compaction);
+    // 200 rounds wrote 80 times the live data; without compaction the log would hold it all.
+    drop(store);
+    let store: FasterKv<u64, [u8]> = FasterKv::open(dir.path()).unwrap();
+    let mut s = store.session().unwrap();
+    for key in (0..KEYS).step_by(97) {
+        assert_eq!(
+            s.read(&key).unwrap(),
+            Some(value(key, ROUNDS - 1)),
+            "key {key}"
+        );
+    }
+}
