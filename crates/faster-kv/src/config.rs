@@ -9,6 +9,7 @@ use std::time::Duration;
 use faster_device::Device;
 
 use crate::checkpoint::options::CheckpointOptions;
+use crate::manifest::StoredCodec;
 
 /// Where a store keeps the log's pages that do not fit in memory.
 #[derive(Clone)]
@@ -63,6 +64,8 @@ pub struct FasterKvBuilder {
     pub(crate) check_type_names: bool,
     pub(crate) compaction: Option<CompactionPolicy>,
     pub(crate) auto_grow_index: bool,
+    pub(crate) byte_codecs: bool,
+    pub(crate) record_codecs: Option<(StoredCodec, StoredCodec)>,
 }
 
 /// Default memory budget for the log's pages: 256 MiB.
@@ -109,6 +112,8 @@ impl Default for FasterKvBuilder {
             check_type_names: true,
             compaction: None,
             auto_grow_index: true,
+            byte_codecs: false,
+            record_codecs: None,
             policy: CheckpointPolicy {
                 every: None,
                 after_bytes: None,
@@ -270,6 +275,34 @@ impl FasterKvBuilder {
     /// its keys. Growth runs while sessions work, never during a checkpoint. Default: true.
     pub fn auto_grow_index(mut self, on: bool) -> Self {
         self.auto_grow_index = on;
+        self
+    }
+
+    /// Open a store with byte codecs in place of the types it was created with: `[u8]` for a
+    /// key or value of variable size, `[u8; N]` for one of fixed size `N` (a store of
+    /// `u64 -> Serde<T>` opens as `[u8; 8] -> [u8]`). Reads, scans and writes then see the
+    /// codecs' encoded bytes, for tools that cannot name the store's types (`faster dump`).
+    /// The manifest's codecs are kept, not replaced: the program that owns the store still
+    /// opens it with its own types. Sound because the record layout depends only on each
+    /// side's fixed size and because the store's codecs hash their encoded bytes (xxh3, or
+    /// [`mix64`](crate::mix64) for 8-byte plain-old-data, as `[u8; 8]` does) — true of every
+    /// codec faster-kv provides, not necessarily of a [`Codec`](crate::Codec) implemented
+    /// elsewhere with its own `hash64`. Default: false.
+    pub fn byte_codecs(mut self, on: bool) -> Self {
+        self.byte_codecs = on;
+        self
+    }
+
+    /// Record `key` and `value` in the manifest of a store this open creates, in place of the
+    /// descriptors of the codecs it is opened with, which must be byte codecs of the same
+    /// shapes (see [`FasterKvBuilder::byte_codecs`]) or those very codecs: a tool that
+    /// loads a dump creates the store with `[u8]` and `[u8; N]`, and the program that owns
+    /// the data then opens it with its own types ([`StoredCodec::of`] and
+    /// [`StoredCodec::from`] make descriptors). Reopening a store, it must equal the
+    /// manifest's codecs ([`OpenError::TypeMismatch`](crate::OpenError::TypeMismatch)
+    /// otherwise). Default: the descriptors of the codecs the store is opened with.
+    pub fn record_codecs(mut self, key: StoredCodec, value: StoredCodec) -> Self {
+        self.record_codecs = Some((key, value));
         self
     }
 

@@ -18,7 +18,7 @@ use faster_cpr::FormatError;
 use faster_cpr::envelope;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{Codec, CodecDescriptor};
+use crate::codec::{Codec, CodecDescriptor, CodecKind};
 use crate::error::{CodecRole, OpenError};
 
 /// Name of the manifest file in a store's directory.
@@ -225,6 +225,83 @@ impl Manifest {
         }
         Ok(renamed)
     }
+
+    /// Checks the codecs `K` and `V` of a store opened with
+    /// [`byte_codecs`](crate::FasterKvBuilder::byte_codecs): each must be the recorded codec
+    /// or the byte codec of its shape ([`fits_as_bytes`]). The manifest is left as it is.
+    ///
+    /// # Errors
+    /// [`OpenError::TypeMismatch`] naming the stored codec and the byte codec it needs.
+    pub(crate) fn check_byte_codecs<K: Codec + ?Sized, V: Codec + ?Sized>(
+        &self,
+    ) -> Result<(), OpenError> {
+        for (role, stored, requested) in [
+            (CodecRole::Key, &self.key, StoredCodec::of::<K>()),
+            (CodecRole::Value, &self.value, StoredCodec::of::<V>()),
+        ] {
+            if *stored != requested && !fits_as_bytes(stored, &requested) {
+                return Err(OpenError::TypeMismatch {
+                    role,
+                    stored: stored.to_string(),
+                    requested: format!("{requested} (as bytes it opens as {})", as_bytes(stored)),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The byte codec a codec of `stored`'s shape is read as: `[u8]` for a variable size,
+/// `[u8; N]` for a fixed size `N`.
+pub(crate) fn as_bytes(stored: &StoredCodec) -> String {
+    match stored.fixed_size {
+        Some(n) => format!("[u8; {n}]"),
+        None => "[u8]".to_string(),
+    }
+}
+
+/// Whether `requested` is the byte codec that reads records of codec `stored` byte for byte,
+/// with the same record layout and the same hashes: `[u8]` for a codec of variable size,
+/// `[u8; N]` for plain-old-data of `N` bytes (8-byte plain-old-data hashes with
+/// [`mix64`](crate::mix64), as `[u8; 8]` does; every other codec hashes its encoded bytes
+/// with xxh3).
+pub fn fits_as_bytes(stored: &StoredCodec, requested: &StoredCodec) -> bool {
+    let known = stored.kind.parse::<CodecKind>().is_ok();
+    match (stored.fixed_size, requested.fixed_size) {
+        (None, None) => known && *requested == StoredCodec::of::<[u8]>(),
+        (Some(n), Some(m)) => {
+            n == m
+                && stored.kind == CodecKind::Pod.as_str()
+                && requested.kind == CodecKind::Pod.as_str()
+                && requested.align == 1
+                && requested.type_name == format!("[u8; {n}]")
+        }
+        _ => false,
+    }
+}
+
+/// Checks codecs to be recorded in the manifest of a store created with `K` and `V`
+/// ([`record_codecs`](crate::FasterKvBuilder::record_codecs)): known kinds, and `K` and `V`
+/// each the recorded codec or the byte codec of its shape.
+///
+/// # Errors
+/// [`OpenError::TypeMismatch`] naming the codec to record and the one opened with.
+pub(crate) fn check_recorded<K: Codec + ?Sized, V: Codec + ?Sized>(
+    (key, value): &(StoredCodec, StoredCodec),
+) -> Result<(), OpenError> {
+    for (role, recorded, requested) in [
+        (CodecRole::Key, key, StoredCodec::of::<K>()),
+        (CodecRole::Value, value, StoredCodec::of::<V>()),
+    ] {
+        if *recorded != requested && !fits_as_bytes(recorded, &requested) {
+            return Err(OpenError::TypeMismatch {
+                role,
+                stored: format!("{recorded} (to be recorded)"),
+                requested: format!("{requested}, which does not read it as bytes"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The checkpoint directory a manifest names, relative paths taken from the store's directory.
@@ -295,6 +372,25 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn byte_codecs_of_the_same_shape_are_accepted_and_the_manifest_kept() {
+        let m = sample();
+        assert_eq!(StoredCodec::of::<[u8; 8]>().type_name, "[u8; 8]");
+        m.check_byte_codecs::<[u8; 8], [u8]>().unwrap();
+        m.check_byte_codecs::<u64, str>().unwrap();
+        m.check_byte_codecs::<u64, [u8]>().unwrap();
+        assert_eq!(m, sample(), "nothing recorded");
+        for err in [
+            m.check_byte_codecs::<[u8; 4], [u8]>().unwrap_err(),
+            m.check_byte_codecs::<[u8], [u8]>().unwrap_err(),
+            m.check_byte_codecs::<i64, [u8]>().unwrap_err(),
+        ] {
+            let text = err.to_string();
+            assert!(text.contains("[u8; 8]") && text.contains("u64"), "{text}");
+        }
+        assert!(m.check_byte_codecs::<[u8; 8], [u8; 3]>().is_err());
     }
 
     #[test]

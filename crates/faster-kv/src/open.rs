@@ -26,9 +26,9 @@ use crate::checkpoint::jobs::read_index_snapshot;
 use crate::checkpoint::recover::recover_chosen;
 use crate::codec::Codec;
 use crate::config::{FasterKvBuilder, Storage};
-use crate::error::OpenError;
+use crate::error::{CodecRole, OpenError};
 use crate::kv::FasterKv;
-use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec};
+use crate::manifest::{Manifest, RECORD_FORMAT, StoredCodec, check_recorded};
 use crate::opened::{Opened, Recovered};
 use crate::settings::Settings;
 use crate::store::{Store, StoreParts};
@@ -121,6 +121,9 @@ fn open_store<K: Codec + ?Sized, V: Codec + ?Sized>(
     b: FasterKvBuilder,
     mode: Mode,
 ) -> Result<FasterKv<K, V>, OpenError> {
+    if let Some(recorded) = &b.record_codecs {
+        check_recorded::<K, V>(recorded)?;
+    }
     let Some(home) = b.home() else {
         if matches!(mode, Mode::Recover(_)) {
             return Err(OpenError::NoCheckpointDir);
@@ -165,14 +168,18 @@ fn create<K: Codec + ?Sized, V: Codec + ?Sized>(
     crate::store_dir::check_empty(home)?;
     let settings = b.resolve(Some(home), None)?;
     let checkpoints = lock_checkpoint_dir(home, &settings, true)?;
+    let recorded = b
+        .record_codecs
+        .clone()
+        .unwrap_or_else(|| (StoredCodec::of::<K>(), StoredCodec::of::<V>()));
     let manifest = Manifest {
         store_id: fresh_identity(),
         log_id: fresh_identity(),
         record_format: RECORD_FORMAT,
         page_size_bits: settings.page_size_bits,
         segment_size: settings.segment_size,
-        key: StoredCodec::of::<K>(),
-        value: StoredCodec::of::<V>(),
+        key: recorded.0,
+        value: recorded.1,
         created_unix_ms: crate::lifecycle::unix_ms(),
         remembered: settings.remembered(home),
     };
@@ -201,6 +208,33 @@ fn check_record_format(home: &Path, manifest: &Manifest) -> Result<(), OpenError
     })
 }
 
+/// Checks the codecs `K` and `V`, and the codecs the builder would record, against the
+/// manifest; returns whether a type was renamed (see [`Manifest::check_codecs`]).
+fn check_codecs<K: Codec + ?Sized, V: Codec + ?Sized>(
+    b: &FasterKvBuilder,
+    manifest: &mut Manifest,
+) -> Result<bool, OpenError> {
+    if let Some((key, value)) = &b.record_codecs {
+        for (role, stored, recorded) in [
+            (CodecRole::Key, &manifest.key, key),
+            (CodecRole::Value, &manifest.value, value),
+        ] {
+            if stored != recorded {
+                return Err(OpenError::TypeMismatch {
+                    role,
+                    stored: stored.to_string(),
+                    requested: recorded.to_string(),
+                });
+            }
+        }
+    }
+    if b.byte_codecs || b.record_codecs.is_some() {
+        manifest.check_byte_codecs::<K, V>()?;
+        return Ok(false);
+    }
+    manifest.check_codecs::<K, V>(b.check_type_names)
+}
+
 /// Records in the manifest a type that was `renamed` and settings that changed.
 fn remember(
     home: &Path,
@@ -225,7 +259,7 @@ fn reopen<K: Codec + ?Sized, V: Codec + ?Sized>(
     mode: Mode,
 ) -> Result<FasterKv<K, V>, OpenError> {
     check_record_format(home, &manifest)?;
-    let renamed = manifest.check_codecs::<K, V>(b.check_type_names)?;
+    let renamed = check_codecs::<K, V>(b, &mut manifest)?;
     let settings = b.resolve(Some(home), Some(&manifest))?;
     let checkpoints = lock_checkpoint_dir(home, &settings, false)?;
     remember(home, &settings, &mut manifest, renamed)?;
