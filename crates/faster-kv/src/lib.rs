@@ -62,11 +62,18 @@
 //! fences per operation); the pending API (`start_read`, `complete_pending`) keeps many device
 //! reads in flight from one thread; prefetch hints and batched reads overlap cache misses.
 //!
+//! # Dumps and tools
+//!
+//! [`dump::dump`] writes a store's live records to a versioned, checksummed file and
+//! [`dump::load`] upserts them into a store (`faster dump`, `faster load`). Tools that
+//! cannot name a store's types open it with [`FasterKvBuilder::byte_codecs`] (`[u8]` and
+//! `[u8; N]` in place of the recorded codecs) and create one for its owner with
+//! [`FasterKvBuilder::record_codecs`].
+//!
 //! # Not supported yet
 //!
 //! - Log compaction: the log (and the directory) grows with every update; nothing reclaims
 //!   the space of superseded records.
-//! - A scan of the live records, dumping and loading a store.
 //! - Async operations (futures woken by the device) and a read cache.
 //! - F2 (hot and cold stores), tracing and metrics, a network server.
 //!
@@ -81,6 +88,7 @@ pub mod checkpoint;
 mod codec;
 mod compact;
 mod config;
+pub mod dump;
 mod error;
 mod grow;
 mod kv;

@@ -12,7 +12,7 @@ use crate::config::{
     DEFAULT_PAGE_SIZE_BITS, DEFAULT_RETENTION, DEFAULT_SEGMENT_SIZE, FasterKvBuilder,
 };
 use crate::error::OpenError;
-use crate::manifest::{Manifest, Remembered};
+use crate::manifest::{Manifest, Remembered, StoredCodec};
 
 impl FasterKvBuilder {
     /// Puts the builder's settings, the manifest's (of a store that exists) and the defaults
@@ -81,6 +81,9 @@ impl FasterKvBuilder {
             policy: self.policy,
             compaction: self.compaction,
             auto_grow_index: self.auto_grow_index,
+            codecs: manifest
+                .map(|m| (m.key.clone(), m.value.clone()))
+                .or_else(|| self.record_codecs.clone()),
         };
         settings.check()?;
         Ok(settings)
@@ -103,6 +106,9 @@ pub(crate) struct Settings {
     pub(crate) policy: CheckpointPolicy,
     pub(crate) compaction: Option<CompactionPolicy>,
     pub(crate) auto_grow_index: bool,
+    /// The key and value codecs the store records (its manifest's, or those given to
+    /// [`FasterKvBuilder::record_codecs`]); `None`: the codecs it is opened with.
+    pub(crate) codecs: Option<(StoredCodec, StoredCodec)>,
 }
 
 fn invalid(setting: &'static str, reason: String) -> OpenError {
