@@ -82,8 +82,8 @@ fn check<K, V>(
 }
 
 /// Writes a store in a directory, reopens it, dumps it, loads the dump into a store in
-/// another directory, reopens that one and reads every key back.
-fn round_trip<K, V>(key: impl Fn(u32) -> K::Owned, value: impl Fn(u32, u32) -> V::Owned)
+/// another directory, reopens that one and reads every key back; returns the records loaded.
+fn round_trip<K, V>(key: impl Fn(u32) -> K::Owned, value: impl Fn(u32, u32) -> V::Owned) -> u64
 where
     K: Codec + ?Sized,
     V: Codec + ?Sized,
@@ -99,7 +99,7 @@ where
     let mut file = Vec::new();
     let mut reports = Vec::new();
     let dumped = dump::dump(&store, &mut file, |p| reports.push(p)).unwrap();
-    let live = (0..KEYS).filter(|&i| expected(i).is_some()).count() as u64;
+    let live = live();
     assert_eq!((dumped.records, dumped.bytes), (live, file.len() as u64));
     let last = reports.last().unwrap();
     let scan = last.scan.unwrap();
@@ -116,19 +116,27 @@ where
     }
     let target: FasterKv<K, V> = small_in(to.path()).recover(None).unwrap().0;
     check(&target, &key, &value);
+    live
+}
+
+/// Keys [`write`] leaves live.
+fn live() -> u64 {
+    (0..KEYS).filter(|&i| expected(i).is_some()).count() as u64
 }
 
 #[test]
 fn u64_records_round_trip_through_a_dump_across_reopens() {
-    round_trip::<u64, u64>(u64::from, |i, g| u64::from(i) * 10 + u64::from(g));
+    let loaded = round_trip::<u64, u64>(u64::from, |i, g| u64::from(i) * 10 + u64::from(g));
+    assert_eq!(loaded, 2_400);
 }
 
 #[test]
 fn byte_strings_of_every_length_round_trip_through_a_dump() {
-    round_trip::<[u8], [u8]>(
+    let loaded = round_trip::<[u8], [u8]>(
         |i| format!("key-{i}").into_bytes(),
         |i, g| vec![g as u8 + 1; (i % 300) as usize],
     );
+    assert_eq!(loaded, live());
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,7 +148,7 @@ struct Account {
 
 #[test]
 fn strings_and_serde_values_round_trip_through_a_dump() {
-    round_trip::<str, Serde<Account>>(
+    let loaded = round_trip::<str, Serde<Account>>(
         |i| format!("user/{i}"),
         |i, g| {
             Serde(Account {
@@ -150,6 +158,7 @@ fn strings_and_serde_values_round_trip_through_a_dump() {
             })
         },
     );
+    assert_eq!(loaded, live());
 }
 
 /// A dump of three live `u64 -> u64` records (two more were deleted).
