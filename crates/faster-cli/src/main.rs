@@ -4,10 +4,18 @@
 //! `faster bench --help`; `faster bench log` measures FasterLog. `faster inspect DIR` lists a
 //! store directory (manifest, lock, log segments, checkpoints) and the checkpoint recovery
 //! would take; `faster verify DIR` also checks every header, checksum and needed log byte.
+//! `faster dump DIR`, `faster load DUMP DIR` and `faster compact DIR` work on a store whose
+//! types this program cannot name, through byte codecs.
 
+mod bar;
 mod bench;
+mod bytes;
+mod compact;
+mod dump;
 mod inspect;
+mod load;
 mod logbench;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -37,6 +45,17 @@ enum Command {
     /// of each damaged file. Reads only. Exit status 1 on any problem, when recovery would
     /// fail, or for a path that is not a store's directory.
     Verify(inspect::DirArgs),
+    /// Write the live records of a store (each key's newest value) to a dump: a versioned,
+    /// checksummed file naming the store's key and value codecs. Progress on standard error.
+    Dump(dump::DumpArgs),
+    /// Create a new store in DIR, with the codecs a dump names, and load the dump's records
+    /// into it; then take a checkpoint. The program that owns the data opens the store with
+    /// its own types.
+    Load(load::LoadArgs),
+    /// Compact the oldest part of a store's log (copying its live records to the tail), take
+    /// checkpoints so that its space is given back, and report the disk bytes before and
+    /// after.
+    Compact(compact::CompactArgs),
 }
 
 /// `faster bench`: the key-value store's benchmark, or another one named after `bench`.
@@ -66,6 +85,9 @@ fn main() -> ExitCode {
         },
         Command::Inspect(args) => inspect::run_inspect(&args),
         Command::Verify(args) => inspect::run_verify(&args),
+        Command::Dump(args) => dump::run(&args),
+        Command::Load(args) => load::run(&args),
+        Command::Compact(args) => compact::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
