@@ -36,9 +36,10 @@ enum Command {
     Bench(Box<BenchCommand>),
     /// List a store directory — its manifest, whether it is open, its log segments and
     /// checkpoints — and the checkpoint recovery would take, found by recovery's own checks.
-    /// Reads only: works while the store is open. Exit status 1 for a path that is not a
-    /// store's directory.
-    Inspect(inspect::DirArgs),
+    /// Reads only: works while the store is open (except `--live`). Also prints the bytes of
+    /// log the recovered checkpoint spans and the bytes on disk. Exit status 1 for a path
+    /// that is not a store's directory.
+    Inspect(inspect::InspectArgs),
     /// What `inspect` prints, then check the manifest, every segment file's header, the log
     /// segments each checkpoint needs, and every checksum of the checkpoints (metadata,
     /// completion markers, index snapshots, snapshot files); report the first bad byte range

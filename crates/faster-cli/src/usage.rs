@@ -1,5 +1,6 @@
 //! The space a store takes: the bytes its log segments and checkpoints occupy on disk
-//! (allocated blocks, so the holes reclaiming punches into segment files do not count).
+//! (allocated blocks, so the holes reclaiming punches into segment files do not count), and
+//! the bytes of log the checkpoint that recovery would take spans.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -46,4 +47,13 @@ fn allocated(path: &Path) -> u64 {
         .filter_map(Result::ok)
         .map(|entry| allocated(&entry.path()))
         .sum()
+}
+
+/// The log addresses `[begin, final)` of the checkpoint recovery would take, when it has a log
+/// part.
+pub(crate) fn recovered_log(inventory: &Inventory) -> Option<(u64, u64)> {
+    let token = inventory.recovery.as_ref().ok().copied().flatten()?;
+    let entry = inventory.checkpoints.iter().find(|c| c.token == token)?;
+    let log = entry.meta.as_ref()?.log.as_ref()?;
+    Some((log.begin, log.final_address))
 }

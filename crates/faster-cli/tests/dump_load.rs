@@ -1,4 +1,5 @@
-//! `faster dump`, `faster load` and `faster compact`, end to end: the built binary on stores this test writes with its own types, which the binary
+//! `faster dump`, `faster load`, `faster compact` and the space lines of `faster inspect`, end
+//! to end: the built binary on stores this test writes with its own types, which the binary
 //! opens with byte codecs.
 #![allow(
     clippy::unwrap_used,
@@ -223,4 +224,30 @@ fn compact_shrinks_the_disk_bytes_of_a_store_with_many_overwrites() {
     for k in 0..KEYS {
         assert_eq!(s.read(&k).unwrap(), Some(k + ROUNDS - 1));
     }
+}
+
+#[test]
+fn inspect_prints_log_and_disk_bytes_and_with_live_the_live_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_words(dir.path());
+    let run = faster(&[&"inspect", &dir.path()]);
+    assert!(run.ok, "{}", run.stderr);
+    let text = run.text();
+    assert!(
+        text.contains("\nlog bytes: ") && text.contains("the log of the checkpoint"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\ndisk bytes: ") && text.contains("segment files"),
+        "{text}"
+    );
+    assert!(!text.contains("live:"), "{text}");
+    let run = faster(&[&"inspect", &"--live", &dir.path()]);
+    assert!(run.ok, "{}", run.stderr);
+    let text = run.text();
+    let line = format!("live: {} records, live bytes ", live_words());
+    assert!(
+        text.contains(&line) && text.contains("against log bytes"),
+        "{text}"
+    );
 }

@@ -4,14 +4,19 @@
 //! while the store is open.
 //!
 //! What is found and checked comes from [`faster_kv::checkpoint::inspect`] and
-//! [`faster_kv::checkpoint::verify`]; this module only prints it ([`text`]).
+//! [`faster_kv::checkpoint::verify`]; this module only prints it ([`text`]). The one
+//! exception is `faster inspect --live`, which opens the store to count its live records
+//! ([`live`]).
 
+mod live;
 mod text;
 
 use std::path::PathBuf;
 
 use clap::Args;
 use faster_kv::checkpoint::{Inventory, inspect, verify};
+
+use crate::usage::disk_bytes;
 
 /// Options of `faster inspect` and `faster verify`.
 #[derive(Debug, Args)]
@@ -20,12 +25,28 @@ pub(crate) struct DirArgs {
     dir: PathBuf,
 }
 
+/// Options of `faster inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+    /// Also open the store (recovering its newest checkpoint, so not while another process
+    /// has it open) and count its live records and their bytes with a scan.
+    #[arg(long)]
+    live: bool,
+}
+
 /// `faster inspect`: prints the manifest, whether the store is open, the log segments, every
-/// checkpoint and the one recovery would take. An error (exit status 1) for a path that is
-/// not a store's directory.
-pub(crate) fn run_inspect(args: &DirArgs) -> Result<(), String> {
-    let inventory = list(args)?;
+/// checkpoint, the one recovery would take, and the bytes of log and on disk; with `--live`,
+/// the live records too. An error (exit status 1) for a path that is not a store's directory.
+pub(crate) fn run_inspect(args: &InspectArgs) -> Result<(), String> {
+    let inventory = list(&args.dir)?;
     print!("{}", text::describe(&inventory));
+    print!("{}", text::space(&inventory, &disk_bytes(&inventory)));
+    if args.live {
+        let live = live::count(&args.dir.dir)?;
+        print!("{}", text::live(&inventory, &live));
+    }
     Ok(())
 }
 
@@ -35,6 +56,7 @@ pub(crate) fn run_verify(args: &DirArgs) -> Result<(), String> {
     let inventory = list(args)?;
     let findings = verify(&args.dir).map_err(|e| e.to_string())?;
     print!("{}", text::describe(&inventory));
+    print!("{}", text::space(&inventory, &disk_bytes(&inventory)));
     if !findings.is_empty() {
         println!("verify: {} problem(s):", findings.len());
         print!("{}", text::findings(&findings));

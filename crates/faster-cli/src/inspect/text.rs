@@ -8,6 +8,9 @@ use faster_kv::LogCheckpointKind;
 use faster_kv::checkpoint::{CheckpointEntry, Finding, Inventory, SegmentEntry};
 use faster_kv::manifest::Manifest;
 
+use super::live::Live;
+use crate::usage::{DiskBytes, recovered_log};
+
 /// The inventory as text.
 pub(crate) fn describe(inventory: &Inventory) -> String {
     let mut out = String::new();
@@ -170,6 +173,46 @@ fn checkpoint(out: &mut String, c: &CheckpointEntry) {
     if let Some(problem) = &c.problem {
         let _ = writeln!(out, "          not recoverable: {problem}");
     }
+}
+
+/// The bytes of log the checkpoint recovery would take spans, and the bytes on disk.
+pub(crate) fn space(inventory: &Inventory, disk: &DiskBytes) -> String {
+    let mut out = String::new();
+    let _ = match recovered_log(inventory) {
+        Some((begin, end)) => writeln!(
+            out,
+            "log bytes: {} ({begin:#x} to {end:#x}, the log of the checkpoint recovery would take)",
+            bytes(end.saturating_sub(begin))
+        ),
+        None => writeln!(out, "log bytes: none (no checkpoint to recover)"),
+    };
+    let _ = writeln!(
+        out,
+        "disk bytes: {} (segment files {}, checkpoints {})",
+        bytes(disk.total()),
+        bytes(disk.segments),
+        bytes(disk.checkpoints)
+    );
+    out
+}
+
+/// The live records against the log they occupy.
+pub(crate) fn live(inventory: &Inventory, live: &Live) -> String {
+    let log = recovered_log(inventory).map_or(0, |(begin, end)| end.saturating_sub(begin));
+    let share = if log == 0 {
+        String::new()
+    } else {
+        format!(
+            ", {:.1}% of the log bytes",
+            live.bytes as f64 * 100.0 / log as f64
+        )
+    };
+    format!(
+        "live: {} records, live bytes {} of keys and values against log bytes {}{share}\n",
+        live.records,
+        bytes(live.bytes),
+        bytes(log)
+    )
 }
 
 /// One line per finding: file, byte range, problem.
