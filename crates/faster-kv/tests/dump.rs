@@ -366,3 +366,50 @@ fn the_fuzz_corpus_of_the_dump_reader_is_accepted_or_refused_by_name() {
         }
     }
 }
+
+/// What the fuzz target does: reads `bytes` to the end, and writes what it read again.
+fn reread(bytes: &[u8]) -> Result<Vec<u8>, DumpError> {
+    let mut reader = DumpReader::new(bytes)?;
+    let header = reader.header().clone();
+    let mut writer = DumpWriter::new(Vec::new(), &header.key, &header.value)?;
+    while let Some(block) = reader.next_block()? {
+        for r in block {
+            writer.write_record(r.key, r.value)?;
+        }
+    }
+    Ok(writer.finish()?.0)
+}
+
+#[test]
+fn a_dump_read_and_written_again_is_the_same_bytes() {
+    let file = small_dump();
+    assert_eq!(reread(&file).unwrap(), file);
+    let (large, _) = three_blocks::<[u8]>();
+    assert_eq!(reread(&large).unwrap(), large);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Bytes overwritten, inserted or removed anywhere: an error, never a panic.
+    #[test]
+    fn a_dump_changed_anywhere_is_refused(
+        edits in proptest::collection::vec((0usize..200, 0u8..3, proptest::num::u8::ANY), 1..4),
+    ) {
+        let mut bytes = small_dump();
+        let original = bytes.clone();
+        for (at, kind, byte) in edits {
+            let at = at % (bytes.len() + 1);
+            match kind {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => {}
+            }
+        }
+        let read = reread(&bytes);
+        proptest::prop_assert!(bytes == original || read.as_ref().is_err_and(is_damage), "{read:?}");
+    }
+}
