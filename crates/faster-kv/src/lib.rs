@@ -70,10 +70,17 @@
 //! `[u8; N]` in place of the recorded codecs) and create one for its owner with
 //! [`FasterKvBuilder::record_codecs`].
 //!
+//! # A log that stays near its live size
+//!
+//! [`FasterKv::scan`] iterates the live records (each key's newest value once).
+//! [`FasterKv::compact`] copies the live records below an address to the tail and drops the
+//! rest; [`FasterKvBuilder::compaction`] does it in the background to keep the log under a
+//! budget. The device deletes what no checkpoint needs any more (`docs/durability.md`), and
+//! the hash index starts small and grows with the keys
+//! ([`FasterKvBuilder::auto_grow_index`]).
+//!
 //! # Not supported yet
 //!
-//! - Log compaction: the log (and the directory) grows with every update; nothing reclaims
-//!   the space of superseded records.
 //! - Async operations (futures woken by the device) and a read cache.
 //! - F2 (hot and cold stores), tracing and metrics, a network server.
 //!
