@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use faster_kv::{Address, FasterKv, Status};
+use faster_kv::{Address, CompactOptions, CompactionKind, FasterKv, Status};
 
 /// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
 fn disk_bytes(dir: &Path) -> u64 {
@@ -35,8 +35,16 @@ fn disk_bytes(dir: &Path) -> u64 {
 fn compact_all<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
     store: &FasterKv<K, V>,
 ) -> faster_kv::CompactReport {
+    compact_all_with(store, CompactionKind::Scan)
+}
+
+fn compact_all_with<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
+    store: &FasterKv<K, V>,
+    kind: CompactionKind,
+) -> faster_kv::CompactReport {
     let until = store.regions().read_only;
-    store.compact(until).unwrap()
+    let options = CompactOptions { kind, threads: 2 };
+    store.compact_with(until, options).unwrap()
 }
 
 /// The scan's answer as a map; fails on a key returned twice.
@@ -62,6 +70,15 @@ impl Rng {
 
 #[test]
 fn compaction_beside_two_writers_doing_upserts_rmws_and_deletes_keeps_every_key_right() {
+    beside_two_writers(CompactionKind::Scan);
+}
+
+#[test]
+fn lookup_compaction_on_two_threads_beside_two_writers_keeps_every_key_right() {
+    beside_two_writers(CompactionKind::Lookup);
+}
+
+fn beside_two_writers(kind: CompactionKind) {
     let dir = tempfile::tempdir().unwrap();
     let store: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
     let writers: Vec<_> = (0..2u64)
@@ -110,7 +127,7 @@ fn compaction_beside_two_writers_doing_upserts_rmws_and_deletes_keeps_every_key_
     let mut compactions = 0;
     let mut copied = 0;
     while compactions < 10 || writers.iter().any(|w| !w.is_finished()) {
-        let report = compact_all(&store);
+        let report = compact_all_with(&store, kind);
         if report.until > report.from {
             compactions += 1;
             copied += report.copied;

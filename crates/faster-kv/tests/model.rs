@@ -62,8 +62,9 @@ fn var_value(key: u8, seed: u16) -> Vec<u8> {
 
 const CHURN_KEY_BASE: u64 = 1 << 32;
 
-/// Compacts `percent` of the log between its begin and its tail; the begin address moves
-/// forward (to a page start at or below the asked address).
+/// Compacts `percent` of the log between its begin and its tail (scanning for an even
+/// percentage, looking up with two threads for an odd one); the begin address moves forward
+/// (to a page start at or below the asked address).
 fn compact<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
     store: &FasterKv<K, V>,
     percent: u8,
@@ -71,7 +72,15 @@ fn compact<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
     let r = store.regions();
     let span = r.tail.raw() - r.begin.raw();
     let until = faster_kv::Address::new(r.begin.raw() + span * u64::from(percent) / 100).unwrap();
-    let report = store.compact(until).unwrap();
+    let options = faster_kv::CompactOptions {
+        kind: if percent % 2 == 0 {
+            faster_kv::CompactionKind::Scan
+        } else {
+            faster_kv::CompactionKind::Lookup
+        },
+        threads: 2,
+    };
+    let report = store.compact_with(until, options).unwrap();
     assert!(report.until <= until);
     assert_eq!(store.regions().begin, report.until.max(r.begin));
 }
