@@ -307,7 +307,7 @@ fn a_scan_under_concurrent_writes_returns_every_untouched_key_exactly_once() {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let key = 10_000 + i % 2000;
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     s.delete(&key).unwrap();
                 } else {
                     s.upsert(&key, &i).unwrap();

@@ -138,10 +138,10 @@ fn prefix_child(dir: &Path) {
 
 #[test]
 fn sigkill_during_compaction_recovers_a_prefix_of_every_session() {
-    if let (Ok(dir), Ok(_)) = (std::env::var(DIR_ENV), std::env::var(SEED_ENV)) {
-        if std::env::args().any(|a| a == PREFIX_TEST) {
-            prefix_child(Path::new(&dir));
-        }
+    if let (Ok(dir), Ok(_)) = (std::env::var(DIR_ENV), std::env::var(SEED_ENV))
+        && std::env::args().any(|a| a == PREFIX_TEST)
+    {
+        prefix_child(Path::new(&dir));
     }
     for seed in seeds() {
         let dir = tempfile::tempdir().unwrap();
@@ -193,7 +193,7 @@ const KEYS: u64 = 3000;
 
 /// The value of `key` after round `round`, or `None` if that round deleted it.
 fn state(key: u64, round: u64) -> Option<u64> {
-    ((key + round) % 4 != 0).then_some(round * 1_000_000 + key)
+    (!(key + round).is_multiple_of(4)).then_some(round * 1_000_000 + key)
 }
 
 fn rounds_child(dir: &Path) {
@@ -230,10 +230,10 @@ fn rounds_child(dir: &Path) {
 
 #[test]
 fn sigkill_during_compaction_and_deletion_recovers_a_whole_round() {
-    if let (Ok(dir), Ok(_)) = (std::env::var(DIR_ENV), std::env::var(SEED_ENV)) {
-        if std::env::args().any(|a| a == ROUNDS_TEST) {
-            rounds_child(Path::new(&dir));
-        }
+    if let (Ok(dir), Ok(_)) = (std::env::var(DIR_ENV), std::env::var(SEED_ENV))
+        && std::env::args().any(|a| a == ROUNDS_TEST)
+    {
+        rounds_child(Path::new(&dir));
     }
     for seed in seeds() {
         let dir = tempfile::tempdir().unwrap();

@@ -73,7 +73,7 @@ fn compact<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
     let span = r.tail.raw() - r.begin.raw();
     let until = faster_kv::Address::new(r.begin.raw() + span * u64::from(percent) / 100).unwrap();
     let options = faster_kv::CompactOptions {
-        kind: if percent % 2 == 0 {
+        kind: if percent.is_multiple_of(2) {
             faster_kv::CompactionKind::Scan
         } else {
             faster_kv::CompactionKind::Lookup

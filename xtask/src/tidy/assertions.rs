@@ -38,6 +38,10 @@ pub(crate) const ASSERTING_HELPERS: &[(&str, &str)] = &[
     ),
     ("crates/faster-index/tests/model.rs", "run"),
     (
+        "crates/faster-kv/tests/compaction.rs",
+        "beside_two_writers",
+    ),
+    (
         "crates/faster-kv/tests/checkpoint.rs",
         "checkpoint_under_load",
     ),
