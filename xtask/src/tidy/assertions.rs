@@ -37,10 +37,7 @@ pub(crate) const ASSERTING_HELPERS: &[(&str, &str)] = &[
         "check_scan",
     ),
     ("crates/faster-index/tests/model.rs", "run"),
-    (
-        "crates/faster-kv/tests/compaction.rs",
-        "beside_two_writers",
-    ),
+    ("crates/faster-kv/tests/compaction.rs", "beside_two_writers"),
     (
         "crates/faster-kv/tests/checkpoint.rs",
         "checkpoint_under_load",
