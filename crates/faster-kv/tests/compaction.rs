@@ -334,3 +334,44 @@ fn a_scan_under_concurrent_writes_returns_every_untouched_key_exactly_once() {
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
 }
+
+#[test]
+fn a_compaction_that_meets_a_read_error_leaves_the_store_as_it_was() {
+    use faster_device::{Device, FaultDevice, MemDevice};
+    let disk: Arc<dyn Device> = Arc::new(MemDevice::new());
+    let fault = Arc::new(FaultDevice::new(Arc::clone(&disk)));
+    let store: FasterKv<u64, u64> = common::small()
+        .device(fault.clone() as Arc<dyn Device>)
+        .mutable_fraction(0.25)
+        .open()
+        .unwrap();
+    let mut s = store.session().unwrap();
+    let mut model = HashMap::new();
+    for round in 0..4u64 {
+        for key in 0..2000u64 {
+            s.upsert(&key, &(round * 10_000 + key)).unwrap();
+            model.insert(key, round * 10_000 + key);
+        }
+    }
+    for key in (0..2000u64).step_by(5) {
+        s.delete(&key).unwrap();
+        model.remove(&key);
+    }
+    for kind in [CompactionKind::Scan, CompactionKind::Lookup] {
+        let before = store.regions().begin;
+        // The compaction's reads of its range fail part-way.
+        fault.fail_nth_read(3);
+        let until = store.regions().read_only;
+        let result = store.compact_with(until, CompactOptions { kind, threads: 1 });
+        fault.disarm();
+        assert!(result.is_err(), "{kind:?}: the compaction reported success: {result:?}");
+        assert_eq!(store.regions().begin, before, "{kind:?}: the begin address moved");
+        for key in 0..2000u64 {
+            assert_eq!(s.read(&key).unwrap(), model.get(&key).copied(), "{kind:?}: key {key}");
+        }
+    }
+    // Once the device is well again, compaction goes through and nothing changed.
+    let report = compact_all(&store);
+    assert!(report.until > report.from);
+    assert_eq!(scan_map(&store), model);
+}
