@@ -364,10 +364,21 @@ fn a_compaction_that_meets_a_read_error_leaves_the_store_as_it_was() {
         let until = store.regions().read_only;
         let result = store.compact_with(until, CompactOptions { kind, threads: 1 });
         fault.disarm();
-        assert!(result.is_err(), "{kind:?}: the compaction reported success: {result:?}");
-        assert_eq!(store.regions().begin, before, "{kind:?}: the begin address moved");
+        assert!(
+            result.is_err(),
+            "{kind:?}: the compaction reported success: {result:?}"
+        );
+        assert_eq!(
+            store.regions().begin,
+            before,
+            "{kind:?}: the begin address moved"
+        );
         for key in 0..2000u64 {
-            assert_eq!(s.read(&key).unwrap(), model.get(&key).copied(), "{kind:?}: key {key}");
+            assert_eq!(
+                s.read(&key).unwrap(),
+                model.get(&key).copied(),
+                "{kind:?}: key {key}"
+            );
         }
     }
     // Once the device is well again, compaction goes through and nothing changed.
