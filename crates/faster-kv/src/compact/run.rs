@@ -1,7 +1,8 @@
-//! [`FasterKv::compact`]: lookup-based compaction of the log's oldest part.
+//! [`FasterKv::compact`]: compaction of the log's oldest part, and its lookup variant.
 //!
 //! The records of `[begin, until)` are read in batches; each one that is its key's live record
-//! is copied to the tail with a conditional insert ([`LiveOp`]: the copy is installed only if
+//! (found by an index lookup here, or by scanning the rest of the log, `scan_based.rs`) is
+//! copied to the tail with a conditional insert ([`LiveOp`]: the copy is installed only if
 //! no newer record of the key appeared since it was found live); tombstones, superseded and
 //! invalid records are left behind. Then the begin address moves to `until` (rule R14), the
 //! index forgets entries that point below it, and the device deletes what no checkpoint
@@ -128,7 +129,8 @@ impl From<faster_epoch::EpochError> for CompactError {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
-    /// Compacts the log below `until` with one thread; see [`FasterKv::compact_with`].
+    /// Compacts the log below `until` with the default [`CompactOptions`] (scanning); see
+    /// [`FasterKv::compact_with`].
     ///
     /// # Errors
     /// As [`FasterKv::compact_with`].
