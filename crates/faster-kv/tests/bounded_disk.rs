@@ -6,27 +6,12 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::path::Path;
+mod common;
+
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use faster_kv::{CheckpointOptions, CompactionPolicy, FasterKv, LogCheckpointKind};
-
-/// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
-fn disk_bytes(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            disk_bytes(&entry.path())
-        } else {
-            meta.blocks() * 512
-        };
-    }
-    total
-}
 
 const KEYS: u64 = 2_500;
 const VALUE: usize = 100;
@@ -90,8 +75,8 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
             .unwrap()
             .wait()
             .unwrap();
-        let disk = disk_bytes(dir.path());
-        let checkpoints = disk_bytes(&dir.path().join("checkpoints"));
+        let disk = common::disk_bytes(dir.path());
+        let checkpoints = common::disk_bytes(&dir.path().join("checkpoints"));
         largest = largest.max(disk - checkpoints);
         let r = store.regions();
         longest = longest.max(r.tail.raw() - r.begin.raw());

@@ -15,22 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use faster_kv::{Address, CompactOptions, CompactionKind, FasterKv, Status};
 
-/// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
-fn disk_bytes(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            disk_bytes(&entry.path())
-        } else {
-            meta.blocks() * 512
-        };
-    }
-    total
-}
-
 /// Compacts everything below the read-only address.
 fn compact_all<K: faster_kv::Codec + ?Sized, V: faster_kv::Codec + ?Sized>(
     store: &FasterKv<K, V>,
@@ -220,10 +204,10 @@ fn a_crash_after_compaction_recovers_the_last_checkpoint_whole_and_space_goes_la
     for key in 0..3000u64 {
         s.upsert(&key, &(7_000_000 + key)).unwrap();
     }
-    let before = disk_bytes(dir.path());
+    let before = common::disk_bytes(dir.path());
     let report = compact_all(&store);
     store.checkpoint().unwrap().wait().unwrap();
-    let after = disk_bytes(dir.path());
+    let after = common::disk_bytes(dir.path());
     let first_kept = report.until.raw() / (1 << 16);
     for f in segment_files(dir.path()) {
         let index: u64 = f.trim_start_matches("log.").parse().unwrap_or(u64::MAX);

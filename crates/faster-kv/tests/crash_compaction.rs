@@ -49,21 +49,6 @@ fn builder(dir: &Path) -> FasterKvBuilder {
         })
 }
 
-fn seeds() -> Vec<u64> {
-    if let Ok(seed) = std::env::var("FASTER_CRASH_SEED") {
-        return vec![seed.parse().unwrap()];
-    }
-    let n: u64 = std::env::var("FASTER_CRASH_SEEDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
-    let first: u64 = std::env::var("FASTER_CRASH_FIRST_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
-    (first..first + n).collect()
-}
-
 /// A thread that compacts everything below the read-only address, over and over.
 fn compactor(store: &FasterKv<u64, u64>, stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     let (store, stop) = (store.clone(), Arc::clone(stop));
@@ -143,7 +128,7 @@ fn sigkill_during_compaction_recovers_a_prefix_of_every_session() {
     {
         prefix_child(Path::new(&dir));
     }
-    for seed in seeds() {
+    for seed in cpr_common::seeds() {
         let dir = tempfile::tempdir().unwrap();
         for life in 1..=2u32 {
             let run_for = Duration::from_millis(100 + (seed * 131 + u64::from(life) * 97) % 400);
@@ -235,7 +220,7 @@ fn sigkill_during_compaction_and_deletion_recovers_a_whole_round() {
     {
         rounds_child(Path::new(&dir));
     }
-    for seed in seeds() {
+    for seed in cpr_common::seeds() {
         let dir = tempfile::tempdir().unwrap();
         for life in 1..=3u32 {
             let run_for = Duration::from_millis(150 + (seed * 173 + u64::from(life) * 89) % 500);

@@ -314,27 +314,12 @@ fn history(lines: &[String], id: u64, serial: u64, token: CheckpointToken) -> St
     format!("\n  the child's events of session {id} (from before serial {serial}): {out:?}")
 }
 
-fn seeds() -> Vec<u64> {
-    if let Ok(seed) = std::env::var("FASTER_CRASH_SEED") {
-        return vec![seed.parse().unwrap()];
-    }
-    let n: u64 = std::env::var("FASTER_CRASH_SEEDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
-    let first: u64 = std::env::var("FASTER_CRASH_FIRST_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
-    (first..first + n).collect()
-}
-
 #[test]
 fn sigkill_with_stalling_sessions_recovers_a_prefix_of_every_session() {
     if let Ok(dir) = std::env::var(CHILD_DIR) {
         child(Path::new(&dir));
     }
-    let seeds = seeds();
+    let seeds = cpr_common::seeds();
     let mut failures = Vec::new();
     let mut checked = 0;
     for &seed in &seeds {

@@ -21,12 +21,13 @@ use faster_hlog::Address;
 use super::gate::Refused;
 use super::live::{LiveOp, Verdict};
 use super::reclaim::ReclaimError;
-use super::records::{Batch, Reader};
+use super::records::{Batch, Copied, Reader};
 use super::worker::Worker;
 use crate::codec::Codec;
 use crate::error::OpError;
 use crate::kv::FasterKv;
 use crate::ops::attempt::KeyRef;
+use crate::session::pinned::Pinned;
 use crate::store::Store;
 use crate::sync::lock;
 
@@ -256,37 +257,48 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             let more = reader.fill::<K>(&mut batch, BATCH, &mut counts.records)?;
             let mut pinned = worker.pin();
             for record in batch.candidates() {
-                let key = KeyRef {
-                    bytes: batch.key(record),
-                    hash: record.hash,
-                };
-                let mut op = LiveOp {
-                    address: record.address,
-                    value: Some(batch.value(record)),
-                };
-                loop {
-                    match pinned.op(|p| p.run(&mut op, key))? {
-                        Verdict::Live => {
-                            counts.copied += 1;
-                            counts.copied_bytes += self
-                                .record_size(key.bytes.len(), batch.value(record).len())?
-                                as u64;
-                        }
-                        Verdict::Dead => {}
-                        Verdict::NotNow => {
-                            // A checkpoint or a growth: wait for rest, unprotected.
-                            pinned.unprotect();
-                            self.wait_rest();
-                            continue;
-                        }
-                    }
-                    break;
-                }
+                self.copy_if_live(&mut pinned, &batch, record, &mut counts)?;
             }
             drop(pinned);
             if !more {
                 return Ok(counts);
             }
+        }
+    }
+
+    /// Copies `record` of `batch` to the tail if it is still its key's newest record (the
+    /// conditional insert of [`LiveOp`]), waiting for rest when a checkpoint or a growth runs.
+    pub(crate) fn copy_if_live(
+        &self,
+        pinned: &mut Pinned<'_, K, V>,
+        batch: &Batch,
+        record: &Copied,
+        counts: &mut Counts,
+    ) -> Result<(), CompactError> {
+        let key = KeyRef {
+            bytes: batch.key(record),
+            hash: record.hash,
+        };
+        let value = batch.value(record);
+        let mut op = LiveOp {
+            address: record.address,
+            value: Some(value),
+        };
+        loop {
+            match pinned.op(|p| p.run(&mut op, key))? {
+                Verdict::Live => {
+                    counts.copied += 1;
+                    counts.copied_bytes += self.record_size(key.bytes.len(), value.len())? as u64;
+                }
+                Verdict::Dead => {}
+                Verdict::NotNow => {
+                    // A checkpoint or a growth: wait for rest, unprotected.
+                    pinned.unprotect();
+                    self.wait_rest();
+                    continue;
+                }
+            }
+            return Ok(());
         }
     }
 

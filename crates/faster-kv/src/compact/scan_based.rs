@@ -5,7 +5,7 @@
 //!    key's newest record in the chunk is a candidate, unless it is a tombstone.
 //! 2. Read the rest of the immutable log, `[chunk end, safe read-only)`, and drop every
 //!    candidate whose key appears there: a newer record exists.
-//! 3. Copy each remaining candidate with the conditional insert ([`LiveOp`]): its lookup is
+//! 3. Copy each remaining candidate with the conditional insert (`LiveOp`): its lookup is
 //!    short (the candidate is its key's newest record below the mutable region) and it still
 //!    catches a write that came after the scan.
 //!
@@ -17,12 +17,10 @@ use std::sync::Arc;
 
 use faster_hlog::Address;
 
-use super::live::{LiveOp, Verdict};
 use super::records::{Batch, Reader};
 use super::run::{CompactError, Counts};
 use super::worker::Worker;
 use crate::codec::Codec;
-use crate::ops::attempt::KeyRef;
 use crate::store::Store;
 
 /// Bytes of keys and values a chunk of candidates holds at most.
@@ -95,31 +93,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if i % 1024 == 0 {
                     self.check_budget();
                 }
-                let key = KeyRef {
-                    bytes: chunk.key(record),
-                    hash: record.hash,
-                };
-                let mut op = LiveOp {
-                    address: record.address,
-                    value: Some(chunk.value(record)),
-                };
-                loop {
-                    match pinned.op(|p| p.run(&mut op, key))? {
-                        Verdict::Live => {
-                            counts.copied += 1;
-                            counts.copied_bytes += self
-                                .record_size(key.bytes.len(), chunk.value(record).len())?
-                                as u64;
-                        }
-                        Verdict::Dead => {}
-                        Verdict::NotNow => {
-                            pinned.unprotect();
-                            self.wait_rest();
-                            continue;
-                        }
-                    }
-                    break;
-                }
+                self.copy_if_live(&mut pinned, &chunk, record, &mut counts)?;
             }
             drop(pinned);
             if !more {

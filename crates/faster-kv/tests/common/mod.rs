@@ -53,3 +53,19 @@ pub(crate) fn all_files(dir: &Path, with_lock: bool) -> Vec<(PathBuf, Vec<u8>)> 
     out.sort();
     out
 }
+
+/// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
+pub(crate) fn disk_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            disk_bytes(&entry.path())
+        } else {
+            meta.blocks() * 512
+        };
+    }
+    total
+}

@@ -99,3 +99,20 @@ pub(crate) fn check_prefix(
         );
     }
 }
+
+/// The crash tests' seeds: `FASTER_CRASH_SEED=S` replays one; else `FASTER_CRASH_SEEDS=N`
+/// (default 3) from `FASTER_CRASH_FIRST_SEED` (default 1).
+pub(crate) fn seeds() -> Vec<u64> {
+    if let Ok(seed) = std::env::var("FASTER_CRASH_SEED") {
+        return vec![seed.parse().unwrap()];
+    }
+    let n: u64 = std::env::var("FASTER_CRASH_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    let first: u64 = std::env::var("FASTER_CRASH_FIRST_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    (first..first + n).collect()
+}
