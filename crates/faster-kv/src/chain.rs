@@ -218,6 +218,14 @@ impl DiskLookup {
             }
             Err(e) => return Err(e.into()),
         };
+        // The device frees what lies below the begin address (the blocks of a partly
+        // truncated segment read back as zeros): bytes read while the begin address passed
+        // them may be such zeros, which would parse as the end of a chain. Rule R14: the
+        // begin address moves before anything is freed, so looking at it after the read
+        // tells.
+        if self.address < store.log.begin_address() {
+            return Ok(DiskStep::Absent { truncated: true });
+        }
         let page_end = store
             .log
             .page_start(store.log.page_of(self.address) + 1)

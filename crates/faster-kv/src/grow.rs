@@ -152,6 +152,10 @@ fn from_device<K: Codec + ?Sized>(
         let Ok(buffer) = log.read_blocking(address, len) else {
             return RecordLookup::OnDevice;
         };
+        // Freed under the read (rule R14): its bytes may be zeros.
+        if address < log.begin_address() {
+            return RecordLookup::Gone;
+        }
         match record::parse(buffer.bytes(), layout, room) {
             Parse::Record(parsed) => {
                 let Ok(key) = K::decode(parsed.key) else {

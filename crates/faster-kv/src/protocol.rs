@@ -105,7 +105,10 @@
 //!   entry read after the copy was installed. A lookup on the device may see the begin
 //!   address move under it (its read answers "truncated"); it then ends as *truncated*, and
 //!   the operation starts again from the index if the key's entry changed since it went to
-//!   the device (a copy may have been installed), or finishes as absent if it did not.
+//!   the device (a copy may have been installed), or finishes as absent if it did not. The
+//!   device may free the bytes below the begin address as soon as it moved (they then read
+//!   back as zeros), so a device read is believed only if its address is still at or above
+//!   the begin address once the read has completed.
 //!   Segments below the begin address are deleted only when no checkpoint recovery could
 //!   choose needs them (`compact/reclaim.rs`).
 //!
