@@ -1,9 +1,10 @@
 //! `faster`: benchmark, inspect and verify faster-rs stores.
 //!
 //! `faster bench` (the default job) runs a YCSB-style benchmark of the key-value store; see
-//! `faster bench --help`; `faster bench log` measures FasterLog. `faster inspect DIR` lists a
-//! store directory (manifest, lock, log segments, checkpoints) and the checkpoint recovery
-//! would take; `faster verify DIR` also checks every header, checksum and needed log byte.
+//! `faster bench --help`; `faster bench log` measures FasterLog, and `faster bench compaction`
+//! disk usage and throughput under sustained updates. `faster inspect DIR` lists a store
+//! directory (manifest, lock, log segments, checkpoints) and the checkpoint recovery would
+//! take; `faster verify DIR` also checks every header, checksum and needed log byte.
 //! `faster dump DIR`, `faster load DUMP DIR` and `faster compact DIR` work on a store whose
 //! types this program cannot name, through byte codecs.
 
@@ -75,6 +76,11 @@ enum BenchWhich {
     /// every 1 and 10 ms) beside the disk's raw sequential write, and commit latency beside
     /// a raw write + fdatasync, all measured in the same run.
     Log(logbench::LogBenchArgs),
+    /// Disk usage and throughput of a long run of uniform upserts on a key set larger than
+    /// memory, in four variants one after the other: compaction off or automatic, with or
+    /// without fold-over checkpoints; also the live-record scan's rate beside a sequential
+    /// read of the same files.
+    Compaction(bench::compaction::CompactionArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(bench) => match bench.which {
             Some(BenchWhich::Log(args)) => logbench::run(&args),
+            Some(BenchWhich::Compaction(args)) => bench::compaction::run(&args),
             None => bench::run(&bench.kv),
         },
         Command::Inspect(args) => inspect::run_inspect(&args),

@@ -17,6 +17,7 @@
 //! divided by each peer's, cell by cell ([`table`]).
 
 mod child;
+pub(crate) mod compaction;
 mod keys;
 mod peers;
 mod plan;
