@@ -234,10 +234,25 @@ fn tiny_run_samples_every_variant_and_compaction_keeps_the_disk_smaller() {
         .count();
     assert_eq!(left, 0);
 
-    // The plot: well-formed, and one polyline per variant through its samples.
+    // The plot: well-formed, and one polyline per variant through its samples, mapped onto
+    // the plot area by the axes' ranges.
     let svg = std::fs::read_to_string(dir.path().join("out.json.svg")).unwrap();
     let elements = parse_xml(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
-    assert_eq!(elements[0].name, "svg");
+    let root = &elements[0];
+    assert_eq!(root.name, "svg");
+    let range_end = |key: &str| -> f64 {
+        let range = attribute(root, key).unwrap();
+        let (start, end) = range.split_once(' ').unwrap();
+        assert_eq!(start, "0");
+        end.parse().unwrap()
+    };
+    let (seconds_end, mib_end) = (range_end("data-seconds"), range_end("data-mib"));
+    let area = elements
+        .iter()
+        .find(|e| attribute(e, "id") == Some("plot-area"))
+        .unwrap();
+    let number = |key: &str| -> f64 { attribute(area, key).unwrap().parse().unwrap() };
+    let (left, top, width, height) = (number("x"), number("y"), number("width"), number("height"));
     let lines: Vec<&Element> = elements.iter().filter(|e| e.name == "polyline").collect();
     assert_eq!(lines.len(), 4);
     for (line, v) in lines.iter().zip(variants) {
@@ -255,9 +270,11 @@ fn tiny_run_samples_every_variant_and_compaction_keeps_the_disk_smaller() {
         for ((x, y), s) in points.iter().zip(samples) {
             let seconds = s["seconds"].as_f64().unwrap();
             let mib = s["disk_bytes"].as_f64().unwrap() / f64::from(1u32 << 20);
+            let want_x = left + seconds / seconds_end * width;
+            let want_y = top + height - mib / mib_end * height;
             assert!(
-                (x - seconds).abs() < 1e-3 && (y - mib).abs() < 1e-3,
-                "{x},{y} {s}"
+                (x - want_x).abs() < 0.01 && (y - want_y).abs() < 0.01,
+                "point {x},{y}, sample {s}: expected {want_x},{want_y}"
             );
         }
     }

@@ -1,15 +1,15 @@
 //! The SVG plot: disk usage (MiB) over time, one polyline per variant, with axes, ticks, a
 //! legend, and dashed lines for the disk goal and the disk cap.
 //!
-//! The polylines live in a nested `<svg>` whose view box is the data's own range (seconds
-//! across, MiB up, flipped by a transform), so each point is a sample's `seconds,MiB` as the
-//! JSON holds it; `vector-effect="non-scaling-stroke"` keeps the lines' width even.
+//! The root element carries the axes' ranges (`data-seconds`, `data-mib`: `0 END`) and the
+//! plot area is the rectangle `id="plot-area"`, so a reader can map every polyline point
+//! back to the sample it shows.
 
 use std::fmt::Write as _;
 
 use super::summary::Report;
 
-const WIDTH: f64 = 960.0;
+const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 540.0;
 /// The plot area.
 const LEFT: f64 = 80.0;
@@ -78,7 +78,8 @@ pub(super) fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">"
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\" \
+         data-seconds=\"0 {x_end}\" data-mib=\"0 {y_end}\">"
     );
     let _ = writeln!(
         out,
@@ -125,8 +126,8 @@ pub(super) fn render(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{PLOT_W}\" height=\"{PLOT_H}\" fill=\"none\" \
-         stroke=\"black\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">seconds since the \
+        "<rect id=\"plot-area\" x=\"{LEFT}\" y=\"{TOP}\" width=\"{PLOT_W}\" height=\"{PLOT_H}\" \
+         fill=\"none\" stroke=\"black\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">seconds since the \
          updates started</text>\n<text x=\"20\" y=\"{}\" text-anchor=\"middle\" \
          transform=\"rotate(-90 20 {})\">disk usage (MiB)</text>",
         LEFT + PLOT_W / 2.0,
@@ -153,29 +154,22 @@ pub(super) fn render(report: &Report) -> String {
             );
         }
     }
-    // The data, in its own coordinates.
-    let _ = writeln!(
-        out,
-        "<svg x=\"{LEFT}\" y=\"{TOP}\" width=\"{PLOT_W}\" height=\"{PLOT_H}\" viewBox=\"0 0 \
-         {x_end} {y_end}\" preserveAspectRatio=\"none\">\n<g transform=\"translate(0 {y_end}) \
-         scale(1 -1)\">"
-    );
+    // The data.
     for v in &report.variants {
         let points: Vec<String> = v
             .samples
             .iter()
-            .map(|p| format!("{:.3},{:.3}", p.seconds, p.disk_bytes as f64 / MIB))
+            .map(|p| format!("{:.2},{:.2}", x(p.seconds), y(p.disk_bytes as f64 / MIB)))
             .collect();
         let _ = writeln!(
             out,
             "<polyline data-variant=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" \
-             vector-effect=\"non-scaling-stroke\" points=\"{}\"/>",
+             stroke-linejoin=\"round\" points=\"{}\"/>",
             escape(&v.id),
             colour(&v.id),
             points.join(" "),
         );
     }
-    let _ = writeln!(out, "</g>\n</svg>");
     // Legend.
     let lx = LEFT + PLOT_W + 20.0;
     for (i, v) in report.variants.iter().enumerate() {
