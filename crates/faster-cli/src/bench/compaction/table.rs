@@ -73,6 +73,17 @@ fn variants(out: &mut String, report: &Report) {
         "\nDisk usage is a multiple of the live data ({} MB); \"final\" is at the end of the run.",
         mb(report.settings.live_bytes)
     );
+    let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "unknown".into());
+    for v in &report.variants {
+        let _ = writeln!(
+            out,
+            "Load average of the machine (1, 5, 15 min) for ({}): {} before its load, {} after \
+             its run.",
+            v.id,
+            show(&v.loadavg_before),
+            show(&v.loadavg_after),
+        );
+    }
 }
 
 fn met(yes: bool) -> &'static str {
