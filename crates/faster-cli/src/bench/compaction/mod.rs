@@ -142,6 +142,13 @@ fn settings(args: &CompactionArgs) -> Result<Settings, String> {
     }
     variants.sort_by_key(|v| v.id);
     let live = args.keys.saturating_mul(record);
+    let memory_budget = args.memory_budget.unwrap_or((live / 10).max(4 * page));
+    let pages = memory_budget / page;
+    if pages < 4 {
+        return Err(format!(
+            "--memory-budget {memory_budget} holds fewer than 4 pages of {page} bytes"
+        ));
+    }
     Ok(Settings {
         keys: args.keys,
         value_size: args.value_size,
@@ -149,7 +156,8 @@ fn settings(args: &CompactionArgs) -> Result<Settings, String> {
         duration: args.duration,
         record_bytes: record,
         live_bytes: live,
-        memory_budget: args.memory_budget.unwrap_or((live / 10).max(4 * page)),
+        memory_budget,
+        memory_pages_bytes: (1 << pages.ilog2()) * page,
         log_budget: args.log_budget.unwrap_or(live.saturating_mul(5) / 2),
         segment_size: args.segment_size,
         page_size_bits: args.page_size_bits,
@@ -174,20 +182,21 @@ pub(crate) fn run(args: &CompactionArgs) -> Result<(), String> {
         .collect();
     let base = disk::Base::new(args.dir.as_deref(), args.keep)?;
     settings.dir = base.path().to_path_buf();
-    let memory_note = if settings.memory_budget >= settings.live_bytes {
+    let memory_note = if settings.memory_pages_bytes >= settings.live_bytes {
         " (not smaller than the live data: the run is not larger than memory)"
     } else {
         ""
     };
     eprintln!(
         "bench compaction: {} keys of {} B values, {} MB live ({} B records), memory budget \
-         {} MB{memory_note}, log budget {} MB, segments of {}, {} thread(s), {} s per variant, \
+         {} MB ({} of pages){memory_note}, log budget {} MB, segments of {}, {} thread(s), {} s per variant, \
          in {} ({})",
         settings.keys,
         settings.value_size,
         mb(settings.live_bytes),
         settings.record_bytes,
         mb(settings.memory_budget),
+        binary(settings.memory_pages_bytes),
         mb(settings.log_budget),
         binary(settings.segment_size),
         settings.threads,
@@ -281,6 +290,7 @@ mod tests {
         assert_eq!(s.record_bytes, 136);
         assert_eq!(s.live_bytes, 136_000_000);
         assert_eq!(s.memory_budget, 13_600_000);
+        assert_eq!(s.memory_pages_bytes, 8 << 20);
         assert_eq!(s.log_budget, 340_000_000);
         assert_eq!(s.disk_cap_bytes, 2_720_000_000);
         assert_eq!(s.segment_size, 64 << 20);
@@ -298,6 +308,7 @@ mod tests {
             &["--page-size-bits", "12", "--value-size", "5000"],
             &["--variants", "a,e"],
             &["--disk-cap", "NaN"],
+            &["--memory-budget", "3000000"],
         ] {
             assert!(settings(&test_args(bad)).is_err(), "{bad:?}");
         }

@@ -48,10 +48,11 @@ pub(super) fn measure(
     record_bytes: u64,
 ) -> Result<ScanResult, String> {
     let mut dropped = drop_cache(&segment_files(dir)?);
-    let begin = store.regions().begin.raw();
     let opened = Instant::now();
     let mut scan = store.scan().map_err(|e| format!("scan: {e}"))?;
     let open_seconds = opened.elapsed().as_secs_f64();
+    // From the begin address once the scan is open (a compaction it waited for moved it).
+    let begin = scan.next_address().raw();
     let log_bytes = scan.end_address().raw().saturating_sub(begin);
     let started = Instant::now();
     let mut records = 0u64;

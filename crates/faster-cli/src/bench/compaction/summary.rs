@@ -22,6 +22,8 @@ pub(super) struct Settings {
     /// `keys × record_bytes`: the live data.
     pub(super) live_bytes: u64,
     pub(super) memory_budget: u64,
+    /// The bytes of pages the store keeps for that budget: a power-of-two number of pages.
+    pub(super) memory_pages_bytes: u64,
     /// Automatic compaction's log budget (variants b and d).
     pub(super) log_budget: u64,
     pub(super) segment_size: u64,

@@ -13,8 +13,8 @@ pub(super) fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\nCompaction under sustained updates: {} keys, {} B values ({} B records, {} MB \
-         live), {} thread(s) of uniform upserts, {} s per variant\nmemory budget {} MB, log \
-         budget {} MB, segments of {}, pages of {}, fold-over checkpoints every {} s in (c) \
+         live), {} thread(s) of uniform upserts, {} s per variant\nmemory budget {} MB ({} of \
+         pages), log budget {} MB, segments of {}, pages of {}, fold-over checkpoints every {} s in (c) \
          and (d), disk cap {} × live ({} MB)\n",
         s.keys,
         s.value_size,
@@ -23,6 +23,7 @@ pub(super) fn render(report: &Report) -> String {
         s.threads,
         s.duration,
         mb(s.memory_budget),
+        binary(s.memory_pages_bytes),
         mb(s.log_budget),
         binary(s.segment_size),
         binary(1 << s.page_size_bits),
