@@ -20,8 +20,11 @@
 //! records past the scan's end): a scan waits for a running compaction to finish, and a
 //! compaction does not start while a scan is open.
 //!
-//! The scan reads the log a batch of records at a time and is protected by the store's epoch
-//! only while it copies a batch, so an idle scan holds back nothing. Starting one blocks until
+//! The scan reads the log a batch of records at a time (at most 32 MiB of keys and values),
+//! skips the records of the batch that a newer record of their key follows (found by reading
+//! the rest of its range sequentially once per batch) and looks up the others in the index. It
+//! is protected by the store's epoch only while it copies a batch, so an idle scan holds back
+//! nothing. Starting one blocks until
 //! the mutable region is on the device, so the thread that starts it must not hold a pinned
 //! session.
 
@@ -40,8 +43,13 @@ use crate::kv::FasterKv;
 use crate::ops::attempt::KeyRef;
 use crate::store::Store;
 
-/// Records read from the log per batch (see compaction's batch, `compact/run.rs`).
-const BATCH: usize = 4096;
+/// Records read from the log per batch at most...
+const BATCH: usize = 1 << 18;
+
+/// ... and bytes of their keys and values: a batch's records that a newer record of their key
+/// follows are found by reading the rest of the scan's range sequentially once per batch
+/// (as scan compaction does), so larger batches mean fewer passes, at this cost in memory.
+const BATCH_BYTES: usize = 32 << 20;
 
 /// How long starting a scan waits for the mutable region to reach the device.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -140,11 +148,21 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> LiveScan<K, V> {
 
     /// Reads the next batch and keeps its live records.
     fn refill(&mut self) -> Result<(), OpError> {
-        self.more = self
-            .reader
-            .fill::<K>(&mut self.batch, BATCH, &mut self.looked)?;
+        self.more =
+            self.reader
+                .fill_up_to::<K>(&mut self.batch, BATCH, BATCH_BYTES, &mut self.looked)?;
+        let candidates: Vec<_> = self.batch.candidates().cloned().collect();
+        // Sequentially, what follows the batch up to the scan's end: no index lookup (a random
+        // device read for most superseded records) for a record a newer one follows.
+        let dead = self.store.superseded(
+            &self.batch,
+            &candidates,
+            self.reader.next_address(),
+            self.end,
+            false,
+        )?;
         let mut pinned = self.worker.pin();
-        for record in self.batch.candidates() {
+        for (record, _) in candidates.iter().zip(&dead).filter(|(_, dead)| !**dead) {
             let key = KeyRef {
                 bytes: self.batch.key(record),
                 hash: record.hash,

@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use faster_hlog::Address;
 
-use super::records::{Batch, Reader};
+use super::records::{Batch, Copied, Reader};
 use super::run::{CompactError, Counts};
 use super::worker::Worker;
 use crate::codec::Codec;
+use crate::error::OpError;
 use crate::store::Store;
 
 /// Bytes of keys and values a chunk of candidates holds at most.
@@ -33,6 +34,50 @@ const CHUNK_RECORDS: usize = 1 << 20;
 const SCAN_BATCH: usize = 16_384;
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
+    /// Which of `candidates` (records of `chunk`) have a newer record of their key in
+    /// `[from, to)`, read sequentially; `throttle` checks the log's budget between batches.
+    pub(crate) fn superseded(
+        &self,
+        chunk: &Batch,
+        candidates: &[Copied],
+        from: Address,
+        to: Address,
+        throttle: bool,
+    ) -> Result<Vec<bool>, OpError> {
+        // Candidates by key hash, then by key bytes.
+        let mut alive: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            alive.entry(c.hash.0).or_default().push(i);
+        }
+        let mut dead = vec![false; candidates.len()];
+        let mut rest = Reader::new(&self.log, from, to, Self::LAYOUT)?;
+        let mut later = Batch::default();
+        let mut ignored = 0;
+        while !alive.is_empty() {
+            if throttle {
+                self.check_budget();
+            }
+            let more = rest.fill::<K>(&mut later, SCAN_BATCH, &mut ignored)?;
+            for r in later.all() {
+                if let Some(list) = alive.get_mut(&r.hash.0) {
+                    let key = later.key(r);
+                    list.retain(|&i| {
+                        let same = chunk.key(&candidates[i]) == key;
+                        dead[i] |= same;
+                        !same
+                    });
+                    if list.is_empty() {
+                        alive.remove(&r.hash.0);
+                    }
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(dead)
+    }
+
     /// Copies the live records of `[from, to)`, scanning; see the module documentation.
     pub(crate) fn copy_live_scanning(
         self: &Arc<Self>,
@@ -42,7 +87,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let mut worker = Worker::new(self)?;
         let mut reader = Reader::new(&self.log, from, to, Self::LAYOUT)?;
         let mut chunk = Batch::default();
-        let mut later = Batch::default();
         let mut counts = Counts::default();
         loop {
             self.check_budget();
@@ -52,38 +96,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 CHUNK_BYTES,
                 &mut counts.records,
             )?;
-            // Candidates by key hash, then by key bytes.
-            let mut alive: HashMap<u64, Vec<usize>> = HashMap::new();
             let candidates: Vec<_> = chunk.candidates().cloned().collect();
-            for (i, c) in candidates.iter().enumerate() {
-                alive.entry(c.hash.0).or_default().push(i);
-            }
-            let mut dead = vec![false; candidates.len()];
             // Pass 2: everything after the chunk that is already immutable.
             let end = self.log.safe_read_only_address();
-            let mut rest = Reader::new(&self.log, reader.next_address(), end, Self::LAYOUT)?;
-            let mut ignored = 0;
-            while !alive.is_empty() {
-                self.check_budget();
-                let more_rest = rest.fill::<K>(&mut later, SCAN_BATCH, &mut ignored)?;
-                for r in later.all() {
-                    if let Some(list) = alive.get_mut(&r.hash.0) {
-                        let key = later.key(r);
-                        list.retain(|&i| {
-                            let same = chunk.key(&candidates[i]) == key;
-                            dead[i] |= same;
-                            !same
-                        });
-                        if list.is_empty() {
-                            alive.remove(&r.hash.0);
-                        }
-                    }
-                }
-                if !more_rest {
-                    break;
-                }
-            }
-            drop(rest);
+            let dead = self.superseded(&chunk, &candidates, reader.next_address(), end, true)?;
             // Pass 3: the conditional copies.
             let mut pinned = worker.pin();
             for (i, record) in candidates.iter().enumerate() {
