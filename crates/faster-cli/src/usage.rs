@@ -32,8 +32,9 @@ pub(crate) fn disk_bytes(inventory: &Inventory) -> DiskBytes {
 }
 
 /// Bytes allocated to `path`, or to every file under it for a directory; what cannot be
-/// read counts as nothing.
-fn allocated(path: &Path) -> u64 {
+/// read counts as nothing (a file that vanishes while we look, say a checkpoint removed by
+/// retention).
+pub(crate) fn allocated(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return 0;
     };

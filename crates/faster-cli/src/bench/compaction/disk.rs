@@ -137,22 +137,9 @@ pub(super) fn usage(dir: &Path) -> Usage {
     }
 }
 
-/// Bytes allocated to the file `path`, or to every file under it for a directory. A file that
-/// vanishes while we look (a checkpoint removed by retention) counts as nothing.
+/// Bytes allocated to the file `path`, or to every file under it (see `crate::usage`).
 pub(super) fn allocated(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.blocks() * 512;
-    }
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| allocated(&entry.path()))
-        .sum()
+    crate::usage::allocated(path)
 }
 
 #[cfg(test)]
