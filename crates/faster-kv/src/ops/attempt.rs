@@ -90,8 +90,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Attempt<'_, '_, K, V> {
 pub(crate) struct FromDevice<'a> {
     pub(crate) entry: Address,
     pub(crate) found: Option<&'a DiskRecord>,
-    /// The lookup ended below the begin address (rule R14).
-    pub(crate) truncated: bool,
 }
 
 /// An operation, as the driver ([`super::driver`]) runs it: attempts until one is

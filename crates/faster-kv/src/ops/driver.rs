@@ -50,9 +50,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         };
         match device {
             None => op.attempt(&mut at),
-            Some(device) if device.truncated && entry_moved(&at, device.entry) => {
-                op.attempt(&mut at)
-            }
             Some(device) => op.after_device(&mut at, device),
         }
     }
@@ -80,12 +77,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 Step::Pending { read, entry } => match wait {
                     Wait::Defer => return Ok(Driven::Deferred { read, entry }),
                     Wait::Block => {
-                        let truncated;
-                        (found, truncated) = self.lookup_blocking(key.bytes, read)?;
-                        device = Some(FromDevice {
+                        let restart;
+                        (found, restart) = self.lookup_blocking(key, read, entry)?;
+                        // A restart is a fresh attempt (rule R14).
+                        device = (!restart).then_some(FromDevice {
                             entry,
                             found: found.as_ref(),
-                            truncated,
                         });
                     }
                 },
@@ -108,18 +105,38 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         }
     }
 
+    /// Whether the key's index entry changed since it pointed at `entry`: after a device
+    /// lookup that ended below the begin address, a compaction may have installed a copy of
+    /// the key's record (rule R14), so the operation starts again from the index. Cold: only
+    /// lookups that met a truncation get here.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn entry_moved(&mut self, key: KeyRef<'_>, entry: Address) -> bool {
+        let (store, guard, _) = self.parts();
+        match store.index.find(key.hash, guard) {
+            Ok(Some(slot)) => slot.address() != entry,
+            Ok(None) => false,
+            // A growth in progress: look again from the index.
+            Err(_busy) => true,
+        }
+    }
+
     /// Follows a chain on the device, blocking, with no protection held. Cold and never
     /// inlined: it keeps the device path out of the code of the in-memory one.
     #[cold]
     #[inline(never)]
+    /// Also answers whether the operation must start again from the index instead (rule R14:
+    /// the lookup ended below a moved begin address and the key's entry is no longer
+    /// `entry`).
     fn lookup_blocking(
         &mut self,
-        key: &[u8],
+        key: KeyRef<'_>,
         at: Address,
+        entry: Address,
     ) -> Result<(Option<DiskRecord>, bool), OpError> {
         self.unprotect();
         self.state.stats.bump(Counter::Pending);
-        let (mut lookup, mut step) = DiskLookup::new(&**self.store, key, at);
+        let (mut lookup, mut step) = DiskLookup::new(&**self.store, key.bytes, at);
         loop {
             match step {
                 DiskStep::Read(address, len) => {
@@ -128,26 +145,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                     step = lookup.on_read(&**self.store, read)?;
                 }
                 DiskStep::Found(record) => return Ok((Some(record), false)),
-                DiskStep::Absent { truncated } => return Ok((None, truncated)),
+                DiskStep::Absent { truncated } => {
+                    return Ok((None, truncated && self.entry_moved(key, entry)));
+                }
             }
         }
-    }
-}
-
-/// Whether the key's index entry changed since it pointed at `entry`: after a device lookup
-/// that ended below the begin address, a compaction may have installed a copy of the key's
-/// record (rule R14), so the operation starts again from the index. Cold: only lookups that
-/// met a truncation get here.
-#[cold]
-#[inline(never)]
-fn entry_moved<K: Codec + ?Sized, V: Codec + ?Sized>(
-    at: &Attempt<'_, '_, K, V>,
-    entry: Address,
-) -> bool {
-    match at.store.index.find(at.key.hash, at.guard) {
-        Ok(Some(slot)) => slot.address() != entry,
-        Ok(None) => false,
-        // A growth in progress: look again from the index.
-        Err(_busy) => true,
     }
 }

@@ -245,10 +245,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             bytes: &op.lookup.key,
             hash: op.hash,
         };
-        let answer = Some(FromDevice {
+        // Rule R14: a lookup that ended below a moved begin address starts again from the
+        // index if the key's entry changed meanwhile.
+        let answer = (!(truncated && self.entry_moved(key, op.entry))).then_some(FromDevice {
             entry: op.entry,
             found: record.as_ref(),
-            truncated,
         });
         let outcome = match op.kind {
             Kind::Read => self

@@ -77,6 +77,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
         self.state.serial
     }
 
+    /// The log is over its size budget: wait for compaction (`compact/gate.rs`). Cold: out of
+    /// the code of every operation.
+    #[cold]
+    #[inline(never)]
+    fn throttle(&self) {
+        self.store.gate.wait_throttle(pinned::THROTTLE_WAIT);
+    }
+
     /// Keeps this session protected until the returned [`Pinned`] drops, for a batch of
     /// operations: each then costs no protect/unprotect fences.
     ///
@@ -84,7 +92,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     /// (every [`REFRESH_INTERVAL`](crate::REFRESH_INTERVAL) operations), so do not keep a `Pinned` alive while idle.
     pub fn pin(&mut self) -> Pinned<'_, K, V> {
         if self.store.gate.throttled() && !self.state.internal {
-            self.store.gate.wait_throttle(pinned::THROTTLE_WAIT);
+            self.throttle();
         }
         Pinned {
             store: &self.store,
