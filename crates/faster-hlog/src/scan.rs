@@ -58,6 +58,9 @@ pub struct LogScan<F> {
     end: u64,
     current: Option<PageBuffer>,
     ahead: Option<PendingPage>,
+    /// The last page's buffer, read into again when the next read has its size (every whole
+    /// page): a fresh zeroed buffer costs a page fault per 4 KiB.
+    spare: Option<AlignedBuf>,
 }
 
 impl<F> std::fmt::Debug for LogScan<F> {
@@ -91,6 +94,7 @@ impl HybridLog {
             end,
             current: None,
             ahead: None,
+            spare: None,
         })
     }
 }
@@ -102,6 +106,16 @@ where
     /// The address the scan looks at next.
     pub fn next_address(&self) -> Address {
         Address::from_masked(self.next)
+    }
+
+    /// Moves the scan forward to `address`, skipping the records before it unread (pages with
+    /// nothing wanted are not read at all). `address` must be the start of a record or of a
+    /// page — an address the log handed out, such as an index entry's; an address at or
+    /// before [`LogScan::next_address`] changes nothing. A wrong address makes the next record
+    /// a misparse, which the sizer or the caller's parser refuses (never undefined behaviour:
+    /// the bytes are only read).
+    pub fn skip_to(&mut self, address: Address) {
+        self.next = self.next.max(address.raw());
     }
 
     /// Drops the scan's protection until the next call to [`LogScan::next`]: the record last
@@ -215,7 +229,9 @@ where
                     wait(&self.log, &receiver)?
                 }
             };
-            self.current = Some(buffer);
+            if let Some(old) = self.current.replace(buffer) {
+                self.spare = Some(old.buf);
+            }
             // Keep one read in flight: the next page, if it is also on the device.
             let next_start = self.log.page_start(page + 1).raw();
             if next_start < self.end && next_start < self.log.head_address().raw() {
@@ -229,7 +245,7 @@ where
 
     /// Starts reading `page` from `from` to the end of the page (or of the flushed bytes).
     fn start_read(
-        &self,
+        &mut self,
         page: u64,
         from: u64,
     ) -> Result<Receiver<Result<PageBuffer, DeviceError>>, LogError> {
@@ -238,9 +254,15 @@ where
         let valid_to = page_end.min(self.log.flushed_until_address().raw());
         let device_from = g.sector_floor(from);
         let device_to = g.sector_ceil(valid_to.max(device_from));
-        let buf = AlignedBuf::options()
-            .alignment(4096.max(g.sector_size as usize))
-            .zeroed((device_to - device_from) as usize)?;
+        let size = (device_to - device_from) as usize;
+        let buf = match self.spare.take() {
+            // Rule D3: a read that succeeds writes every byte of the buffer (zeros where
+            // nothing was written), so a used buffer reads the same as a zeroed one.
+            Some(spare) if spare.len() == size => spare,
+            _ => AlignedBuf::options()
+                .alignment(4096.max(g.sector_size as usize))
+                .zeroed(size)?,
+        };
         let len = (valid_to.max(device_from) - device_from) as usize;
         let (sender, receiver) = sync_channel(1);
         if device_to == device_from {
