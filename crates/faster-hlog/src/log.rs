@@ -373,6 +373,10 @@ impl LogState {
                             }
                             // Make sure the head follows the flushes that did complete.
                             self.shift_head_for_tail_page(page);
+                            // The frame waits for a write to the device: let the threads
+                            // doing it (and any other) run before the caller retries,
+                            // instead of spinning against them for a core.
+                            std::thread::yield_now();
                             return Ok(None);
                         }
                     }
