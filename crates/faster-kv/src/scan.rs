@@ -152,8 +152,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> LiveScan<K, V> {
             self.reader
                 .fill_up_to::<K>(&mut self.batch, BATCH, BATCH_BYTES, &mut self.looked)?;
         let candidates: Vec<_> = self.batch.candidates().cloned().collect();
-        // Sequentially, what follows the batch up to the scan's end: no index lookup (a random
-        // device read for most superseded records) for a record a newer one follows.
+        // Records a newer one follows (in memory, or on the device up to the scan's end, read
+        // sequentially) need no lookup of their own: a random device read for most of them.
         let dead = self.store.superseded(
             &self.batch,
             &candidates,

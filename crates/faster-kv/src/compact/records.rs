@@ -7,6 +7,8 @@
 //! would wait for itself).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use faster_hlog::{Address, HybridLog, LogError, LogScan};
@@ -48,11 +50,6 @@ impl Batch {
     pub(crate) fn value(&self, record: &Copied) -> &[u8] {
         &self.bytes[record.value.clone()]
     }
-    /// Every record of the batch, tombstones included, in log order.
-    pub(crate) fn all(&self) -> impl Iterator<Item = &Copied> {
-        self.records.iter()
-    }
-
     /// The records that may be live, in log order.
     pub(crate) fn candidates(&self) -> impl Iterator<Item = &Copied> {
         self.candidates.iter().map(|&i| &self.records[i])
@@ -67,16 +64,64 @@ impl Batch {
 
     /// Finds the candidates: the last record of each key, unless it is a tombstone.
     fn select(&mut self) {
-        let mut newest: HashMap<&[u8], usize> = HashMap::with_capacity(self.records.len());
-        for (i, r) in self.records.iter().enumerate() {
-            newest.insert(&self.bytes[r.key.clone()], i);
-        }
+        let newest = self
+            .newest_by_hash()
+            .unwrap_or_else(|| self.newest_by_key());
         let mut candidates: Vec<usize> = newest
-            .into_values()
+            .into_iter()
             .filter(|&i| !self.tombstones[i])
             .collect();
         candidates.sort_unstable();
         self.candidates = candidates;
+    }
+
+    /// The newest record of each key, keyed by the keys' hashes (computed once, when the
+    /// batch was read); `None` if two different keys share a hash.
+    fn newest_by_hash(&self) -> Option<Vec<usize>> {
+        let mut newest: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
+            HashMap::with_capacity_and_hasher(self.records.len(), BuildHasherDefault::default());
+        for (i, r) in self.records.iter().enumerate() {
+            match newest.entry(r.hash.0) {
+                Entry::Vacant(e) => {
+                    e.insert(i);
+                }
+                Entry::Occupied(mut e) => {
+                    if self.key(&self.records[*e.get()]) != self.key(r) {
+                        return None;
+                    }
+                    e.insert(i);
+                }
+            }
+        }
+        Some(newest.into_values().collect())
+    }
+
+    /// The newest record of each key, keyed by the keys' bytes.
+    fn newest_by_key(&self) -> Vec<usize> {
+        let mut newest: HashMap<&[u8], usize> = HashMap::with_capacity(self.records.len());
+        for (i, r) in self.records.iter().enumerate() {
+            newest.insert(&self.bytes[r.key.clone()], i);
+        }
+        newest.into_values().collect()
+    }
+}
+
+/// A hasher for keys that are already hashes: it passes the `u64` through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are hashed; fold anything else in so it still spreads.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 

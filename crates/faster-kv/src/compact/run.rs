@@ -43,10 +43,11 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum CompactionKind {
-    /// Read the range and the rest of the log sequentially, and look up in the index only the
-    /// records nothing newer follows (`compact/scan_based.rs`). Holds at most 64 MiB of the
-    /// range's keys and values at a time, and reads the rest of the log once per 64 MiB. The
-    /// default: it reads sequentially what the lookup variant reads at random.
+    /// Read the range sequentially, find each record's newer version through its index
+    /// entry, and read those newer records in one sequential pass over the rest of the log
+    /// (`compact/scan_based.rs`). Holds at most 64 MiB of the range's keys and values at a
+    /// time and makes one pass per 64 MiB. The default: it reads sequentially what the lookup
+    /// variant reads at random.
     #[default]
     Scan,
     /// Look up each record's key in the index, in batches (FASTER's lookup compaction):
