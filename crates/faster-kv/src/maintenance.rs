@@ -32,8 +32,11 @@ pub(crate) fn run<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Weak<Store<K, V>
         (false, None) => return,
     };
     let mut since_compaction = Duration::ZERO;
+    // After a compaction that freed space, the next check comes at once: under sustained
+    // writes the log is usually still past the trigger, and writers may be throttled.
+    let mut again = false;
     loop {
-        if stop.wait(tick) {
+        if stop.wait(if again { Duration::ZERO } else { tick }) {
             return;
         }
         let Some(store) = store.upgrade() else { return };
@@ -43,10 +46,12 @@ pub(crate) fn run<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Weak<Store<K, V>
         since_compaction += tick;
         store.check_budget();
         if let Some(policy) = policy
-            && since_compaction >= policy.check_every
+            && (since_compaction >= policy.check_every || again)
         {
             since_compaction = Duration::ZERO;
-            compact_if_due(&store, &policy);
+            again = compact_if_due(&store, &policy);
+        } else {
+            again = false;
         }
     }
 }
@@ -67,26 +72,36 @@ fn grow_if_full<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) 
     }
 }
 
-/// Compacts the oldest part of the log if the policy says it is time.
+/// Compacts the oldest part of the log if the policy says it is time; true if a compaction
+/// ran and freed space.
 fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
     store: &Arc<Store<K, V>>,
     policy: &CompactionPolicy,
-) {
+) -> bool {
     let Some(until) = store.auto_until(policy) else {
-        return;
+        return false;
     };
     let options = CompactOptions {
         kind: policy.kind,
         threads: policy.threads,
     };
     match store.compact(until, options) {
-        Ok(report) => log::debug!(
-            "faster-kv: compacted to {} ({} of {} records copied)",
-            report.until,
-            report.copied,
-            report.records
-        ),
-        Err(CompactError::Busy | CompactError::ScanOpen) => store.gate.count_skipped(),
-        Err(e) => log::warn!("faster-kv: an automatic compaction failed: {e}"),
+        Ok(report) => {
+            log::debug!(
+                "faster-kv: compacted to {} ({} of {} records copied)",
+                report.until,
+                report.copied,
+                report.records
+            );
+            report.copied_bytes < report.until.raw().saturating_sub(report.from.raw())
+        }
+        Err(CompactError::Busy | CompactError::ScanOpen) => {
+            store.gate.count_skipped();
+            false
+        }
+        Err(e) => {
+            log::warn!("faster-kv: an automatic compaction failed: {e}");
+            false
+        }
     }
 }
