@@ -4,7 +4,8 @@
 //! Every [`CompactionPolicy::check_every`] the thread looks at the log's size. Once it passes
 //! [`CompactionPolicy::trigger`] × the budget, it compacts the oldest
 //! [`CompactionPolicy::fraction`] of the log (at most [`CompactionPolicy::max_bytes`], never
-//! past the read-only address, so the mutable region keeps its in-place updates). While such
+//! past the read-only address, so the mutable region keeps its in-place updates); after a
+//! compaction that freed space it looks again at once instead of waiting. While such
 //! a compaction runs with the log over the whole budget, every session waits at its next
 //! refresh (each operation of a plain session, every 64 of a pinned one) for the compaction
 //! to end, at most 50 ms per wait: writers then go at the speed compaction frees space, and
