@@ -53,6 +53,21 @@ pub trait Device: Send + Sync + 'static {
         done: Completion,
     ) -> Result<(), DeviceError>;
 
+    /// Reads `buf.len()` bytes at `offset` into `buf` on the calling thread, when this device
+    /// can do that without handing the request to another thread (a file's `pread`), and
+    /// returns the result: `Some`. `None` when it cannot; the caller then uses
+    /// [`Device::read_raw`] and waits for its completion. The rules of `read_raw` hold (D1
+    /// alignment, D3 whole transfers and zeros, D4 segment crossing, truncation). A device
+    /// that injects faults or counts requests answers `None`, so every read goes through the
+    /// path it watches. Blocks the caller for the read.
+    ///
+    /// # Errors
+    /// As for [`Device::read_raw`]'s synchronous errors and completion.
+    fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
+        let _ = (offset, buf);
+        None
+    }
+
     /// Makes durable every write whose completion ran before this call (rule D5). Blocks.
     ///
     /// # Errors

@@ -13,7 +13,7 @@ use super::{Engine, FileDeviceBuilder};
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
 use crate::geometry::Geometry;
-use crate::split::{Chunk, start_chunks};
+use crate::split::{Chunk, chunks, start_chunks};
 
 /// A [`Device`] on segment files in a directory, moved by a pool of I/O threads.
 ///
@@ -80,6 +80,35 @@ impl FileDevice {
     /// I/O threads alive now (between `io_threads` and `max_io_threads`).
     pub fn io_threads(&self) -> usize {
         self.pool.threads()
+    }
+}
+
+impl FileDevice {
+    /// [`Device::read_now`]: the pieces of [`Device::read_raw`], each `pread` on this thread.
+    fn read_here(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        self.files
+            .admit_read(offset, buf.len(), buf.as_ptr() as usize)?;
+        let geometry = self.files.geometry();
+        for chunk in chunks(&geometry, offset, buf.len()) {
+            let piece = &mut buf[chunk.buf_offset..chunk.buf_offset + chunk.len];
+            let Some(file) = self.files.for_read(chunk.segment) else {
+                // A segment never written reads as zeros (rule D3).
+                piece.fill(0);
+                continue;
+            };
+            // SAFETY: rule D9 — `piece` is a live, exclusive borrow of `chunk.len` bytes for
+            // the whole call; `file` keeps its descriptor open until it drops.
+            let read = unsafe {
+                pread_full(
+                    file.fd(),
+                    piece.as_mut_ptr(),
+                    chunk.len,
+                    data_file_offset(chunk.segment_offset),
+                )
+            };
+            read.map_err(|e| DeviceError::os(IoOp::Read, chunk.offset, chunk.len as u64, e))?;
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +198,10 @@ impl Device for FileDevice {
             self.pool.submit(job);
         };
         start_chunks(&geometry, offset, len, done, acquire, start)
+    }
+
+    fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
+        Some(self.read_here(offset, buf))
     }
 
     fn flush(&self) -> Result<(), DeviceError> {

@@ -147,3 +147,55 @@ fn file_segments_are_named_by_prefix_and_eight_digit_index() {
     assert!(dir.path().join("hlog.00000012").is_file());
     assert_eq!(device.segment_path(12), dir.path().join("hlog.00000012"));
 }
+
+#[test]
+fn reads_on_the_calling_thread_match_submitted_reads() {
+    let mut answered = Vec::new();
+    for subject in every_device() {
+        let device = &subject.device;
+        for (i, &(offset, len)) in requests().iter().enumerate() {
+            device
+                .write_blocking(offset, &pattern(offset, len, i as u64))
+                .unwrap();
+        }
+        // Written ranges, a range crossing into unwritten space, a never-written segment.
+        let mut reads = requests();
+        reads.push((2 * SEGMENT, 6 * 4096));
+        reads.push((30 * SEGMENT, 2 * 4096));
+        for (offset, len) in reads {
+            let mut now = faster_device::AlignedBuf::zeroed(len);
+            now.fill(0xEE);
+            let Some(result) = device.read_now(offset, &mut now) else {
+                continue;
+            };
+            result.unwrap_or_else(|e| panic!("{}: read_now at {offset}: {e}", subject.name));
+            let mut submitted = vec![0; len];
+            device.read_blocking(offset, &mut submitted).unwrap();
+            assert!(
+                now[..] == submitted[..],
+                "{}: bytes at {offset}+{len} differ",
+                subject.name
+            );
+            answered.push(subject.name);
+        }
+        // The same refusals as a submitted read: misaligned, and below the begin offset.
+        let mut odd = faster_device::AlignedBuf::zeroed(4096);
+        if let Some(result) = device.read_now(100, &mut odd) {
+            assert!(
+                matches!(result, Err(faster_device::DeviceError::Misaligned { .. })),
+                "{}: {result:?}",
+                subject.name
+            );
+        }
+        device.truncate_until(SEGMENT).unwrap();
+        if let Some(result) = device.read_now(0, &mut odd) {
+            assert!(
+                matches!(result, Err(faster_device::DeviceError::Truncated { .. })),
+                "{}: {result:?}",
+                subject.name
+            );
+        }
+    }
+    assert!(answered.contains(&"file") && answered.contains(&"file-direct"));
+    assert!(!answered.contains(&"fault-over-mem"), "faults must see every read");
+}
