@@ -197,5 +197,8 @@ fn reads_on_the_calling_thread_match_submitted_reads() {
         }
     }
     assert!(answered.contains(&"file") && answered.contains(&"file-direct"));
-    assert!(!answered.contains(&"fault-over-mem"), "faults must see every read");
+    assert!(
+        !answered.contains(&"fault-over-mem"),
+        "faults must see every read"
+    );
 }
