@@ -199,10 +199,35 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         }
     }
 
+    /// Finishes what needs no waiting, digesting at most `max` completed reads (so that one
+    /// call stays short); also answers whether completed reads are left.
+    pub(crate) fn complete_pending_up_to(
+        &mut self,
+        max: usize,
+    ) -> (Vec<PendingCompletion<V::Owned>>, bool) {
+        let mut completions = Vec::new();
+        while let Some((serial, found, truncated)) = self.state.pending.resolved.pop_front() {
+            self.finish(serial, found, truncated, &mut completions);
+        }
+        let (batch, more) = self.state.pending.queue.take_up_to(max);
+        self.digest(batch, &mut completions);
+        (completions, more || !self.state.pending.resolved.is_empty())
+    }
+
     /// Moves on every lookup whose device read completed; returns whether there was any.
     fn digest_reads(&mut self, completions: &mut Vec<PendingCompletion<V::Owned>>) -> bool {
         let batch = self.state.pending.queue.take();
         let progressed = !batch.is_empty();
+        self.digest(batch, completions);
+        progressed
+    }
+
+    /// Moves on the lookups of `batch`'s completed reads.
+    fn digest(
+        &mut self,
+        batch: std::collections::VecDeque<(Serial, super::queue::IoResult)>,
+        completions: &mut Vec<PendingCompletion<V::Owned>>,
+    ) {
         for (serial, result) in batch {
             let step = match self.state.pending.ops.get_mut(&serial) {
                 Some(op) => op.lookup.on_read(&**self.store, result),
@@ -225,7 +250,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 }
             }
         }
-        progressed
     }
 
     /// Finishes pending operation `serial` whose lookup found `record` (or nothing).

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::Waker;
 use std::time::Duration;
 
 use faster_cpr::Serial;
@@ -30,21 +31,56 @@ pub(crate) struct PendingOp<V: Codec + ?Sized> {
 
 pub(crate) type IoResult = Result<ReadBuffer, LogError>;
 
-/// Device reads completed for one session, waiting to be digested.
+/// Device reads completed for one session, waiting to be digested, and the wakers of the
+/// futures waiting for them (`future.rs`).
 #[derive(Default)]
 pub(crate) struct IoQueue {
     done: Mutex<VecDeque<(Serial, IoResult)>>,
     ready: Condvar,
+    wakers: Mutex<HashMap<Serial, Waker>>,
 }
 
 impl IoQueue {
+    /// Queues a completed read and wakes the future waiting for operation `serial`, if any.
     pub(crate) fn push(&self, serial: Serial, result: IoResult) {
         lock(&self.done).push_back((serial, result));
         self.ready.notify_one();
+        let waker = lock(&self.wakers).remove(&serial);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     pub(crate) fn take(&self) -> VecDeque<(Serial, IoResult)> {
         std::mem::take(&mut *lock(&self.done))
+    }
+
+    /// The oldest `max` completed reads at most; and whether more are queued.
+    pub(crate) fn take_up_to(&self, max: usize) -> (VecDeque<(Serial, IoResult)>, bool) {
+        let mut done = lock(&self.done);
+        if done.len() <= max {
+            return (std::mem::take(&mut *done), false);
+        }
+        let rest = done.split_off(max);
+        (std::mem::replace(&mut *done, rest), true)
+    }
+
+    /// Wakes `waker` at the next read completed for operation `serial`. Registered before the
+    /// queue is looked at, so that a completion in between is not missed.
+    pub(crate) fn register(&self, serial: Serial, waker: &Waker) {
+        let mut wakers = lock(&self.wakers);
+        match wakers.get_mut(&serial) {
+            Some(old) if old.will_wake(waker) => {}
+            Some(old) => old.clone_from(waker),
+            None => {
+                wakers.insert(serial, waker.clone());
+            }
+        }
+    }
+
+    /// Forgets the waker of operation `serial`.
+    pub(crate) fn unregister(&self, serial: Serial) {
+        lock(&self.wakers).remove(&serial);
     }
 
     /// Blocks until a completion is queued or `timeout` passes.
