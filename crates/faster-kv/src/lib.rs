@@ -136,6 +136,7 @@ pub use opened::{Opened, Recovered};
 pub use ops::batch::READ_BATCH_GROUP;
 pub use ops::update::Rmw;
 pub use pending::api::{Completed, Outcome, PendingCompletion};
+pub use pending::future::{AsyncSession, DIGEST_PER_POLL, OpFuture};
 pub use scan::LiveScan;
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};

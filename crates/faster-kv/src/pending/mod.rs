@@ -7,6 +7,9 @@
 //! [`Pinned::complete_pending`](crate::Pinned::complete_pending) finishes whatever has
 //! completed, in order of completion. Completions are pushed by the device's completion
 //! callbacks into the session's queue ([`queue`]); nothing is shared with other sessions.
+//! [`AsyncSession`](crate::AsyncSession) turns them into futures woken by those callbacks
+//! ([`future`]).
 
 pub(crate) mod api;
+pub(crate) mod future;
 pub(crate) mod queue;

@@ -94,6 +94,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
         if self.store.gate.throttled() && !self.state.internal {
             self.throttle();
         }
+        self.pin_unthrottled()
+    }
+
+    /// [`Session::pin`] without waiting for the log-size throttle: for work that adds nothing
+    /// to the log (async reads, digesting completions) on a thread that must not block.
+    pub(crate) fn pin_unthrottled(&mut self) -> Pinned<'_, K, V> {
         Pinned {
             store: &self.store,
             handle: &self.handle,
