@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::header::data_file_offset;
 use super::pool::{IoPool, Job};
 use super::segments::{SegmentFile, SegmentFiles};
-use super::sys::{SendPtr, pread_full, pwrite_full};
+use super::sys::{SendPtr, pread_cached, pread_full, pwrite_full};
 use super::{Engine, FileDeviceBuilder};
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
@@ -168,6 +168,7 @@ impl Device for FileDevice {
     ) -> Result<(), DeviceError> {
         self.files.admit_read(offset, len, dst as usize)?;
         let geometry = self.files.geometry();
+        let direct = self.files.direct_io();
         let acquire = |chunk: &Chunk| Ok(self.files.for_read(chunk.segment));
         let start = |chunk: Chunk, file: Option<Arc<SegmentFile>>, piece_done: Completion| {
             // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
@@ -181,6 +182,22 @@ impl Device for FileDevice {
                 piece_done(Ok(()));
                 return;
             };
+            // Bytes the page cache holds are read here and completed inline (rule D2): no
+            // hand-off to an I/O thread and back. Others go to the pool.
+            let cached = !direct
+                // SAFETY: rules D4, D9 — as for the zero fill above.
+                && unsafe {
+                    pread_cached(
+                        file.fd(),
+                        dst.get(),
+                        chunk.len,
+                        data_file_offset(chunk.segment_offset),
+                    )
+                };
+            if cached {
+                piece_done(Ok(()));
+                return;
+            }
             let at = chunk.offset;
             let job: Job = Box::new(move || {
                 // SAFETY: rules D4, D9 — as for the zero fill above; the buffer stays valid

@@ -22,6 +22,43 @@ pub(crate) unsafe fn pread_full(
     Ok(())
 }
 
+/// Reads `len` bytes at `offset` into `dst` only as far as the page cache already holds them
+/// (`RWF_NOWAIT`): true when the whole request was read that way (bytes past the end of the
+/// file zero-filled), false when a read would have waited for the disk or the kernel refuses
+/// the flag — then `dst` holds a part of the bytes at most, and the caller reads it again.
+///
+/// # Safety
+/// As [`pread_full`].
+pub(crate) unsafe fn pread_cached(
+    fd: BorrowedFd<'_>,
+    dst: *mut u8,
+    len: usize,
+    offset: u64,
+) -> bool {
+    // SAFETY: rule D9 — as in `pread_full`.
+    let buf = unsafe { std::slice::from_raw_parts_mut(dst, len) };
+    let mut done = 0;
+    while done < len {
+        let mut slices = [std::io::IoSliceMut::new(&mut buf[done..])];
+        match rustix::io::preadv2(
+            fd,
+            &mut slices,
+            offset + done as u64,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(0) => {
+                // The end of the file (a read that would wait answers EAGAIN, not 0).
+                buf[done..].fill(0);
+                return true;
+            }
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 /// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.
 pub(crate) fn pread_some(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut done = 0;
