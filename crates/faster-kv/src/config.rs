@@ -149,7 +149,10 @@ impl FasterKvBuilder {
     }
 
     /// Bytes of log pages kept in memory, rounded down to a power-of-two number of pages (at
-    /// least 4). Default: 256 MiB, or what the store was last opened with.
+    /// least 4): the store keeps between half of `bytes` and all of it, and
+    /// [`FasterKv::memory`](crate::FasterKv::memory) says how much. The hash index is not
+    /// part of it (see [`FasterKvBuilder::index_buckets`]). Default: 256 MiB, or what the
+    /// store was last opened with.
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_bytes = Some(bytes);
         self

@@ -157,6 +157,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
         stats
     }
 
+    /// The memory the log and the index hold, beside the log budget asked for.
+    pub fn memory(&self) -> crate::MemoryUse {
+        let index_bytes = self.store.epoch.register().map_or(0, |handle| {
+            self.store.index.stats(&handle.protect()).memory_bytes
+        });
+        crate::MemoryUse {
+            log_budget: self.store.settings.memory_bytes,
+            log_bytes: self.store.log.config().memory_bytes(),
+            index_bytes,
+        }
+    }
+
     /// The hybrid log's region addresses.
     pub fn regions(&self) -> Regions {
         self.store.log.regions()

@@ -137,6 +137,24 @@ pub struct Stats {
     pub index: Option<faster_index::IndexStats>,
 }
 
+/// The memory a store holds for its log and its index, beside the log budget it was given
+/// ([`FasterKv::memory`](crate::FasterKv::memory)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemoryUse {
+    /// The log's memory budget as given ([`FasterKvBuilder::memory_budget`]
+    /// (crate::FasterKvBuilder::memory_budget), what the store was last opened with, or the
+    /// default).
+    pub log_budget: u64,
+    /// Bytes of log page frames the store keeps: the budget rounded down to a power-of-two
+    /// number of pages, so between half of it and all of it.
+    pub log_bytes: u64,
+    /// Bytes of the hash index's buckets (its table and overflow buckets): outside the log
+    /// budget, sized by [`FasterKvBuilder::index_buckets`](crate::FasterKvBuilder::index_buckets)
+    /// and grown with the keys (64 bytes per bucket of up to seven keys).
+    pub index_bytes: u64,
+}
+
 /// What the store's compactions did since it was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

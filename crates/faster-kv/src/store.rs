@@ -58,6 +58,15 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             None => (None, Identity::default()),
         };
         let settings = parts.settings;
+        let kept = parts.log.config().memory_bytes();
+        if kept < settings.memory_bytes {
+            log::info!(
+                "faster-kv: a memory budget of {} bytes keeps {kept} bytes of log pages (a \
+                 power-of-two number of {}-byte pages)",
+                settings.memory_bytes,
+                parts.log.page_size()
+            );
+        }
         let cpr = Cpr::new(CprParts {
             epoch: Arc::clone(&parts.epoch),
             version: parts.version,

@@ -255,3 +255,26 @@ fn max_sessions_allows_exactly_that_many_live_sessions_and_names_the_setting() {
     assert_eq!(serial.get(), 1);
     assert!(store.session().is_err());
 }
+
+#[test]
+fn the_memory_the_store_keeps_is_reported_beside_the_budget_asked() {
+    // 5 pages of 4 KiB asked: 4 kept (a power-of-two number of pages).
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .page_size_bits(12)
+        .memory_budget(5 * 4096)
+        .index_buckets(1 << 10)
+        .auto_grow_index(false)
+        .open()
+        .unwrap();
+    let memory = store.memory();
+    assert_eq!(memory.log_budget, 5 * 4096);
+    assert_eq!(memory.log_bytes, 4 * 4096);
+    assert_eq!(memory.index_bytes, 64 << 10);
+    // A budget of a power-of-two number of pages is kept whole.
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .page_size_bits(12)
+        .memory_budget(8 * 4096)
+        .open()
+        .unwrap();
+    assert_eq!(store.memory().log_bytes, 8 * 4096);
+}
