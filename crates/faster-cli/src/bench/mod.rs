@@ -283,6 +283,7 @@ fn bench_faster(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
     progress.finish();
     measured?;
     report.seconds = started.elapsed().as_secs_f64();
+    report.memory = Some(system.memory());
     drop(system);
     drop(dir);
     report.settle();
@@ -332,6 +333,8 @@ fn bench_faster_pair(
         report.seconds = seconds;
         report.settle();
     }
+    reports.0.memory = Some(plain.memory());
+    reports.1.memory = Some(with.memory());
     drop((plain, with, dir_a, dir_b));
     Ok(reports)
 }

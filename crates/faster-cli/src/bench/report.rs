@@ -177,9 +177,51 @@ pub(crate) struct SystemReport {
     pub(crate) results: Vec<RunResult>,
     /// Wall-clock seconds of the system's whole benchmark: load, runs and checks.
     pub(crate) seconds: f64,
+    /// What faster-kv held in memory, beside its budget (faster-kv only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) memory: Option<MemoryReport>,
     /// Whether the system reported the end of its benchmark.
     #[serde(skip)]
     pub(crate) done: bool,
+}
+
+/// The memory faster-kv held at the end of its runs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct MemoryReport {
+    /// The log's memory budget asked for.
+    pub(crate) log_budget: u64,
+    /// Bytes of log pages it kept (a power-of-two number of pages).
+    pub(crate) log_bytes: u64,
+    /// Bytes of its hash index, outside the log budget.
+    pub(crate) index_bytes: u64,
+    /// The benchmark process's peak resident set (`VmHWM`), when the system reports it.
+    pub(crate) peak_rss_bytes: Option<u64>,
+}
+
+impl MemoryReport {
+    /// One line for the table's notes.
+    pub(crate) fn line(&self) -> String {
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        let rss = self.peak_rss_bytes.map_or_else(
+            || "peak RSS unknown".to_string(),
+            |b| format!("peak RSS of the process {:.1} MiB", mib(b)),
+        );
+        format!(
+            "log pages {:.1} MiB of a {:.1} MiB budget (a power-of-two number of pages), index \
+             {:.1} MiB outside it, {rss}",
+            mib(self.log_bytes),
+            mib(self.log_budget),
+            mib(self.index_bytes)
+        )
+    }
+}
+
+/// This process's peak resident set size, from `/proc/self/status`.
+pub(crate) fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl SystemReport {
@@ -194,6 +236,7 @@ impl SystemReport {
             first_failure: None,
             results: Vec::new(),
             seconds: 0.0,
+            memory: None,
             done: false,
         }
     }

@@ -151,6 +151,22 @@ pub(crate) struct FasterSystem {
     pub(crate) checkpoint: Option<CheckpointOptions>,
 }
 
+impl FasterSystem {
+    /// What the store holds in memory now, and the process's peak resident set.
+    pub(crate) fn memory(&self) -> super::report::MemoryReport {
+        let m = match &self.store {
+            FasterStore::Word(store) => store.memory(),
+            FasterStore::Bytes(store, _) => store.memory(),
+        };
+        super::report::MemoryReport {
+            log_budget: m.log_budget,
+            log_bytes: m.log_bytes,
+            index_bytes: m.index_bytes,
+            peak_rss_bytes: super::report::peak_rss(),
+        }
+    }
+}
+
 /// The store, by value shape.
 pub(crate) enum FasterStore {
     Word(FasterKv<u64, u64>),

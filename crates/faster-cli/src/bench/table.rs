@@ -15,6 +15,7 @@ fn render(systems: &[SystemReport]) -> String {
     let mut out = String::new();
     runs(&mut out, systems);
     checks(&mut out, systems);
+    memory(&mut out, systems);
     checkpoint_table(&mut out, systems);
     ratio_table(&mut out, systems, &ratios(systems));
     out
@@ -45,6 +46,15 @@ fn runs(out: &mut String, systems: &[SystemReport]) {
         }
         if system.status != Status::Ok && system.status != Status::WrongData {
             let _ = writeln!(out, "{:<14} ({})", system.name, system.status.label());
+        }
+    }
+}
+
+/// What faster-kv held in memory beside its budget.
+fn memory(out: &mut String, systems: &[SystemReport]) {
+    for s in systems {
+        if let Some(m) = &s.memory {
+            let _ = writeln!(out, "\nMemory of {}: {}", s.name, m.line());
         }
     }
 }
@@ -278,6 +288,25 @@ mod tests {
         });
         report.settle();
         report
+    }
+
+    #[test]
+    fn faster_kv_memory_is_printed_beside_its_budget() {
+        let mut ours = system("faster-kv", &[1.0], 0);
+        ours.memory = Some(crate::bench::report::MemoryReport {
+            log_budget: 3 << 20,
+            log_bytes: 2 << 20,
+            index_bytes: 32 << 20,
+            peak_rss_bytes: crate::bench::report::peak_rss(),
+        });
+        let text = render(&[ours, system("peer", &[1.0], 0)]);
+        assert!(
+            text.contains("Memory of faster-kv: log pages 2.0 MiB of a 3.0 MiB budget"),
+            "{text}"
+        );
+        assert!(text.contains("index 32.0 MiB outside it"), "{text}");
+        assert!(text.contains("peak RSS of the process "), "{text}");
+        assert!(!text.contains("Memory of peer"), "{text}");
     }
 
     #[test]
