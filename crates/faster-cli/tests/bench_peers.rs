@@ -267,3 +267,37 @@ fn inspect_and_verify_a_store_directory() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such directory"));
 }
+
+#[test]
+fn a_deep_io_queue_larger_than_memory_verifies_and_reports_memory() {
+    // 20,000 keys (480 KB of records) in 64 KiB of log pages: most operations wait for the
+    // device, up to 16 at a time per thread; every RMW must be applied exactly once.
+    let (output, _) = bench(&[
+        "--keys",
+        "20000",
+        "--duration",
+        "0.3",
+        "--threads",
+        "1,2",
+        "--workloads",
+        "read,50-50,rmw",
+        "--distribution",
+        "uniform",
+        "--memory-budget",
+        "65536",
+        "--page-size-bits",
+        "12",
+        "--io-depth",
+        "16",
+        "--no-peers",
+    ]);
+    let report = json(&output);
+    let faster = system(&report, "faster-kv");
+    assert_eq!(faster["status"], "ok", "{faster:#}");
+    assert_eq!(faster["after_runs"]["checked"], 20000);
+    assert_eq!(faster["after_runs"]["wrong"], 0, "{faster:#}");
+    let memory = &faster["memory"];
+    assert_eq!(memory["log_budget"], 65536);
+    assert_eq!(memory["log_bytes"], 65536);
+    assert!(memory["index_bytes"].as_u64().unwrap() > 0, "{memory:#}");
+}

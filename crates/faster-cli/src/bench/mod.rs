@@ -88,6 +88,13 @@ pub(crate) struct BenchArgs {
     /// for its own misses.
     #[arg(long, default_value_t = 16)]
     prefetch_depth: usize,
+    /// faster-kv's timed runs of 8-byte values keep up to this many operations waiting for the
+    /// device per thread, through the pending API (`start_read`, `start_rmw`,
+    /// `complete_pending`), instead of one operation at a time (0). Upserts never wait. Each
+    /// batch of operations finishes before the next starts, so reads back are unchanged; the
+    /// latency columns then measure starting an operation, not finishing it.
+    #[arg(long, default_value_t = 0)]
+    io_depth: usize,
     /// Also measure faster-kv taking a checkpoint every SECONDS during each timed run (waiting
     /// for each to be durable before the period starts again), on a second store loaded the
     /// same way, and compare its throughput with the store that takes none; each run of the
@@ -414,6 +421,7 @@ fn open_faster(
         name: "faster-kv".into(),
         store,
         prefetch_depth: args.prefetch_depth,
+        io_depth: args.io_depth,
         checkpoint: None,
     };
     Ok((system, temp))

@@ -148,6 +148,9 @@ pub(crate) struct FasterSystem {
     pub(crate) name: String,
     pub(crate) store: FasterStore,
     pub(crate) prefetch_depth: usize,
+    /// Operations kept waiting for the device per thread (0: one operation at a time); 8-byte
+    /// values only.
+    pub(crate) io_depth: usize,
     pub(crate) checkpoint: Option<CheckpointOptions>,
 }
 
@@ -199,6 +202,7 @@ impl System for FasterSystem {
             FasterStore::Word(store) => Box::new(WordWorker {
                 session: store.session().map_err(|e| e.to_string())?,
                 depth,
+                io_depth: self.io_depth,
             }),
             FasterStore::Bytes(store, size) => Box::new(BytesWorker {
                 session: store.session().map_err(|e| e.to_string())?,
@@ -212,6 +216,52 @@ impl System for FasterSystem {
 struct WordWorker {
     session: Session<u64, u64>,
     depth: usize,
+    io_depth: usize,
+}
+
+impl WordWorker {
+    /// `ops` with up to `io_depth` of them waiting for the device at once, all finished on
+    /// return. `samples` get the time to start an operation, every `sample_every`.
+    fn run_deep(
+        &mut self,
+        ops: &[Op],
+        sample_every: usize,
+        samples: &mut Vec<u32>,
+    ) -> Result<(), String> {
+        let depth = self.io_depth;
+        let mut s = self.session.pin();
+        let check = |completions: Vec<faster_kv::PendingCompletion<u64>>| {
+            completions.into_iter().try_for_each(|c| {
+                black_box(c.result.map_err(|e| e.to_string())?);
+                Ok::<(), String>(())
+            })
+        };
+        for (i, &op) in ops.iter().enumerate() {
+            let started = (i % sample_every == 0).then(Instant::now);
+            match op {
+                Op::Read(k) => {
+                    black_box(s.start_read(&k).map_err(|e| e.to_string())?);
+                }
+                Op::Upsert(k) => s.upsert(&k, &k).map_err(|e| e.to_string())?,
+                Op::Rmw(k) => {
+                    let add = |v: Option<&u64>| v.copied().unwrap_or(0).wrapping_add(1);
+                    black_box(s.start_rmw(&k, add).map_err(|e| e.to_string())?);
+                }
+            }
+            if let Some(t) = started {
+                samples.push(u32::try_from(t.elapsed().as_nanos()).unwrap_or(u32::MAX));
+            }
+            while s.pending_count() >= depth {
+                check(s.complete_pending(false))?;
+                if s.pending_count() >= depth {
+                    // Let flushes and evictions go on while the device works.
+                    s.refresh();
+                    std::thread::yield_now();
+                }
+            }
+        }
+        check(s.complete_pending(true))
+    }
 }
 
 impl Worker for WordWorker {
@@ -221,6 +271,9 @@ impl Worker for WordWorker {
         sample_every: usize,
         samples: &mut Vec<u32>,
     ) -> Result<(), String> {
+        if self.io_depth > 0 {
+            return self.run_deep(ops, sample_every, samples);
+        }
         let mut s = self.session.pin();
         drive_ahead(ops, self.depth, sample_every, samples, |step| {
             match step {
