@@ -68,6 +68,18 @@ pub trait Device: Send + Sync + 'static {
         None
     }
 
+    /// [`Device::read_now`], but only if the read would not wait for the disk (a file's bytes
+    /// that the page cache holds): `Some(result)` when it read, `None` when it did not (then
+    /// `buf` may hold part of the bytes; the caller reads another way). Never blocks on I/O.
+    /// The default answers `None`.
+    ///
+    /// # Errors
+    /// As [`Device::read_now`].
+    fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
+        let _ = (offset, buf);
+        None
+    }
+
     /// Makes durable every write whose completion ran before this call (rule D5). Blocks.
     ///
     /// # Errors

@@ -84,8 +84,14 @@ impl FileDevice {
 }
 
 impl FileDevice {
-    /// [`Device::read_now`]: the pieces of [`Device::read_raw`], each `pread` on this thread.
-    fn read_here(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    /// [`Device::read_now`]: the pieces of [`Device::read_raw`], each `pread` on this thread;
+    /// with `cached_only`, only from the page cache: false when a piece was not all there.
+    fn read_here(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+        cached_only: bool,
+    ) -> Result<bool, DeviceError> {
         self.files
             .admit_read(offset, buf.len(), buf.as_ptr() as usize)?;
         let geometry = self.files.geometry();
@@ -96,6 +102,22 @@ impl FileDevice {
                 piece.fill(0);
                 continue;
             };
+            if cached_only {
+                // SAFETY: rule D9 — `piece` is a live, exclusive borrow of `chunk.len` bytes
+                // for the whole call; `file` keeps its descriptor open until it drops.
+                let cached = unsafe {
+                    pread_cached(
+                        file.fd(),
+                        piece.as_mut_ptr(),
+                        chunk.len,
+                        data_file_offset(chunk.segment_offset),
+                    )
+                };
+                if !cached {
+                    return Ok(false);
+                }
+                continue;
+            }
             // SAFETY: rule D9 — `piece` is a live, exclusive borrow of `chunk.len` bytes for
             // the whole call; `file` keeps its descriptor open until it drops.
             let read = unsafe {
@@ -108,7 +130,7 @@ impl FileDevice {
             };
             read.map_err(|e| DeviceError::os(IoOp::Read, chunk.offset, chunk.len as u64, e))?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -218,7 +240,17 @@ impl Device for FileDevice {
     }
 
     fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        Some(self.read_here(offset, buf))
+        Some(self.read_here(offset, buf, false).map(drop))
+    }
+
+    fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
+        if self.files.direct_io() {
+            return None;
+        }
+        match self.read_here(offset, buf, true) {
+            Ok(false) => None,
+            result => Some(result.map(drop)),
+        }
     }
 
     fn flush(&self) -> Result<(), DeviceError> {

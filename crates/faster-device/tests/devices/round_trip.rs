@@ -165,7 +165,14 @@ fn reads_on_the_calling_thread_match_submitted_reads() {
         for (offset, len) in reads {
             let mut now = faster_device::AlignedBuf::zeroed(len);
             now.fill(0xEE);
+            // Just written, buffered files' bytes are in the page cache: `read_cached` answers
+            // too (`O_DIRECT` files and the others say they cannot).
+            let mut cached = faster_device::AlignedBuf::zeroed(len);
+            let cached = device
+                .read_cached(offset, &mut cached)
+                .map(|r| r.map(|()| cached));
             let Some(result) = device.read_now(offset, &mut now) else {
+                assert!(cached.is_none(), "{}", subject.name);
                 continue;
             };
             result.unwrap_or_else(|e| panic!("{}: read_now at {offset}: {e}", subject.name));
@@ -176,6 +183,13 @@ fn reads_on_the_calling_thread_match_submitted_reads() {
                 "{}: bytes at {offset}+{len} differ",
                 subject.name
             );
+            match cached {
+                Some(cached) => {
+                    assert_eq!(subject.name, "file");
+                    assert!(cached.unwrap()[..] == submitted[..], "{}", subject.name);
+                }
+                None => assert_ne!(subject.name, "file"),
+            }
             answered.push(subject.name);
         }
         // The same refusals as a submitted read: misaligned, and below the begin offset.
