@@ -100,6 +100,24 @@ impl HybridLog {
         Ok((from, buf, (raw - from) as usize))
     }
 
+    /// [`HybridLog::read_blocking`] if the device can answer without waiting for the disk (a
+    /// file's bytes in the page cache, `Device::read_cached`); `None` when it cannot.
+    ///
+    /// # Errors
+    /// As [`HybridLog::read_async`].
+    pub fn read_cached(&self, address: Address, len: u64) -> Option<Result<ReadBuffer, LogError>> {
+        let (from, mut buf, skip) = match self.read_buffer(address, len) {
+            Ok(parts) => parts,
+            Err(e) => return Some(Err(e)),
+        };
+        let result = self.shared.device.read_cached(from, &mut buf)?;
+        Some(
+            result
+                .map(|()| ReadBuffer { buf, skip, address })
+                .map_err(LogError::from),
+        )
+    }
+
     /// [`HybridLog::read_async`], waiting for the result.
     ///
     /// # Errors
