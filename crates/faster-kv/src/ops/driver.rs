@@ -19,6 +19,14 @@ pub(crate) enum Wait {
     Defer,
 }
 
+/// How far a chain was followed without waiting for the disk.
+enum Cached {
+    /// To its end: the record found (if any), and whether to restart from the index.
+    Done(Option<DiskRecord>, bool),
+    /// A read of this address would wait.
+    Miss(Address),
+}
+
 /// How a driven operation ended.
 #[derive(Debug)]
 pub(crate) enum Driven<T> {
@@ -75,7 +83,17 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 Step::Retry => self.retry(),
                 Step::CprShift => self.cpr_shift(),
                 Step::Pending { read, entry } => match wait {
-                    Wait::Defer => return Ok(Driven::Deferred { read, entry }),
+                    Wait::Defer => match self.lookup_cached(key, read, entry)? {
+                        // Everything it needed was in the page cache: go on at once.
+                        Cached::Done(record, restart) => {
+                            found = record;
+                            device = (!restart).then_some(FromDevice {
+                                entry,
+                                found: found.as_ref(),
+                            });
+                        }
+                        Cached::Miss(read) => return Ok(Driven::Deferred { read, entry }),
+                    },
                     Wait::Block => {
                         let restart;
                         (found, restart) = self.lookup_blocking(key, read, entry)?;
@@ -118,6 +136,40 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             Ok(None) => false,
             // A growth in progress: look again from the index.
             Err(_busy) => true,
+        }
+    }
+
+    /// Follows a chain on the device as far as the device answers without waiting for the
+    /// disk (`HybridLog::read_cached`), with no protection held: the record (and whether to
+    /// restart, as [`Pinned::lookup_blocking`] says), or the address where a read would wait —
+    /// the pending API goes on from there. Cold and never inlined.
+    #[cold]
+    #[inline(never)]
+    fn lookup_cached(
+        &mut self,
+        key: KeyRef<'_>,
+        at: Address,
+        entry: Address,
+    ) -> Result<Cached, OpError> {
+        self.unprotect();
+        let (mut lookup, mut step) = DiskLookup::new(&**self.store, key.bytes, at);
+        loop {
+            match step {
+                DiskStep::Read(address, len) => {
+                    let Some(read) = self.store.log.read_cached(address, len) else {
+                        return Ok(Cached::Miss(address));
+                    };
+                    self.state.stats.bump(Counter::DeviceReads);
+                    step = lookup.on_read(&**self.store, read)?;
+                }
+                DiskStep::Found(record) => return Ok(Cached::Done(Some(record), false)),
+                DiskStep::Absent { truncated } => {
+                    return Ok(Cached::Done(
+                        None,
+                        truncated && self.entry_moved(key, entry),
+                    ));
+                }
+            }
         }
     }
 
