@@ -63,8 +63,9 @@ impl<F: Future + Unpin> Future for Counted<F> {
 
 #[test]
 fn ten_thousand_cold_reads_in_flight_leave_a_1ms_ticker_on_time() {
-    // Reads answered 100 ms late: the 10,000 reads are all in flight at once.
-    let (store, _fault) = cold_store(Duration::from_millis(100));
+    // Reads answered a second late: the 10,000 reads are all in flight at once, even on a
+    // loaded machine.
+    let (store, _fault) = cold_store(Duration::from_secs(1));
     let head = store.regions().head;
     let session = store.session().unwrap().into_async();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -122,9 +123,9 @@ fn ten_thousand_cold_reads_in_flight_leave_a_1ms_ticker_on_time() {
         "most reads must have gone to the device: {} (head {head})",
         stats.device_reads
     );
-    // One after the other they would take 10,000 × 100 ms; in flight together, a few delays.
+    // One after the other they would take 10,000 s; in flight together, a few delays.
     assert!(
-        in_flight >= 5_000,
+        in_flight >= 8_000,
         "at most {in_flight} reads were in flight at once"
     );
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
@@ -137,17 +138,23 @@ fn ten_thousand_cold_reads_in_flight_leave_a_1ms_ticker_on_time() {
         mean_polls <= 2.5,
         "futures were polled {mean_polls:.2} times on average"
     );
-    // The ticker: due every 1 ms, late by at most 50 ms at any tick (the bound of this test:
-    // half of one device read, so a single read that blocked the thread would break it; the
-    // lateness left is the runtime running the tasks a burst of completions woke, one after
-    // the other, before the ticker's turn comes).
-    let worst = lateness.iter().max().copied().unwrap_or_default();
+    // The ticker, due every 1 ms (the bounds of this test): half of its ticks at most 5 ms
+    // late, and none more than 100 ms — a tenth of one device read, so a read that blocked
+    // the thread would break it. What lateness is left is the runtime running, one after the
+    // other, the tasks a burst of completions woke before the ticker's turn comes (in an
+    // unoptimised build on a busy machine, worst cases of 20–40 ms were seen).
     let mut sorted = lateness.clone();
     sorted.sort_unstable();
+    let worst = sorted.last().copied().unwrap_or_default();
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
     assert!(!lateness.is_empty());
     assert!(
-        worst <= Duration::from_millis(50),
+        median <= Duration::from_millis(5),
+        "the ticker was {median:?} late at the median ({} ticks in {elapsed:?})",
+        lateness.len()
+    );
+    assert!(
+        worst <= Duration::from_millis(100),
         "the ticker was {worst:?} late ({} ticks in {elapsed:?})",
         lateness.len()
     );
