@@ -142,9 +142,9 @@ pub struct Stats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MemoryUse {
-    /// The log's memory budget as given ([`FasterKvBuilder::memory_budget`]
-    /// (crate::FasterKvBuilder::memory_budget), what the store was last opened with, or the
-    /// default).
+    /// The log's memory budget as given
+    /// ([`FasterKvBuilder::memory_budget`](crate::FasterKvBuilder::memory_budget), what the
+    /// store was last opened with, or the default).
     pub log_budget: u64,
     /// Bytes of log page frames the store keeps: the budget rounded down to a power-of-two
     /// number of pages, so between half of it and all of it.

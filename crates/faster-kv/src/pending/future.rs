@@ -38,8 +38,23 @@ use crate::sync::lock;
 /// same runtime thread run in between.
 pub const DIGEST_PER_POLL: usize = 64;
 
-/// A session for async code; see the [module documentation](self). Cheap to clone: clones
-/// share the session (and its serial numbers).
+/// A session for async code. Cheap to clone: clones share the session (and its serial
+/// numbers).
+///
+/// An operation starts when it is called, like a blocking one, and returns an [`OpFuture`]:
+/// ready at its first poll when the operation finished in memory (no context switch); else
+/// the operation waits as a pending operation for its device read, and the read's completion
+/// wakes the future, whose next poll finishes it. No thread blocks and nothing polls in a
+/// loop. Each call and each poll protects the session, works, and unprotects it before
+/// returning, so epoch protection is never held across an `.await`, and many operations may
+/// be in flight on one session at once. Dropping a future cancels nothing that already
+/// started: the operation finishes when its read completes (an RMW is still applied) and its
+/// result is dropped; the session stays usable.
+///
+/// Completions need no polling of the device (every device of `faster-device` completes by
+/// itself). An async write ([`AsyncSession::upsert`], [`AsyncSession::rmw`],
+/// [`AsyncSession::add`], [`AsyncSession::delete`]) may wait up to 50 ms on the calling thread
+/// while the log is over its compaction budget, as a blocking one does; reads never wait.
 pub struct AsyncSession<K: Codec + ?Sized, V: Codec + ?Sized> {
     inner: Arc<Mutex<Inner<K, V>>>,
 }
@@ -222,8 +237,8 @@ enum State<T> {
     Done,
 }
 
-/// An operation of an [`AsyncSession`]: see the [module documentation](self). Polling it
-/// after it returned its result panics, as futures may.
+/// An operation of an [`AsyncSession`] (see there). Polling it after it returned its result
+/// panics, as futures may.
 #[must_use = "the operation started when called; its result is in the future"]
 pub struct OpFuture<K: Codec + ?Sized, V: Codec + ?Sized, T> {
     session: AsyncSession<K, V>,
