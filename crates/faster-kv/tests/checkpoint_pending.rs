@@ -6,16 +6,27 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+use std::sync::Arc;
+
+use faster_device::{Device, FaultDevice, FileDevice};
 use faster_kv::{
     CheckpointOptions, Completed, FasterKv, FasterKvBuilder, LogCheckpointKind, Outcome, Serial,
 };
 
+/// The log on segment files in `dir/log` behind a fault device with nothing armed: it has no
+/// page-cache path (`Device::read_cached`), so operations on the device go pending instead of
+/// finishing from the page cache at once.
 fn builder(dir: &std::path::Path) -> FasterKvBuilder {
+    let files = FileDevice::builder(dir.join("log"))
+        .segment_size(1 << 16)
+        .open()
+        .unwrap();
+    let device: Arc<dyn Device> = Arc::new(FaultDevice::new(Arc::new(files)));
     FasterKv::builder()
-        .dir(dir)
+        .device(device)
+        .checkpoint_dir(dir.join("checkpoints"))
         .page_size_bits(12)
         .memory_budget(8 << 12)
-        .segment_size(1 << 16)
         .index_buckets(1 << 10)
 }
 
