@@ -27,7 +27,7 @@
 //! one lock, and a new session reads the version it starts in under that lock too, so that a
 //! checkpoint collecting commit points sees every session exactly once, in a consistent state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -61,8 +61,9 @@ pub(crate) struct SessionShared {
     born: (u32, SessionCommit),
     /// The last move to a newer version.
     moved: Mutex<Option<Move>>,
-    /// Serial numbers of operations waiting for the device.
-    pending: Mutex<Vec<Serial>>,
+    /// Serial numbers of operations waiting for the device (a set: thousands may be in flight
+    /// and finish in any order).
+    pending: Mutex<BTreeSet<Serial>>,
 }
 
 impl SessionShared {
@@ -75,7 +76,7 @@ impl SessionShared {
             version: AtomicU32::new(version),
             born: (version, start),
             moved: Mutex::new(None),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -91,22 +92,17 @@ impl SessionShared {
     }
 
     pub(crate) fn add_pending(&self, serial: Serial) {
-        lock(&self.pending).push(serial);
+        lock(&self.pending).insert(serial);
     }
 
     pub(crate) fn remove_pending(&self, serial: Serial) {
-        lock(&self.pending).retain(|&s| s != serial);
+        lock(&self.pending).remove(&serial);
     }
 
     /// The commit point as of now, with `completed` the last finished serial.
     pub(crate) fn commit_now(&self, completed: Serial) -> SessionCommit {
         let mut excluded: Vec<Serial> = self.born.1.excluded.clone();
-        excluded.extend(
-            lock(&self.pending)
-                .iter()
-                .copied()
-                .filter(|&s| s <= completed),
-        );
+        excluded.extend(lock(&self.pending).range(..=completed).copied());
         excluded.sort_unstable();
         excluded.dedup();
         SessionCommit {
