@@ -1,6 +1,7 @@
 //! A session's pending operations and the queue its device reads complete into.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Waker;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use faster_index::KeyHash;
 use crate::chain::{DiskLookup, DiskRecord};
 use crate::codec::Codec;
 use crate::ops::update::Rmw;
-use crate::sync::lock;
+use crate::sync::{ignore_poison, lock};
 
 /// What a pending operation does once its record is known.
 pub(crate) enum Kind<V: Codec + ?Sized> {
@@ -37,14 +38,23 @@ pub(crate) type IoResult = Result<ReadBuffer, LogError>;
 pub(crate) struct IoQueue {
     done: Mutex<VecDeque<(Serial, IoResult)>>,
     ready: Condvar,
+    /// Threads blocked in [`IoQueue::wait`]; changed and read only with `done` locked, so a
+    /// push knows whether anyone needs the condition variable's (system call) signal.
+    sleepers: AtomicUsize,
     wakers: Mutex<HashMap<Serial, Waker>>,
 }
 
 impl IoQueue {
     /// Queues a completed read and wakes the future waiting for operation `serial`, if any.
     pub(crate) fn push(&self, serial: Serial, result: IoResult) {
-        lock(&self.done).push_back((serial, result));
-        self.ready.notify_one();
+        let sleepers = {
+            let mut done = lock(&self.done);
+            done.push_back((serial, result));
+            self.sleepers.load(Ordering::Relaxed)
+        };
+        if sleepers > 0 {
+            self.ready.notify_one();
+        }
         let waker = lock(&self.wakers).remove(&serial);
         if let Some(waker) = waker {
             waker.wake();
@@ -89,7 +99,10 @@ impl IoQueue {
         if done.is_empty() {
             // Woken by `push`; the timeout only bounds how long a device that needs `poll`
             // waits for its reaping.
-            let _ = self.ready.wait_timeout(done, timeout);
+            self.sleepers.fetch_add(1, Ordering::Relaxed);
+            let (done, _) = ignore_poison(self.ready.wait_timeout(done, timeout));
+            self.sleepers.fetch_sub(1, Ordering::Relaxed);
+            drop(done);
         }
     }
 }
