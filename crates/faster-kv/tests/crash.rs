@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cpr_common::child::{exit_on_panic, run_and_kill};
+use cpr_common::child::{exit_on_panic, recover_or_open, run_and_kill};
 use cpr_common::{check_prefix, run_op};
 use faster_kv::{
     CheckpointOptions, CheckpointToken, FasterKv, FasterKvBuilder, LogCheckpointKind, SessionId,
@@ -51,21 +51,7 @@ fn crash_child(dir: &Path) {
         .unwrap();
     // Recover if an earlier life completed a checkpoint; otherwise start afresh (nothing was
     // promised durable).
-    let (store, resume): (FasterKv<u64, u64>, HashMap<u64, u64>) = match builder(dir).recover(None)
-    {
-        Ok((store, info)) => {
-            let resume = info
-                .sessions
-                .iter()
-                .map(|c| (c.id.get(), c.serial.get()))
-                .collect();
-            (store, resume)
-        }
-        Err(faster_kv::RecoverError::NoCheckpoint { .. }) => {
-            (builder(dir).open().unwrap(), HashMap::new())
-        }
-        Err(e) => panic!("recovery failed: {e}"),
-    };
+    let (store, resume) = recover_or_open(|| builder(dir));
     let stop = Arc::new(AtomicBool::new(false));
     // Sessions 1..=3, created in order (fresh) or continued (after recovery).
     let sessions: Vec<_> = (1..=SESSIONS)

@@ -18,15 +18,14 @@
 
 mod cpr_common;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cpr_common::child::{exit_on_panic, run_and_kill};
-use cpr_common::{check_prefix, run_op};
+use cpr_common::child::{exit_on_panic, recover_or_open, run_and_kill};
+use cpr_common::{check_killed_life, run_op};
 use faster_kv::{CompactionPolicy, FasterKv, FasterKvBuilder, SessionId};
 
 const DIR_ENV: &str = "FASTER_COMPACT_CRASH_DIR";
@@ -67,21 +66,7 @@ fn compactor(store: &FasterKv<u64, u64>, stop: &Arc<AtomicBool>) -> std::thread:
 fn prefix_child(dir: &Path) {
     exit_on_panic();
     let seed: u64 = std::env::var(SEED_ENV).unwrap().parse().unwrap();
-    let (store, resume): (FasterKv<u64, u64>, HashMap<u64, u64>) = match builder(dir).recover(None)
-    {
-        Ok((store, info)) => {
-            let resume = info
-                .sessions
-                .iter()
-                .map(|c| (c.id.get(), c.serial.get()))
-                .collect();
-            (store, resume)
-        }
-        Err(faster_kv::RecoverError::NoCheckpoint { .. }) => {
-            (builder(dir).open().unwrap(), HashMap::new())
-        }
-        Err(e) => panic!("recovery failed: {e}"),
-    };
+    let (store, resume) = recover_or_open(|| builder(dir));
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (1..=SESSIONS)
         .map(|id| {
@@ -137,35 +122,8 @@ fn sigkill_during_compaction_recovers_a_prefix_of_every_session() {
                 (SEED_ENV, seed.to_string()),
             ];
             let killed = run_and_kill(PREFIX_TEST, &envs, run_for);
-            let reported = killed
-                .lines
-                .iter()
-                .filter_map(|l| l.strip_prefix("CHECKPOINT "))
-                .next_back()
-                .map(|t| t.parse::<u64>().unwrap());
-            let Ok((store, info)) = builder(dir.path()).recover::<u64, u64>(None) else {
-                assert!(
-                    reported.is_none(),
-                    "seed {seed}: nothing recovered after a checkpoint"
-                );
-                continue;
-            };
-            if let Some(reported) = reported {
-                assert!(
-                    info.token.get() >= reported,
-                    "seed {seed} life {life}: older checkpoint"
-                );
-            }
-            let ran: HashMap<u64, u64> = info
-                .sessions
-                .iter()
-                .filter(|c| (1..=SESSIONS).contains(&c.id.get()))
-                .map(|c| (c.id.get(), c.serial.get() + 100_000))
-                .collect();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                check_prefix(&store, &info.sessions, &ran);
-            }));
-            if let Err(e) = result {
+            let recovered = builder(dir.path()).recover::<u64, u64>(None);
+            if let Err(e) = check_killed_life(recovered, &killed, SESSIONS) {
                 eprintln!("compaction crash test failed: seed {seed}, life {life}");
                 std::panic::resume_unwind(e);
             }

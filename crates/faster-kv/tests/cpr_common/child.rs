@@ -1,9 +1,12 @@
 //! Child processes for crash tests: the test binary re-executed on one test, which sees an
 //! environment variable and runs a workload until it is killed.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use faster_kv::{FasterKv, FasterKvBuilder};
 
 /// What a child printed before it was killed.
 #[derive(Debug)]
@@ -68,4 +71,26 @@ pub(crate) fn run_and_kill(test: &str, envs: &[(&str, String)], run_for: Duratio
         &lines[lines.len().saturating_sub(5)..]
     );
     Killed { lines }
+}
+
+/// In a child: recovers the newest checkpoint if an earlier life completed one, or opens a
+/// fresh store (nothing was promised durable); returns the store and each recovered session's
+/// serial number by id. `builder` is called once per attempt.
+pub(crate) fn recover_or_open(
+    builder: impl Fn() -> FasterKvBuilder,
+) -> (FasterKv<u64, u64>, HashMap<u64, u64>) {
+    match builder().recover(None) {
+        Ok((store, info)) => {
+            let resume = info
+                .sessions
+                .iter()
+                .map(|c| (c.id.get(), c.serial.get()))
+                .collect();
+            (store, resume)
+        }
+        Err(faster_kv::RecoverError::NoCheckpoint { .. }) => {
+            (builder().open().unwrap(), HashMap::new())
+        }
+        Err(e) => panic!("recovery failed: {e}"),
+    }
 }

@@ -100,6 +100,44 @@ pub(crate) fn check_prefix(
     }
 }
 
+/// After a child was killed: `recovered` (the store recovered from its directory) must be at
+/// least the last checkpoint the child reported (`CHECKPOINT <token>` lines), and every session
+/// `1..=sessions` must hold a prefix of its operations. Returns the recovered serial numbers'
+/// sum (0 when there was nothing to recover and nothing was reported), or the panic of a
+/// failed check, for the caller to report its seed before resuming it.
+pub(crate) fn check_killed_life(
+    recovered: Result<(FasterKv<u64, u64>, faster_kv::Recovered), faster_kv::OpenError>,
+    killed: &child::Killed,
+    sessions: u64,
+) -> std::thread::Result<u64> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let reported = killed
+            .lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("CHECKPOINT "))
+            .next_back()
+            .map(|t| t.parse::<u64>().unwrap());
+        let Ok((store, info)) = recovered else {
+            assert!(reported.is_none(), "nothing recovered after a checkpoint");
+            return 0;
+        };
+        if let Some(reported) = reported {
+            assert!(
+                info.token.get() >= reported,
+                "an older checkpoint was recovered"
+            );
+        }
+        let ran: HashMap<u64, u64> = info
+            .sessions
+            .iter()
+            .filter(|c| (1..=sessions).contains(&c.id.get()))
+            .map(|c| (c.id.get(), c.serial.get() + 100_000))
+            .collect();
+        check_prefix(&store, &info.sessions, &ran);
+        info.sessions.iter().map(|c| c.serial.get()).sum()
+    }))
+}
+
 /// The crash tests' seeds: `FASTER_CRASH_SEED=S` replays one; else `FASTER_CRASH_SEEDS=N`
 /// (default 3) from `FASTER_CRASH_FIRST_SEED` (default 1).
 pub(crate) fn seeds() -> Vec<u64> {
