@@ -54,14 +54,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
-    /// Starts a log checkpoint with `options` (with an index snapshot too when the store has
-    /// no checkpoint yet to take one from).
+    /// Starts a log checkpoint with `options` (with an index snapshot too when the last one
+    /// cannot be reused: none yet, or the table grew since).
     pub(crate) fn start_checkpoint(
         self: &Arc<Self>,
         options: CheckpointOptions,
     ) -> Result<Arc<Run>, CheckpointError> {
         self.cpr_start(Action::Checkpoint {
-            index: options.index || !self.has_checkpoint(),
+            index: options.index,
             log: Some(options.log),
         })
     }

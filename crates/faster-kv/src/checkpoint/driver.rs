@@ -23,10 +23,31 @@ use crate::store::Store;
 use crate::sync::lock;
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
-    /// Whether the store has a complete checkpoint (so that a log-only checkpoint can reuse
-    /// its index snapshot).
-    pub(crate) fn has_checkpoint(&self) -> bool {
-        lock(&self.cpr.last).is_some()
+    /// Whether a log checkpoint may reuse the last index snapshot: there is one, and the table
+    /// has not grown since it was taken. Recovery replays the log from that snapshot's start
+    /// into a table of the snapshot's size; records written after a growth were chained in
+    /// the larger table, where the keys of one old bucket are split between two chains, so
+    /// replaying them into the smaller table would keep only one chain's newest record per tag
+    /// and lose the other chain's keys. Called with the run lock held: an index growth starts
+    /// only while no run is registered (`grow_index` takes the same lock), so none can start
+    /// before this checkpoint ends. A growth already under way counts as a growth.
+    fn index_snapshot_reusable(&self) -> bool {
+        let Some(snapshot_buckets) = lock(&self.cpr.last).as_ref().map(|m| m.index_meta.buckets)
+        else {
+            return false;
+        };
+        // The phase first: a growth back at rest has installed its table before.
+        if matches!(
+            self.cpr.machine.state().phase,
+            Phase::GrowPrepare | Phase::GrowInProgress
+        ) {
+            return false;
+        }
+        let Ok(handle) = self.epoch.register() else {
+            return false;
+        };
+        let guard = handle.protect();
+        self.index.buckets(&guard) == snapshot_buckets
     }
 
     /// Joins every checkpoint worker thread (each ends once its run has finished).
@@ -159,6 +180,17 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             if current.is_some() {
                 return Err(CheckpointError::Busy);
             }
+            // A log checkpoint takes an index snapshot too when it cannot reuse the last one.
+            let action = match action {
+                Action::Checkpoint {
+                    index: false,
+                    log: Some(log),
+                } if !self.index_snapshot_reusable() => Action::Checkpoint {
+                    index: true,
+                    log: Some(log),
+                },
+                other => other,
+            };
             // Taken under the lock, so a refused start uses up no token.
             let token = CheckpointToken::new(self.cpr.next_token.fetch_add(1, Ordering::Relaxed));
             let version = self.cpr.machine.state().version;

@@ -12,8 +12,10 @@ pub struct CheckpointOptions {
     /// compares the kinds.
     pub log: LogCheckpointKind,
     /// Also write a (fuzzy) snapshot of the hash index. Without it, recovery loads the newest
-    /// earlier index snapshot and replays more of the log; the first checkpoint of a store
-    /// always writes one. Default: true.
+    /// earlier index snapshot and replays more of the log. A checkpoint writes one anyway
+    /// when there is none to reuse (the store's first) or when the index grew since the last
+    /// one (recovery replays the log into a table of the snapshot's size, which must be the
+    /// size the log's chains were written with). Default: true.
     pub index: bool,
 }
 
