@@ -83,12 +83,6 @@ impl FileDevice {
     }
 }
 
-/// Whether reads may run on the calling thread (`read_now`, `read_cached`, and page-cache
-/// hits completed inline in `read_raw`). Off: with them on, the SIGKILL crash test of
-/// faster-kv (`tests/crash.rs`) recovered stores that lacked committed keys in about half of
-/// its local runs, and the cause is not found yet; every read goes through the I/O threads.
-const CALLING_THREAD_READS: bool = false;
-
 impl FileDevice {
     /// [`Device::read_now`]: the pieces of [`Device::read_raw`], each `pread` on this thread;
     /// with `cached_only`, only from the page cache: false when a piece was not all there.
@@ -212,8 +206,7 @@ impl Device for FileDevice {
             };
             // Bytes the page cache holds are read here and completed inline (rule D2): no
             // hand-off to an I/O thread and back. Others go to the pool.
-            let cached = CALLING_THREAD_READS
-                && !direct
+            let cached = !direct
                 // SAFETY: rules D4, D9 — as for the zero fill above.
                 && unsafe {
                     pread_cached(
@@ -247,14 +240,11 @@ impl Device for FileDevice {
     }
 
     fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        if !CALLING_THREAD_READS {
-            return None;
-        }
         Some(self.read_here(offset, buf, false).map(drop))
     }
 
     fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        if !CALLING_THREAD_READS || self.files.direct_io() {
+        if self.files.direct_io() {
             return None;
         }
         match self.read_here(offset, buf, true) {

@@ -185,7 +185,7 @@ fn reads_on_the_calling_thread_match_submitted_reads() {
             );
             match cached {
                 Some(cached) => {
-                    assert!(subject.name.starts_with("file"), "{}", subject.name);
+                    assert_eq!(subject.name, "file");
                     assert!(cached.unwrap()[..] == submitted[..], "{}", subject.name);
                 }
                 None => assert_ne!(subject.name, "file"),
@@ -210,6 +210,7 @@ fn reads_on_the_calling_thread_match_submitted_reads() {
             );
         }
     }
+    assert!(answered.contains(&"file") && answered.contains(&"file-direct"));
     assert!(
         !answered.contains(&"fault-over-mem"),
         "faults must see every read"
