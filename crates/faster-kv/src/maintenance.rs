@@ -79,6 +79,7 @@ fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
     policy: &CompactionPolicy,
 ) -> bool {
     let Some(until) = store.auto_until(policy) else {
+        store.nothing_to_compact();
         return false;
     };
     let options = CompactOptions {
@@ -101,6 +102,8 @@ fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
         }
         Err(e) => {
             log::warn!("faster-kv: an automatic compaction failed: {e}");
+            store.gate.not_freeing();
+            store.check_budget();
             false
         }
     }

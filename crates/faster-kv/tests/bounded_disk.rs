@@ -125,3 +125,38 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
         );
     }
 }
+
+#[test]
+fn a_log_over_its_budget_with_nothing_to_compact_does_not_hold_writers() {
+    // The whole log is mutable (a large memory budget), so nothing lies below the read-only
+    // address for a compaction to take, while the log passes its tiny budget. Writers must
+    // not wait for a compaction that cannot come (each wait is up to 50 ms); reads never wait.
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .page_size_bits(12)
+        .memory_budget(64 << 12)
+        .mutable_fraction(0.9)
+        .compaction(CompactionPolicy {
+            check_every: Duration::from_millis(1),
+            ..CompactionPolicy::with_budget(2 << 12)
+        })
+        .open()
+        .unwrap();
+    let mut s = store.session().unwrap();
+    for k in 0..3_000u64 {
+        s.upsert(&k, &k).unwrap();
+        if k % 100 == 0 {
+            // Let the maintenance thread see the log over its budget.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    for k in 0..3_000u64 {
+        assert_eq!(s.read(&k).unwrap(), Some(k));
+    }
+    let stats = store.stats();
+    assert_eq!(stats.compaction.runs, 0, "{:?}", stats.compaction);
+    assert!(
+        stats.throttled <= 30,
+        "{} throttled waits with nothing to compact",
+        stats.throttled
+    );
+}

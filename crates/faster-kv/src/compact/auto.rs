@@ -98,6 +98,20 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         self.gate.set_throttle(over && self.gate.freeing());
     }
 
+    /// No automatic compaction is due. If the log is over its budget all the same (nothing
+    /// immutable lies above the begin address), no compaction can free space now: the
+    /// throttle lifts rather than hold writers back with nothing to wait for.
+    pub(crate) fn nothing_to_compact(&self) {
+        let over = self
+            .settings
+            .compaction
+            .is_some_and(|policy| log_size(self) > policy.log_budget);
+        if over {
+            self.gate.not_freeing();
+            self.check_budget();
+        }
+    }
+
     /// Where an automatic compaction of the log as it is now would end, if one is due.
     pub(crate) fn auto_until(&self, policy: &CompactionPolicy) -> Option<Address> {
         let size = log_size(self);
@@ -105,7 +119,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             return None;
         }
         let r = self.log.regions();
-        let span = ((size as f64 * policy.fraction) as u64).min(policy.max_bytes);
+        // At least a page: the end is rounded down to a page start, and a fraction of a small
+        // log smaller than a page would otherwise never compact anything.
+        let span = ((size as f64 * policy.fraction) as u64)
+            .min(policy.max_bytes)
+            .max(self.log.page_size());
         let until = (r.begin.raw() + span).min(r.read_only.raw());
         let until = self
             .log

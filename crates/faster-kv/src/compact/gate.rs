@@ -130,6 +130,12 @@ impl Gate {
         self.freeing.load(Ordering::Relaxed)
     }
 
+    /// Records that no compaction can free space now (none is due, or it failed): the
+    /// throttle lifts at the next check, until a compaction frees space again.
+    pub(crate) fn not_freeing(&self) {
+        self.freeing.store(false, Ordering::Relaxed);
+    }
+
     /// Counts a compaction that moved the begin address and whether it freed space.
     pub(crate) fn count_run(
         &self,

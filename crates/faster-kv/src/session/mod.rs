@@ -82,6 +82,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     #[cold]
     #[inline(never)]
     fn throttle(&self) {
+        self.state.stats.bump(crate::stats::Counter::Throttled);
         self.store.gate.wait_throttle(pinned::THROTTLE_WAIT);
     }
 
