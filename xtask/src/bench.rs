@@ -10,6 +10,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("index", "faster-index", "index"),
     ("checkpoint", "faster-kv", "checkpoint"),
     ("checkpoint-load", "faster-kv", "checkpoint_load"),
+    ("async", "faster-kv", "async_cost"),
 ];
 
 /// Runs the benchmark named by `args[0]` (or all), passing the remaining args through.

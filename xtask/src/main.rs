@@ -22,7 +22,7 @@ usage: cargo xtask <command>
   deny          cargo-deny: bans, licenses, sources (installs cargo-deny when missing)
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
   crash [--seeds N] [--from S]  the SIGKILL crash tests of the store (crash, crash_stall), N seeds each from S (default 50 from 1)
-  bench [WHAT]  benchmarks: epoch | device | hlog | index | checkpoint | checkpoint-load | log | all (default all); extra args go to the bench
+  bench [WHAT]  benchmarks: epoch | device | hlog | index | checkpoint | checkpoint-load | async | log | all (default all); extra args go to the bench
 ";
 
 fn main() -> ExitCode {

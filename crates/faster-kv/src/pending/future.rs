@@ -156,7 +156,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> AsyncSession<K, V> {
     /// As [`Session::upsert`], from the future.
     pub fn upsert(&self, key: &K, value: &V) -> OpFuture<K, V, ()> {
         let done = lock(&self.inner).session.upsert(key, value);
-        OpFuture::ready(self, done)
+        OpFuture::ready(done)
     }
 
     /// Deletes `key`. It never needs the device, so the future is ready at once. See
@@ -166,7 +166,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> AsyncSession<K, V> {
     /// As [`Session::delete`], from the future.
     pub fn delete(&self, key: &K) -> OpFuture<K, V, Status> {
         let done = lock(&self.inner).session.delete(key);
-        OpFuture::ready(self, done)
+        OpFuture::ready(done)
     }
 
     /// Operations started and not finished yet (their futures may have been dropped).
@@ -203,14 +203,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> AsyncSession<K, V> {
     ) -> OpFuture<K, V, T> {
         let state = match started {
             Ok(Outcome::Ready(value)) => State::Ready(Ok(from(value))),
-            Ok(Outcome::Pending(serial)) => State::Waiting(serial),
+            // Only a waiting future holds the session: a ready one costs no reference count.
+            Ok(Outcome::Pending(serial)) => State::Waiting(serial, self.clone()),
             Err(e) => State::Ready(Err(e)),
         };
-        OpFuture {
-            session: self.clone(),
-            state,
-            from,
-        }
+        OpFuture { state, from }
     }
 }
 
@@ -228,11 +225,11 @@ impl<V: Codec<Owned = u64> + ?Sized> Rmw<V> for Add {
     }
 }
 
-enum State<T> {
+enum State<K: Codec + ?Sized, V: Codec + ?Sized, T> {
     /// Finished when called; taken by the first poll.
     Ready(Result<T, OpError>),
-    /// Waiting for the device as pending operation `serial`.
-    Waiting(Serial),
+    /// Waiting for the device as pending operation `serial` of the session.
+    Waiting(Serial, AsyncSession<K, V>),
     /// The result was handed out.
     Done,
 }
@@ -241,16 +238,14 @@ enum State<T> {
 /// panics, as futures may.
 #[must_use = "the operation started when called; its result is in the future"]
 pub struct OpFuture<K: Codec + ?Sized, V: Codec + ?Sized, T> {
-    session: AsyncSession<K, V>,
-    state: State<T>,
+    state: State<K, V, T>,
     /// The result from the value the operation produced.
     from: fn(Option<V::Owned>) -> T,
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized, T> OpFuture<K, V, T> {
-    fn ready(session: &AsyncSession<K, V>, result: Result<T, OpError>) -> Self {
+    fn ready(result: Result<T, OpError>) -> Self {
         Self {
-            session: session.clone(),
             state: State::Ready(result),
             from: |_| unreachable!("a future that was ready when called never waits"),
         }
@@ -264,13 +259,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized, T> Future for OpFuture<K, V, T> {
     type Output = Result<T, OpError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let serial = match std::mem::replace(&mut self.state, State::Done) {
+        let (serial, session) = match std::mem::replace(&mut self.state, State::Done) {
             State::Ready(result) => return Poll::Ready(result),
-            State::Waiting(serial) => serial,
+            State::Waiting(serial, session) => (serial, session),
             State::Done => panic!("an OpFuture was polled after it returned its result"),
         };
         let from = self.from;
-        let mut inner = lock(&self.session.inner);
+        let mut inner = lock(&session.inner);
         // Registered before the queue is looked at: a read completing in between wakes us.
         let queue = Arc::clone(&inner.session.state.pending.queue);
         queue.register(serial, cx.waker());
@@ -290,15 +285,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized, T> Future for OpFuture<K, V, T> {
             // Our read may be among those left for the next poll.
             cx.waker().wake_by_ref();
         }
-        self.state = State::Waiting(serial);
+        self.state = State::Waiting(serial, session);
         Poll::Pending
     }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized, T> Drop for OpFuture<K, V, T> {
     fn drop(&mut self) {
-        if let State::Waiting(serial) = self.state {
-            let mut inner = lock(&self.session.inner);
+        if let State::Waiting(serial, session) = &self.state {
+            let serial = *serial;
+            let mut inner = lock(&session.inner);
             inner.session.state.pending.queue.unregister(serial);
             if inner.results.remove(&serial).is_none() {
                 inner.abandoned.insert(serial);
