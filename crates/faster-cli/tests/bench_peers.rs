@@ -71,7 +71,7 @@ fn tiny_bench_verifies_faster_kv_and_reports_every_peer() {
 
     let peers = report["settings"]["peers"].as_array().unwrap();
     if cfg!(feature = "peers") {
-        assert_eq!(peers.len(), 4, "{peers:?}");
+        assert_eq!(peers.len(), 7, "{peers:?}");
     }
     let statuses = ["ok", "wrong_data", "hung", "crashed"];
     for peer in peers {
@@ -95,6 +95,47 @@ fn tiny_bench_verifies_faster_kv_and_reports_every_peer() {
                 && r["ratio"].as_f64().unwrap() > 0.0),
             "{ratios:?}"
         );
+    }
+}
+
+/// sled, fjall and redb on files, two threads on zipfian keys (so that RMWs of the hottest
+/// keys collide): every key reads back right, no operation failed, every run did some work.
+#[cfg(feature = "peers")]
+#[test]
+fn sled_fjall_and_redb_verify_every_key_and_report_throughput() {
+    let (output, _) = bench(&[
+        "--keys",
+        "5000",
+        "--duration",
+        "0.2",
+        "--threads",
+        "2",
+        "--distribution",
+        "zipf",
+        "--workloads",
+        "50-50,rmw",
+        "--memory-budget",
+        "65536",
+        "--page-size-bits",
+        "12",
+        "--peers",
+        "sled,fjall,redb",
+    ]);
+    let report = json(&output);
+    for name in ["sled", "fjall", "redb"] {
+        let peer = system(&report, name);
+        assert_eq!(peer["status"], "ok", "{peer:#}");
+        assert_eq!(peer["failed_ops"], 0, "{peer:#}");
+        for phase in ["after_load", "after_runs"] {
+            assert_eq!(peer[phase]["checked"], 5000, "{name} {phase}: {peer:#}");
+            assert_eq!(peer[phase]["wrong"], 0, "{name} {phase}: {peer:#}");
+        }
+        let results = peer["results"].as_array().unwrap();
+        // The load, then 50/50 and rmw × zipf × 2 threads.
+        assert_eq!(results.len(), 3, "{peer:#}");
+        for result in results {
+            assert!(result["mops"].as_f64().unwrap() > 0.0, "{name}: {result:#}");
+        }
     }
 }
 

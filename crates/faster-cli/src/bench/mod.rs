@@ -115,7 +115,8 @@ pub(crate) struct BenchArgs {
     /// `faster-kv-ckpt`.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Peers to measure beside the store, comma-separated: oxifaster, feoxdb, scc, dashmap.
+    /// Peers to measure beside the store, comma-separated: oxifaster, feoxdb, sled, fjall, redb,
+    /// scc, dashmap.
     /// Default: all (with cargo feature `peers`).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     peers: Option<Vec<String>>,

@@ -1,19 +1,33 @@
 //! The peers measured beside faster-kv (feature `peers`), each in its own child process:
-//! oxifaster and feoxdb, stores with the same job; `scc::HashMap`, the ceiling of a plain
+//! oxifaster and feoxdb, stores with the same job; sled, fjall and redb, persistent stores on
+//! files, with a cache of faster-kv's memory budget; `scc::HashMap`, the ceiling of a plain
 //! concurrent hash map; and `dashmap`. Two hidden peers exist to exercise the child process
 //! handling: `sleep-forever` never starts, `crash` panics.
 
 #[cfg(feature = "peers")]
+mod calls;
+#[cfg(feature = "peers")]
 mod feoxdb;
+#[cfg(feature = "peers")]
+mod fjall;
 #[cfg(feature = "peers")]
 mod maps;
 #[cfg(feature = "peers")]
 mod oxifaster;
+#[cfg(feature = "peers")]
+mod redb;
+#[cfg(feature = "peers")]
+mod sled;
 
+#[cfg(feature = "peers")]
+use std::path::PathBuf;
 #[cfg(feature = "peers")]
 use std::sync::Mutex;
 #[cfg(feature = "peers")]
 use std::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg(feature = "peers")]
+use calls::CallsSystem;
 use std::time::Duration;
 
 use super::BenchArgs;
@@ -21,7 +35,15 @@ use super::systems::System;
 
 /// The peers `--peers` accepts, in the order they run by default.
 #[cfg(feature = "peers")]
-pub(crate) const ALL: &[&str] = &["oxifaster", "feoxdb", "scc", "dashmap"];
+pub(crate) const ALL: &[&str] = &[
+    "oxifaster",
+    "feoxdb",
+    "sled",
+    "fjall",
+    "redb",
+    "scc",
+    "dashmap",
+];
 /// The peers `--peers` accepts (none: the `peers` feature is off).
 #[cfg(not(feature = "peers"))]
 pub(crate) const ALL: &[&str] = &[];
@@ -130,23 +152,48 @@ fn open_real(peer: &str, args: &BenchArgs) -> Result<Option<Opened>, String> {
                 config.log_memory_bytes = config.log_memory_bytes.max(8 * budget.data_bytes);
                 (Box::new(oxifaster::in_memory(config)), None)
             } else {
-                let (path, temp) = match &args.dir {
-                    Some(dir) => {
-                        let path = dir.join("oxifaster");
-                        std::fs::create_dir_all(&path)
-                            .map_err(|e| format!("{}: {e}", path.display()))?;
-                        (path, None)
-                    }
-                    None => {
-                        let temp =
-                            tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-                        (temp.path().to_path_buf(), Some(temp))
-                    }
-                };
+                let (path, temp) = files_dir(args, peer)?;
                 (Box::new(oxifaster::on_file(config, &path)?), temp)
             }
+        }
+        // On files whatever `--memory` says, with a cache of faster-kv's log budget.
+        "sled" | "fjall" | "redb" => {
+            let (path, temp) = files_dir(args, peer)?;
+            let cache_bytes = super::log_budget(args).memory_bytes;
+            let system: Box<dyn System> = match peer {
+                "sled" => Box::new(CallsSystem::new(
+                    "sled",
+                    self::sled::Sled::open(&path, cache_bytes)?,
+                )),
+                "fjall" => Box::new(CallsSystem::new(
+                    "fjall",
+                    self::fjall::Fjall::open(&path, cache_bytes)?,
+                )),
+                _ => Box::new(CallsSystem::new(
+                    "redb",
+                    self::redb::Redb::open(&path, cache_bytes)?,
+                )),
+            };
+            (system, temp)
         }
         _ => return Ok(None),
     };
     Ok(Some(Opened { system, _dir: dir }))
+}
+
+/// The directory for `peer`'s files: `--dir`'s subdirectory named after it, or else a fresh
+/// temporary directory, returned too (removed when it drops).
+#[cfg(feature = "peers")]
+fn files_dir(args: &BenchArgs, peer: &str) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
+    match &args.dir {
+        Some(dir) => {
+            let path = dir.join(peer);
+            std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((path, None))
+        }
+        None => {
+            let temp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+            Ok((temp.path().to_path_buf(), Some(temp)))
+        }
+    }
 }
