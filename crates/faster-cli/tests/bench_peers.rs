@@ -155,6 +155,38 @@ fn a_peer_that_hangs_is_killed_and_reported_as_hung() {
     assert!(took < Duration::from_secs(40), "took {took:?}");
 }
 
+/// A peer on files killed in the middle of its load leaves no files behind: the parent made
+/// its directory and removes it (and faster-kv's temporary directory goes too).
+#[cfg(feature = "peers")]
+#[test]
+fn a_killed_peer_on_files_leaves_no_files_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .env("TMPDIR", tmp.path())
+        .args([
+            "bench",
+            "--keys",
+            "200000",
+            "--duration",
+            "0.2",
+            "--threads",
+            "1",
+        ])
+        .args(["--workloads", "read", "--distribution", "uniform", "--json"])
+        // One write transaction per insert: 200,000 of them take seconds.
+        .args(["--peers", "redb", "--peer-timeout", "1"])
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let redb = system(&report, "redb");
+    assert_eq!(redb["status"], "hung", "{redb:#}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn a_peer_that_panics_is_reported_as_crashed_and_the_run_goes_on() {
     let (output, _) = bench(&[

@@ -20,6 +20,9 @@
 //! outlives its parent: the parent kills it when it is done with it (also on unwinding), and
 //! the child exits as soon as its stdin (a pipe from the parent) reaches its end, which is
 //! also when the parent dies of anything.
+//!
+//! Without `--dir`, a child's files (of a peer on files) go in a temporary directory the
+//! parent makes and removes after the child, so that a killed child leaves none behind.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -229,9 +232,21 @@ fn supervise(
 ) -> Result<(), (Status, String)> {
     let crashed = |what: String| (Status::Crashed, what);
     let exe = std::env::current_exe().map_err(|e| crashed(format!("own executable: {e}")))?;
-    let mut child = Command::new(exe)
-        .arg("bench")
-        .args(super::child_args(args, peer))
+    // Without --dir, the child's files go in a temporary directory of the parent's, removed
+    // after the child (declared before its guard, so dropped after it): a killed child
+    // removes nothing itself.
+    let scratch = match &args.dir {
+        Some(_) => None,
+        None => {
+            Some(tempfile::tempdir().map_err(|e| crashed(format!("temporary directory: {e}")))?)
+        }
+    };
+    let mut command = Command::new(exe);
+    command.arg("bench").args(super::child_args(args, peer));
+    if let Some(dir) = &scratch {
+        command.arg("--dir").arg(dir.path());
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

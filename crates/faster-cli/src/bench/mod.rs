@@ -112,7 +112,8 @@ pub(crate) struct BenchArgs {
     checkpoint_index: bool,
     /// Directory for the store's files (default: a fresh temporary directory). With
     /// --checkpoint-every, the two stores use its subdirectories `faster-kv` and
-    /// `faster-kv-ckpt`.
+    /// `faster-kv-ckpt`. Peers on files use its subdirectory named after them (default: a
+    /// temporary directory that the parent removes once the peer's child process ended).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Peers to measure beside the store, comma-separated: oxifaster, feoxdb, sled, fjall, redb,
