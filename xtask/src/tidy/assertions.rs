@@ -47,6 +47,10 @@ pub(crate) const ASSERTING_HELPERS: &[(&str, &str)] = &[
         "updates_during_snapshots_leave_exact_sums",
     ),
     ("crates/faster-kv/tests/crash.rs", "check_seed"),
+    (
+        "crates/faster-kv/tests/crash_compaction.rs",
+        "check_killed_life",
+    ),
     ("crates/faster-kv/tests/fuzz_corpus.rs", "expect"),
     ("crates/faster-log/tests/faults.rs", ".check"),
 ];
