@@ -27,6 +27,18 @@ pub(crate) fn number(bytes: &[u8]) -> Result<u64, String> {
         .map_err(|_| format!("a {}-byte value", bytes.len()))
 }
 
+/// The outcome of an add whose update closure left a value that is not a number as it was
+/// (`wrong`), or stored `new`.
+pub(crate) fn added(wrong: Option<String>, new: Option<&[u8]>) -> Result<u64, String> {
+    if let Some(e) = wrong {
+        return Err(e);
+    }
+    match new {
+        Some(bytes) => number(bytes),
+        None => Err("the value vanished".into()),
+    }
+}
+
 /// A store behind [`Calls`] as a benchmark system.
 pub(crate) struct CallsSystem<S> {
     name: &'static str,

@@ -29,7 +29,7 @@ use std::path::Path;
 use fjall::config::PartitioningPolicy;
 use fjall::{KeyspaceCreateOptions, SingleWriterTxDatabase, SingleWriterTxKeyspace, Slice};
 
-use super::calls::{Calls, number};
+use super::calls::{Calls, added, number};
 
 /// fjall's default memtable size.
 const MEMTABLE_BYTES_MAX: u64 = 64 << 20;
@@ -92,12 +92,6 @@ impl Calls for Fjall {
                 }
             })
             .map_err(|e| e.to_string())?;
-        if let Some(e) = wrong {
-            return Err(e);
-        }
-        match new {
-            Some(bytes) => number(&bytes),
-            None => Err("the value vanished".into()),
-        }
+        added(wrong, new.as_deref())
     }
 }

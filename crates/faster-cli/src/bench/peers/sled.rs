@@ -18,7 +18,7 @@ use std::path::Path;
 
 use ::sled::{Config, Db, IVec};
 
-use super::calls::{Calls, number};
+use super::calls::{Calls, added, number};
 
 /// A sled database.
 pub(crate) struct Sled(Db);
@@ -67,12 +67,6 @@ impl Calls for Sled {
                 }
             })
             .map_err(|e| e.to_string())?;
-        if let Some(e) = wrong {
-            return Err(e);
-        }
-        match new {
-            Some(bytes) => number(&bytes),
-            None => Err("the value vanished".into()),
-        }
+        added(wrong, new.as_deref())
     }
 }
