@@ -374,3 +374,60 @@ fn a_deep_io_queue_larger_than_memory_verifies_and_reports_memory() {
     assert_eq!(memory["log_bytes"], 65536);
     assert!(memory["index_bytes"].as_u64().unwrap() > 0, "{memory:#}");
 }
+
+#[test]
+fn a_deep_io_queue_with_o_direct_larger_than_memory_reads_from_the_device() {
+    // 20,000 keys (480 KB of records) in 64 KiB of log pages, segment files opened with
+    // O_DIRECT: most reads go to the disk, up to 8 at a time.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (output, _) = bench(&[
+        "--keys",
+        "20000",
+        "--duration",
+        "0.3",
+        "--threads",
+        "1",
+        "--workloads",
+        "read",
+        "--distribution",
+        "uniform",
+        "--memory-budget",
+        "65536",
+        "--page-size-bits",
+        "12",
+        "--direct-io",
+        "--io-depth",
+        "8",
+        "--no-peers",
+        "--dir",
+        path,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() && stderr.contains("refuses O_DIRECT") {
+        eprintln!("skipped, nothing measured: {path} refuses O_DIRECT: {stderr}");
+        return;
+    }
+    let report = json(&output);
+    assert_eq!(report["settings"]["storage"], "files, O_DIRECT");
+    let faster = system(&report, "faster-kv");
+    assert_eq!(faster["status"], "ok", "{faster:#}");
+    assert_eq!(faster["after_runs"]["wrong"], 0, "{faster:#}");
+    let read = faster["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "100% read")
+        .unwrap_or_else(|| panic!("no read run in {faster:#}"));
+    let mops = read["mops"].as_f64().unwrap();
+    assert!(mops > 0.0, "{read:#}");
+    eprintln!("O_DIRECT, --io-depth 8, 1 thread: {mops:.4} Mops/s");
+}
+
+#[test]
+fn direct_io_is_refused_with_memory() {
+    let (output, _) = bench(&["--keys", "100", "--direct-io", "--memory", "--no-peers"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--direct-io needs files"), "{stderr}");
+}

@@ -81,6 +81,12 @@ pub(crate) struct BenchArgs {
     /// (oxifaster: its NullDisk instead of its file device).
     #[arg(long)]
     memory: bool,
+    /// Open faster-kv's segment files with `O_DIRECT` (reads and writes bypass the page
+    /// cache), so that reads of keys not in memory go to the disk. Refused with --memory, and
+    /// when the file system of the directory refuses `O_DIRECT` (tmpfs, for one). Peers are
+    /// unaffected.
+    #[arg(long)]
+    direct_io: bool,
     /// faster-kv's load and timed runs hint the CPU to load the index bucket of the operation this many
     /// places ahead, and the record of the one half as far ahead, so that the memory misses of
     /// several operations overlap (`Pinned::prefetch_bucket` / `prefetch_record`). The
@@ -220,6 +226,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
             return Err("--checkpoint-every needs files: drop --memory".into());
         }
     }
+    if args.direct_io && args.memory {
+        return Err("--direct-io needs files: drop --memory".into());
+    }
     if let Some(peer) = &args.child_peer {
         return child::serve(args, &plan, peer);
     }
@@ -267,7 +276,13 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
             threads: args.threads.clone(),
             duration: args.duration,
             seed: args.seed,
-            storage: if args.memory { "memory" } else { "files" },
+            storage: if args.memory {
+                "memory"
+            } else if args.direct_io {
+                "files, O_DIRECT"
+            } else {
+                "files"
+            },
             prefetch_depth: args.prefetch_depth,
             checkpoint_every: args.checkpoint_every,
             peers,
@@ -412,7 +427,21 @@ fn open_faster(
                 path
             }
         };
-        builder = builder.dir(dir);
+        builder = if args.direct_io {
+            // The store's builder has no O_DIRECT setting: open its log's file device here,
+            // as the store would (same file prefix, best engine available), with O_DIRECT.
+            check_direct_io(&dir)?;
+            let (device, _engine) = faster_device::FileDevice::builder(&dir)
+                .prefix("log")
+                .direct_io(true)
+                .open_auto()
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            builder
+                .device(device)
+                .checkpoint_dir(dir.join("checkpoints"))
+        } else {
+            builder.dir(dir)
+        };
     }
     let store = if args.value_size == 8 {
         FasterStore::Word(builder.open().map_err(|e| e.to_string())?)
@@ -427,6 +456,31 @@ fn open_faster(
         checkpoint: None,
     };
     Ok((system, temp))
+}
+
+/// Whether files in `dir` (created if missing) can be opened with `O_DIRECT`: a probe file is
+/// created, opened that way and removed.
+fn check_direct_io(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let probe = dir.join(".direct-io-probe");
+    let flags = rustix::fs::OFlags::DIRECT.bits();
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(i32::try_from(flags).map_err(|e| e.to_string())?)
+        .open(&probe);
+    let _ = std::fs::remove_file(&probe);
+    opened.map(drop).map_err(|e| {
+        format!(
+            "--direct-io: the file system of {} refuses O_DIRECT ({e}); use --dir on one \
+             that accepts it",
+            dir.display()
+        )
+    })
 }
 
 /// `faster bench` options parsed from `list` (tests).
