@@ -55,6 +55,7 @@ pub struct FasterKvBuilder {
     pub(crate) mutable_fraction: Option<f64>,
     pub(crate) index_buckets: Option<u64>,
     pub(crate) huge_pages: bool,
+    pub(crate) direct_io: bool,
     pub(crate) segment_size: Option<u64>,
     pub(crate) max_sessions: usize,
     pub(crate) checkpoint_dir: Option<PathBuf>,
@@ -104,6 +105,7 @@ impl Default for FasterKvBuilder {
             mutable_fraction: None,
             index_buckets: None,
             huge_pages: true,
+            direct_io: false,
             segment_size: None,
             max_sessions: 128,
             checkpoint_dir: None,
@@ -184,6 +186,18 @@ impl FasterKvBuilder {
     /// Default: true.
     pub fn huge_pages(mut self, on: bool) -> Self {
         self.huge_pages = on;
+        self
+    }
+
+    /// Open the log's segment files in the store's directory with `O_DIRECT`: reads and writes
+    /// bypass the operating system's page cache, so records that left the memory budget are
+    /// read from the disk and the budget bounds the memory the store's data really takes (the
+    /// page cache would otherwise keep the files too). Opening fails with
+    /// [`OpenError::Segments`](crate::OpenError::Segments) on a file system that refuses
+    /// `O_DIRECT`. A choice of each open, not of the store: the files are the same either way.
+    /// Ignored for stores in memory or on a device of the caller's. Default: off.
+    pub fn direct_io(mut self, on: bool) -> Self {
+        self.direct_io = on;
         self
     }
 

@@ -76,6 +76,7 @@ impl FasterKvBuilder {
                 )
             }),
             huge_pages: self.huge_pages,
+            direct_io: self.direct_io,
             max_sessions: self.max_sessions,
             snapshot_buffer: self.snapshot_buffer,
             policy: self.policy,
@@ -101,6 +102,8 @@ pub(crate) struct Settings {
     pub(crate) checkpoint_retention: usize,
     pub(crate) checkpoint_dir: Option<PathBuf>,
     pub(crate) huge_pages: bool,
+    /// The log's segment files are opened with `O_DIRECT`.
+    pub(crate) direct_io: bool,
     pub(crate) max_sessions: usize,
     pub(crate) snapshot_buffer: Option<u64>,
     pub(crate) policy: CheckpointPolicy,

@@ -213,7 +213,8 @@ pub(crate) fn open_device(
         Storage::Dir(dir) => {
             let mut builder = FileDevice::builder(dir)
                 .prefix(LOG_PREFIX)
-                .segment_size(settings.segment_size);
+                .segment_size(settings.segment_size)
+                .direct_io(settings.direct_io);
             if let Some(id) = log_id {
                 builder = builder.identity(id);
             }
