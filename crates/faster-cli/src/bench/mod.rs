@@ -427,21 +427,10 @@ fn open_faster(
                 path
             }
         };
-        builder = if args.direct_io {
-            // The store's builder has no O_DIRECT setting: open its log's file device here,
-            // as the store would (same file prefix, best engine available), with O_DIRECT.
+        if args.direct_io {
             check_direct_io(&dir)?;
-            let (device, _engine) = faster_device::FileDevice::builder(&dir)
-                .prefix("log")
-                .direct_io(true)
-                .open_auto()
-                .map_err(|e| format!("{}: {e}", dir.display()))?;
-            builder
-                .device(device)
-                .checkpoint_dir(dir.join("checkpoints"))
-        } else {
-            builder.dir(dir)
-        };
+        }
+        builder = builder.dir(dir).direct_io(args.direct_io);
     }
     let store = if args.value_size == 8 {
         FasterStore::Word(builder.open().map_err(|e| e.to_string())?)
