@@ -37,8 +37,8 @@ fn main() {
         load.upsert(&k, &k).expect("upsert");
     }
     drop(load);
-    let mut blocking = Some(store.session().expect("session"));
-    let mut asynchronous = Some(store.session().expect("session").into_async());
+    let mut blocking = store.session().expect("session");
+    let asynchronous = store.session().expect("session").into_async();
     println!("{keys} keys in memory, {OPS} operations per round and kind, {rounds} rounds");
     println!("| operation | blocking Mops/s | async Mops/s | async ÷ blocking |");
     println!("|---|---|---|---|");
@@ -49,25 +49,17 @@ fn main() {
             let seed = round as u64;
             // Which goes first alternates, so that neither always meets the caches the other
             // left.
-            for first in [round % 2 == 0, round % 2 != 0] {
-                let only = std::env::var("ONLY").unwrap_or_default();
-                if (first && only == "async") || (!first && only == "blocking") {
-                    continue;
-                }
-                if first {
-                    if let Some(s) = blocking.as_mut() {
-                        b.push(run_blocking(s, kind, keys, seed));
-                    }
-                } else if let Some(s) = asynchronous.as_ref() {
-                    a.push(run_async(s, kind, keys, seed));
+            for blocking_turn in [round % 2 == 0, round % 2 != 0] {
+                if blocking_turn {
+                    b.push(run_blocking(&mut blocking, kind, keys, seed));
+                } else {
+                    a.push(run_async(&asynchronous, kind, keys, seed));
                 }
             }
         }
         let (b, a) = (median(&mut b), median(&mut a));
         println!("| {kind} | {b:.2} | {a:.2} | {:.2} |", a / b);
     }
-    blocking.take();
-    asynchronous.take();
 }
 
 /// The keys of a round: a fixed pseudo-random walk over `0..keys`.
