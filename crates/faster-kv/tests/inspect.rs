@@ -366,3 +366,76 @@ fn a_checkpoint_of_another_store_is_reported_and_stops_recovery() {
     assert!(matches!(open, OpenError::Foreign { .. }), "{open}");
     assert_eq!(open.to_string(), recovery);
 }
+
+#[test]
+fn a_checkpoint_kept_only_for_its_index_snapshot_is_retired_and_still_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        FasterKv::builder()
+            .dir(dir.path())
+            .page_size_bits(12)
+            .memory_budget(8 << 12)
+            .segment_size(1 << 16)
+            .index_buckets(64)
+            .checkpoint_retention(2)
+            .open::<u64, u64>()
+            .unwrap()
+    };
+    let store = open();
+    let mut s = store.session().unwrap();
+    let log_only = CheckpointOptions {
+        log: LogCheckpointKind::FoldOver,
+        index: false,
+    };
+    let mut tokens = Vec::new();
+    for round in 0..3u64 {
+        for k in 0..1_000u64 {
+            s.upsert(&k, &(k + round)).unwrap();
+        }
+        let options = if round == 0 {
+            CheckpointOptions::default()
+        } else {
+            log_only
+        };
+        tokens.push(
+            store
+                .checkpoint_with(options)
+                .unwrap()
+                .wait()
+                .unwrap()
+                .token,
+        );
+    }
+    drop(s);
+    drop(store);
+
+    // The first is beyond the retention of 2, but holds the index snapshot the others use:
+    // kept, and retired so that recovery never chooses it (and its log can go).
+    let inventory = inspect(dir.path()).unwrap();
+    let listed: Vec<CheckpointToken> = inventory.checkpoints.iter().map(|c| c.token).collect();
+    assert_eq!(listed, tokens);
+    let first = &inventory.checkpoints[0];
+    assert!(first.meta.is_none(), "{first:?}");
+    let problem = first.problem.as_deref().unwrap_or_default();
+    assert!(problem.starts_with("retired"), "{problem}");
+    assert!(problem.contains(&tokens[2].to_string()), "{problem}");
+    assert_eq!(verify(dir.path()).unwrap(), vec![]);
+
+    // Its index snapshot is still checked: the newest checkpoint recovers through it.
+    let index_file = checkpoint_dir(dir.path(), tokens[0]).join("index.00000000");
+    let mut bytes = std::fs::read(&index_file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xFF;
+    std::fs::write(&index_file, &bytes).unwrap();
+    let findings = verify(dir.path()).unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].file, index_file);
+    bytes[last] ^= 0xFF;
+    std::fs::write(&index_file, &bytes).unwrap();
+
+    let store = open();
+    let mut s = store.session().unwrap();
+    for k in 0..1_000u64 {
+        assert_eq!(s.read(&k).unwrap(), Some(k + 2));
+    }
+}

@@ -328,13 +328,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
 
     /// Removes checkpoints beyond the newest `retention` log checkpoints, keeping those the
     /// kept ones need (their index snapshots and snapshot chains), and incomplete leftovers.
+    /// A log checkpoint kept only for what a newer one needs is retired (its completion
+    /// marker removed, durably): recovery never chooses it, so the device need not keep its
+    /// log (rule R14) — otherwise the checkpoint holding the index snapshot that log-only
+    /// checkpoints reuse would keep every byte of log written since it.
     fn apply_retention(
         &self,
         dir: &CheckpointDir,
         newest: &CheckpointMeta,
     ) -> Result<(), CheckpointError> {
         let tokens = dir.tokens()?;
-        let mut kept_logs = 0;
+        let mut kept_logs = std::collections::BTreeSet::new();
+        let mut other_logs = Vec::new();
         let mut needed = std::collections::BTreeSet::new();
         needed.insert(newest.token);
         needed.insert(newest.index_token);
@@ -343,13 +348,19 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 continue; // a newer run in progress (not possible today, but never remove it)
             }
             let Ok(meta) = dir.read(token) else { continue };
-            if meta.log.is_some() && kept_logs < self.cpr.retention {
-                kept_logs += 1;
+            let Some(log) = &meta.log else { continue };
+            if kept_logs.len() < self.cpr.retention {
+                kept_logs.insert(meta.token);
                 needed.insert(meta.token);
                 needed.insert(meta.index_token);
-                if let Some(log) = &meta.log {
-                    needed.extend(log.base_chain.iter().copied());
-                }
+                needed.extend(log.base_chain.iter().copied());
+            } else {
+                other_logs.push(token);
+            }
+        }
+        for token in other_logs {
+            if needed.contains(&token) {
+                dir.retire(token)?;
             }
         }
         for token in tokens {

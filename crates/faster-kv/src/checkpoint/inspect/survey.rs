@@ -140,7 +140,7 @@ impl Survey {
         };
         let tokens = cdir.tokens().map_err(|e| io_error(e.into(), &self.root))?;
         let manifest = self.manifest.as_ref().ok().and_then(Option::as_ref);
-        Ok(tokens
+        let entries: Vec<CheckpointEntry> = tokens
             .into_iter()
             .map(|token| {
                 let bytes = std::fs::read_dir(cdir.token_dir(token))
@@ -165,7 +165,8 @@ impl Survey {
                     bytes,
                 }
             })
-            .collect())
+            .collect();
+        Ok(name_retired(&cdir, entries))
     }
 
     /// Why checkpoint `meta` is not this store's, when it is not: another store's, or (in a
@@ -185,6 +186,34 @@ impl Survey {
             _ => None,
         }
     }
+}
+
+/// Says of each checkpoint without a completion marker whose files a complete checkpoint
+/// uses (its index snapshot, or a snapshot of its incremental chain) that retention retired
+/// it and keeps it for that checkpoint.
+fn name_retired(cdir: &CheckpointDir, mut entries: Vec<CheckpointEntry>) -> Vec<CheckpointEntry> {
+    let mut users = std::collections::BTreeMap::new();
+    for entry in &entries {
+        let Some(meta) = &entry.meta else { continue };
+        // Entries come oldest first: each user named is the newest one.
+        if meta.index_token != meta.token {
+            users.insert(meta.index_token, meta.token);
+        }
+        for &base in meta.log.iter().flat_map(|l| l.base_chain.iter()) {
+            users.insert(base, meta.token);
+        }
+    }
+    for entry in &mut entries {
+        let marker = cdir.token_dir(entry.token).join(faster_cpr::COMPLETE_FILE);
+        if let (None, Some(user)) = (&entry.meta, users.get(&entry.token))
+            && !marker.exists()
+        {
+            entry.problem = Some(format!(
+                "retired (no completion marker): kept for checkpoint {user}, which uses its files"
+            ));
+        }
+    }
+    entries
 }
 
 /// Where the checkpoints of the store in `home` are, and whether its log is in `home`: the

@@ -73,10 +73,54 @@ pub fn verify(dir: &Path) -> Result<Vec<Finding>, InspectError> {
         path: survey.root.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;
+    let kept = kept_for_others(&cdir, &tokens);
     for token in tokens {
-        verify_checkpoint(&survey, manifest, &cdir, token, &mut findings);
+        match kept.get(&token) {
+            // Retired, kept for a newer checkpoint: only the files that one uses count.
+            Some(uses)
+                if matches!(
+                    cdir.read(token),
+                    Err(faster_cpr::CheckpointFileError::NotFound { .. })
+                ) =>
+            {
+                if uses.index {
+                    findings.extend(verify_index_file(&cdir.token_dir(token)));
+                }
+                if uses.snapshot {
+                    findings.extend(verify_snapshot(&cdir, token));
+                }
+            }
+            _ => verify_checkpoint(&survey, manifest, &cdir, token, &mut findings),
+        }
     }
     Ok(findings)
+}
+
+/// What of a checkpoint newer complete checkpoints use.
+#[derive(Debug, Default, Clone, Copy)]
+struct Uses {
+    index: bool,
+    snapshot: bool,
+}
+
+/// The checkpoints whose index snapshot or snapshot file a complete checkpoint uses (retention
+/// keeps them, and retires the log checkpoints among them: `docs/durability.md`, "Retention
+/// and reclamation").
+fn kept_for_others(
+    cdir: &CheckpointDir,
+    tokens: &[CheckpointToken],
+) -> std::collections::BTreeMap<CheckpointToken, Uses> {
+    let mut kept = std::collections::BTreeMap::<CheckpointToken, Uses>::new();
+    for &token in tokens {
+        let Ok(meta) = cdir.read(token) else { continue };
+        if meta.index_token != token {
+            kept.entry(meta.index_token).or_default().index = true;
+        }
+        for &base in meta.log.iter().flat_map(|l| l.base_chain.iter()) {
+            kept.entry(base).or_default().snapshot = true;
+        }
+    }
+    kept
 }
 
 /// Checks checkpoint `token`: its metadata, that it belongs to this store and log (and the
