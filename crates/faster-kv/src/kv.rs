@@ -150,6 +150,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
         let mut stats = self.store.stats.total();
         stats.regions = Some(self.store.log.regions());
         stats.compaction = self.store.gate.stats();
+        stats.checkpoints = crate::stats::CheckpointStats {
+            completed: self
+                .store
+                .cpr
+                .completed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            failed: self
+                .store
+                .cpr
+                .failed
+                .load(std::sync::atomic::Ordering::Relaxed),
+        };
         if let Ok(handle) = self.store.epoch.register() {
             let guard = handle.protect();
             stats.index = Some(self.store.index.stats(&guard));

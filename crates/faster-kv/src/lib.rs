@@ -140,7 +140,7 @@ pub use pending::future::{AsyncSession, DIGEST_PER_POLL, OpFuture};
 pub use scan::LiveScan;
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};
-pub use stats::{CompactionStats, MemoryUse, Stats};
+pub use stats::{CheckpointStats, CompactionStats, MemoryUse, Stats};
 
 /// The durability contract of faster-kv (and of the crates below it), as `docs/durability.md`
 /// states it.

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::checkpoint::error::CheckpointError;
+use crate::checkpoint::options::CheckpointOptions;
 use crate::checkpoint::run::{CheckpointHandle, CheckpointInfo};
 use crate::codec::Codec;
 use crate::config::CheckpointPolicy;
@@ -146,7 +147,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for Owner<K, V> {
 }
 
 /// The background checkpoints: one every `policy.every` (from the end of the previous one),
-/// or once `policy.after_bytes` of log were written since the last, whichever comes first.
+/// or once `policy.after_bytes` of log were written since the last, or once compaction moved
+/// the begin address more than its policy's `checkpoint_after` past the newest checkpoint's,
+/// whichever comes first.
 fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
     store: &Weak<Store<K, V>>,
     stop: &Stop,
@@ -154,15 +157,19 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
 ) {
     const BYTES_POLL: Duration = Duration::from_millis(10);
     let mut since = Instant::now();
-    let mut tail_then = match store.upgrade() {
-        Some(s) => s.log.tail_address().raw(),
+    let (mut tail_then, after_compaction) = match store.upgrade() {
+        Some(s) => (
+            s.log.tail_address().raw(),
+            s.settings.compaction.and_then(|c| c.checkpoint_after),
+        ),
         None => return,
     };
+    let mut failed: Option<Instant> = None;
     loop {
         let mut nap = policy
             .every
             .map_or(Duration::MAX, |every| every.saturating_sub(since.elapsed()));
-        if policy.after_bytes.is_some() {
+        if policy.after_bytes.is_some() || after_compaction.is_some() {
             nap = nap.min(BYTES_POLL);
         }
         // At least a millisecond: a checkpoint that is due but cannot start yet (the caller's
@@ -177,16 +184,36 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
             || policy
                 .after_bytes
                 .is_some_and(|bytes| tail.saturating_sub(tail_then) >= bytes);
-        if !due {
+        // After a failure, compaction's checkpoints wait for the interval's next one, or a
+        // second, rather than fail again every poll.
+        let for_compaction = !due
+            && failed.is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+            && after_compaction.is_some_and(|bytes| store.begin_moved_since_checkpoint() > bytes);
+        if !due && !for_compaction {
             continue;
         }
-        match store.start_checkpoint(policy.options) {
+        let options = if for_compaction {
+            // Only the log is needed to free the space; the index snapshot is reused.
+            CheckpointOptions {
+                index: false,
+                ..policy.options
+            }
+        } else {
+            policy.options
+        };
+        match store.start_checkpoint(options) {
             Ok(run) => {
-                if let Err(e) = (CheckpointHandle { run }).wait() {
-                    log::warn!("faster-kv: a background checkpoint failed: {e}");
+                match (CheckpointHandle { run }).wait() {
+                    Ok(_) => failed = None,
+                    Err(e) => {
+                        log::warn!("faster-kv: a background checkpoint failed: {e}");
+                        failed = Some(Instant::now());
+                    }
                 }
                 tail_then = tail;
-                since = Instant::now();
+                if !for_compaction {
+                    since = Instant::now();
+                }
             }
             // Another checkpoint (the caller's) is running: try again shortly.
             Err(CheckpointError::Busy) => {
@@ -197,6 +224,7 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
             Err(e) => {
                 log::warn!("faster-kv: a background checkpoint could not start: {e}");
                 since = Instant::now();
+                failed = Some(Instant::now());
             }
         }
     }

@@ -93,6 +93,7 @@ impl StatsRegistry {
             retries: totals[Counter::Retries as usize],
             throttled: totals[Counter::Throttled as usize],
             compaction: CompactionStats::default(),
+            checkpoints: CheckpointStats::default(),
             live_sessions: sessions,
             regions: None,
             index: None,
@@ -128,6 +129,8 @@ pub struct Stats {
     pub throttled: u64,
     /// What compactions did.
     pub compaction: CompactionStats,
+    /// What the store's checkpoints did.
+    pub checkpoints: CheckpointStats,
     /// Sessions alive now.
     pub live_sessions: u64,
     /// The log's regions at the time of the snapshot.
@@ -153,6 +156,17 @@ pub struct MemoryUse {
     /// budget, sized by [`FasterKvBuilder::index_buckets`](crate::FasterKvBuilder::index_buckets)
     /// and grown with the keys (64 bytes per bucket of up to seven keys).
     pub index_bytes: u64,
+}
+
+/// The store's checkpoints since it was opened: those you started and those it took by
+/// itself alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckpointStats {
+    /// Checkpoints that completed (durable).
+    pub completed: u64,
+    /// Checkpoints that failed or could not start their first phase.
+    pub failed: u64,
 }
 
 /// What the store's compactions did since it was opened.

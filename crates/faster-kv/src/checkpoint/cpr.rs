@@ -63,6 +63,9 @@ pub(crate) struct Cpr {
     pub(crate) snapshot_buffer: u64,
     /// The identities every checkpoint records.
     pub(crate) identity: Identity,
+    /// Log and index checkpoints that completed / failed since the store opened.
+    pub(crate) completed: AtomicU64,
+    pub(crate) failed: AtomicU64,
 }
 
 impl Cpr {
@@ -95,6 +98,8 @@ impl Cpr {
             captured: AtomicU64::new(0),
             snapshot_buffer: parts.snapshot_buffer,
             identity: parts.identity,
+            completed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         }
     }
 }

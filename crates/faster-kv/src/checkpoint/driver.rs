@@ -148,6 +148,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 if let Some(dir) = &self.cpr.dir {
                     let _ = dir.remove(run.token);
                 }
+                self.cpr.failed.fetch_add(1, Ordering::Relaxed);
                 run.finish(Err(error));
             }
             None => {
@@ -162,6 +163,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     sessions: meta.map(|m| m.sessions).unwrap_or_default(),
                     duration: run.started.elapsed(),
                 };
+                self.cpr.completed.fetch_add(1, Ordering::Relaxed);
                 run.finish(Ok(info));
             }
         }
@@ -272,6 +274,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         if let Some(dir) = &self.cpr.dir {
             let _ = dir.remove(run.token);
         }
+        self.cpr.failed.fetch_add(1, Ordering::Relaxed);
         run.finish(Err(Arc::new(CheckpointError::Busy)));
         false
     }

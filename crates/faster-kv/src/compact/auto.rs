@@ -43,6 +43,19 @@ pub struct CompactionPolicy {
     pub threads: usize,
     /// How often the log's size is looked at. Default: 250 ms.
     pub check_every: Duration,
+    /// With background checkpoints ([`FasterKvBuilder::checkpoint_every`] or
+    /// [`FasterKvBuilder::checkpoint_every_bytes`]), one is also due as soon as compaction
+    /// has moved the begin address more than this many bytes past the newest checkpoint's.
+    /// The device keeps the log a retained checkpoint needs until a newer checkpoint
+    /// replaces it (`docs/durability.md`, "Compaction and deletion"), so without this the
+    /// space compaction frees follows the checkpoint interval. `None`: only the interval
+    /// counts. Default: `Some(0)`, a checkpoint after every compaction that moved the begin
+    /// address (without an index snapshot, unless the index grew). Without background
+    /// checkpoints it does nothing: space then follows the checkpoints you take.
+    ///
+    /// [`FasterKvBuilder::checkpoint_every`]: crate::FasterKvBuilder::checkpoint_every
+    /// [`FasterKvBuilder::checkpoint_every_bytes`]: crate::FasterKvBuilder::checkpoint_every_bytes
+    pub checkpoint_after: Option<u64>,
 }
 
 impl CompactionPolicy {
@@ -56,6 +69,7 @@ impl CompactionPolicy {
             kind: CompactionKind::Scan,
             threads: 1,
             check_every: Duration::from_millis(250),
+            checkpoint_after: Some(0),
         }
     }
 
@@ -110,6 +124,17 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             self.gate.not_freeing();
             self.check_budget();
         }
+    }
+
+    /// Bytes the begin address moved past the newest checkpoint's (0 without a checkpoint):
+    /// the log that checkpoint, and the older ones retained with it, keep on the device.
+    pub(crate) fn begin_moved_since_checkpoint(&self) -> u64 {
+        let newest = crate::sync::lock(&self.cpr.last)
+            .as_ref()
+            .and_then(|meta| meta.log.as_ref().map(|log| log.begin));
+        newest.map_or(0, |begin| {
+            self.log.begin_address().raw().saturating_sub(begin)
+        })
     }
 
     /// Where an automatic compaction of the log as it is now would end, if one is due.

@@ -55,12 +55,24 @@ pub(crate) fn all_files(dir: &Path, with_lock: bool) -> Vec<(PathBuf, Vec<u8>)> 
 }
 
 /// Bytes the files under `dir` occupy on disk (allocated blocks, so holes do not count).
+/// A file or directory removed while it is being counted (the store deletes segments and
+/// old checkpoints as it runs) counts as nothing.
 pub(crate) fn disk_bytes(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if gone(&e) => return 0,
+        Err(e) => panic!("{}: {e}", dir.display()),
+    };
+    for entry in entries {
         let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if gone(&e) => continue,
+            Err(e) => panic!("{}: {e}", entry.path().display()),
+        };
         total += if meta.is_dir() {
             disk_bytes(&entry.path())
         } else {

@@ -1,6 +1,8 @@
 //! One variant: open a store in a fresh directory, load every key, then upsert random keys
-//! from every thread for the run's duration while this thread samples disk usage (and, in
-//! the checkpointing variants, a timer thread takes fold-over checkpoints).
+//! from every thread for the run's duration while this thread samples disk usage (in the
+//! checkpointing variants, the store takes fold-over checkpoints in the background: one every
+//! `checkpoint_every`, and with compaction a log-only one after each compaction, which lets
+//! the space the compaction freed go).
 
 use std::path::Path;
 use std::sync::Barrier;
@@ -27,7 +29,8 @@ pub(super) struct Variant {
     pub(super) id: &'static str,
     /// Automatic compaction with the log budget.
     pub(super) compaction: bool,
-    /// A fold-over checkpoint (with an index snapshot) every `checkpoint_every`.
+    /// Background fold-over checkpoints: one (with an index snapshot) every
+    /// `checkpoint_every`, and, with compaction, the log-only ones its policy makes due.
     pub(super) checkpoints: bool,
 }
 
@@ -92,6 +95,14 @@ pub(super) fn run_variant(
     if variant.compaction {
         builder = builder.compaction(CompactionPolicy::with_budget(s.log_budget));
     }
+    if variant.checkpoints {
+        builder = builder
+            .checkpoint_every(Duration::from_secs_f64(s.checkpoint_every))
+            .checkpoint_options(CheckpointOptions {
+                log: LogCheckpointKind::FoldOver,
+                index: true,
+            });
+    }
     let store: Store = builder
         .open()
         .map_err(|e| format!("opening the store: {e}"))?;
@@ -128,11 +139,7 @@ pub(super) fn run_variant(
             .collect();
         barrier.wait();
         let start = Instant::now();
-        let checkpointer = variant.checkpoints.then(|| {
-            let (store, stop) = (&store, &stop);
-            let period = Duration::from_secs_f64(s.checkpoint_every);
-            scope.spawn(move || checkpoints(store, period, stop))
-        });
+        let checkpoints_before = store.stats().checkpoints.completed;
         let monitored = monitor(&store, s, dir, &tag, start, &ops, &stop, &mut run);
         stop.store(true, Ordering::Relaxed);
         let mut first_error = monitored.err();
@@ -146,16 +153,10 @@ pub(super) fn run_variant(
         }
         // The end of the run: every upsert has returned.
         run.samples.push(sample(&store, dir, start.elapsed(), &ops));
-        if let Some(h) = checkpointer {
-            match h.join() {
-                Ok(Ok(taken)) => run.checkpoint_seconds = taken,
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_error.get_or_insert("the checkpoint thread panicked".into());
-                }
-            }
+        let checkpoints = store.stats().checkpoints;
+        run.checkpoints_taken = checkpoints.completed - checkpoints_before;
+        if checkpoints.failed > 0 {
+            first_error.get_or_insert(format!("{} checkpoints failed", checkpoints.failed));
         }
         first_error.map_or(Ok(()), Err)
     });
@@ -320,38 +321,6 @@ fn sample(store: &Store, dir: &Path, at: Duration, ops: &AtomicU64) -> Sample {
 fn log_bytes(store: &Store) -> u64 {
     let r = store.regions();
     r.tail.raw().saturating_sub(r.begin.raw())
-}
-
-/// Takes a fold-over checkpoint with an index snapshot every `period` (waiting for each to
-/// be durable) until `stop`; the seconds each took. One that outlasts the period is followed
-/// by the next at once.
-fn checkpoints(store: &Store, period: Duration, stop: &AtomicBool) -> Result<Vec<f64>, String> {
-    let options = CheckpointOptions {
-        log: LogCheckpointKind::FoldOver,
-        index: true,
-    };
-    let mut taken = Vec::new();
-    let mut next = Instant::now() + period;
-    loop {
-        while Instant::now() < next {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(taken);
-            }
-            let left = next.saturating_duration_since(Instant::now());
-            std::thread::sleep(left.min(Duration::from_millis(10)));
-        }
-        if stop.load(Ordering::Relaxed) {
-            return Ok(taken);
-        }
-        let began = Instant::now();
-        store
-            .checkpoint_with(options)
-            .map_err(|e| format!("checkpoint: {e}"))?
-            .wait()
-            .map_err(|e| format!("checkpoint: {e}"))?;
-        taken.push(began.elapsed().as_secs_f64());
-        next = (next + period).max(Instant::now());
-    }
 }
 
 /// `/proc/loadavg`'s first three fields, when readable.
