@@ -80,6 +80,8 @@ fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
 ) -> bool {
     let Some(until) = store.auto_until(policy) else {
         store.nothing_to_compact();
+        // Compactions no longer follow one another: give their buffers back.
+        *crate::sync::lock(&store.chunk) = crate::compact::records::Batch::default();
         return false;
     };
     let options = CompactOptions {

@@ -148,21 +148,22 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> LiveScan<K, V> {
 
     /// Reads the next batch and keeps its live records.
     fn refill(&mut self) -> Result<(), OpError> {
-        self.more =
-            self.reader
-                .fill_up_to::<K>(&mut self.batch, BATCH, BATCH_BYTES, &mut self.looked)?;
-        let candidates: Vec<_> = self.batch.candidates().cloned().collect();
-        // Records a newer one follows (in memory, or on the device up to the scan's end, read
-        // sequentially) need no lookup of their own: a random device read for most of them.
-        let dead = self.store.superseded(
-            &self.batch,
-            &candidates,
-            self.reader.next_address(),
-            self.end,
+        self.more = self.reader.fill_up_to::<K>(
+            &mut self.batch,
+            (BATCH, BATCH_BYTES),
             false,
+            &mut self.looked,
         )?;
+        // Records a newer one follows (in the batch, in memory, or on the device up to the
+        // scan's end, read sequentially) need no lookup of their own: a random device read
+        // for most of them.
+        let dead =
+            self.store
+                .superseded(&self.batch, self.reader.next_address(), self.end, false)?;
         let mut pinned = self.worker.pin();
-        for (record, _) in candidates.iter().zip(&dead).filter(|(_, dead)| !**dead) {
+        let candidates = self.batch.candidate_indices();
+        for (&r, _) in candidates.iter().zip(&dead).filter(|(_, dead)| !**dead) {
+            let record = self.batch.record(r);
             let key = KeyRef {
                 bytes: self.batch.key(record),
                 hash: record.hash,

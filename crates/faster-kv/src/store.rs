@@ -28,6 +28,11 @@ pub(crate) struct Store<K: ?Sized, V: ?Sized> {
     pub(crate) settings: Settings,
     /// Compaction, scans and the log-size throttle.
     pub(crate) gate: Gate,
+    /// The buffers of the last scanning compaction's chunk, kept for the next while
+    /// compactions follow one another (tens of MiB that would otherwise be mapped, faulted in
+    /// and unmapped again each time); the maintenance thread drops them once no compaction
+    /// is due.
+    pub(crate) chunk: std::sync::Mutex<crate::compact::records::Batch>,
     /// Whether the store opened its device itself (and closes it when dropped).
     owns_device: bool,
     /// The directory locks, held until the store is dropped.
@@ -88,6 +93,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             stats: StatsRegistry::default(),
             settings,
             gate: Gate::default(),
+            chunk: std::sync::Mutex::default(),
             owns_device: parts.owns_device,
             _locks: locks,
             _types: PhantomData,

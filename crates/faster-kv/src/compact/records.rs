@@ -55,6 +55,58 @@ impl Batch {
         self.candidates.iter().map(|&i| &self.records[i])
     }
 
+    /// The indices of [`Batch::candidates`] in [`Batch::record`]'s numbering.
+    pub(crate) fn candidate_indices(&self) -> &[usize] {
+        &self.candidates
+    }
+
+    pub(crate) fn record(&self, i: usize) -> &Copied {
+        &self.records[i]
+    }
+
+    /// The record of the batch at `address`, if one was read there. Records are in address
+    /// order and, in most logs, of similar sizes: the search starts where `address` would be
+    /// if they were all alike and widens from there, so it touches a few cache lines where a
+    /// binary search over the whole batch would miss the cache at every step.
+    pub(crate) fn at(&self, address: Address) -> Option<&Copied> {
+        let (first, last) = (self.records.first()?, self.records.last()?);
+        if address < first.address || address > last.address {
+            return None;
+        }
+        let n = self.records.len();
+        let span = u128::from(last.address.raw() - first.address.raw()).max(1);
+        let offset = u128::from(address.raw() - first.address.raw());
+        let guess = ((offset * (n as u128 - 1)) / span) as usize;
+        let at = |i: usize| self.records[i].address;
+        // Bracket `address` in `[lo, hi)`: `at(lo) <= address` (or `lo == 0`) and
+        // `at(hi) > address` (or `hi == n`), doubling the step away from the guess.
+        let mut lo = guess;
+        let mut step = 1;
+        while lo > 0 && at(lo) > address {
+            lo = lo.saturating_sub(step);
+            step *= 2;
+        }
+        let mut hi = guess + 1;
+        step = 1;
+        while hi < n && at(hi) <= address {
+            hi = (hi + step).min(n);
+            step *= 2;
+        }
+        let i = lo
+            + self.records[lo..hi]
+                .binary_search_by_key(&address, |r| r.address)
+                .ok()?;
+        Some(&self.records[i])
+    }
+
+    /// Whether `address` lies between the batch's first and last records.
+    pub(crate) fn spans(&self, address: Address) -> bool {
+        match (self.records.first(), self.records.last()) {
+            (Some(first), Some(last)) => first.address <= address && address <= last.address,
+            _ => false,
+        }
+    }
+
     fn clear(&mut self) {
         self.records.clear();
         self.tombstones.clear();
@@ -62,8 +114,16 @@ impl Batch {
         self.bytes.clear();
     }
 
-    /// Finds the candidates: the last record of each key, unless it is a tombstone.
-    fn select(&mut self) {
+    /// Finds the candidates: with `dedupe`, the last record of each key, unless it is a
+    /// tombstone; without, every record that is not a tombstone (the caller finds the older
+    /// records of a key rewritten within the batch through the index: [`Batch::at`]).
+    fn select(&mut self, dedupe: bool) {
+        if !dedupe {
+            self.candidates.clear();
+            self.candidates
+                .extend((0..self.records.len()).filter(|&i| !self.tombstones[i]));
+            return;
+        }
         let newest = self
             .newest_by_hash()
             .unwrap_or_else(|| self.newest_by_key());
@@ -161,15 +221,16 @@ impl Reader {
         max: usize,
         looked: &mut u64,
     ) -> Result<bool, OpError> {
-        self.fill_up_to::<K>(batch, max, usize::MAX, looked)
+        self.fill_up_to::<K>(batch, (max, usize::MAX), true, looked)
     }
 
-    /// [`Reader::fill`], stopping also once the batch holds `max_bytes` of keys and values.
+    /// [`Reader::fill`], stopping also once the batch holds `max_bytes` of keys and values;
+    /// `dedupe` as for [`Batch::select`].
     pub(crate) fn fill_up_to<K: Codec + ?Sized>(
         &mut self,
         batch: &mut Batch,
-        max: usize,
-        max_bytes: usize,
+        (max, max_bytes): (usize, usize),
+        dedupe: bool,
         looked: &mut u64,
     ) -> Result<bool, OpError> {
         batch.clear();
@@ -209,11 +270,57 @@ impl Reader {
             });
         }
         self.scan.pause();
-        batch.select();
+        batch.select(dedupe);
         Ok(more)
     }
 }
 
 fn corrupt(address: Address, reason: &'static str) -> OpError {
     OpErrorKind::CorruptRecord { address, reason }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Batch, Copied};
+    use faster_hlog::Address;
+    use faster_index::KeyHash;
+
+    fn batch_at(addresses: &[u64]) -> Batch {
+        let mut batch = Batch::default();
+        for &a in addresses {
+            batch.records.push(Copied {
+                address: Address::from_masked(a),
+                hash: KeyHash(a),
+                key: 0..0,
+                value: 0..0,
+            });
+        }
+        batch
+    }
+
+    #[test]
+    fn at_finds_every_record_and_nothing_between_them() {
+        // Records of very uneven sizes, so that the first guess is far off.
+        let mut addresses = vec![64];
+        for i in 0..500u64 {
+            let size = if i % 50 == 0 {
+                8 << 10
+            } else {
+                8 * (1 + i % 7)
+            };
+            addresses.push(addresses.last().copied().unwrap_or(0) + size);
+        }
+        for n in [1, 2, 3, 17, addresses.len()] {
+            let batch = batch_at(&addresses[..n]);
+            for &a in &addresses[..n] {
+                let found = batch.at(Address::from_masked(a)).map(|r| r.address.raw());
+                assert_eq!(found, Some(a), "n {n}");
+                assert!(batch.at(Address::from_masked(a + 1)).is_none(), "n {n}");
+            }
+            assert!(batch.at(Address::from_masked(63)).is_none());
+            let past = addresses[n - 1] + 8;
+            assert!(batch.at(Address::from_masked(past)).is_none());
+        }
+        assert!(Batch::default().at(Address::from_masked(64)).is_none());
+    }
 }

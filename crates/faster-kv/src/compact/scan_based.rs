@@ -2,13 +2,15 @@
 //! key's chain goes below the head), read the log sequentially.
 //!
 //! 1. Read a chunk of `[from, until)` (bounded by [`CHUNK_BYTES`] of keys and values): each
-//!    key's newest record in the chunk is a candidate, unless it is a tombstone.
-//! 2. Walk each candidate's chain in memory from its index entry: a newer record of the key
-//!    there makes the candidate dead. Otherwise note the chain's first record on the device,
-//!    if it is above the candidate: sorted by address, these records are read in one forward
-//!    pass over the rest of the log that skips everything else, and each one holding its
-//!    candidate's key makes that candidate dead (keys are compared as bytes: nothing is
-//!    decoded or hashed).
+//!    record that is not a tombstone is a candidate.
+//! 2. Walk each candidate's chain in memory from its index entry (the buckets prefetched a
+//!    few candidates ahead): a newer record of the key there makes the candidate dead. So
+//!    does the chain's first record on the device when it lies in the chunk, above the
+//!    candidate, and holds its key (a key written again or deleted later in the range: found
+//!    in the chunk itself, [`Batch::at`]). Otherwise note that record, if it is above the
+//!    chunk: sorted by address, these records are read in one forward pass over the rest of
+//!    the log that skips everything else, and each one holding its candidate's key makes
+//!    that candidate dead (keys are compared as bytes: nothing is decoded or hashed).
 //! 3. Copy each remaining candidate with the conditional insert (`LiveOp`): for most of them
 //!    the index entry points at the candidate itself, so the lookup needs no device read, and
 //!    it still catches a write that came after step 2. The few that step 2 could not decide (a
@@ -21,7 +23,7 @@ use std::sync::Arc;
 
 use faster_hlog::Address;
 
-use super::records::{Batch, Copied, Reader};
+use super::records::{Batch, Reader};
 use super::run::{CompactError, Counts};
 use super::worker::Worker;
 use crate::chain::Lookup;
@@ -30,6 +32,7 @@ use crate::codec::Codec;
 use crate::error::OpError;
 use crate::record::{self, Parse};
 use crate::store::Store;
+use crate::sync::lock;
 
 /// Bytes of keys and values a chunk of candidates holds at most.
 pub(crate) const CHUNK_BYTES: usize = 64 << 20;
@@ -40,30 +43,36 @@ const CHUNK_RECORDS: usize = 1 << 20;
 /// Records the second pass reads between two checks of the log's budget.
 const SCAN_BATCH: u32 = 16_384;
 
+/// How many candidates ahead the index bucket is prefetched: the lookups are random in a
+/// table far larger than the caches, so each would otherwise wait for memory.
+const PREFETCH_AHEAD: usize = 16;
+
 /// Index lookups under one epoch guard: the guard is dropped between groups so that the
 /// log's flushes and evictions are not held back.
 const HEADS_PER_GUARD: usize = 1024;
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
-    /// Which of `candidates` (records of `chunk`) have a newer record of their key in
-    /// `[from, to)`; `throttle` checks the log's budget between batches.
+    /// Which of the candidates of `chunk` ([`Batch::candidate_indices`]; the result is in
+    /// their order) have a newer record of their key in the chunk or in `[from, to)`;
+    /// `throttle` checks the log's budget between batches.
     ///
     /// A candidate's key chain starts at its index entry, whose address is the newest record
-    /// with the key's bucket and tag. When that record lies in `[from, to)` and holds the
-    /// candidate's key, the candidate is superseded: a proof that needs no decoding and no
-    /// hashing, only the chain heads' records, read in one forward pass that skips everything
-    /// else. A candidate whose head is itself, is above `to`, or holds another key (a tag
-    /// shared by two keys) is not marked: the conditional copy's own lookup decides it.
+    /// with the key's bucket and tag. When that record lies in the chunk or in `[from, to)`
+    /// and holds the candidate's key, the candidate is superseded: a proof that needs no
+    /// decoding and no hashing, only the chain heads' records — looked up in the chunk, or
+    /// read in one forward pass over `[from, to)` that skips everything else. A candidate
+    /// whose head is itself, is above `to`, or holds another key (a tag shared by two keys)
+    /// is not marked: the conditional copy's own lookup decides it.
     pub(crate) fn superseded(
         &self,
         chunk: &Batch,
-        candidates: &[Copied],
         from: Address,
         to: Address,
         throttle: bool,
     ) -> Result<Vec<bool>, OpError> {
+        let candidates = chunk.candidate_indices();
         let mut dead = vec![false; candidates.len()];
-        let heads = self.chain_heads(chunk, candidates, from, to, &mut dead)?;
+        let heads = self.chain_heads(chunk, from, to, &mut dead)?;
         let Some(first) = heads.first() else {
             return Ok(dead);
         };
@@ -90,30 +99,36 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             };
             while let Some(head) = heads.get(next).filter(|h| h.at == item.address) {
                 let i = head.candidate as usize;
-                dead[i] |= key.is_some_and(|k| head.probe.matches(k, || chunk.key(&candidates[i])));
+                let full = || chunk.key(chunk.record(candidates[i]));
+                dead[i] |= key.is_some_and(|k| head.probe.matches(k, full));
                 next += 1;
             }
         }
         Ok(dead)
     }
 
-    /// Walks each candidate's chain in memory: a newer record of its key there marks it in
-    /// `dead`; otherwise the chain's first record on the device, when it lies in `[from, to)`
-    /// and above the candidate, is returned, sorted by address.
+    /// Walks each candidate's chain in memory: a newer record of its key there, or at the
+    /// chain's first record on the device when that lies in the chunk, marks it in `dead`;
+    /// otherwise the chain's first record on the device, when it lies in `[from, to)` and
+    /// above the candidate, is returned, sorted by address.
     fn chain_heads(
         &self,
         chunk: &Batch,
-        candidates: &[Copied],
         from: Address,
         to: Address,
         dead: &mut [bool],
     ) -> Result<Vec<Head>, OpError> {
+        let candidates = chunk.candidate_indices();
         let handle = self.epoch.register().map_err(faster_hlog::LogError::from)?;
         let mut heads = Vec::with_capacity(candidates.len());
         for (n, group) in candidates.chunks(HEADS_PER_GUARD).enumerate() {
             let guard = handle.protect();
-            for (j, c) in group.iter().enumerate() {
+            for (j, &r) in group.iter().enumerate() {
+                if let Some(&ahead) = group.get(j + PREFETCH_AHEAD) {
+                    self.index.prefetch(chunk.record(ahead).hash, &guard);
+                }
                 let i = n * HEADS_PER_GUARD + j;
+                let c = chunk.record(r);
                 // Rule R14: the begin address before the entry.
                 let begin = self.log.begin_address();
                 // Busy while the index grows: the lookup decides.
@@ -122,6 +137,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 };
                 match self.trace(&OpCtx::REST, chunk.key(c), slot.address(), begin, &guard) {
                     Lookup::InMemory(found, _) if found > c.address => dead[i] = true,
+                    // A newer record in the chunk itself (the key was written again, or
+                    // deleted, later in the range): compared with what the chunk holds there.
+                    Lookup::OnDevice(read) if read > c.address && chunk.spans(read) => {
+                        dead[i] = chunk
+                            .at(read)
+                            .is_some_and(|newer| chunk.key(newer) == chunk.key(c));
+                    }
                     Lookup::OnDevice(read) if read > c.address && read >= from && read < to => {
                         heads.push(Head {
                             at: read,
@@ -145,32 +167,46 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<Counts, CompactError> {
         let mut worker = Worker::new(self)?;
         let mut reader = Reader::new(&self.log, from, to, Self::LAYOUT)?;
-        let mut chunk = Batch::default();
+        let mut chunk = std::mem::take(&mut *lock(&self.chunk));
+        let counts = self.copy_chunks(&mut worker, &mut reader, &mut chunk);
+        // Kept only where the maintenance thread gives it back (automatic compaction).
+        if self.settings.compaction.is_some() {
+            *lock(&self.chunk) = chunk;
+        }
+        counts
+    }
+
+    /// The chunks of [`Store::copy_live_scanning`], read into `chunk` one after the other.
+    fn copy_chunks(
+        &self,
+        worker: &mut Worker<K, V>,
+        reader: &mut Reader,
+        chunk: &mut Batch,
+    ) -> Result<Counts, CompactError> {
         let mut counts = Counts::default();
         loop {
             self.check_budget();
             let more = reader.fill_up_to::<K>(
-                &mut chunk,
-                CHUNK_RECORDS,
-                CHUNK_BYTES,
+                chunk,
+                (CHUNK_RECORDS, CHUNK_BYTES),
+                false,
                 &mut counts.records,
             )?;
-            let candidates: Vec<_> = chunk.candidates().cloned().collect();
             // Pass 2: everything after the chunk that is immutable when the pass runs (the
             // pass's scan stops at the safe read-only address); writes since the chunk was
             // read are included, so their keys' old records need no device read in pass 3.
             let end = Address::from_masked(u64::MAX);
-            let dead = self.superseded(&chunk, &candidates, reader.next_address(), end, true)?;
+            let dead = self.superseded(chunk, reader.next_address(), end, true)?;
             // Pass 3: the conditional copies.
             let mut pinned = worker.pin();
-            for (i, record) in candidates.iter().enumerate() {
+            for (i, &r) in chunk.candidate_indices().iter().enumerate() {
                 if dead[i] {
                     continue;
                 }
                 if i % 1024 == 0 {
                     self.check_budget();
                 }
-                self.copy_if_live(&mut pinned, &chunk, record, &mut counts)?;
+                self.copy_if_live(&mut pinned, chunk, chunk.record(r), &mut counts)?;
             }
             drop(pinned);
             if !more {
