@@ -9,15 +9,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Runs `faster bench` with `args` plus `--json`, returning its output and wall time.
+/// Runs `faster bench` with `args` plus `--json`, returning its output and wall time. Unless
+/// `args` set the memory, the plan runs once, in memory (`--memory-fraction 2`), so that the
+/// output is one report rather than an array of them.
 fn bench(args: &[&str]) -> (Output, Duration) {
     let start = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_faster"))
-        .arg("bench")
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_faster"));
+    command.arg("bench").args(args).arg("--json");
+    if !args
+        .iter()
+        .any(|a| *a == "--memory-budget" || *a == "--memory-fraction")
+    {
+        command.args(["--memory-fraction", "2"]);
+    }
+    let output = command.output().unwrap();
     (output, start.elapsed())
 }
 
@@ -173,6 +178,7 @@ fn a_killed_peer_on_files_leaves_no_files_behind() {
             "1",
         ])
         .args(["--workloads", "read", "--distribution", "uniform", "--json"])
+        .args(["--memory-fraction", "2"])
         // One write transaction per insert: 200,000 of them take seconds.
         .args(["--peers", "redb", "--peer-timeout", "1"])
         .output()
@@ -422,6 +428,79 @@ fn a_deep_io_queue_with_o_direct_larger_than_memory_reads_from_the_device() {
     let mops = read["mops"].as_f64().unwrap();
     assert!(mops > 0.0, "{read:#}");
     eprintln!("O_DIRECT, --io-depth 8, 1 thread: {mops:.4} Mops/s");
+}
+
+#[test]
+fn the_default_plan_runs_in_memory_then_larger_than_memory() {
+    // No --memory-fraction: the default, 2 then 0.1 of the 480 KB of records (48 KB, which
+    // the floor of 4 pages of 4 KiB leaves as it is).
+    let output = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .args([
+            "bench",
+            "--keys",
+            "20000",
+            "--duration",
+            "0.2",
+            "--threads",
+            "1",
+        ])
+        .args(["--workloads", "read,rmw", "--distribution", "uniform"])
+        .args(["--page-size-bits", "12", "--no-peers", "--json"])
+        .output()
+        .unwrap();
+    let all = json(&output);
+    let reports = all.as_array().unwrap_or_else(|| panic!("{all:#}"));
+    assert_eq!(reports.len(), 2, "{all:#}");
+    let budgets: Vec<(u64, u64)> = reports
+        .iter()
+        .map(|r| {
+            let s = &r["settings"];
+            (
+                s["memory_budget"].as_u64().unwrap(),
+                s["data_bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        budgets[0],
+        (64 << 20, 480_000),
+        "in memory: the floor of 64 MiB"
+    );
+    assert_eq!(budgets[1], (48_000, 480_000), "a tenth of the data");
+    for report in reports {
+        let faster = system(report, "faster-kv");
+        assert_eq!(faster["status"], "ok", "{faster:#}");
+        assert_eq!(faster["after_runs"]["checked"], 20000);
+        assert_eq!(faster["after_runs"]["wrong"], 0, "{faster:#}");
+    }
+    // Larger than memory, the store kept the budget's pages (rounded down to a power of two
+    // number of them) and no more.
+    let memory = &system(&reports[1], "faster-kv")["memory"];
+    assert_eq!(memory["log_budget"], 48_000, "{memory:#}");
+    assert!(
+        memory["log_bytes"].as_u64().unwrap() <= 48_000,
+        "{memory:#}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("larger than memory"), "{stderr}");
+}
+
+#[test]
+fn a_memory_fraction_that_is_not_positive_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .args([
+            "bench",
+            "--keys",
+            "1000",
+            "--no-peers",
+            "--memory-fraction",
+            "2,0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--memory-fraction 0"), "{stderr}");
 }
 
 #[test]

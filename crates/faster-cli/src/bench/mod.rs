@@ -16,6 +16,7 @@
 //! The report gives every system's runs, its checks and status, and faster-kv's throughput
 //! divided by each peer's, cell by cell ([`table`]).
 
+mod budgets;
 mod child;
 pub(crate) mod compaction;
 mod keys;
@@ -42,7 +43,7 @@ use systems::{FasterStore, FasterSystem};
 pub(crate) const REQUESTS_PER_THREAD: usize = 1 << 22;
 
 /// Options of `faster bench`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct BenchArgs {
     /// Number of keys (loaded once, in shuffled order).
     #[arg(long, default_value_t = 10_000_000)]
@@ -71,6 +72,18 @@ pub(crate) struct BenchArgs {
     /// lower to run larger than memory.
     #[arg(long)]
     memory_budget: Option<u64>,
+    /// Memory budgets to run the whole plan at, comma-separated, each as a multiple of the
+    /// loaded data's size (the records of every key once): at 1 and above the log stays in
+    /// memory (at least 64 MiB of it), below 1 the store runs larger than memory, and each
+    /// peer's cache gets the same budget. Ignored with --memory-budget, and with
+    /// --checkpoint-every (which runs in memory).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "2,0.1",
+        value_name = "LIST"
+    )]
+    memory_fraction: Vec<f64>,
     /// Log page size as a power of two.
     #[arg(long, default_value_t = 22)]
     page_size_bits: u32,
@@ -204,8 +217,31 @@ fn child_args(args: &BenchArgs, peer: &str) -> Vec<OsString> {
 /// The name of faster-kv taking checkpoints during timed runs (`--checkpoint-every`).
 pub(crate) const CHECKPOINTING: &str = "faster-kv ckpt";
 
-/// Runs the benchmark and prints its report.
+/// Runs the benchmark, once per memory budget ([`budgets`]), and prints its reports: a table
+/// per budget, or with `--json` the report of the one budget or an array of them.
 pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
+    let plans = budgets::plans(args)?;
+    let mut reports = Vec::new();
+    for sub in &plans {
+        if args.child_peer.is_none() {
+            eprintln!("faster bench: {}", budgets::describe(sub));
+        }
+        if let Some(report) = run_plan(sub)? {
+            reports.push(report);
+        }
+    }
+    if args.json {
+        match reports.as_slice() {
+            [one] => report::print_json(one),
+            many => report::print_json_array(many),
+        }?;
+    }
+    Ok(())
+}
+
+/// Runs the benchmark at one memory budget; with `--json`, returns its report instead of
+/// printing it (`None` in a peer's child process, which prints its events itself).
+fn run_plan(args: &BenchArgs) -> Result<Option<report::Report>, String> {
     if args.value_size < 8 {
         return Err("--value-size must be at least 8".into());
     }
@@ -230,7 +266,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         return Err("--direct-io needs files: drop --memory".into());
     }
     if let Some(peer) = &args.child_peer {
-        return child::serve(args, &plan, peer);
+        return child::serve(args, &plan, peer).map(|()| None);
     }
 
     // faster-kv runs in this process: its read-back is never cut short (the limit is for
@@ -270,6 +306,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         });
     }
     if args.json {
+        let budget = log_budget(args);
         let settings = Settings {
             keys: args.keys,
             value_size: args.value_size,
@@ -285,12 +322,15 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
             },
             prefetch_depth: args.prefetch_depth,
             checkpoint_every: args.checkpoint_every,
+            memory_budget: budget.memory_bytes,
+            data_bytes: budget.data_bytes,
             peers,
         };
-        report::print_json(&settings, &systems)
+        Ok(Some(report::Report::new(settings, systems)))
     } else {
+        println!("{}", budgets::describe(args));
         table::print(&systems);
-        Ok(())
+        Ok(None)
     }
 }
 

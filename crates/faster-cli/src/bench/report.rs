@@ -361,23 +361,42 @@ pub(crate) struct Settings {
     /// `--checkpoint-every` (seconds), when a checkpointing store was measured too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) checkpoint_every: Option<f64>,
+    /// Bytes of log pages faster-kv keeps in memory (and each peer's cache).
+    pub(crate) memory_budget: u64,
+    /// Bytes of the loaded records (every key once), which the budget is compared with.
+    pub(crate) data_bytes: u64,
     pub(crate) peers: Vec<String>,
 }
 
+/// One plan's results, as `--json` prints them.
 #[derive(Serialize)]
-struct Json<'a> {
-    settings: &'a Settings,
-    systems: &'a [SystemReport],
+pub(crate) struct Report {
+    settings: Settings,
+    systems: Vec<SystemReport>,
     ratios: Vec<Ratio>,
 }
 
-pub(crate) fn print_json(settings: &Settings, systems: &[SystemReport]) -> Result<(), String> {
-    let json = Json {
-        settings,
-        systems,
-        ratios: ratios(systems),
-    };
-    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+impl Report {
+    pub(crate) fn new(settings: Settings, systems: Vec<SystemReport>) -> Self {
+        let ratios = ratios(&systems);
+        Self {
+            settings,
+            systems,
+            ratios,
+        }
+    }
+}
+
+/// Prints one plan's report as JSON.
+pub(crate) fn print_json(report: &Report) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Prints the reports of several plans (one per memory budget) as a JSON array.
+pub(crate) fn print_json_array(reports: &[Report]) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(reports).map_err(|e| e.to_string())?;
     println!("{text}");
     Ok(())
 }
