@@ -54,7 +54,7 @@ pub(super) fn plans(args: &BenchArgs) -> Result<Vec<BenchArgs>, String> {
 pub(super) fn describe(args: &BenchArgs) -> String {
     let budget = log_budget(args);
     let of_data = budget.memory_bytes as f64 / budget.data_bytes.max(1) as f64;
-    format!(
+    let mut text = format!(
         "memory budget {:.1} MiB of log pages, {of_data:.2} × the {:.1} MiB of loaded records: {}",
         budget.memory_bytes as f64 / f64::from(1 << 20),
         budget.data_bytes as f64 / f64::from(1 << 20),
@@ -63,5 +63,16 @@ pub(super) fn describe(args: &BenchArgs) -> String {
         } else {
             "larger than memory"
         }
-    )
+    );
+    if let ([asked], None) = (args.memory_fraction.as_slice(), args.checkpoint_every)
+        && *asked < 1.0
+        && of_data > asked * 1.01
+    {
+        text.push_str(&format!(
+            " (asked: {asked} ×; the log needs 4 pages of 2^{} bytes: a lower --page-size-bits \
+             keeps the fraction)",
+            args.page_size_bits
+        ));
+    }
+    text
 }
