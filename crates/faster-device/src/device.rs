@@ -80,6 +80,14 @@ pub trait Device: Send + Sync + 'static {
         None
     }
 
+    /// Whether [`Device::read_now`] and [`Device::read_cached`] take any offset, length and
+    /// buffer address (rule D1 waived for them): true for a file read through the page cache,
+    /// where a read of a few bytes then copies a few bytes instead of a sector. When true,
+    /// `read_now` answers `Some` for every read. The default is false.
+    fn reads_unaligned(&self) -> bool {
+        false
+    }
+
     /// Makes durable every write whose completion ran before this call (rule D5). Blocks.
     ///
     /// # Errors

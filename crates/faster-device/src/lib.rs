@@ -17,7 +17,9 @@
 //! - **D1 — alignment.** Offsets, lengths and buffer addresses are multiples of
 //!   [`Geometry::sector_size`]; otherwise the submit call returns [`DeviceError::Misaligned`]
 //!   and drops `done` without calling it. A submission that returns `Ok` calls `done` exactly
-//!   once; one that returns `Err` never calls it.
+//!   once; one that returns `Err` never calls it. The one exception: a device whose
+//!   [`Device::reads_unaligned`] is true (a file read through the page cache) takes any offset,
+//!   length and buffer in [`Device::read_now`] and [`Device::read_cached`].
 //! - **D2 — where completions run.** A completion may run on any thread, including inline on
 //!   the submitting thread before the submit call returns. Callers must not hold a lock that
 //!   the completion needs, and a completion must not block waiting for the same device (a

@@ -6,7 +6,8 @@ use crate::log::HybridLog;
 use crate::{Address, LogError};
 
 /// Bytes of the log read back from the device: the record at [`ReadBuffer::address`] and
-/// whatever else the sector-aligned read brought in after it (up to the end of its page).
+/// whatever else the read brought in after it (the rest of its sector; nothing more from a
+/// device that reads at any alignment; never past the end of its page).
 #[derive(Debug)]
 pub struct ReadBuffer {
     buf: AlignedBuf,
@@ -44,7 +45,7 @@ impl HybridLog {
         len: u64,
         done: impl FnOnce(Result<ReadBuffer, LogError>) + Send + 'static,
     ) -> Result<(), LogError> {
-        let (from, buf, skip) = self.read_buffer(address, len)?;
+        let (from, buf, skip) = self.read_buffer(address, len, false)?;
         self.submit(address, from, buf, skip, done)
     }
 
@@ -70,11 +71,16 @@ impl HybridLog {
     }
 
     /// Checks a read of `len` bytes at `address` and makes its buffer: the device offset it
-    /// starts at, the zeroed sector-aligned buffer, and where `address` lies in it.
+    /// starts at, the zeroed buffer, and where `address` lies in it. The read covers whole
+    /// sectors, unless `exact` (a device that reads at any alignment on the calling thread,
+    /// `Device::reads_unaligned`): then it covers `[address, address + len)` and no more, so
+    /// that the read of a small record copies the record, not a sector. The caller's `len` is
+    /// its guess of the record's size: a longer record needs a second read.
     fn read_buffer(
         &self,
         address: Address,
         len: u64,
+        exact: bool,
     ) -> Result<(u64, AlignedBuf, usize), LogError> {
         let g = &self.shared.geometry;
         let raw = address.raw();
@@ -91,6 +97,13 @@ impl HybridLog {
             });
         }
         let page_end = g.page_start(g.page_of(raw) + 1);
+        if exact {
+            let end = raw.saturating_add(len.max(1)).min(page_end).min(flushed);
+            let buf = AlignedBuf::options()
+                .alignment(8)
+                .zeroed((end - raw) as usize)?;
+            return Ok((raw, buf, 0));
+        }
         let end = raw.saturating_add(len.max(1)).min(page_end).min(flushed);
         let from = g.sector_floor(raw);
         let to = g.sector_ceil(end);
@@ -106,7 +119,8 @@ impl HybridLog {
     /// # Errors
     /// As [`HybridLog::read_async`].
     pub fn read_cached(&self, address: Address, len: u64) -> Option<Result<ReadBuffer, LogError>> {
-        let (from, mut buf, skip) = match self.read_buffer(address, len) {
+        let exact = self.shared.device.reads_unaligned();
+        let (from, mut buf, skip) = match self.read_buffer(address, len, exact) {
             Ok(parts) => parts,
             Err(e) => return Some(Err(e)),
         };
@@ -124,12 +138,19 @@ impl HybridLog {
     /// As [`HybridLog::read_async`].
     pub fn read_blocking(&self, address: Address, len: u64) -> Result<ReadBuffer, LogError> {
         // A device that can read on this thread saves two thread hand-offs per read.
-        let (from, mut buf, skip) = self.read_buffer(address, len)?;
+        let exact = self.shared.device.reads_unaligned();
+        let (from, mut buf, skip) = self.read_buffer(address, len, exact)?;
         if let Some(result) = self.shared.device.read_now(from, &mut buf) {
             return result
                 .map(|()| ReadBuffer { buf, skip, address })
                 .map_err(LogError::from);
         }
+        // Only whole sectors go through the device's own threads.
+        let (from, buf, skip) = if exact {
+            self.read_buffer(address, len, false)?
+        } else {
+            (from, buf, skip)
+        };
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         self.submit(address, from, buf, skip, move |result| {
             // The receiver waits below; a send can only fail if it is gone, and then nobody

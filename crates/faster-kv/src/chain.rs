@@ -11,6 +11,9 @@ use crate::error::{OpError, OpErrorKind};
 use crate::record::{self, Header, INVALID, InMemory, Parse};
 use crate::store::Store;
 
+/// The value size a device read of a record with values of no fixed size is sized for.
+const VARIABLE_VALUE_GUESS: usize = 200;
+
 /// Where a key's newest record is, as far as memory tells.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Lookup {
@@ -173,8 +176,12 @@ impl DiskLookup {
         address: Address,
     ) -> (Self, DiskStep) {
         let _ = store;
-        let guess =
-            Store::<K, V>::LAYOUT.record_size(key.len(), V::FIXED_SIZE.unwrap_or(64)) as u64;
+        // The first read's length: exact for values of a fixed size; for others, enough for
+        // values of up to about 200 bytes (a longer one costs a second read, the rest of
+        // the record; a device that reads whole sectors brings in more anyway).
+        let guess = Store::<K, V>::LAYOUT
+            .record_size(key.len(), V::FIXED_SIZE.unwrap_or(VARIABLE_VALUE_GUESS))
+            as u64;
         let lookup = Self {
             key: key.to_vec(),
             address,

@@ -92,8 +92,12 @@ impl FileDevice {
         buf: &mut [u8],
         cached_only: bool,
     ) -> Result<bool, DeviceError> {
-        self.files
-            .admit_read(offset, buf.len(), buf.as_ptr() as usize)?;
+        if self.files.direct_io() {
+            self.files
+                .admit_read(offset, buf.len(), buf.as_ptr() as usize)?;
+        } else {
+            self.files.admit_unaligned_read(offset, buf.len())?;
+        }
         let geometry = self.files.geometry();
         for chunk in chunks(&geometry, offset, buf.len()) {
             let piece = &mut buf[chunk.buf_offset..chunk.buf_offset + chunk.len];
@@ -241,6 +245,10 @@ impl Device for FileDevice {
 
     fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
         Some(self.read_here(offset, buf, false).map(drop))
+    }
+
+    fn reads_unaligned(&self) -> bool {
+        !self.files.direct_io()
     }
 
     fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {

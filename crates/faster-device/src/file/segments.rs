@@ -204,6 +204,32 @@ impl SegmentFiles {
         Ok(())
     }
 
+    /// [`SegmentFiles::admit_read`] without the alignment of rule D1, for reads through the
+    /// page cache (never with `O_DIRECT`).
+    pub(crate) fn admit_unaligned_read(&self, offset: u64, len: usize) -> Result<(), DeviceError> {
+        let sector = self.config.geometry.sector_size as u64;
+        // The capacity check of rule D7, on the aligned span the bytes lie in.
+        let from = offset & !(sector - 1);
+        let to = offset
+            .checked_add(len as u64)
+            .and_then(|end| end.checked_add(sector - 1))
+            .map(|end| end & !(sector - 1))
+            .ok_or(DeviceError::OutOfSpace {
+                offset,
+                len: len as u64,
+                capacity: self.config.geometry.capacity,
+            })?;
+        self.config.geometry.check(from, (to - from) as usize, 0)?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DeviceError::Closed);
+        }
+        let begin = self.begin_offset();
+        if offset < begin {
+            return Err(DeviceError::Truncated { offset, begin });
+        }
+        Ok(())
+    }
+
     /// As [`SegmentFiles::admit_read`], and refuses writes after a failed flush.
     pub(crate) fn admit_write(
         &self,
