@@ -97,14 +97,13 @@ impl HybridLog {
             });
         }
         let page_end = g.page_start(g.page_of(raw) + 1);
+        let end = raw.saturating_add(len.max(1)).min(page_end).min(flushed);
         if exact {
-            let end = raw.saturating_add(len.max(1)).min(page_end).min(flushed);
             let buf = AlignedBuf::options()
                 .alignment(8)
                 .zeroed((end - raw) as usize)?;
             return Ok((raw, buf, 0));
         }
-        let end = raw.saturating_add(len.max(1)).min(page_end).min(flushed);
         let from = g.sector_floor(raw);
         let to = g.sector_ceil(end);
         let buf = AlignedBuf::options()

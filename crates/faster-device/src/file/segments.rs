@@ -205,10 +205,11 @@ impl SegmentFiles {
     }
 
     /// [`SegmentFiles::admit_read`] without the alignment of rule D1, for reads through the
-    /// page cache (never with `O_DIRECT`).
+    /// page cache (never with `O_DIRECT`): the checks of capacity and truncation on the
+    /// aligned span the bytes lie in (the begin offset is aligned, so the span starts below
+    /// it exactly when the bytes do).
     pub(crate) fn admit_unaligned_read(&self, offset: u64, len: usize) -> Result<(), DeviceError> {
         let sector = self.config.geometry.sector_size as u64;
-        // The capacity check of rule D7, on the aligned span the bytes lie in.
         let from = offset & !(sector - 1);
         let to = offset
             .checked_add(len as u64)
@@ -219,15 +220,7 @@ impl SegmentFiles {
                 len: len as u64,
                 capacity: self.config.geometry.capacity,
             })?;
-        self.config.geometry.check(from, (to - from) as usize, 0)?;
-        if self.closed.load(Ordering::Acquire) {
-            return Err(DeviceError::Closed);
-        }
-        let begin = self.begin_offset();
-        if offset < begin {
-            return Err(DeviceError::Truncated { offset, begin });
-        }
-        Ok(())
+        self.admit_read(from, (to - from) as usize, 0)
     }
 
     /// As [`SegmentFiles::admit_read`], and refuses writes after a failed flush.

@@ -338,7 +338,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         newest: &CheckpointMeta,
     ) -> Result<(), CheckpointError> {
         let tokens = dir.tokens()?;
-        let mut kept_logs = std::collections::BTreeSet::new();
+        let mut kept_logs = 0;
         let mut other_logs = Vec::new();
         let mut needed = std::collections::BTreeSet::new();
         needed.insert(newest.token);
@@ -349,8 +349,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             }
             let Ok(meta) = dir.read(token) else { continue };
             let Some(log) = &meta.log else { continue };
-            if kept_logs.len() < self.cpr.retention {
-                kept_logs.insert(meta.token);
+            if kept_logs < self.cpr.retention {
+                kept_logs += 1;
                 needed.insert(meta.token);
                 needed.insert(meta.index_token);
                 needed.extend(log.base_chain.iter().copied());
