@@ -156,7 +156,8 @@ pub(crate) struct BenchArgs {
     /// every key back stops by itself after 10 s + 2 s per million keys, for every peer.)
     #[arg(long, value_name = "SECS")]
     peer_timeout: Option<f64>,
-    /// Print the results as JSON on stdout instead of a table.
+    /// Print the results as JSON on stdout instead of a table: one report, or an array of
+    /// them when several memory budgets run (--memory-fraction).
     #[arg(long)]
     json: bool,
     /// Seed of the load order and the key choices.
@@ -227,7 +228,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let plans = budgets::plans(args)?;
     let mut reports = Vec::new();
     for sub in &plans {
-        if args.child_peer.is_none() {
+        // The table is headed by the same line; with JSON on stdout, stderr says which
+        // budget the progress bars belong to.
+        if args.json && args.child_peer.is_none() {
             eprintln!("faster bench: {}", budgets::describe(sub));
         }
         if let Some(report) = run_plan(sub)? {
