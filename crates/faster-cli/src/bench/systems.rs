@@ -90,10 +90,33 @@ pub(crate) fn drive_ahead(
     depth: usize,
     sample_every: usize,
     samples: &mut Vec<u32>,
+    f: impl FnMut(Step) -> Result<(), String>,
+) -> Result<(), String> {
+    drive_ahead_then(ops, depth, sample_every, samples, f, || Ok(()))
+}
+
+/// [`drive_ahead`], calling `after` (untimed) after each operation.
+#[inline]
+pub(crate) fn drive_ahead_then(
+    ops: &[Op],
+    depth: usize,
+    sample_every: usize,
+    samples: &mut Vec<u32>,
     mut f: impl FnMut(Step) -> Result<(), String>,
+    mut after: impl FnMut() -> Result<(), String>,
 ) -> Result<(), String> {
     if depth == 0 {
-        return drive(ops, sample_every, samples, |op| f(Step::Run(op)));
+        for (i, op) in ops.iter().enumerate() {
+            if i % sample_every == 0 {
+                let start = Instant::now();
+                f(Step::Run(*op))?;
+                samples.push(u32::try_from(start.elapsed().as_nanos()).unwrap_or(u32::MAX));
+            } else {
+                f(Step::Run(*op))?;
+            }
+            after()?;
+        }
+        return Ok(());
     }
     let half = (depth / 2).max(1);
     for op in ops.iter().take(depth) {
@@ -116,11 +139,13 @@ pub(crate) fn drive_ahead(
         } else {
             f(Step::Run(*op))?;
         }
+        after()?;
     }
     Ok(())
 }
 
-/// Runs `f` on every op, timing every `sample_every`-th.
+/// Runs `f` on every op, timing every `sample_every`-th (the peers' one-at-a-time loop).
+#[cfg(feature = "peers")]
 #[inline]
 pub(crate) fn drive(
     ops: &[Op],
@@ -221,46 +246,53 @@ struct WordWorker {
 
 impl WordWorker {
     /// `ops` with up to `io_depth` of them waiting for the device at once, all finished on
-    /// return. `samples` get the time to start an operation, every `sample_every`.
+    /// return, with the same prefetch hints as one operation at a time (`depth` ahead).
+    /// `samples` get the time to start an operation, every `sample_every`.
     fn run_deep(
         &mut self,
         ops: &[Op],
         sample_every: usize,
         samples: &mut Vec<u32>,
     ) -> Result<(), String> {
-        let depth = self.io_depth;
-        let mut s = self.session.pin();
+        let io_depth = self.io_depth;
+        let s = std::cell::RefCell::new(self.session.pin());
         let check = |completions: Vec<faster_kv::PendingCompletion<u64>>| {
             completions.into_iter().try_for_each(|c| {
                 black_box(c.result.map_err(|e| e.to_string())?);
                 Ok::<(), String>(())
             })
         };
-        for (i, &op) in ops.iter().enumerate() {
-            let started = (i % sample_every == 0).then(Instant::now);
-            match op {
-                Op::Read(k) => {
+        let start = |step| {
+            let mut s = s.borrow_mut();
+            match step {
+                Step::PrefetchBucket(k) => s.prefetch_bucket(&k).map_err(|e| e.to_string())?,
+                Step::PrefetchRecord(k) => s.prefetch_record(&k).map_err(|e| e.to_string())?,
+                Step::Run(Op::Read(k)) => {
                     black_box(s.start_read(&k).map_err(|e| e.to_string())?);
                 }
-                Op::Upsert(k) => s.upsert(&k, &k).map_err(|e| e.to_string())?,
-                Op::Rmw(k) => {
+                Step::Run(Op::Upsert(k)) => s.upsert(&k, &k).map_err(|e| e.to_string())?,
+                Step::Run(Op::Rmw(k)) => {
                     let add = |v: Option<&u64>| v.copied().unwrap_or(0).wrapping_add(1);
                     black_box(s.start_rmw(&k, add).map_err(|e| e.to_string())?);
                 }
             }
-            if let Some(t) = started {
-                samples.push(u32::try_from(t.elapsed().as_nanos()).unwrap_or(u32::MAX));
-            }
-            while s.pending_count() >= depth {
+            Ok(())
+        };
+        // Untimed: finishing what the device completed once the queue is full.
+        let drain = || {
+            let mut s = s.borrow_mut();
+            while s.pending_count() >= io_depth {
                 check(s.complete_pending(false))?;
-                if s.pending_count() >= depth {
+                if s.pending_count() >= io_depth {
                     // Let flushes and evictions go on while the device works.
                     s.refresh();
                     std::thread::yield_now();
                 }
             }
-        }
-        check(s.complete_pending(true))
+            Ok(())
+        };
+        drive_ahead_then(ops, self.depth, sample_every, samples, start, drain)?;
+        check(s.borrow_mut().complete_pending(true))
     }
 }
 
@@ -397,7 +429,8 @@ impl Worker for BytesWorker {
 
 #[cfg(test)]
 mod tests {
-    use super::{Op, Step, drive_ahead};
+    use super::{Op, Step, drive_ahead, drive_ahead_then};
+    use std::cell::RefCell;
 
     /// Every operation runs once, in order, and its key was prefetched (bucket, then record)
     /// before it ran; latency samples time operations only.
@@ -435,6 +468,42 @@ mod tests {
                     let (bucket, record) = (bucket.unwrap(), record.unwrap());
                     assert!(bucket < record && record < run, "depth {depth} key {k}");
                 }
+            }
+        }
+    }
+
+    /// `after` runs once after each operation, before the next operation or hint.
+    #[test]
+    fn drive_ahead_then_follows_each_operation_with_after() {
+        let ops: Vec<Op> = (0..50u64).map(Op::Read).collect();
+        for depth in [0, 1, 16] {
+            // `None` marks a call of `after`.
+            let log = RefCell::new(Vec::new());
+            drive_ahead_then(
+                &ops,
+                depth,
+                usize::MAX,
+                &mut Vec::new(),
+                |step| {
+                    log.borrow_mut().push(Some(step));
+                    Ok(())
+                },
+                || {
+                    log.borrow_mut().push(None);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let log = log.into_inner();
+            let afters = log.iter().filter(|s| s.is_none()).count();
+            assert_eq!(afters, ops.len(), "depth {depth}");
+            for (i, step) in log.iter().enumerate() {
+                let is_run = matches!(step, Some(Step::Run(_)));
+                assert_eq!(
+                    is_run,
+                    log.get(i + 1).is_some_and(Option::is_none),
+                    "depth {depth} step {i}"
+                );
             }
         }
     }
