@@ -5,7 +5,8 @@
 //! alternate in rounds so that drift of the machine hits both; the report gives each one's
 //! median round and the ratio async ÷ blocking per operation kind.
 //!
-//! Run with `cargo xtask bench async [KEYS] [ROUNDS]` (default 1000000 7).
+//! Run with `cargo xtask bench async [KEYS] [ROUNDS] [KINDS]` (default 1000000 7
+//! read,upsert,add).
 
 use std::future::Future;
 use std::pin::pin;
@@ -27,6 +28,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(7);
+    let kinds: Vec<&str> = match args.get(2) {
+        Some(list) => list.split(',').collect(),
+        None => vec!["read", "upsert", "add"],
+    };
     let store: FasterKv<u64, u64> = FasterKv::builder()
         .memory_budget(keys * 24 * 8)
         .index_buckets((keys.next_power_of_two() / 2).max(1024))
@@ -42,7 +47,7 @@ fn main() {
     println!("{keys} keys in memory, {OPS} operations per round and kind, {rounds} rounds");
     println!("| operation | blocking Mops/s | async Mops/s | async ÷ blocking |");
     println!("|---|---|---|---|");
-    for kind in ["read", "upsert", "add"] {
+    for kind in kinds {
         let mut b = Vec::new();
         let mut a = Vec::new();
         for round in 0..rounds {

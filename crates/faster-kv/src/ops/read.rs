@@ -114,6 +114,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     }
 
     /// The value a finished read found, counted.
+    #[inline(always)]
     pub(crate) fn read_result(&mut self, found: Found) -> Result<Option<V::Owned>, OpError> {
         if found.is_found() {
             self.state.stats.bump(Counter::ReadsFound);

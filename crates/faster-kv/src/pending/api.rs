@@ -88,6 +88,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     }
 
     /// Drives a read until it finishes or needs the device (then the session keeps it).
+    #[inline(always)]
     fn drive_read(
         &mut self,
         serial: Serial,
