@@ -53,6 +53,31 @@ pub trait Device: Send + Sync + 'static {
         done: Completion,
     ) -> Result<(), DeviceError>;
 
+    /// [`Device::read_raw`] as one read of a batch: the device may keep the request queued,
+    /// unsent, until [`Device::submit_batch`] is called on any thread or another request
+    /// sends it along, so that many reads reach the kernel with one system call (rule D12).
+    /// The default is `read_raw`.
+    ///
+    /// # Errors
+    /// As for [`Device::read_raw`].
+    ///
+    /// # Safety
+    /// As for [`Device::read_raw`].
+    unsafe fn read_raw_batched(
+        &self,
+        offset: u64,
+        dst: *mut u8,
+        len: usize,
+        done: Completion,
+    ) -> Result<(), DeviceError> {
+        // SAFETY: rules D1, D9 — the caller keeps `read_raw`'s contract, passed on whole.
+        unsafe { self.read_raw(offset, dst, len, done) }
+    }
+
+    /// Sends every read that [`Device::read_raw_batched`] left queued (rule D12). The default
+    /// does nothing: a device that does not batch leaves nothing queued.
+    fn submit_batch(&self) {}
+
     /// Reads `buf.len()` bytes at `offset` into `buf` on the calling thread, when this device
     /// can do that without handing the request to another thread (a file's `pread`), and
     /// returns the result: `Some`. `None` when it cannot; the caller then uses

@@ -124,21 +124,54 @@ pub trait DeviceExt: Device {
     ///
     /// # Errors
     /// A synchronous refusal returns the buffer inside [`Rejected`]; `done` is not called.
-    fn read_buf<F>(&self, offset: u64, mut buf: AlignedBuf, done: F) -> Result<(), Rejected>
+    fn read_buf<F>(&self, offset: u64, buf: AlignedBuf, done: F) -> Result<(), Rejected>
     where
         F: FnOnce(Result<(), DeviceError>, AlignedBuf) + Send + 'static,
     {
-        let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let slot = Arc::new(Mutex::new(Some(buf)));
-        let completion = owned_completion(&slot, done);
-        // SAFETY: rules D1, D9 — as in `write_buf`; the buffer is reachable only through `slot`,
-        // which is not accessed until the completion runs, so the device is its only accessor.
-        let submitted = unsafe { self.read_raw(offset, ptr, len, completion) };
-        submitted.map_err(|error| reclaim(&slot, error))
+        read_owned(self, offset, buf, done, false)
+    }
+
+    /// [`DeviceExt::read_buf`] as one read of a batch ([`Device::read_raw_batched`], rule
+    /// D12): it may wait unsent until [`Device::submit_batch`].
+    ///
+    /// # Errors
+    /// As [`DeviceExt::read_buf`].
+    fn read_buf_batched<F>(&self, offset: u64, buf: AlignedBuf, done: F) -> Result<(), Rejected>
+    where
+        F: FnOnce(Result<(), DeviceError>, AlignedBuf) + Send + 'static,
+    {
+        read_owned(self, offset, buf, done, true)
     }
 }
 
 impl<D: Device + ?Sized> DeviceExt for D {}
+
+/// Reads into an owned buffer that `done` gets back, as one read of a batch or not.
+fn read_owned<D, F>(
+    device: &D,
+    offset: u64,
+    mut buf: AlignedBuf,
+    done: F,
+    batched: bool,
+) -> Result<(), Rejected>
+where
+    D: Device + ?Sized,
+    F: FnOnce(Result<(), DeviceError>, AlignedBuf) + Send + 'static,
+{
+    let (ptr, len) = (buf.as_mut_ptr(), buf.len());
+    let slot = Arc::new(Mutex::new(Some(buf)));
+    let completion = owned_completion(&slot, done);
+    // SAFETY: rules D1, D9 — as in `write_buf`; the buffer is reachable only through `slot`,
+    // which is not accessed until the completion runs, so the device is its only accessor.
+    let submitted = unsafe {
+        if batched {
+            device.read_raw_batched(offset, ptr, len, completion)
+        } else {
+            device.read_raw(offset, ptr, len, completion)
+        }
+    };
+    submitted.map_err(|error| reclaim(&slot, error))
+}
 
 type BufSlot = Arc<Mutex<Option<AlignedBuf>>>;
 

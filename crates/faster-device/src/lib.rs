@@ -65,6 +65,12 @@
 //!   may hand a part on to an inner device, an I/O thread or the kernel under the same promise,
 //!   for no longer. [`DeviceExt`] keeps the promise for safe callers by borrowing or owning the
 //!   buffer until `done` has run.
+//! - **D12 — batches.** A read from [`Device::read_raw_batched`] keeps D1–D9 like any other
+//!   and completes exactly once, but it may sit unsent in the device's queue until
+//!   [`Device::submit_batch`] runs (on any thread) or another request sends it along. A
+//!   caller that is going to wait for such a read calls `submit_batch` first. A device never
+//!   holds one for long: the io_uring device sends at most 32 before it enters the kernel
+//!   anyway, and its reaper's periodic enter (every 100 ms at most) sends any left behind.
 //!
 //! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
 //! requests already submitted still complete, and flushes still work.

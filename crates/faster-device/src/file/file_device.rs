@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::header::data_file_offset;
+use super::here::read_here;
 use super::pool::{IoPool, Job};
 use super::segments::{SegmentFile, SegmentFiles};
 use super::sys::{SendPtr, pread_cached, pread_full, pwrite_full};
@@ -13,7 +14,7 @@ use super::{Engine, FileDeviceBuilder};
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
 use crate::geometry::Geometry;
-use crate::split::{Chunk, chunks, start_chunks};
+use crate::split::{Chunk, start_chunks};
 
 /// A [`Device`] on segment files in a directory, moved by a pool of I/O threads.
 ///
@@ -80,61 +81,6 @@ impl FileDevice {
     /// I/O threads alive now (between `io_threads` and `max_io_threads`).
     pub fn io_threads(&self) -> usize {
         self.pool.threads()
-    }
-}
-
-impl FileDevice {
-    /// [`Device::read_now`]: the pieces of [`Device::read_raw`], each `pread` on this thread;
-    /// with `cached_only`, only from the page cache: false when a piece was not all there.
-    fn read_here(
-        &self,
-        offset: u64,
-        buf: &mut [u8],
-        cached_only: bool,
-    ) -> Result<bool, DeviceError> {
-        if self.files.direct_io() {
-            self.files
-                .admit_read(offset, buf.len(), buf.as_ptr() as usize)?;
-        } else {
-            self.files.admit_unaligned_read(offset, buf.len())?;
-        }
-        let geometry = self.files.geometry();
-        for chunk in chunks(&geometry, offset, buf.len()) {
-            let piece = &mut buf[chunk.buf_offset..chunk.buf_offset + chunk.len];
-            let Some(file) = self.files.for_read(chunk.segment) else {
-                // A segment never written reads as zeros (rule D3).
-                piece.fill(0);
-                continue;
-            };
-            if cached_only {
-                // SAFETY: rule D9 — `piece` is a live, exclusive borrow of `chunk.len` bytes
-                // for the whole call; `file` keeps its descriptor open until it drops.
-                let cached = unsafe {
-                    pread_cached(
-                        file.fd(),
-                        piece.as_mut_ptr(),
-                        chunk.len,
-                        data_file_offset(chunk.segment_offset),
-                    )
-                };
-                if !cached {
-                    return Ok(false);
-                }
-                continue;
-            }
-            // SAFETY: rule D9 — `piece` is a live, exclusive borrow of `chunk.len` bytes for
-            // the whole call; `file` keeps its descriptor open until it drops.
-            let read = unsafe {
-                pread_full(
-                    file.fd(),
-                    piece.as_mut_ptr(),
-                    chunk.len,
-                    data_file_offset(chunk.segment_offset),
-                )
-            };
-            read.map_err(|e| DeviceError::os(IoOp::Read, chunk.offset, chunk.len as u64, e))?;
-        }
-        Ok(true)
     }
 }
 
@@ -244,7 +190,7 @@ impl Device for FileDevice {
     }
 
     fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        Some(self.read_here(offset, buf, false).map(drop))
+        Some(read_here(&self.files, offset, buf, false).map(drop))
     }
 
     fn reads_unaligned(&self) -> bool {
@@ -255,7 +201,7 @@ impl Device for FileDevice {
         if self.files.direct_io() {
             return None;
         }
-        match self.read_here(offset, buf, true) {
+        match read_here(&self.files, offset, buf, true) {
             Ok(false) => None,
             result => Some(result.map(drop)),
         }

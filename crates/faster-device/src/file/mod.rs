@@ -5,6 +5,7 @@
 mod file_device;
 mod flush_order;
 pub(crate) mod header;
+pub(crate) mod here;
 mod pool;
 mod scan;
 pub(crate) mod segments;

@@ -19,6 +19,7 @@ use ring::Ring;
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
 use crate::file::header::data_file_offset;
+use crate::file::here::read_here;
 use crate::file::segments::{SegmentFile, SegmentFiles};
 use crate::file::{Engine, FileDeviceBuilder};
 use crate::geometry::Geometry;
@@ -29,9 +30,13 @@ use crate::split::{Chunk, Join, start_chunks};
 ///
 /// Submitters push SQEs and submit without waiting; a reaper thread waits for completions,
 /// resubmits short transfers for the remainder, and runs the callbacks, so completions run on
-/// the reaper thread. `flush_async` sends `fdatasync` ops through the ring. Dropping the
-/// device lets every request in flight finish, then stops and joins the reaper. Open it with
-/// [`FileDeviceBuilder::open_uring`], or let [`FileDeviceBuilder::open_auto`] choose.
+/// the reaper thread. Batched reads ([`Device::read_raw_batched`], rule D12) are published
+/// without a system call and sent together by [`Device::submit_batch`] (or by the 32nd of a
+/// batch). [`Device::read_now`] and [`Device::read_cached`] are `pread`s on the calling thread,
+/// as on a [`FileDevice`](crate::FileDevice). `flush_async` sends `fdatasync` ops through the
+/// ring. Dropping the device lets every request in flight finish, then stops and joins the
+/// reaper. Open it with [`FileDeviceBuilder::open_uring`], or let
+/// [`FileDeviceBuilder::open_auto`] choose.
 pub struct UringDevice {
     files: Arc<SegmentFiles>,
     ring: Arc<Ring>,
@@ -78,6 +83,12 @@ impl UringDevice {
         self.files.dir()
     }
 
+    /// `io_uring_enter` calls made so far to send requests to the kernel (the reaper's waits
+    /// are not counted): one per request, except that batched reads (rule D12) share one.
+    pub fn submit_calls(&self) -> u64 {
+        self.ring.submit_calls()
+    }
+
     /// Path of segment `index`'s file (whether or not it exists).
     pub fn segment_path(&self, index: u64) -> PathBuf {
         self.files.segment_path(index)
@@ -86,6 +97,53 @@ impl UringDevice {
     /// Indices of the segment files that exist, in ascending order.
     pub fn segment_indices(&self) -> Vec<u64> {
         self.files.segment_indices()
+    }
+
+    /// [`Device::read_raw`], batched (rule D12) or not.
+    ///
+    /// # Safety
+    /// As for [`Device::read_raw`].
+    unsafe fn read(
+        &self,
+        offset: u64,
+        dst: *mut u8,
+        len: usize,
+        done: Completion,
+        batched: bool,
+    ) -> Result<(), DeviceError> {
+        self.files.admit_read(offset, len, dst as usize)?;
+        let geometry = self.files.geometry();
+        let acquire = |chunk: &Chunk| Ok(self.files.for_read(chunk.segment));
+        let start = |chunk: Chunk, file: Option<Arc<SegmentFile>>, piece_done: Completion| {
+            // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
+            // caller's buffer.
+            let ptr = unsafe { dst.add(chunk.buf_offset) };
+            let Some(file) = file else {
+                // SAFETY: rules D4, D9 — the caller gives us `dst..dst + len` exclusively until
+                // `done`; this piece is inside it and overlaps no other piece. Never written:
+                // zeros.
+                unsafe { ptr.write_bytes(0, chunk.len) };
+                piece_done(Ok(()));
+                return;
+            };
+            let at = chunk.offset;
+            let finish: Finish = Box::new(move |outcome: io::Result<()>| {
+                piece_done(outcome.map_err(Self::device_error(IoOp::Read, at, chunk.len)));
+            });
+            let fd = file.fd().as_raw_fd();
+            let keep: Arc<dyn Any + Send + Sync> = file;
+            let op = Op::new(
+                OpKind::Read,
+                fd,
+                keep,
+                ptr,
+                chunk.len,
+                data_file_offset(chunk.segment_offset),
+                finish,
+            );
+            self.ring.submit(op, batched);
+        };
+        start_chunks(&geometry, offset, len, done, acquire, start)
     }
 
     fn device_error(op: IoOp, offset: u64, len: usize) -> impl FnOnce(io::Error) -> DeviceError {
@@ -133,7 +191,7 @@ impl Device for UringDevice {
                 data_file_offset(chunk.segment_offset),
                 finish,
             );
-            self.ring.submit(op);
+            self.ring.submit(op, false);
         };
         start_chunks(&geometry, offset, len, done, acquire, start)
     }
@@ -145,39 +203,41 @@ impl Device for UringDevice {
         len: usize,
         done: Completion,
     ) -> Result<(), DeviceError> {
-        self.files.admit_read(offset, len, dst as usize)?;
-        let geometry = self.files.geometry();
-        let acquire = |chunk: &Chunk| Ok(self.files.for_read(chunk.segment));
-        let start = |chunk: Chunk, file: Option<Arc<SegmentFile>>, piece_done: Completion| {
-            // SAFETY: rules D4, D9 — chunks partition `[0, len)`, so the piece lies inside the
-            // caller's buffer.
-            let ptr = unsafe { dst.add(chunk.buf_offset) };
-            let Some(file) = file else {
-                // SAFETY: rules D4, D9 — the caller gives us `dst..dst + len` exclusively until
-                // `done`; this piece is inside it and overlaps no other piece. Never written:
-                // zeros.
-                unsafe { ptr.write_bytes(0, chunk.len) };
-                piece_done(Ok(()));
-                return;
-            };
-            let at = chunk.offset;
-            let finish: Finish = Box::new(move |outcome: io::Result<()>| {
-                piece_done(outcome.map_err(Self::device_error(IoOp::Read, at, chunk.len)));
-            });
-            let fd = file.fd().as_raw_fd();
-            let keep: Arc<dyn Any + Send + Sync> = file;
-            let op = Op::new(
-                OpKind::Read,
-                fd,
-                keep,
-                ptr,
-                chunk.len,
-                data_file_offset(chunk.segment_offset),
-                finish,
-            );
-            self.ring.submit(op);
-        };
-        start_chunks(&geometry, offset, len, done, acquire, start)
+        // SAFETY: rules D1, D9 — the caller keeps `read_raw`'s contract, passed on whole.
+        unsafe { self.read(offset, dst, len, done, false) }
+    }
+
+    unsafe fn read_raw_batched(
+        &self,
+        offset: u64,
+        dst: *mut u8,
+        len: usize,
+        done: Completion,
+    ) -> Result<(), DeviceError> {
+        // SAFETY: rules D1, D9 — the caller keeps `read_raw`'s contract, passed on whole.
+        unsafe { self.read(offset, dst, len, done, true) }
+    }
+
+    fn submit_batch(&self) {
+        self.ring.submit_batch();
+    }
+
+    fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
+        Some(read_here(&self.files, offset, buf, false).map(drop))
+    }
+
+    fn reads_unaligned(&self) -> bool {
+        !self.files.direct_io()
+    }
+
+    fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
+        if self.files.direct_io() {
+            return None;
+        }
+        match read_here(&self.files, offset, buf, true) {
+            Ok(false) => None,
+            result => Some(result.map(drop)),
+        }
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
@@ -217,8 +277,10 @@ impl Device for UringDevice {
             let fd = file.fd().as_raw_fd();
             let keep: Arc<dyn Any + Send + Sync> = file;
             let kind = OpKind::Sync { data_only: true };
-            self.ring
-                .submit(Op::new(kind, fd, keep, std::ptr::null_mut(), 0, 0, finish));
+            self.ring.submit(
+                Op::new(kind, fd, keep, std::ptr::null_mut(), 0, 0, finish),
+                false,
+            );
         }
         if batch.dir {
             let piece_done = join.completion();
@@ -227,8 +289,10 @@ impl Device for UringDevice {
             let fd = self.files.dir_fd().as_raw_fd();
             let keep: Arc<dyn Any + Send + Sync> = Arc::clone(&self.files) as _;
             let kind = OpKind::Sync { data_only: false };
-            self.ring
-                .submit(Op::new(kind, fd, keep, std::ptr::null_mut(), 0, 0, finish));
+            self.ring.submit(
+                Op::new(kind, fd, keep, std::ptr::null_mut(), 0, 0, finish),
+                false,
+            );
         }
         Ok(())
     }

@@ -24,7 +24,10 @@
 //!   *without* the mutex, which also submits SQEs already published. The kernel serialises
 //!   enters on its own ring lock and reads only SQEs below the published tail, so this is safe;
 //!   it also means an SQE a submitter failed to submit (a transient `EAGAIN`) goes out with the
-//!   reaper's next enter, which a timeout bounds.
+//!   reaper's next enter, which a timeout bounds. A batched read (rule D12) is pushed and
+//!   published without an enter; `unsent` counts such SQEs, every enter under the mutex resets
+//!   it, and the [`BATCH_LIMIT`]-th batched read or [`Ring::submit_batch`] enters for all of
+//!   them. One the caller never sends goes out with the reaper's next enter, as above.
 //! - **U5 — no CQ overflow.** `in_flight` counts ops in the SQ or in the kernel. Once it
 //!   reaches the CQ's size, new ops wait in `backlog` (under the same mutex); the reaper moves
 //!   them into the SQ as completions free room. So the SQ being full never fails a request (we
@@ -37,6 +40,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
@@ -53,16 +57,23 @@ pub(crate) const SHUTDOWN: u64 = 0;
 /// How long the reaper waits before it re-enters the kernel anyway (rule U4).
 const REAPER_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// Batched reads left unsent at most: the next one enters the kernel for all (rule U4).
+pub(crate) const BATCH_LIMIT: usize = 32;
+
 pub(crate) struct Ring {
     ring: IoUring,
     sq: Mutex<SqState>,
     cq_capacity: usize,
     reaper: OnceLock<ThreadId>,
+    /// `io_uring_enter` calls made to submit (by submitters, not the reaper's waits).
+    submit_calls: AtomicU64,
 }
 
 struct SqState {
     backlog: VecDeque<squeue::Entry>,
     in_flight: usize,
+    /// Batched SQEs published but not yet entered (rule U4).
+    unsent: usize,
 }
 
 impl Ring {
@@ -89,9 +100,11 @@ impl Ring {
             sq: Mutex::new(SqState {
                 backlog: VecDeque::new(),
                 in_flight: 0,
+                unsent: 0,
             }),
             cq_capacity,
             reaper: OnceLock::new(),
+            submit_calls: AtomicU64::new(0),
         });
         let reaper = Arc::clone(&ring);
         let handle = thread::Builder::new()
@@ -108,25 +121,46 @@ impl Ring {
     }
 
     /// Hands an op to the kernel (or to the backlog, rule U5). Never fails, never blocks on
-    /// the reaper.
-    pub(crate) fn submit(&self, op: Box<Op>) {
+    /// the reaper. A `batched` op may stay published but unsent until [`Ring::submit_batch`]
+    /// (rule U4).
+    pub(crate) fn submit(&self, op: Box<Op>, batched: bool) {
         let entry = op.entry().user_data(Box::into_raw(op) as u64);
-        self.submit_entry(entry);
+        self.submit_entry(entry, batched);
     }
 
     /// Queues the no-op that stops the reaper once nothing is in flight.
     pub(crate) fn shut_down(&self) {
-        self.submit_entry(opcode::Nop::new().build().user_data(SHUTDOWN));
+        self.submit_entry(opcode::Nop::new().build().user_data(SHUTDOWN), false);
     }
 
-    fn submit_entry(&self, entry: squeue::Entry) {
+    fn submit_entry(&self, entry: squeue::Entry, batched: bool) {
         let mut sq = lock(&self.sq);
         if sq.in_flight >= self.cq_capacity || !sq.backlog.is_empty() {
             sq.backlog.push_back(entry);
             return;
         }
         self.push_locked(&mut sq, entry);
-        self.enter_locked();
+        if batched && sq.unsent + 1 < BATCH_LIMIT {
+            sq.unsent += 1;
+            return;
+        }
+        self.submit_calls.fetch_add(1, Ordering::Relaxed);
+        self.enter_locked(&mut sq);
+    }
+
+    /// Sends the batched SQEs still unsent (rule U4).
+    pub(crate) fn submit_batch(&self) {
+        let mut sq = lock(&self.sq);
+        if sq.unsent > 0 {
+            self.submit_calls.fetch_add(1, Ordering::Relaxed);
+            self.enter_locked(&mut sq);
+        }
+    }
+
+    /// `io_uring_enter` calls made to submit requests, by submitters (the reaper's are not
+    /// counted).
+    pub(crate) fn submit_calls(&self) -> u64 {
+        self.submit_calls.load(Ordering::Relaxed)
     }
 
     /// Pushes one SQE, submitting to make room when the SQ is full. Caller holds `sq`.
@@ -141,12 +175,14 @@ impl Ring {
                 return;
             }
             drop(queue);
-            self.enter_locked();
+            self.enter_locked(sq);
         }
     }
 
-    /// `io_uring_enter` without waiting, retried on transient errors. Caller holds `sq`.
-    fn enter_locked(&self) {
+    /// `io_uring_enter` without waiting, retried on transient errors; it sends every published
+    /// SQE, batched ones included. Caller holds `sq`.
+    fn enter_locked(&self, sq: &mut SqState) {
+        sq.unsent = 0;
         for _ in 0..64 {
             match self.ring.submitter().submit() {
                 Ok(_) => return,
@@ -219,7 +255,7 @@ impl Ring {
                     };
                     self.push_locked(&mut sq, entry);
                 }
-                self.enter_locked();
+                self.enter_locked(&mut sq);
             }
             for (finish, outcome) in finished {
                 finish(outcome);

@@ -6,6 +6,7 @@
     reason = "shared test code outside #[test] functions unwrap too; a failure is a test failure"
 )]
 
+mod batch;
 mod common;
 mod completion;
 mod concurrency;
