@@ -46,7 +46,29 @@ impl HybridLog {
         done: impl FnOnce(Result<ReadBuffer, LogError>) + Send + 'static,
     ) -> Result<(), LogError> {
         let (from, buf, skip) = self.read_buffer(address, len, false)?;
-        self.submit(address, from, buf, skip, done)
+        self.submit(address, from, buf, skip, done, false)
+    }
+
+    /// [`HybridLog::read_async`] as one read of a batch: the device may hold it unsent until
+    /// [`HybridLog::submit_reads`] (faster-device's rule D12), so that the reads a caller
+    /// issues together reach the kernel with one system call.
+    ///
+    /// # Errors
+    /// As [`HybridLog::read_async`].
+    pub fn read_async_batched(
+        &self,
+        address: Address,
+        len: u64,
+        done: impl FnOnce(Result<ReadBuffer, LogError>) + Send + 'static,
+    ) -> Result<(), LogError> {
+        let (from, buf, skip) = self.read_buffer(address, len, false)?;
+        self.submit(address, from, buf, skip, done, true)
+    }
+
+    /// Sends the reads [`HybridLog::read_async_batched`] left unsent. Call it before waiting
+    /// for one of them.
+    pub fn submit_reads(&self) {
+        self.shared.device.submit_batch();
     }
 
     /// Starts the device read of a buffer from [`HybridLog::read_buffer`].
@@ -57,17 +79,22 @@ impl HybridLog {
         buf: AlignedBuf,
         skip: usize,
         done: impl FnOnce(Result<ReadBuffer, LogError>) + Send + 'static,
+        batched: bool,
     ) -> Result<(), LogError> {
-        self.shared
-            .device
-            .read_buf(from, buf, move |result, buf| {
-                done(
-                    result
-                        .map(|()| ReadBuffer { buf, skip, address })
-                        .map_err(LogError::from),
-                );
-            })
-            .map_err(|rejected| LogError::Device(rejected.error))
+        let finish = move |result: Result<(), faster_device::DeviceError>, buf| {
+            done(
+                result
+                    .map(|()| ReadBuffer { buf, skip, address })
+                    .map_err(LogError::from),
+            );
+        };
+        let device = &self.shared.device;
+        let submitted = if batched {
+            device.read_buf_batched(from, buf, finish)
+        } else {
+            device.read_buf(from, buf, finish)
+        };
+        submitted.map_err(|rejected| LogError::Device(rejected.error))
     }
 
     /// Checks a read of `len` bytes at `address` and makes its buffer: the device offset it
@@ -151,11 +178,18 @@ impl HybridLog {
             (from, buf, skip)
         };
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        self.submit(address, from, buf, skip, move |result| {
-            // The receiver waits below; a send can only fail if it is gone, and then nobody
-            // wants the result.
-            let _ = sender.send(result);
-        })?;
+        self.submit(
+            address,
+            from,
+            buf,
+            skip,
+            move |result| {
+                // The receiver waits below; a send can only fail if it is gone, and then nobody
+                // wants the result.
+                let _ = sender.send(result);
+            },
+            false,
+        )?;
         loop {
             match receiver.recv_timeout(std::time::Duration::from_millis(10)) {
                 Ok(result) => return result,

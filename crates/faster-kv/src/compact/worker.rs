@@ -52,6 +52,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Worker<K, V> {
             guard: None,
             state: &mut self.state,
             since_refresh: 0,
+            unsent_reads: false,
         }
     }
 }

@@ -160,12 +160,15 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             DiskStep::Read(address, len) => {
                 self.state.stats.bump(Counter::DeviceReads);
                 let queue = Arc::clone(&pending.queue);
+                // One of a batch: sent by the next `complete_pending` or when this `Pinned`
+                // drops, so that reads issued together cost one system call (rule D12).
                 let issued = self
                     .store
                     .log
-                    .read_async(address, len, move |r| queue.push(serial, r));
-                if let Err(e) = issued {
-                    pending.queue.push(serial, Err(e));
+                    .read_async_batched(address, len, move |r| queue.push(serial, r));
+                match issued {
+                    Ok(()) => self.unsent_reads = true,
+                    Err(e) => pending.queue.push(serial, Err(e)),
                 }
             }
             DiskStep::Found(record) => pending.resolved.push_back((serial, Some(record), false)),
@@ -182,6 +185,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     pub fn complete_pending(&mut self, wait: bool) -> Vec<PendingCompletion<V::Owned>> {
         let mut completions = Vec::new();
         loop {
+            self.send_reads();
             while let Some((serial, found, truncated)) = self.state.pending.resolved.pop_front() {
                 self.finish(serial, found, truncated, &mut completions);
             }
@@ -192,7 +196,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             }
             if !progressed && idle {
                 // Never wait for the device while protected: flushes and evictions need every
-                // protected thread to refresh.
+                // protected thread to refresh. Nor for a read still unsent.
+                self.send_reads();
                 self.unprotect();
                 self.store.log.device().poll();
                 self.state.pending.queue.wait(Duration::from_millis(10));
@@ -207,6 +212,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         max: usize,
     ) -> (Vec<PendingCompletion<V::Owned>>, bool) {
         let mut completions = Vec::new();
+        self.send_reads();
         while let Some((serial, found, truncated)) = self.state.pending.resolved.pop_front() {
             self.finish(serial, found, truncated, &mut completions);
         }

@@ -107,6 +107,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
             guard: Some(self.handle.protect()),
             state: &mut self.state,
             since_refresh: 0,
+            unsent_reads: false,
         }
     }
 }

@@ -26,6 +26,15 @@ pub struct Pinned<'s, K: Codec + ?Sized, V: Codec + ?Sized> {
     pub(crate) guard: Option<Guard<'s>>,
     pub(crate) state: &'s mut SessionState<V>,
     pub(crate) since_refresh: u32,
+    /// Pending reads were issued as a batch and may not be sent yet (faster-device's rule
+    /// D12): sent by the next `complete_pending`, or when this drops.
+    pub(crate) unsent_reads: bool,
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for Pinned<'_, K, V> {
+    fn drop(&mut self) {
+        self.send_reads();
+    }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> std::fmt::Debug for Pinned<'_, K, V> {
@@ -123,5 +132,14 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     /// Drops protection (never hold it while waiting for the device).
     pub(crate) fn unprotect(&mut self) {
         self.guard = None;
+    }
+
+    /// Sends the pending reads issued as a batch, if any are unsent.
+    #[inline]
+    pub(crate) fn send_reads(&mut self) {
+        if self.unsent_reads {
+            self.unsent_reads = false;
+            self.store.log.submit_reads();
+        }
     }
 }
