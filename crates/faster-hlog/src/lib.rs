@@ -98,7 +98,7 @@ pub use faster_address::Address;
 pub use faster_device::Device;
 pub use log::{HybridLog, RECORD_ALIGNMENT, RecoveryPoint, Regions};
 pub use read::ReadBuffer;
-pub use scan::{LogScan, ScanRecord};
+pub use scan::{LogScan, SCAN_REFRESH_INTERVAL, ScanRecord};
 
 /// The tail-allocation protocol, exposed only to the loom models in `tests/loom.rs`.
 #[cfg(loom)]

@@ -33,6 +33,10 @@ struct PageBuffer {
 
 type PendingPage = (u64, Receiver<Result<PageBuffer, DeviceError>>);
 
+/// Records a protected scan hands out between two refreshes of its epoch (as a pinned
+/// session refreshes every 64 operations).
+pub const SCAN_REFRESH_INTERVAL: u32 = 64;
+
 /// The scan's own epoch slot: protected while a record from memory may be in the caller's
 /// hands, paused otherwise.
 enum Protection {
@@ -46,13 +50,18 @@ enum Protection {
 ///
 /// It has its own epoch slot. Between calls to [`LogScan::next`] it stays protected, so that
 /// a record handed out from memory remains valid without a copy until the next call (which
-/// needs `&mut self`). A protected thread holds back every flush and eviction of the log, so
-/// a scan that will sit idle must be paused ([`LogScan::pause`]) or dropped first — in
-/// particular before its thread blocks on the log (`wait_flushed`, `flush_and_sync`). A scan
-/// pauses itself when it reaches the end of its range.
+/// needs `&mut self`). It refreshes that protection every [`SCAN_REFRESH_INTERVAL`] records
+/// (a refresh per record cost compaction a sixth of its time in the epoch's drain) and
+/// whenever it resumes from a pause. A protected thread holds back every flush and eviction
+/// of the log, so a scan that will sit idle, or whose caller spends long on each record, must
+/// be paused ([`LogScan::pause`]) or dropped first — in particular before its thread blocks
+/// on the log (`wait_flushed`, `flush_and_sync`). A scan pauses itself when it reaches the
+/// end of its range.
 pub struct LogScan<F> {
     log: HybridLog,
     protection: Protection,
+    /// Calls to [`LogScan::next`] since the protection was last refreshed.
+    since_refresh: u32,
     sizer: F,
     next: u64,
     end: u64,
@@ -89,6 +98,7 @@ impl HybridLog {
         Ok(LogScan {
             log: self.clone(),
             protection: Protection::Paused(handle),
+            since_refresh: 0,
             sizer,
             next: from.raw().max(self.begin_address().raw()),
             end,
@@ -132,13 +142,21 @@ where
         }
     }
 
-    /// Protects the scan (again) and refreshes its epoch.
+    /// Protects the scan again after a pause, or refreshes its epoch once every
+    /// [`SCAN_REFRESH_INTERVAL`] calls while it stays protected.
     fn protect(&mut self) -> Result<(), LogError> {
-        self.protection = match std::mem::replace(&mut self.protection, Protection::Switching) {
-            Protection::Protected(mut guard) => {
+        if let Protection::Protected(guard) = &mut self.protection {
+            self.since_refresh += 1;
+            if self.since_refresh >= SCAN_REFRESH_INTERVAL {
+                self.since_refresh = 0;
                 guard.refresh();
-                Protection::Protected(guard)
             }
+            return Ok(());
+        }
+        self.since_refresh = 0;
+        self.protection = match std::mem::replace(&mut self.protection, Protection::Switching) {
+            // Handled above.
+            Protection::Protected(guard) => Protection::Protected(guard),
             Protection::Paused(handle) => Protection::Protected(handle.into_guard()),
             // An owning guard always gives its handle back, so this is not reached; if it
             // were, the scan takes a new slot rather than read unprotected.

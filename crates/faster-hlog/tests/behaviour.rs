@@ -210,6 +210,35 @@ fn flush_waiters_run_once_the_bytes_are_written() {
 }
 
 #[test]
+fn a_scan_that_keeps_going_refreshes_its_protection() {
+    let log = mem_log(12, 64);
+    append(&log, 200);
+    let end = log.shift_read_only_to_tail();
+    assert!(log.wait_flushed(end, Duration::from_secs(5)).unwrap());
+    let mut scan = log.scan(Address::FIRST_VALID, end, common::sizer).unwrap();
+    assert!(scan.next().unwrap().is_some()); // protected now
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&ran);
+    log.epoch()
+        .bump_with(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    assert!(
+        !ran.load(std::sync::atomic::Ordering::SeqCst),
+        "the action waits for the scan's protection"
+    );
+    let mut handed_out = 0;
+    for _ in 0..faster_hlog::SCAN_REFRESH_INTERVAL {
+        if scan.next().unwrap().is_some() {
+            handed_out += 1;
+        }
+    }
+    assert_eq!(handed_out, faster_hlog::SCAN_REFRESH_INTERVAL);
+    assert!(
+        ran.load(std::sync::atomic::Ordering::SeqCst),
+        "a scan refreshes within SCAN_REFRESH_INTERVAL records, letting the action run"
+    );
+}
+
+#[test]
 fn a_paused_scan_no_longer_holds_back_flushes() {
     let log = mem_log(12, 4);
     append(&log, 50);
