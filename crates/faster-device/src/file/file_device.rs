@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::header::data_file_offset;
-use super::here::read_here;
+use super::here;
 use super::pool::{IoPool, Job};
 use super::segments::{SegmentFile, SegmentFiles};
 use super::sys::{SendPtr, pread_cached, pread_full, pwrite_full};
@@ -190,7 +190,7 @@ impl Device for FileDevice {
     }
 
     fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        Some(read_here(&self.files, offset, buf, false).map(drop))
+        here::read_now(&self.files, offset, buf)
     }
 
     fn reads_unaligned(&self) -> bool {
@@ -198,13 +198,7 @@ impl Device for FileDevice {
     }
 
     fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        if self.files.direct_io() {
-            return None;
-        }
-        match read_here(&self.files, offset, buf, true) {
-            Ok(false) => None,
-            result => Some(result.map(drop)),
-        }
+        here::read_cached(&self.files, offset, buf)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {

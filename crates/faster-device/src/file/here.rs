@@ -9,7 +9,7 @@ use crate::split::chunks;
 
 /// [`Device::read_now`](crate::Device::read_now) of a file device: the pieces of [`Device::read_raw`](crate::Device::read_raw), each `pread` on this thread;
 /// with `cached_only`, only from the page cache: false when a piece was not all there.
-pub(crate) fn read_here(
+fn read_here(
     files: &SegmentFiles,
     offset: u64,
     buf: &mut [u8],
@@ -57,4 +57,29 @@ pub(crate) fn read_here(
         read.map_err(|e| DeviceError::os(IoOp::Read, chunk.offset, chunk.len as u64, e))?;
     }
     Ok(true)
+}
+
+/// [`Device::read_now`](crate::Device::read_now) of a file device: always answers.
+pub(crate) fn read_now(
+    files: &SegmentFiles,
+    offset: u64,
+    buf: &mut [u8],
+) -> Option<Result<(), DeviceError>> {
+    Some(read_here(files, offset, buf, false).map(drop))
+}
+
+/// [`Device::read_cached`](crate::Device::read_cached) of a file device: `None` with
+/// `O_DIRECT` (no page cache) or when a piece was not all in the page cache.
+pub(crate) fn read_cached(
+    files: &SegmentFiles,
+    offset: u64,
+    buf: &mut [u8],
+) -> Option<Result<(), DeviceError>> {
+    if files.direct_io() {
+        return None;
+    }
+    match read_here(files, offset, buf, true) {
+        Ok(false) => None,
+        result => Some(result.map(drop)),
+    }
 }

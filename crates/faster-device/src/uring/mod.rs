@@ -19,7 +19,7 @@ use ring::Ring;
 use crate::device::{Completion, Device};
 use crate::error::{DeviceError, IoOp};
 use crate::file::header::data_file_offset;
-use crate::file::here::read_here;
+use crate::file::here;
 use crate::file::segments::{SegmentFile, SegmentFiles};
 use crate::file::{Engine, FileDeviceBuilder};
 use crate::geometry::Geometry;
@@ -223,7 +223,7 @@ impl Device for UringDevice {
     }
 
     fn read_now(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        Some(read_here(&self.files, offset, buf, false).map(drop))
+        here::read_now(&self.files, offset, buf)
     }
 
     fn reads_unaligned(&self) -> bool {
@@ -231,13 +231,7 @@ impl Device for UringDevice {
     }
 
     fn read_cached(&self, offset: u64, buf: &mut [u8]) -> Option<Result<(), DeviceError>> {
-        if self.files.direct_io() {
-            return None;
-        }
-        match read_here(&self.files, offset, buf, true) {
-            Ok(false) => None,
-            result => Some(result.map(drop)),
-        }
+        here::read_cached(&self.files, offset, buf)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
