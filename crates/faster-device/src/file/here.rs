@@ -7,7 +7,7 @@ use super::sys::{pread_cached, pread_full};
 use crate::error::{DeviceError, IoOp};
 use crate::split::chunks;
 
-/// [`Device::read_now`](crate::Device::read_now) of a file device: the pieces of [`Device::read_raw`](crate::Device::read_raw), each `pread` on this thread;
+/// The pieces of [`Device::read_raw`](crate::Device::read_raw), each `pread` on this thread;
 /// with `cached_only`, only from the page cache: false when a piece was not all there.
 fn read_here(
     files: &SegmentFiles,
