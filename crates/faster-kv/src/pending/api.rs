@@ -58,7 +58,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         self.state.pending.len()
     }
 
-    /// Starts a read; [`Outcome::Pending`] when it needs the device.
+    /// Starts a read; [`Outcome::Pending`] when it needs the device. Device reads go out in
+    /// batches: on the io_uring engine, the reads this `Pinned` started reach the kernel
+    /// together, with one system call, at its next [`Pinned::complete_pending`] or when it
+    /// drops (or at the 32nd unsent read), so start many, then complete them.
     ///
     /// # Errors
     /// As [`Session::read`].
