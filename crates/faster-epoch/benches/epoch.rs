@@ -26,12 +26,43 @@ enum Op {
     RefreshWhileBumping,
     /// `handle.protect()` then drop.
     ProtectUnprotect,
+    /// `handle.protect()` then drop while an action waits for a thread protected in an old
+    /// epoch: every unprotect tries to drain it (as operations do while a page flush waits).
+    ProtectUnprotectPending,
+}
+
+impl Op {
+    /// Operations per thread and run: the pending case costs far more per operation.
+    fn iters(self) -> u64 {
+        match self {
+            Self::ProtectUnprotectPending => ITERS / 20,
+            _ => ITERS,
+        }
+    }
 }
 
 fn run(op: Op, threads: usize) -> f64 {
     let epoch = Epoch::new();
     let barrier = Arc::new(Barrier::new(threads + 1));
     let stop = Arc::new(AtomicBool::new(false));
+    // Holds an action back for the whole run: protected in the epoch before its bump.
+    let holder = matches!(op, Op::ProtectUnprotectPending).then(|| {
+        let held = Arc::clone(&epoch);
+        let stop = Arc::clone(&stop);
+        let (ready, protected) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let handle = held.register().expect("room for the holder");
+            let guard = handle.protect();
+            ready.send(()).expect("bench waits");
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            drop(guard);
+        });
+        protected.recv().expect("holder protected");
+        epoch.bump_with(|| {});
+        thread
+    });
     let bumper = matches!(op, Op::RefreshWhileBumping).then(|| {
         let epoch = Arc::clone(&epoch);
         let stop = Arc::clone(&stop);
@@ -59,14 +90,14 @@ fn run(op: Op, threads: usize) -> f64 {
                             black_box(guard.refresh());
                         }
                     }
-                    Op::ProtectUnprotect => {
-                        for _ in 0..ITERS {
+                    Op::ProtectUnprotect | Op::ProtectUnprotectPending => {
+                        for _ in 0..op.iters() {
                             let guard = handle.protect();
                             black_box(&guard);
                         }
                     }
                 }
-                start.elapsed().as_nanos() as f64 / ITERS as f64
+                start.elapsed().as_nanos() as f64 / op.iters() as f64
             })
         })
         .collect();
@@ -79,6 +110,9 @@ fn run(op: Op, threads: usize) -> f64 {
     if let Some(b) = bumper {
         b.join().expect("bumper thread");
     }
+    if let Some(h) = holder {
+        h.join().expect("holder thread");
+    }
     per_op.iter().sum::<f64>() / per_op.len() as f64
 }
 
@@ -89,14 +123,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     println!("faster-epoch: ns per operation per thread (median of {RUNS} runs of {ITERS} ops)");
-    println!("{:<28} {:>10} {:>10}", "operation", "1 thread", "2 threads");
+    println!("{:<30} {:>10} {:>10}", "operation", "1 thread", "2 threads");
     for (name, op) in [
         ("refresh", Op::Refresh),
         ("refresh, epoch moving", Op::RefreshWhileBumping),
         ("protect + unprotect", Op::ProtectUnprotect),
+        ("protect + unprotect, pending", Op::ProtectUnprotectPending),
     ] {
         let one = median((0..RUNS).map(|_| run(op, 1)).collect());
         let two = median((0..RUNS).map(|_| run(op, 2)).collect());
-        println!("{name:<28} {one:>10.2} {two:>10.2}");
+        println!("{name:<30} {one:>10.2} {two:>10.2}");
     }
 }

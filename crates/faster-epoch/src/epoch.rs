@@ -65,8 +65,14 @@ pub struct Epoch {
     pending: CachePadded<AtomicUsize>,
     /// Deferred actions. Locked only when `pending > 0`, never while an action runs (rule E5).
     deferred: Mutex<Vec<Deferred>>,
-    /// Where [`Epoch::register`] starts probing, to spread handles over the table.
-    next_hint: AtomicUsize,
+    /// The smallest trigger among the deferred actions (`u64::MAX` when there are none),
+    /// written under `deferred`'s lock: a drain whose safe epoch is below it has nothing to
+    /// run and does not take the lock (rule E5).
+    earliest: CachePadded<AtomicU64>,
+    /// One past the highest slot index ever claimed. [`Epoch::register`] claims the lowest
+    /// free slot, so this stays near the number of handles alive at once, and a scan for the
+    /// oldest protected epoch stops here: slots above were never owned (rule E3).
+    high_water: CachePadded<AtomicUsize>,
     slots: Box<[CachePadded<Slot>]>,
 }
 
@@ -108,7 +114,8 @@ impl Epoch {
             safe_to_reclaim: CachePadded::new(AtomicU64::new(FIRST_EPOCH - 1)),
             pending: CachePadded::new(AtomicUsize::new(0)),
             deferred: Mutex::new(Vec::new()),
-            next_hint: AtomicUsize::new(0),
+            earliest: CachePadded::new(AtomicU64::new(u64::MAX)),
+            high_water: CachePadded::new(AtomicUsize::new(0)),
             slots,
         })
     }
@@ -127,10 +134,7 @@ impl Epoch {
     /// [`EpochError::TableFull`] when every slot is owned. It never blocks waiting for one.
     pub fn register(self: &Arc<Self>) -> Result<Handle, EpochError> {
         let n = self.slots.len();
-        let start = self.next_hint.fetch_add(1, Ordering::Relaxed) % n;
-        for i in 0..n {
-            let index = (start + i) % n;
-            let slot = &self.slots[index];
+        for (index, slot) in self.slots.iter().enumerate() {
             // Acquire pairs with the Release in `release_slot`: the previous owner's last
             // writes to the slot happen before ours.
             if slot
@@ -138,6 +142,9 @@ impl Epoch {
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
+                // Rule E3: raised before the new owner can publish an epoch in the slot, so a
+                // scanner that could miss the slot could also miss that publication.
+                self.high_water.fetch_max(index + 1, Ordering::SeqCst);
                 return Ok(Handle::new(Arc::clone(self), index));
             }
         }
@@ -205,8 +212,9 @@ impl Epoch {
                 trigger,
                 action: Box::new(action),
             });
+            self.earliest.fetch_min(trigger, Ordering::SeqCst);
             // Counted after the push and under the lock: a drainer that sees the count
-            // finds the entry (rule E5).
+            // finds the entry and its trigger (rule E5).
             self.pending.fetch_add(1, Ordering::SeqCst);
         }
         self.try_drain();
@@ -226,6 +234,11 @@ impl Epoch {
     /// Threads that wait for an action (rather than refreshing a guard) call this in their loop.
     pub fn try_drain(&self) -> usize {
         let safe = self.compute_safe_to_reclaim();
+        // Rule E5: nothing deferred is ready yet; the thread that holds the oldest action back
+        // drains again when it refreshes or leaves.
+        if self.earliest.load(Ordering::SeqCst) > safe {
+            return 0;
+        }
         let ready: Vec<Deferred> = {
             let mut deferred = lock(&self.deferred);
             if deferred.is_empty() {
@@ -240,6 +253,8 @@ impl Epoch {
                     i += 1;
                 }
             }
+            let earliest = deferred.iter().map(|d| d.trigger).min().unwrap_or(u64::MAX);
+            self.earliest.store(earliest, Ordering::SeqCst);
             self.pending.fetch_sub(ready.len(), Ordering::SeqCst);
             ready
         };
@@ -257,7 +272,8 @@ impl Epoch {
         // Rule E3: this fence pairs with the fence after a slot's store of its local epoch.
         fence(Ordering::SeqCst);
         let mut oldest = self.current.load(Ordering::SeqCst);
-        for slot in self.slots.iter() {
+        let used = self.high_water.load(Ordering::SeqCst).min(self.slots.len());
+        for slot in &self.slots[..used] {
             // Acquire pairs with the Release store of `UNPROTECTED` or of a newer epoch:
             // what the owner did under the old epoch happens before the actions we run.
             let local = slot.local.load(Ordering::Acquire);

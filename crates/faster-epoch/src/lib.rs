@@ -49,8 +49,8 @@
 //!
 //! The protocol, cited by number in the code:
 //!
-//! - **E1 — slots.** A slot is owned by at most one [`Handle`]: [`Epoch::register`] claims a
-//!   free slot with a compare-and-swap, the handle's drop releases it. A thread that exits
+//! - **E1 — slots.** A slot is owned by at most one [`Handle`]: [`Epoch::register`] claims the
+//!   lowest free slot with a compare-and-swap, the handle's drop releases it. A thread that exits
 //!   drops its handle and so frees its slot; when every slot is owned, registration fails with
 //!   [`EpochError::TableFull`] instead of waiting.
 //! - **E2 — the global epoch** starts at 1 and only increases (a fetch-add in `bump`). A slot
@@ -59,7 +59,10 @@
 //!   stores it in its slot (Release), then issues a SeqCst fence before it reads shared state.
 //!   A scanner issues a SeqCst fence before reading the slots. Either the scanner sees the
 //!   thread's new value, or the thread's later reads see everything that happened before the
-//!   scan — including the unlinking that preceded the bump. Unprotecting stores 0 (Release),
+//!   scan — including the unlinking that preceded the bump. A scanner reads only the slots
+//!   below the high-water mark, which registration raises (SeqCst) before the new owner can
+//!   publish anything: a slot above the mark it read is one whose publication it could miss
+//!   anyway, by the same argument. Unprotecting stores 0 (Release),
 //!   so what the thread did while protected happens before any action a scanner then runs.
 //! - **E4 — the trigger.** `bump_with` parks its action with trigger `e`, the epoch before the
 //!   increment. The action runs only once the computed safe epoch (the oldest protected epoch
@@ -67,6 +70,8 @@
 //! - **E5 — running actions.** Pending actions sit in a list behind a mutex that is taken only
 //!   when the pending count is non-zero, and never held while an action runs. A drainer takes
 //!   the actions its safe epoch allows out of the list before running them, so each runs once.
+//!   The smallest pending trigger is kept beside the list (written under its lock, before
+//!   the count); a drainer whose safe epoch is below it runs nothing and skips the lock.
 //!   Drains happen on bump, on refresh and unprotect when actions are pending, on handle drop,
 //!   and on [`Epoch::try_drain`] — so an action never waits on a thread that has gone idle.
 //!   Unprotecting stores the slot, fences (SeqCst), then reads the pending count; bumping

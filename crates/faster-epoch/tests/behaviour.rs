@@ -153,6 +153,30 @@ fn full_table_is_an_error_and_a_freed_slot_is_reused() {
 }
 
 #[test]
+fn registration_takes_the_lowest_free_slot_and_scans_see_every_claimed_one() {
+    let epoch = Epoch::new();
+    let mut handles: Vec<_> = (0..10).map(|_| epoch.register().unwrap()).collect();
+    let indices: Vec<_> = handles.iter().map(|h| h.slot_index()).collect();
+    assert_eq!(indices, (0..10).collect::<Vec<_>>());
+    // Only the highest slot stays, protected: a drain must still find it.
+    let last = handles.pop().unwrap();
+    handles.clear();
+    let mut guard = last.protect();
+    let (count, action) = counter();
+    epoch.bump_with(action());
+    epoch.try_drain();
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "slot 9 still holds the old epoch"
+    );
+    let again = epoch.register().unwrap();
+    assert_eq!(again.slot_index(), 0, "the lowest free slot");
+    guard.refresh();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn zero_capacity_is_an_error() {
     assert_eq!(
         Epoch::with_capacity(0).unwrap_err(),
