@@ -90,6 +90,7 @@
 //! [`protocol`]. Operations return [`OpError`]; [`Status`] (found, not found, pending) is an
 //! outcome, not an error. Keys and values too large for a page are errors at the API.
 
+mod async_scan;
 mod chain;
 pub mod checkpoint;
 mod codec;
@@ -116,6 +117,7 @@ mod store;
 mod store_dir;
 mod sync;
 
+pub use async_scan::{ASYNC_SCAN_BUFFER, AsyncScan, NextRecord};
 pub use checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions};
 pub use codec::{
     Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,

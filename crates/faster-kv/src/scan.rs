@@ -88,7 +88,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
     /// # Errors
     /// A device error, or [`OpError`] when the epoch table is full.
     pub fn scan(&self) -> Result<LiveScan<K, V>, OpError> {
-        let store = &self.store;
+        LiveScan::open(&self.store)
+    }
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> LiveScan<K, V> {
+    /// See [`FasterKv::scan`].
+    pub(crate) fn open(store: &Arc<Store<K, V>>) -> Result<Self, OpError> {
         store.gate.start_scan();
         let opened = (|| {
             let end = store.log.shift_read_only_to_tail();
@@ -115,7 +121,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
                 return Err(e);
             }
         };
-        Ok(LiveScan {
+        Ok(Self {
             store: Arc::clone(store),
             worker,
             reader,

@@ -1,0 +1,127 @@
+//! The live-record scan as futures (`FasterKv::scan_async`): on a store mostly on the device
+//! it returns exactly the model's live set, its futures park rather than block the runtime's
+//! thread, and dropping it part-way closes the scan (compaction runs, the directory reopens).
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use faster_kv::{FasterKv, Status};
+
+const KEYS: u64 = 20_000;
+
+/// A future's output and how many times it was polled.
+struct Counted<F> {
+    inner: F,
+    polls: u32,
+}
+
+impl<F: Future + Unpin> Future for Counted<F> {
+    type Output = (F::Output, u32);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls += 1;
+        let polls = self.polls;
+        Pin::new(&mut self.inner).poll(cx).map(|out| (out, polls))
+    }
+}
+
+/// Loads `KEYS` keys, rewrites every third, deletes every seventh; the model of what is live.
+fn load(store: &FasterKv<u64, u64>) -> HashMap<u64, u64> {
+    let mut model = HashMap::new();
+    let mut s = store.session().unwrap();
+    for key in 0..KEYS {
+        s.upsert(&key, &key).unwrap();
+        model.insert(key, key);
+    }
+    for key in (0..KEYS).step_by(3) {
+        s.upsert(&key, &(key + 1_000_000)).unwrap();
+        model.insert(key, key + 1_000_000);
+    }
+    for key in (0..KEYS).step_by(7) {
+        assert_eq!(s.delete(&key).unwrap(), Status::Found);
+        model.remove(&key);
+    }
+    model
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_async_scan_returns_the_live_set_and_parks_while_it_reads() {
+    let store: FasterKv<u64, u64> = common::small().open().unwrap();
+    let model = load(&store);
+    assert!(
+        store.regions().head > faster_kv::Address::FIRST_VALID,
+        "most of the log is on the device"
+    );
+    let mut scan = store.scan_async().unwrap();
+    let (seen, polls, items) = runtime().block_on(async move {
+        let mut seen = HashMap::new();
+        let (mut polls, mut items) = (0u64, 0u64);
+        loop {
+            let (item, n) = Counted {
+                inner: scan.next(),
+                polls: 0,
+            }
+            .await;
+            polls += u64::from(n);
+            let Some(item) = item else { break };
+            let (key, value) = item.unwrap();
+            items += 1;
+            assert!(
+                seen.insert(key, value).is_none(),
+                "key {key} returned twice"
+            );
+        }
+        (seen, polls, items)
+    });
+    assert_eq!(seen, model);
+    assert!(
+        polls > items + 1,
+        "the futures waited for the reading thread at least once ({polls} polls for {items} records)"
+    );
+}
+
+#[test]
+fn dropping_an_async_scan_part_way_closes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
+    let model = load(&store);
+    let mut scan = store.scan_async().unwrap();
+    let taken = runtime().block_on(async {
+        let mut taken = 0;
+        while taken < 10 {
+            scan.next().await.unwrap().unwrap();
+            taken += 1;
+        }
+        taken
+    });
+    assert_eq!(taken, 10);
+    drop(scan);
+    // The scan is closed: a compaction runs (it would wait for an open scan), and a new
+    // scan sees everything.
+    let until = store.regions().read_only;
+    store.compact(until).unwrap();
+    let live: HashMap<u64, u64> = store.scan().unwrap().map(Result::unwrap).collect();
+    assert_eq!(live, model);
+    // Nothing of the scan holds the store: it closes, and its directory opens again.
+    store.checkpoint().unwrap().wait().unwrap();
+    drop(store);
+    let again: FasterKv<u64, u64> = common::small_in(dir.path()).open().unwrap();
+    let mut s = again.session().unwrap();
+    for (key, value) in model.iter().take(100) {
+        assert_eq!(s.read(key).unwrap(), Some(*value));
+    }
+}
