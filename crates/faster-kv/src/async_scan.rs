@@ -7,7 +7,9 @@
 //! and nothing polls in a loop; the reading thread waits while the buffer is full, so memory
 //! stays bounded by [`ASYNC_SCAN_BUFFER`] records beside the scan's own batch.
 //!
-//! The consistency is [`FasterKv::scan`]'s. Dropping an `AsyncScan` stops its thread at the
+//! The consistency is [`FasterKv::scan`]'s. If the thread dies (a codec that panics), the
+//! last item is [`OpErrorKind::ScanAborted`](crate::OpErrorKind::ScanAborted), never a quiet
+//! end. Dropping an `AsyncScan` stops its thread at the
 //! next record and waits for it, which takes at most the rest of one batch of reading; after
 //! that the scan is closed (a compaction may start, and the thread holds no reference to the
 //! store).
@@ -88,6 +90,8 @@ where
         let thread = std::thread::Builder::new()
             .name("faster-kv-scan".to_owned())
             .spawn(move || {
+                // Ends the scan for the consumer however this thread ends, panics included.
+                let _finish = Finish(Arc::clone(&producer));
                 match LiveScan::open(&store) {
                     Ok(scan) => {
                         for item in scan {
@@ -100,7 +104,6 @@ where
                         producer.put(Err(e));
                     }
                 }
-                producer.finish();
             })?;
         Ok(AsyncScan {
             channel,
@@ -139,6 +142,22 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Channel<K, V> {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+}
+
+/// Marks the scan finished when the reading thread ends; if it ends by a panic, the last
+/// item is [`OpErrorKind::ScanAborted`](crate::OpErrorKind::ScanAborted), so that the consumer
+/// does not take a cut-short scan for a whole one.
+struct Finish<K: Codec + ?Sized, V: Codec + ?Sized>(Arc<Channel<K, V>>);
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for Finish<K, V> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.0.shared)
+                .ready
+                .push_back(Err(crate::OpErrorKind::ScanAborted.into()));
+        }
+        self.0.finish();
     }
 }
 

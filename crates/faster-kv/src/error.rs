@@ -352,6 +352,10 @@ pub enum OpErrorKind {
         /// What was wrong with it.
         reason: &'static str,
     },
+    /// The reading thread of an [`AsyncScan`](crate::AsyncScan) stopped before the end of
+    /// the scan (it panicked): the records handed over before this error are all it returns.
+    #[error("the scan's reading thread stopped before the end of the scan")]
+    ScanAborted,
 }
 
 /// The outcome of an operation that did not fail.

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use faster_kv::{FasterKv, Status};
+use faster_kv::{Codec, CodecDescriptor, CodecError, CodecKind, FasterKv, OpErrorKind, Status};
 
 const KEYS: u64 = 20_000;
 
@@ -124,4 +124,70 @@ fn dropping_an_async_scan_part_way_closes_it() {
     for (key, value) in model.iter().take(100) {
         assert_eq!(s.read(key).unwrap(), Some(*value));
     }
+}
+
+/// A value whose decoding panics for one value: a scan thread that meets it dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Touchy(u64);
+
+const POISON: u64 = 13;
+
+impl Codec for Touchy {
+    type Owned = Touchy;
+    const FIXED_SIZE: Option<usize> = Some(8);
+
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, CodecError> {
+        Ok(f(&self.0.to_le_bytes()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        let value = u64::from_le_bytes(bytes.try_into().map_err(|_| CodecError {
+            what: "Touchy",
+            reason: format!("{} bytes", bytes.len()),
+        })?);
+        assert_ne!(value, POISON, "a value this codec refuses to decode");
+        Ok(Touchy(value))
+    }
+
+    fn hash64(&self) -> Result<u64, CodecError> {
+        Ok(faster_kv::mix64(self.0))
+    }
+
+    fn descriptor() -> CodecDescriptor {
+        CodecDescriptor {
+            kind: CodecKind::Bytes,
+            type_name: std::any::type_name::<Self>(),
+            fixed_size: Some(8),
+            align: 1,
+        }
+    }
+}
+
+#[test]
+fn a_scan_thread_that_dies_ends_the_scan_with_an_error() {
+    let store: FasterKv<u64, Touchy> = common::small().open().unwrap();
+    let mut s = store.session().unwrap();
+    for key in 0..2_000u64 {
+        let value = if key == 1_000 { POISON } else { key + 100 };
+        s.upsert(&key, &Touchy(value)).unwrap();
+    }
+    drop(s);
+    let mut scan = store.scan_async().unwrap();
+    let (records, last) = runtime().block_on(async move {
+        let mut records = 0u64;
+        let mut last = None;
+        while let Some(item) = scan.next().await {
+            match item {
+                Ok(_) => records += 1,
+                Err(e) => last = Some(e),
+            }
+        }
+        (records, last)
+    });
+    assert!(
+        records < 2_000,
+        "the scan stopped at the value it could not decode"
+    );
+    let error = last.expect("a cut-short scan says so");
+    assert!(matches!(error.kind(), OpErrorKind::ScanAborted), "{error}");
 }
