@@ -62,10 +62,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 .map_err(|_| GrowError::Busy)?;
         }
         let result = grow(store);
-        // Back to rest whatever happened: GROW_PREPARE → GROW_IN_PROGRESS → REST.
+        // Back to rest whatever happened: GROW_PREPARE → GROW_IN_PROGRESS → REST. Only the
+        // growth's own phases are advanced here: once the state left them, a checkpoint may
+        // already have started from the rest this loop reached, and its phases are its
+        // driver's to advance (each with its entry work), never this loop's.
         loop {
             let state = store.cpr.machine.state();
-            if state.phase == Phase::Rest {
+            if !matches!(state.phase, Phase::GrowPrepare | Phase::GrowInProgress) {
                 break;
             }
             if store.cpr.machine.all_acknowledged(state) {

@@ -192,3 +192,69 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Growths and checkpoints started over and over from two threads: a growth that ends just
+/// as a checkpoint starts from the rest it reached must leave the checkpoint's phases to the
+/// checkpoint. (It used to advance them itself, without their entry work, and the checkpoint
+/// then never finished.) Every checkpoint finishes and the store keeps every key.
+#[test]
+fn growths_racing_checkpoints_let_every_checkpoint_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .dir(dir.path())
+        .page_size_bits(12)
+        .memory_budget(8 << 12)
+        .index_buckets(64)
+        .auto_grow_index(false)
+        .open()
+        .unwrap();
+    let mut s = store.session().unwrap();
+    for k in 0..2_000u64 {
+        s.upsert(&k, &(k + 7)).unwrap();
+    }
+    drop(s);
+    let stop = Arc::new(AtomicBool::new(false));
+    let grower = {
+        let (store, stop) = (store.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut grew = 0u32;
+            while !stop.load(Ordering::Relaxed) && grew < 8 {
+                match store.grow_index() {
+                    Ok(_) => grew += 1,
+                    Err(faster_kv::GrowError::Busy) => std::thread::yield_now(),
+                    Err(e) => panic!("growth failed: {e}"),
+                }
+            }
+            grew
+        })
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let checkpointer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for _ in 0..60 {
+                match store.checkpoint() {
+                    Ok(handle) => {
+                        handle.wait().unwrap();
+                    }
+                    Err(faster_kv::CheckpointError::Busy) => std::thread::yield_now(),
+                    Err(e) => panic!("checkpoint: {e}"),
+                }
+            }
+            let _ = done_tx.send(());
+        })
+    };
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_ok(),
+        "a checkpoint never finished"
+    );
+    stop.store(true, Ordering::Relaxed);
+    checkpointer.join().unwrap();
+    assert!(grower.join().unwrap() > 0, "the index grew at least once");
+    let mut s = store.session().unwrap();
+    for k in 0..2_000u64 {
+        assert_eq!(s.read(&k).unwrap(), Some(k + 7), "key {k}");
+    }
+}
