@@ -46,21 +46,6 @@ fn cold_store(delay: Duration) -> (FasterKv<u64, u64>, Arc<FaultDevice>) {
     (store, fault)
 }
 
-/// A future's output and how many times it was polled.
-struct Counted<F> {
-    inner: F,
-    polls: u32,
-}
-
-impl<F: Future + Unpin> Future for Counted<F> {
-    type Output = (F::Output, u32);
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.polls += 1;
-        let polls = self.polls;
-        Pin::new(&mut self.inner).poll(cx).map(|out| (out, polls))
-    }
-}
-
 #[test]
 fn ten_thousand_cold_reads_in_flight_leave_a_1ms_ticker_on_time() {
     // Reads answered a second late: the 10,000 reads are all in flight at once, even on a
@@ -93,7 +78,7 @@ fn ten_thousand_cold_reads_in_flight_leave_a_1ms_ticker_on_time() {
         for (i, key) in (0..KEYS).step_by(2).enumerate() {
             let session = session.clone();
             reads.spawn(async move {
-                let (value, polls) = Counted {
+                let (value, polls) = common::Counted {
                     inner: session.read(&key),
                     polls: 0,
                 }

@@ -9,28 +9,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use faster_kv::{Codec, CodecDescriptor, CodecError, CodecKind, FasterKv, OpErrorKind, Status};
 
 const KEYS: u64 = 20_000;
-
-/// A future's output and how many times it was polled.
-struct Counted<F> {
-    inner: F,
-    polls: u32,
-}
-
-impl<F: Future + Unpin> Future for Counted<F> {
-    type Output = (F::Output, u32);
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.polls += 1;
-        let polls = self.polls;
-        Pin::new(&mut self.inner).poll(cx).map(|out| (out, polls))
-    }
-}
 
 /// Loads `KEYS` keys, rewrites every third, deletes every seventh; the model of what is live.
 fn load(store: &FasterKv<u64, u64>) -> HashMap<u64, u64> {
@@ -71,7 +53,7 @@ fn an_async_scan_returns_the_live_set_and_parks_while_it_reads() {
         let mut seen = HashMap::new();
         let (mut polls, mut items) = (0u64, 0u64);
         loop {
-            let (item, n) = Counted {
+            let (item, n) = common::Counted {
                 inner: scan.next(),
                 polls: 0,
             }

@@ -2,7 +2,10 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use faster_kv::{CheckpointOptions, FasterKv, FasterKvBuilder, LogCheckpointKind};
 
@@ -80,4 +83,19 @@ pub(crate) fn disk_bytes(dir: &Path) -> u64 {
         };
     }
     total
+}
+
+/// A future's output and how many times it was polled.
+pub(crate) struct Counted<F> {
+    pub(crate) inner: F,
+    pub(crate) polls: u32,
+}
+
+impl<F: Future + Unpin> Future for Counted<F> {
+    type Output = (F::Output, u32);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls += 1;
+        let polls = self.polls;
+        Pin::new(&mut self.inner).poll(cx).map(|out| (out, polls))
+    }
 }
