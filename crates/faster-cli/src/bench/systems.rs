@@ -81,9 +81,9 @@ pub(crate) enum Step {
     PrefetchRecord(u64),
 }
 
-/// Like [`drive`], with the misses of later operations started early: before operation `i`,
-/// the bucket of operation `i + depth` and the record of operation `i + depth / 2` are
-/// prefetched. A `depth` of 0 issues no hints. Latency samples time the operation alone.
+/// Runs `f` on every op, timing every `sample_every`-th, with the misses of later operations
+/// started early: before operation `i`, the bucket of operation `i + depth` and the record of
+/// operation `i + depth / 2` are prefetched. A `depth` of 0 issues no hints. Latency samples time the operation alone.
 #[inline]
 pub(crate) fn drive_ahead(
     ops: &[Op],
@@ -144,7 +144,8 @@ pub(crate) fn drive_ahead_then(
     Ok(())
 }
 
-/// Runs `f` on every op, timing every `sample_every`-th (the peers' one-at-a-time loop).
+/// Runs `f` on every op, timing every `sample_every`-th (the peers' one-at-a-time loop): the
+/// loop of [`drive_ahead_then`] with no hints and nothing after each operation.
 #[cfg(feature = "peers")]
 #[inline]
 pub(crate) fn drive(
@@ -153,16 +154,12 @@ pub(crate) fn drive(
     samples: &mut Vec<u32>,
     mut f: impl FnMut(Op) -> Result<(), String>,
 ) -> Result<(), String> {
-    for (i, op) in ops.iter().enumerate() {
-        if i % sample_every == 0 {
-            let start = Instant::now();
-            f(*op)?;
-            samples.push(u32::try_from(start.elapsed().as_nanos()).unwrap_or(u32::MAX));
-        } else {
-            f(*op)?;
-        }
-    }
-    Ok(())
+    let run = |step| match step {
+        Step::Run(op) => f(op),
+        // Not issued with a depth of 0.
+        Step::PrefetchBucket(_) | Step::PrefetchRecord(_) => Ok(()),
+    };
+    drive_ahead_then(ops, 0, sample_every, samples, run, || Ok(()))
 }
 
 /// faster-kv. 8-byte values are `u64` words updated in place atomically; larger values are
