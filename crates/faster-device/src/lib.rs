@@ -69,8 +69,9 @@
 //!   and completes exactly once, but it may sit unsent in the device's queue until
 //!   [`Device::submit_batch`] runs (on any thread) or another request sends it along. A
 //!   caller that is going to wait for such a read calls `submit_batch` first. A device never
-//!   holds one for long: the io_uring device sends at most 32 before it enters the kernel
-//!   anyway, and its reaper's periodic enter (every 100 ms at most) sends any left behind.
+//!   holds one for long: the io_uring device keeps at most 31 unsent (the 32nd enters the
+//!   kernel for all of them), and its reaper's periodic enter (every 100 ms at most) sends
+//!   any left behind.
 //!
 //! After [`Device::close`], reads, writes and truncations return [`DeviceError::Closed`];
 //! requests already submitted still complete, and flushes still work.
