@@ -29,12 +29,14 @@
 
 use std::hash::Hasher as _;
 
+use faster_address::Address;
 use faster_device::{AlignedBuf, Device, DeviceExt};
 use faster_epoch::Guard;
 use twox_hash::XxHash3_64;
 
 use crate::bucket::{BUCKET_BYTES, Bucket, ENTRIES_PER_BUCKET};
 use crate::config::MAX_TABLE_SIZE_BITS;
+use crate::entry::Entry;
 use crate::error::{IndexError, SnapshotError, SnapshotPart};
 use crate::index::{HashIndex, View};
 use crate::overflow::MAX_OVERFLOW_BUCKETS;
@@ -293,6 +295,26 @@ impl HashIndex {
         offset: u64,
         guard: &Guard<'_>,
     ) -> Result<SnapshotInfo, IndexError> {
+        self.write_snapshot_mapped(device, offset, guard, &|address| address)
+    }
+
+    /// [`HashIndex::write_snapshot`], with the address of every final entry replaced by
+    /// `map(address)` in the copy (the table itself is not changed): for a store whose entries
+    /// may hold addresses that must not outlive the process, such as those of a read cache.
+    /// `map` runs under `guard`; an entry it maps to [`Address::INVALID`] is left out.
+    ///
+    /// # Errors
+    /// As [`HashIndex::write_snapshot`].
+    ///
+    /// # Panics
+    /// If `guard` is not a guard of this index's epoch.
+    pub fn write_snapshot_mapped(
+        &self,
+        device: &dyn Device,
+        offset: u64,
+        guard: &Guard<'_>,
+        map: &dyn Fn(Address) -> Address,
+    ) -> Result<SnapshotInfo, IndexError> {
         let table = match self.view(guard) {
             View::Rest(table) => table,
             View::Preparing(_) | View::InProgress(_) => return Err(IndexError::GrowInProgress),
@@ -318,8 +340,11 @@ impl HashIndex {
             hasher: XxHash3_64::with_seed(0),
         };
         for index in 0..table.len() {
-            let bucket = table.bucket(index).map(|b| b.load_words(Ordering::Acquire));
-            writer.push_bucket(&bucket.unwrap_or([0; 8]))?;
+            let mut words = table
+                .bucket(index)
+                .map_or([0; 8], |b| b.load_words(Ordering::Acquire));
+            map_entries(&mut words, map);
+            writer.push_bucket(&words)?;
         }
         // Read after the table: every link copied above is at most this (rule S1).
         let overflow_buckets = table.overflow.high_water();
@@ -333,6 +358,7 @@ impl HashIndex {
                 // started live there, and the log replay restores them (rule S1).
                 words[ENTRIES_PER_BUCKET] = 0;
             }
+            map_entries(&mut words, map);
             writer.push_bucket(&words)?;
         }
         writer.flush()?;
@@ -356,5 +382,20 @@ impl HashIndex {
             overflow_buckets,
             data_checksum: header.data_checksum,
         })
+    }
+}
+
+/// Replaces the address of every final entry of a bucket's words by `map(address)`.
+fn map_entries(words: &mut [u64; 8], map: &dyn Fn(Address) -> Address) {
+    for word in &mut words[..ENTRIES_PER_BUCKET] {
+        let entry = Entry::from_raw(*word);
+        if !entry.is_empty() && !entry.is_tentative() {
+            let address = map(entry.address());
+            *word = if address.is_invalid() {
+                0
+            } else {
+                Entry::new(address, entry.tag()).raw()
+            };
+        }
     }
 }

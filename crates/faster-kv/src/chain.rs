@@ -19,6 +19,10 @@ const VARIABLE_VALUE_GUESS: usize = 200;
 pub(crate) enum Lookup {
     /// In a page frame at this address.
     InMemory(Address, InMemory),
+    /// A copy in the read cache at this address, first in the chain (rule RC2: the key's
+    /// newest value). Only for a walk that starts at the index entry itself; never a
+    /// tombstone.
+    Cached(Address, InMemory),
     /// The chain goes on below the head: the record (if any) is at or below this address.
     OnDevice(Address),
     /// No record of the key: the chain ended.
@@ -41,7 +45,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// Walks the chain from `from` for `key`, in memory only (rule R1: the head is read under
     /// the caller's protection, so every frame at or above it stays valid). `begin` is the
     /// log's begin address read before the index entry `from` (rule R14): a chain that goes
-    /// below it ends there.
+    /// below it ends there. A `from` that is a read-cache copy of the key is the answer
+    /// ([`Lookup::Cached`]) except for a session of the version before a checkpoint in
+    /// progress, which passes over copies (rule RC7); callers that must not meet a copy pass
+    /// [`Store::skip_copy`] of the entry.
     #[inline]
     pub(crate) fn trace(
         &self,
@@ -51,7 +58,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         begin: Address,
         guard: &Guard<'_>,
     ) -> Lookup {
-        let _ = guard;
+        let mut from = from;
+        if self.is_copy(from) {
+            match self.copy_at(from, guard) {
+                Some(copy) if !ctx.old_version && copy.key_is(key) => {
+                    return Lookup::Cached(from, copy);
+                }
+                Some(copy) => from = copy.header().previous(),
+                None => return Lookup::Absent,
+            }
+        }
         let head = self.log.head_address();
         let mut address = from;
         if ctx.old_version && address >= head && address >= begin && address >= Address::FIRST_VALID
@@ -80,9 +96,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         }
     }
 
-    /// Appends a record `(key, value)` whose previous address is `expected` and installs it in
-    /// `slot` if the slot still points at `expected` (rule R1). A lost race marks the new record
-    /// invalid.
+    /// Appends a record `(key, value)` whose previous address is `expected` (past a read-cache
+    /// copy, rule RC3) and installs it in `slot` if the slot still points at `expected` (rule
+    /// R1), loaded or compared under `guard` (RC5). A lost race marks the new record invalid.
     pub(crate) fn append(
         &self,
         guard: &Guard<'_>,
@@ -97,10 +113,27 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             return Ok(Append::Retry);
         };
         let ptr = self.log.frame_ptr(address);
+        if self.read_cache.is_some() && address.raw() + size as u64 > crate::read_cache::CACHE_BIT {
+            // Rule RC1: with a read cache, log addresses stay below 2^47. The space stays a
+            // record that scans and recovery skip.
+            // SAFETY: as below.
+            unsafe {
+                record::write_new(
+                    ptr,
+                    Self::LAYOUT,
+                    Header::new(Address::INVALID, INVALID),
+                    key,
+                    value,
+                )
+            };
+            return Err(OpErrorKind::Log(faster_hlog::LogError::AddressSpaceExhausted).into());
+        }
+        // Rules RC3, RC5: the new record follows the log, past a copy the entry points at.
+        let previous = self.skip_copy(expected, guard);
         // SAFETY: rules R1, H4 — `address` was just allocated under `guard`: `size` zeroed,
         // 8-aligned bytes that no other thread can reach until the compare-and-swap below
         // publishes them.
-        unsafe { record::write_new(ptr, Self::LAYOUT, Header::new(expected, flags), key, value) };
+        unsafe { record::write_new(ptr, Self::LAYOUT, Header::new(previous, flags), key, value) };
         match slot.compare_exchange(expected, address) {
             Ok(()) => Ok(Append::Installed(address)),
             Err(_) => {

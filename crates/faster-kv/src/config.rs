@@ -65,6 +65,7 @@ pub struct FasterKvBuilder {
     pub(crate) check_type_names: bool,
     pub(crate) compaction: Option<CompactionPolicy>,
     pub(crate) auto_grow_index: bool,
+    pub(crate) read_cache: Option<u64>,
     pub(crate) byte_codecs: bool,
     pub(crate) record_codecs: Option<(StoredCodec, StoredCodec)>,
 }
@@ -114,6 +115,7 @@ impl Default for FasterKvBuilder {
             check_type_names: true,
             compaction: None,
             auto_grow_index: true,
+            read_cache: None,
             byte_codecs: false,
             record_codecs: None,
             policy: CheckpointPolicy {
@@ -283,6 +285,19 @@ impl FasterKvBuilder {
     /// [`FasterKv::compact`](crate::FasterKv::compact) is called.
     pub fn compaction(mut self, policy: CompactionPolicy) -> Self {
         self.compaction = Some(policy);
+        self
+    }
+
+    /// Keep copies of records read from the device in a read cache of `bytes` of memory
+    /// (at least 256 KiB; outside the memory budget), so that a key read again is served from
+    /// memory. A write of the key replaces its copy; the oldest copies make room for new ones,
+    /// except those read while among the oldest, which are copied forward (a second chance).
+    /// Copies are never written to the device or into a checkpoint.
+    /// [`Stats::read_cache`](crate::Stats::read_cache) counts hits, misses and evictions.
+    /// With a read cache the log's addresses stay below 2^47 (128 TiB written over the store's
+    /// life). Not remembered: give it at every open. Default: none.
+    pub fn read_cache(mut self, bytes: u64) -> Self {
+        self.read_cache = Some(bytes);
         self
     }
 

@@ -15,6 +15,7 @@ use faster_index::{KeyHash, RecordLookup, Resolver};
 
 use crate::codec::Codec;
 use crate::kv::FasterKv;
+use crate::read_cache::{ReadCache, is_cached};
 use crate::record::{self, InMemory, Layout, Parse};
 use crate::store::Store;
 use crate::sync::lock;
@@ -102,9 +103,10 @@ fn grow<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) -> Resul
     }
     let handle = store.epoch.register()?;
     let mut guard = handle.protect();
-    let buckets = store
-        .index
-        .grow(&mut guard, resolver::<K, V>(store.log.clone()))?;
+    let buckets = store.index.grow(
+        &mut guard,
+        resolver::<K, V>(store.log.clone(), store.read_cache.clone()),
+    )?;
     Ok(buckets)
 }
 
@@ -113,9 +115,20 @@ fn grow<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) -> Resul
 /// a record below the head would go to both halves of the new table: in a store larger than
 /// memory nearly every entry would then be doubled by each growth, the table would stay as
 /// full as before, and a growth started because it was full would be followed by another.
-fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(log: faster_hlog::HybridLog) -> Resolver {
+fn resolver<K: Codec + ?Sized, V: Codec + ?Sized>(
+    log: faster_hlog::HybridLog,
+    read_cache: Option<Arc<ReadCache>>,
+) -> Resolver {
     let layout: Layout = Store::<K, V>::LAYOUT;
     Arc::new(move |address: Address| {
+        if let Some(cache) = read_cache.as_ref().filter(|_| is_cached(address)) {
+            // A read-cache copy goes with its key's hash, and its chain goes on in the log.
+            let (hash, previous_address) = cache.hash_and_previous(address, layout);
+            return RecordLookup::InMemory {
+                hash: KeyHash(hash),
+                previous_address,
+            };
+        }
         if address < log.begin_address() || address < Address::FIRST_VALID {
             return RecordLookup::Gone;
         }

@@ -162,6 +162,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
                 .failed
                 .load(std::sync::atomic::Ordering::Relaxed),
         };
+        stats.read_cache = self.store.read_cache.as_ref().map(|cache| cache.stats());
         if let Ok(handle) = self.store.epoch.register() {
             let guard = handle.protect();
             stats.index = Some(self.store.index.stats(&guard));
@@ -178,6 +179,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
             log_budget: self.store.settings.memory_bytes,
             log_bytes: self.store.log.config().memory_bytes(),
             index_bytes,
+            read_cache_bytes: self
+                .store
+                .read_cache
+                .as_ref()
+                .map_or(0, |cache| cache.stats().bytes),
         }
     }
 

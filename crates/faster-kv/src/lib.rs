@@ -87,7 +87,7 @@
 //! # Inside
 //!
 //! The algorithm, the record format and the rules the code cites (R1–R14) are on the page
-//! [`protocol`]. Operations return [`OpError`]; [`Status`] (found, not found, pending) is an
+//! [`protocol`]; the read cache's own rules (RC1–RC7) head its module, `read_cache`. Operations return [`OpError`]; [`Status`] (found, not found, pending) is an
 //! outcome, not an error. Keys and values too large for a page are errors at the API.
 
 mod async_scan;
@@ -108,6 +108,7 @@ mod opened;
 mod ops;
 mod pending;
 pub mod protocol;
+mod read_cache;
 mod record;
 mod scan;
 mod session;
@@ -139,6 +140,7 @@ pub use ops::batch::READ_BATCH_GROUP;
 pub use ops::update::Rmw;
 pub use pending::api::{Completed, Outcome, PendingCompletion};
 pub use pending::future::{AsyncSession, DIGEST_PER_POLL, OpFuture};
+pub use read_cache::ReadCacheStats;
 pub use scan::LiveScan;
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};

@@ -118,3 +118,6 @@
 //!   touch. A prefetch (`_mm_prefetch`, on x86-64, where SSE is baseline) never faults and
 //!   never changes memory, so its address needs no check: it may be stale or below the head.
 //!
+//! The read cache ([`FasterKvBuilder::read_cache`](crate::FasterKvBuilder::read_cache)) adds
+//! index entries that point at copies of records outside the log; its rules (RC1–RC7) are at
+//! the top of its module, `read_cache/mod.rs`.

@@ -82,6 +82,7 @@ impl FasterKvBuilder {
             policy: self.policy,
             compaction: self.compaction,
             auto_grow_index: self.auto_grow_index,
+            read_cache: self.read_cache,
             codecs: manifest
                 .map(|m| (m.key.clone(), m.value.clone()))
                 .or_else(|| self.record_codecs.clone()),
@@ -109,6 +110,8 @@ pub(crate) struct Settings {
     pub(crate) policy: CheckpointPolicy,
     pub(crate) compaction: Option<CompactionPolicy>,
     pub(crate) auto_grow_index: bool,
+    /// Bytes of read cache; `None`: no read cache.
+    pub(crate) read_cache: Option<u64>,
     /// The key and value codecs the store records (its manifest's, or those given to
     /// [`FasterKvBuilder::record_codecs`]); `None`: the codecs it is opened with.
     pub(crate) codecs: Option<(StoredCodec, StoredCodec)>,
@@ -161,6 +164,18 @@ impl Settings {
             return Err(invalid(
                 "checkpoint_every_bytes",
                 "must be at least 1".into(),
+            ));
+        }
+        if self
+            .read_cache
+            .is_some_and(|bytes| bytes < crate::read_cache::MIN_CACHE_BYTES)
+        {
+            return Err(invalid(
+                "read_cache",
+                format!(
+                    "at least {} bytes (four pages of 64 KiB)",
+                    crate::read_cache::MIN_CACHE_BYTES
+                ),
             ));
         }
         if let Some(problem) = self.compaction.as_ref().and_then(CompactionPolicy::problem) {

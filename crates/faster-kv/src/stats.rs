@@ -97,6 +97,7 @@ impl StatsRegistry {
             live_sessions: sessions,
             regions: None,
             index: None,
+            read_cache: None,
         }
     }
 }
@@ -138,6 +139,9 @@ pub struct Stats {
     /// The index's fill: buckets, entries, overflow buckets, memory (a scan of the table,
     /// taken when the snapshot is).
     pub index: Option<faster_index::IndexStats>,
+    /// The read cache's hits, misses, copies and evictions, when the store has one
+    /// ([`FasterKvBuilder::read_cache`](crate::FasterKvBuilder::read_cache)).
+    pub read_cache: Option<crate::ReadCacheStats>,
 }
 
 /// The memory a store holds for its log and its index, beside the log budget it was given
@@ -156,6 +160,8 @@ pub struct MemoryUse {
     /// budget, sized by [`FasterKvBuilder::index_buckets`](crate::FasterKvBuilder::index_buckets)
     /// and grown with the keys (64 bytes per bucket of up to seven keys).
     pub index_bytes: u64,
+    /// Bytes of the read cache (0 without one): outside the log budget.
+    pub read_cache_bytes: u64,
 }
 
 /// The store's checkpoints since it was opened: those you started and those it took by

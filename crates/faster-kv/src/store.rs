@@ -33,6 +33,8 @@ pub(crate) struct Store<K: ?Sized, V: ?Sized> {
     /// and unmapped again each time); the maintenance thread drops them once no compaction
     /// is due.
     pub(crate) chunk: std::sync::Mutex<crate::compact::records::Batch>,
+    /// Copies of records read from the device, when the store has a read cache.
+    pub(crate) read_cache: Option<Arc<crate::read_cache::ReadCache>>,
     /// Whether the store opened its device itself (and closes it when dropped).
     owns_device: bool,
     /// The directory locks, held until the store is dropped.
@@ -85,7 +87,17 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 .unwrap_or(settings.memory_bytes / 2),
             identity,
         });
+        let read_cache = settings.read_cache.and_then(|bytes| {
+            let cache = crate::read_cache::ReadCache::new(bytes);
+            if cache.is_none() {
+                log::warn!(
+                    "faster-kv: no memory for a read cache of {bytes} bytes; running without it"
+                );
+            }
+            cache.map(Arc::new)
+        });
         Self {
+            read_cache,
             cpr,
             epoch: parts.epoch,
             log: parts.log,

@@ -51,7 +51,13 @@ fn crash_child(dir: &Path) {
         .unwrap();
     // Recover if an earlier life completed a checkpoint; otherwise start afresh (nothing was
     // promised durable).
-    let (store, resume) = recover_or_open(|| builder(dir));
+    // Even seeds run with a read cache and a reader, so that index entries point at copies
+    // while checkpoints snapshot the index (the recovering parent opens without one).
+    let with_cache = seed.is_multiple_of(2);
+    let (store, resume) = recover_or_open(|| {
+        let b = builder(dir);
+        if with_cache { b.read_cache(1 << 20) } else { b }
+    });
     let stop = Arc::new(AtomicBool::new(false));
     // Sessions 1..=3, created in order (fresh) or continued (after recovery).
     let sessions: Vec<_> = (1..=SESSIONS)
@@ -79,6 +85,26 @@ fn crash_child(dir: &Path) {
             })
         })
         .collect();
+    let reader = with_cache.then(|| {
+        let mut session = store.session().unwrap();
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut x = seed | 1;
+            while !stop.load(Ordering::Relaxed) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let s = 1 + x % SESSIONS;
+                let serial = 1 + (x >> 8) % 50_000;
+                let k = if x & 1 == 0 {
+                    cpr_common::key(s, serial)
+                } else {
+                    cpr_common::counter(s, serial)
+                };
+                let _ = session.read(&k).unwrap();
+            }
+        })
+    });
     let kinds = [
         LogCheckpointKind::FoldOver,
         LogCheckpointKind::Snapshot,
@@ -100,7 +126,7 @@ fn crash_child(dir: &Path) {
         std::thread::sleep(Duration::from_millis((seed * 7 + round * 3) % 15));
     }
     stop.store(true, Ordering::Relaxed);
-    for w in writers {
+    for w in writers.into_iter().chain(reader) {
         w.join().unwrap();
     }
 }

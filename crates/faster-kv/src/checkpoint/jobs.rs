@@ -55,7 +55,15 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let handle = self.epoch.register()?;
         let info = {
             let guard = handle.protect();
-            self.index.write_snapshot(&device, 0, &guard)?
+            // Rule RC7: no read-cache address reaches the device.
+            if self.read_cache.is_some() {
+                self.index
+                    .write_snapshot_mapped(&device, 0, &guard, &|address| {
+                        self.snapshot_address(address, &guard)
+                    })?
+            } else {
+                self.index.write_snapshot(&device, 0, &guard)?
+            }
         };
         device.flush()?;
         Ok(IndexMeta {

@@ -79,7 +79,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for LiveOp<'_> {
             Err(_busy) => return Ok(Step::Retry),
         };
         let entry = slot.address();
-        match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
+        // A read-cache copy is not a newer record: walk the log past it (rule RC3).
+        let from = at.store.skip_copy(entry, at.guard);
+        match at.store.trace(at.ctx, at.key.bytes, from, begin, at.guard) {
             Lookup::InMemory(found, _) if found == self.address => self.live(at, &slot, entry),
             Lookup::OnDevice(read) if read == self.address => self.live(at, &slot, entry),
             // The chain goes on below the head, above the record: the newest record of the
@@ -87,7 +89,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for LiveOp<'_> {
             Lookup::OnDevice(read) if read > self.address => Ok(Step::Pending { read, entry }),
             Lookup::Shift => Ok(Step::CprShift),
             // A newer record, or a chain that no longer reaches the record.
-            Lookup::InMemory(..) | Lookup::OnDevice(_) | Lookup::Absent => {
+            Lookup::InMemory(..) | Lookup::OnDevice(_) | Lookup::Absent | Lookup::Cached(..) => {
                 Ok(Step::Done(Verdict::Dead))
             }
         }

@@ -135,7 +135,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 let Ok(Some(slot)) = self.index.find(c.hash, &guard) else {
                     continue;
                 };
-                match self.trace(&OpCtx::REST, chunk.key(c), slot.address(), begin, &guard) {
+                // A read-cache copy is not a newer record: walk the log past it (rule RC3).
+                let chain = self.skip_copy(slot.address(), &guard);
+                match self.trace(&OpCtx::REST, chunk.key(c), chain, begin, &guard) {
                     Lookup::InMemory(found, _) if found > c.address => dead[i] = true,
                     // A newer record in the chunk itself (the key was written again, or
                     // deleted, later in the range): compared with what the chunk holds there.

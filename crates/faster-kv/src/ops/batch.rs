@@ -59,7 +59,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         let (store, guard, _) = self.parts();
         if let Ok(Some(slot)) = store.index.find(hash, guard) {
             let address = slot.address();
-            if address >= store.log.head_address() && address >= Address::FIRST_VALID {
+            if address >= store.log.head_address()
+                && address >= Address::FIRST_VALID
+                && !store.is_copy(address)
+            {
                 prefetch(store.log.frame_ptr(address));
             }
         }
@@ -89,7 +92,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 for hash in &hashes[..group.len()] {
                     if let Ok(Some(slot)) = store.index.find(KeyHash(*hash), guard) {
                         let address = slot.address();
-                        if address >= head && address >= Address::FIRST_VALID {
+                        if address >= head
+                            && address >= Address::FIRST_VALID
+                            && !store.is_copy(address)
+                        {
                             prefetch(store.log.frame_ptr(address));
                         }
                     }

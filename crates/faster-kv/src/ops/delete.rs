@@ -53,7 +53,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
             }
             Lookup::Absent => return Ok(Step::Done(Status::NotFound)),
             Lookup::Shift => return Ok(Step::CprShift),
-            Lookup::OnDevice(_) => {}
+            // A read-cache copy is replaced by the tombstone (rule RC3).
+            Lookup::OnDevice(_) | Lookup::Cached(..) => {}
         }
         let empty = vec![0u8; V::FIXED_SIZE.unwrap_or(0)];
         let flags = TOMBSTONE | at.ctx.flags();

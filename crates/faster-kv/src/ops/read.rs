@@ -74,6 +74,17 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
                         Step::Done(Found::InBuffer)
                     }
                 }
+                Lookup::Cached(address, copy) => {
+                    let found = if let Some((bytes, len)) = copy.read_word() {
+                        Found::Word(bytes, len)
+                    } else {
+                        copy.read_value(at.value);
+                        Found::InBuffer
+                    };
+                    at.store
+                        .cache_hit(at.guard, at.key.hash, at.key.bytes, address, copy);
+                    Step::Done(found)
+                }
                 Lookup::OnDevice(read) => Step::Pending { read, entry },
                 Lookup::Absent => Step::Done(Found::No),
                 Lookup::Shift => Step::CprShift,
@@ -88,9 +99,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
         at: &mut Attempt<'_, '_, K, V>,
         device: FromDevice<'_>,
     ) -> Result<Step<Found>, OpError> {
+        at.store.count_cache_miss();
         Ok(match device.found {
             Some(record) if at.ctx.must_shift(record.address, record.header) => Step::CprShift,
             Some(record) if !record.header.is_tombstone() => {
+                // Rule RC2: a copy for the next read, if the chain did not change meanwhile.
+                at.store.cache_copy(
+                    at.guard,
+                    at.key.hash,
+                    device.entry,
+                    at.key.bytes,
+                    &record.value,
+                );
                 at.value.clear();
                 at.value.extend_from_slice(&record.value);
                 Step::Done(Found::InBuffer)

@@ -60,6 +60,12 @@ where
             Lookup::OnDevice(read) => return Ok(Step::Pending { read, entry }),
             Lookup::Absent => None,
             Lookup::Shift => return Ok(Step::CprShift),
+            // The value of a read-cache copy; the append replaces the copy (rule RC3).
+            Lookup::Cached(_, copy) => {
+                let mut old = Vec::new();
+                crate::read_cache::copy_value(copy, &mut old);
+                Some(old)
+            }
             Lookup::InMemory(address, record) => match self.in_memory(at, address, record)? {
                 InMemoryRmw::Finished(step) => return Ok(step),
                 InMemoryRmw::CopyFrom(old) => old,

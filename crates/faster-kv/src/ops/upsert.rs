@@ -41,7 +41,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
                     return Ok(step);
                 }
             }
-            Lookup::OnDevice(_) | Lookup::Absent => {}
+            // A read-cache copy is replaced by the append (rule RC3).
+            Lookup::OnDevice(_) | Lookup::Absent | Lookup::Cached(..) => {}
         }
         let appended = at.store.append(
             at.guard,
