@@ -126,6 +126,9 @@ fn open_faster(
         .memory_budget(log_budget(args).memory_bytes)
         .page_size_bits(args.page_size_bits)
         .index_buckets(index_buckets(args));
+    if let Some(bytes) = args.read_cache {
+        builder = builder.read_cache(bytes);
+    }
     let mut temp = None;
     if !args.memory {
         let dir = match &args.dir {
@@ -148,7 +151,11 @@ fn open_faster(
         FasterStore::Bytes(builder.open().map_err(|e| e.to_string())?, args.value_size)
     };
     let system = FasterSystem {
-        name: "faster-kv".into(),
+        name: if args.read_cache.is_some() {
+            "faster-kv rc".into()
+        } else {
+            "faster-kv".into()
+        },
         store,
         prefetch_depth: args.prefetch_depth,
         io_depth: args.io_depth,

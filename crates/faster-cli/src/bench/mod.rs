@@ -76,6 +76,11 @@ pub(crate) struct BenchArgs {
     /// lower to run larger than memory.
     #[arg(long)]
     memory_budget: Option<u64>,
+    /// Give faster-kv a read cache of this many bytes (outside the memory budget): records
+    /// read from the device are copied into memory and serve later reads. Reported as the
+    /// system `faster-kv rc`. Peers are unaffected.
+    #[arg(long, value_name = "BYTES")]
+    read_cache: Option<u64>,
     /// Memory budgets to run the whole plan at, comma-separated, each as a multiple of the
     /// loaded data's size (the records of every key once): at 1 and above the log stays in
     /// memory (at least 64 MiB of it), below 1 the store runs larger than memory, and each

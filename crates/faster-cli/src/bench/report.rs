@@ -194,6 +194,12 @@ pub(crate) struct MemoryReport {
     pub(crate) log_bytes: u64,
     /// Bytes of its hash index, outside the log budget.
     pub(crate) index_bytes: u64,
+    /// Bytes of its read cache (0 without one), outside the log budget.
+    #[serde(default)]
+    pub(crate) read_cache_bytes: u64,
+    /// The read cache's hits and misses, when it has one.
+    #[serde(default)]
+    pub(crate) read_cache_hits: Option<(u64, u64)>,
     /// The benchmark process's peak resident set (`VmHWM`), when the system reports it.
     pub(crate) peak_rss_bytes: Option<u64>,
 }
@@ -206,9 +212,16 @@ impl MemoryReport {
             || "peak RSS unknown".to_string(),
             |b| format!("peak RSS of the process {:.1} MiB", mib(b)),
         );
+        let cache = match self.read_cache_hits {
+            Some((hits, misses)) => format!(
+                ", read cache {:.1} MiB outside it ({hits} hits, {misses} misses)",
+                mib(self.read_cache_bytes)
+            ),
+            None => String::new(),
+        };
         format!(
             "log pages {:.1} MiB of a {:.1} MiB budget (a power-of-two number of pages), index \
-             {:.1} MiB outside it, {rss}",
+             {:.1} MiB outside it{cache}, {rss}",
             mib(self.log_bytes),
             mib(self.log_budget),
             mib(self.index_bytes)

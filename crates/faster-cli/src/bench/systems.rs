@@ -179,14 +179,16 @@ pub(crate) struct FasterSystem {
 impl FasterSystem {
     /// What the store holds in memory now, and the process's peak resident set.
     pub(crate) fn memory(&self) -> super::report::MemoryReport {
-        let m = match &self.store {
-            FasterStore::Word(store) => store.memory(),
-            FasterStore::Bytes(store, _) => store.memory(),
+        let (m, cache) = match &self.store {
+            FasterStore::Word(store) => (store.memory(), store.stats().read_cache),
+            FasterStore::Bytes(store, _) => (store.memory(), store.stats().read_cache),
         };
         super::report::MemoryReport {
             log_budget: m.log_budget,
             log_bytes: m.log_bytes,
             index_bytes: m.index_bytes,
+            read_cache_bytes: m.read_cache_bytes,
+            read_cache_hits: cache.map(|c| (c.hits, c.misses)),
             peak_rss_bytes: super::report::peak_rss(),
         }
     }

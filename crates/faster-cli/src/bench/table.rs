@@ -297,11 +297,17 @@ mod tests {
             log_budget: 3 << 20,
             log_bytes: 2 << 20,
             index_bytes: 32 << 20,
+            read_cache_bytes: 16 << 20,
+            read_cache_hits: Some((90, 10)),
             peak_rss_bytes: crate::bench::report::peak_rss(),
         });
         let text = render(&[ours, system("peer", &[1.0], 0)]);
         assert!(
             text.contains("Memory of faster-kv: log pages 2.0 MiB of a 3.0 MiB budget"),
+            "{text}"
+        );
+        assert!(
+            text.contains("read cache 16.0 MiB outside it (90 hits, 10 misses)"),
             "{text}"
         );
         assert!(text.contains("index 32.0 MiB outside it"), "{text}");
