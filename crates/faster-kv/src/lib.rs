@@ -124,7 +124,8 @@ pub use codec::{
     Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
 };
 pub use compact::{
-    CompactError, CompactOptions, CompactReport, CompactionKind, CompactionPolicy, ReclaimError,
+    CompactError, CompactOptions, CompactReport, CompactionKind, CompactionPolicy, CompactionSink,
+    LiveRecord, ReclaimError,
 };
 pub use config::{
     DEFAULT_INDEX_BUCKETS, DEFAULT_MEMORY_BYTES, DEFAULT_PAGE_SIZE_BITS, DEFAULT_SEGMENT_SIZE,
@@ -137,6 +138,7 @@ pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};
 pub use ops::batch::READ_BATCH_GROUP;
+pub use ops::layered::{ChainMark, Layered, LayeredRmw};
 pub use ops::update::Rmw;
 pub use pending::api::{Completed, Outcome, PendingCompletion};
 pub use pending::future::{AsyncSession, DIGEST_PER_POLL, OpFuture};

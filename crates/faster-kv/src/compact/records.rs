@@ -40,6 +40,9 @@ pub(crate) struct Batch {
     /// the only ones that can be live (a newer record of the same key in the batch makes the
     /// older ones dead, no index lookup needed).
     candidates: Vec<usize>,
+    /// Whether tombstones are candidates too (a compaction into another store hands live
+    /// tombstones on, to hide the key's records there).
+    pub(crate) keep_tombstones: bool,
     bytes: Vec<u8>,
 }
 
@@ -58,6 +61,11 @@ impl Batch {
     /// The indices of [`Batch::candidates`] in [`Batch::record`]'s numbering.
     pub(crate) fn candidate_indices(&self) -> &[usize] {
         &self.candidates
+    }
+
+    /// Whether record `i` is a tombstone.
+    pub(crate) fn is_tombstone(&self, i: usize) -> bool {
+        self.tombstones[i]
     }
 
     pub(crate) fn record(&self, i: usize) -> &Copied {
@@ -120,8 +128,9 @@ impl Batch {
     fn select(&mut self, dedupe: bool) {
         if !dedupe {
             self.candidates.clear();
+            let keep = self.keep_tombstones;
             self.candidates
-                .extend((0..self.records.len()).filter(|&i| !self.tombstones[i]));
+                .extend((0..self.records.len()).filter(|&i| keep || !self.tombstones[i]));
             return;
         }
         let newest = self
@@ -129,7 +138,7 @@ impl Batch {
             .unwrap_or_else(|| self.newest_by_key());
         let mut candidates: Vec<usize> = newest
             .into_iter()
-            .filter(|&i| !self.tombstones[i])
+            .filter(|&i| self.keep_tombstones || !self.tombstones[i])
             .collect();
         candidates.sort_unstable();
         self.candidates = candidates;

@@ -34,7 +34,7 @@ use crate::sync::lock;
 /// Records read from the log per batch: within a batch, only each key's newest record needs
 /// an index lookup, so a larger batch saves lookups (most of them device reads when memory is
 /// small) for keys updated often, at the cost of holding the batch's bytes.
-const BATCH: usize = 16_384;
+pub(crate) const BATCH: usize = 16_384;
 
 /// How long a compaction waits for the log to write its range to the device.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -116,6 +116,10 @@ pub enum CompactError {
     /// moved; the next compaction or checkpoint tries again).
     #[error("reclaiming space: {0}")]
     Reclaim(#[from] ReclaimError),
+    /// The store that [`FasterKv::compact_into`] hands live records to failed (the begin
+    /// address has not moved).
+    #[error("compaction target: {0}")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<faster_hlog::LogError> for CompactError {
@@ -182,9 +186,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         options: CompactOptions,
     ) -> Result<CompactReport, CompactError> {
         let started = Instant::now();
-        let from = self.log.begin_address();
-        let until = until.min(self.log.tail_address());
-        let until = self.log.page_start(self.log.page_of(until));
+        let (from, until) = self.compaction_range(until)?;
         let mut report = CompactReport {
             from,
             until: from,
@@ -197,10 +199,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         if until <= from {
             report.elapsed = started.elapsed();
             return Ok(report);
-        }
-        self.log.flush_until(until);
-        if !self.log.wait_flushed(until, FLUSH_TIMEOUT)? {
-            return Err(CompactError::FlushTimeout(FLUSH_TIMEOUT));
         }
         let threads = match options.kind {
             CompactionKind::Scan => 1,
@@ -228,12 +226,42 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             report.copied += c.copied;
             report.copied_bytes += c.copied_bytes;
         }
+        self.end_range(&mut report, until)?;
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// The range a compaction to `until` covers — from the begin address to `until` rounded
+    /// down to a page start and clamped to the tail — once the log wrote it to the device.
+    pub(crate) fn compaction_range(
+        &self,
+        until: Address,
+    ) -> Result<(Address, Address), CompactError> {
+        let from = self.log.begin_address();
+        let until = until.min(self.log.tail_address());
+        let until = self.log.page_start(self.log.page_of(until));
+        if until > from {
+            self.log.flush_until(until);
+            if !self.log.wait_flushed(until, FLUSH_TIMEOUT)? {
+                return Err(CompactError::FlushTimeout(FLUSH_TIMEOUT));
+            }
+        }
+        Ok((from, until))
+    }
+
+    /// Ends a compaction whose live records are kept: moves the begin address to `until`,
+    /// counts the run, and lets the index forget entries below it.
+    pub(crate) fn end_range(
+        &self,
+        report: &mut CompactReport,
+        until: Address,
+    ) -> Result<(), CompactError> {
         report.reclaimed_until = self.move_begin(until)?;
         report.until = until;
         self.gate.count_run(
             report.records,
             report.copied,
-            until.raw() - from.raw(),
+            until.raw() - report.from.raw(),
             report.copied_bytes,
         );
         self.check_budget();
@@ -243,8 +271,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             // until the next compaction, costing a chain step each.
             let _ = self.index.garbage_collect(until, &guard);
         }
-        report.elapsed = started.elapsed();
-        Ok(report)
+        Ok(())
     }
 
     /// Checks and copies the live records of `[from, to)`.

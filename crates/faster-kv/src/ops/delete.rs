@@ -12,7 +12,11 @@ use crate::stats::Counter;
 
 /// A delete, as the driver runs it. `Found` when a tombstone was written (the key may or may
 /// not have had a record on the device), `NotFound` when the key is known to be absent.
-pub(crate) struct DeleteOp;
+pub(crate) struct DeleteOp {
+    /// Append a tombstone even when the key has no record (a layered delete, which must hide
+    /// the key's records in a lower layer).
+    pub(crate) force: bool,
+}
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
     type Output = Status;
@@ -20,7 +24,15 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<Status>, OpError> {
         // Rule R14: the begin address before the entry.
         let begin = at.store.log.begin_address();
-        let slot = match at.store.index.find(at.key.hash, at.guard) {
+        let found = if self.force {
+            at.store
+                .index
+                .find_or_create(at.key.hash, at.guard)
+                .map(Some)
+        } else {
+            at.store.index.find(at.key.hash, at.guard)
+        };
+        let slot = match found {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Status::NotFound)),
             Err(_busy) => return Ok(Step::Retry),
@@ -51,7 +63,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
                     }
                 }
             }
-            Lookup::Absent => return Ok(Step::Done(Status::NotFound)),
+            Lookup::Absent if !self.force => return Ok(Step::Done(Status::NotFound)),
+            Lookup::Absent => {}
             Lookup::Shift => return Ok(Step::CprShift),
             // A read-cache copy is replaced by the tombstone (rule RC3).
             Lookup::OnDevice(_) | Lookup::Cached(..) => {}
@@ -81,7 +94,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     pub fn delete(&mut self, key: &K) -> Result<Status, OpError> {
         self.op(|this| {
             this.state.stats.bump(Counter::Deletes);
-            with_key(key, |key| this.run(&mut DeleteOp, key))
+            with_key(key, |key| this.run(&mut DeleteOp { force: false }, key))
         })
     }
 }

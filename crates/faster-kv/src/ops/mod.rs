@@ -9,6 +9,7 @@ pub(crate) mod batch;
 mod conditional;
 mod delete;
 pub(crate) mod driver;
+pub(crate) mod layered;
 pub(crate) mod read;
 pub(crate) mod rmw;
 pub(crate) mod update;

@@ -1,6 +1,8 @@
 //! Read: the newest record of a key, from memory, or from the device when the chain goes
 //! below the head.
 
+use faster_hlog::Address;
+
 use super::attempt::{Attempt, FromDevice, Operation, Step, with_key};
 use crate::chain::Lookup;
 use crate::codec::{Codec, CodecError};
@@ -12,8 +14,11 @@ use crate::stats::Counter;
 /// What a read found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Found {
-    /// The key is absent or deleted.
-    No,
+    /// The key's newest record is a tombstone.
+    Deleted,
+    /// The key has no record: its chain, which started from this index entry, ended without
+    /// one ([`Address::INVALID`]: the key has no index entry).
+    Absent(Address),
     /// The value's bytes are in the session's value buffer.
     InBuffer,
     /// A word value (rule R3): the first `len` of these bytes, read with one atomic load.
@@ -24,7 +29,7 @@ pub(crate) enum Found {
 impl Found {
     /// Whether a value was found.
     pub(crate) fn is_found(self) -> bool {
-        self != Self::No
+        matches!(self, Self::InBuffer | Self::Word(..))
     }
 
     /// The value, decoded from the word or from `buffer`.
@@ -34,7 +39,7 @@ impl Found {
         buffer: &[u8],
     ) -> Result<Option<V::Owned>, CodecError> {
         match self {
-            Self::No => Ok(None),
+            Self::Deleted | Self::Absent(_) => Ok(None),
             Self::InBuffer => V::decode(buffer).map(Some),
             Self::Word(bytes, len) => V::decode(bytes.get(..len).unwrap_or(&bytes)).map(Some),
         }
@@ -55,7 +60,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
         let begin = at.store.log.begin_address();
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
-            Ok(None) => return Ok(Step::Done(Found::No)),
+            Ok(None) => return Ok(Step::Done(Found::Absent(Address::INVALID))),
             Err(_busy) => return Ok(Step::Retry),
         };
         let entry = slot.address();
@@ -66,7 +71,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
                     if at.ctx.must_shift(address, header) {
                         Step::CprShift
                     } else if header.is_tombstone() {
-                        Step::Done(Found::No)
+                        Step::Done(Found::Deleted)
                     } else if let Some((bytes, len)) = record.read_word() {
                         Step::Done(Found::Word(bytes, len))
                     } else {
@@ -86,7 +91,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
                     Step::Done(found)
                 }
                 Lookup::OnDevice(read) => Step::Pending { read, entry },
-                Lookup::Absent => Step::Done(Found::No),
+                Lookup::Absent => Step::Done(Found::Absent(entry)),
                 Lookup::Shift => Step::CprShift,
             },
         )
@@ -115,7 +120,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
                 at.value.extend_from_slice(&record.value);
                 Step::Done(Found::InBuffer)
             }
-            _ => Step::Done(Found::No),
+            Some(_) => Step::Done(Found::Deleted),
+            None => Step::Done(Found::Absent(device.entry)),
         })
     }
 }

@@ -31,6 +31,30 @@ pub(crate) struct RmwDone {
 /// An RMW on encoded values, as the driver runs it.
 pub(crate) struct RmwOp<'u, U: ?Sized> {
     pub(crate) update: &'u mut U,
+    /// Whether a key with no record gets one (from `update(None)`); if not, the RMW ends
+    /// without writing and [`RmwOp::absent`] holds the entry it saw (a layered RMW).
+    pub(crate) create: bool,
+    pub(crate) absent: Option<Address>,
+}
+
+impl<'u, U: ?Sized> RmwOp<'u, U> {
+    /// An RMW that creates absent keys.
+    pub(crate) fn new(update: &'u mut U) -> Self {
+        Self {
+            update,
+            create: true,
+            absent: None,
+        }
+    }
+
+    /// Ends without writing: the key has no record and the RMW does not create one.
+    fn absent(&mut self, entry: Address) -> Step<RmwDone> {
+        self.absent = Some(entry);
+        Step::Done(RmwDone {
+            existed: false,
+            wrote: false,
+        })
+    }
 }
 
 /// What the in-memory record let an RMW do.
@@ -58,6 +82,7 @@ where
         let entry = slot.address();
         let old = match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
             Lookup::OnDevice(read) => return Ok(Step::Pending { read, entry }),
+            Lookup::Absent if !self.create => return Ok(self.absent(entry)),
             Lookup::Absent => None,
             Lookup::Shift => return Ok(Step::CprShift),
             // The value of a read-cache copy; the append replaces the copy (rule RC3).
@@ -87,6 +112,9 @@ where
         };
         if slot.address() != device.entry {
             return Ok(Step::Retry);
+        }
+        if device.found.is_none() && !self.create {
+            return Ok(self.absent(device.entry));
         }
         if let Some(record) = device.found
             && at.ctx.must_shift(record.address, record.header)
@@ -289,7 +317,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         update: &mut U,
     ) -> Result<RmwDone, OpError> {
         self.state.stats.bump(Counter::Rmws);
-        self.run(&mut RmwOp { update }, key)
+        self.run(&mut RmwOp::new(update), key)
     }
 
     /// The value a finished RMW stored, if it stored one.

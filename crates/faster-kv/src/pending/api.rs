@@ -117,9 +117,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     ) -> Result<Outcome<Option<V::Owned>>, OpError> {
         let driven = {
             let mut update = update::typed::<V>(&mut *rmw);
-            let mut op = RmwOp {
-                update: &mut update,
-            };
+            let mut op = RmwOp::new(&mut update);
             self.drive(&mut op, key, Wait::Defer, answer)?
         };
         match driven {
