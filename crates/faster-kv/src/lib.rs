@@ -138,7 +138,7 @@ pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};
 pub use ops::batch::READ_BATCH_GROUP;
-pub use ops::layered::{ChainMark, Layered, LayeredRmw};
+pub use ops::layered::{ChainMark, Layered, LayeredRmw, MarkedWrite};
 pub use ops::update::Rmw;
 pub use pending::api::{Completed, Outcome, PendingCompletion};
 pub use pending::future::{AsyncSession, DIGEST_PER_POLL, OpFuture};

@@ -11,7 +11,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::small;
-use faster_kv::{CompactError, CompactionSink, FasterKv, Layered, LayeredRmw, LiveRecord};
+use faster_kv::{
+    CompactError, CompactionSink, FasterKv, Layered, LayeredRmw, LiveRecord, MarkedWrite,
+};
 
 #[test]
 fn reads_tell_deleted_from_absent_and_marks_guard_inserts() {
@@ -44,11 +46,27 @@ fn reads_tell_deleted_from_absent_and_marks_guard_inserts() {
             .unwrap(),
         LayeredRmw::Done(Some(11))
     );
-    assert!(s.insert_at_mark(&3, Some(&30), mark).unwrap());
+    // Calls that found no record used no serial number; the one that ends the request does.
+    let serial = s.serial();
+    assert!(s.finish_at_mark(&3, MarkedWrite::Store(&30), mark).unwrap());
+    assert_eq!(s.serial().get(), serial.get() + 1);
     assert_eq!(s.read(&3).unwrap(), Some(30));
-    // The key was written since the RMW's mark was taken: the mark no longer holds.
-    assert!(!s.insert_at_mark(&3, Some(&31), rmw_mark).unwrap());
+    // The key was written since the RMW's mark was taken: the mark no longer holds, and
+    // the failed call used no serial number either.
+    let serial = s.serial();
+    assert!(
+        !s.finish_at_mark(&3, MarkedWrite::Store(&31), rmw_mark)
+            .unwrap()
+    );
+    assert_eq!(s.serial(), serial);
     assert_eq!(s.read(&3).unwrap(), Some(30));
+    let serial = s.serial();
+    let Layered::Absent(mark) = s.read_layered(&5).unwrap() else {
+        panic!("key 5 is absent");
+    };
+    assert_eq!(s.serial(), serial);
+    assert!(s.finish_at_mark(&5, MarkedWrite::Nothing, mark).unwrap());
+    assert_eq!(s.serial().get(), serial.get() + 1);
     // A layered delete of an absent key leaves a tombstone.
     s.delete_layered(&4).unwrap();
     assert_eq!(s.read_layered(&4).unwrap(), Layered::Deleted);

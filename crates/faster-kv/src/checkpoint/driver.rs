@@ -160,6 +160,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                         .as_ref()
                         .and_then(|m| m.log.as_ref())
                         .map(|l| Address::from_masked(l.final_address)),
+                    start_address: meta
+                        .as_ref()
+                        .and_then(|m| m.log.as_ref())
+                        .map(|l| Address::from_masked(l.start)),
                     sessions: meta.map(|m| m.sessions).unwrap_or_default(),
                     duration: run.started.elapsed(),
                 };

@@ -46,6 +46,10 @@ pub struct CheckpointInfo {
     pub version: u32,
     /// Where the recovered log ends (`None` for an index-only checkpoint).
     pub final_address: Option<Address>,
+    /// The tail when the version change began (`None` for an index-only checkpoint): every
+    /// record below it belongs to the checkpoint's version or an older one, so recovering
+    /// this checkpoint recovers it (unless a later write or compaction replaced it).
+    pub start_address: Option<Address>,
     /// Every session's commit point.
     pub sessions: Vec<SessionCommit>,
     /// From start to the durable completion marker.

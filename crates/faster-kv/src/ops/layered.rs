@@ -20,6 +20,7 @@ use crate::codec::Codec;
 use crate::error::OpError;
 use crate::record::TOMBSTONE;
 use crate::session::Session;
+use crate::session::pinned::Pinned;
 use crate::stats::Counter;
 
 /// The index entry a key's chain started from when an operation found no record of the key
@@ -105,27 +106,75 @@ pub enum LayeredRmw<T> {
     /// The key had a record here (a value or a tombstone) and the RMW ran on it: the value
     /// stored, or `None` if the update declined to store one.
     Done(Option<T>),
-    /// No record of the key: nothing was done.
+    /// No record of the key: nothing was done, and no serial number was used.
     Absent(ChainMark),
 }
 
+/// What [`Session::finish_at_mark`] does with a key that had no record here.
+#[derive(Debug, Clone, Copy)]
+pub enum MarkedWrite<'a, V: ?Sized> {
+    /// Store this value, if the key's entry still holds the mark.
+    Store(&'a V),
+    /// Copy this value (read from a lower layer) into the read cache, if the entry still
+    /// holds the mark; best effort.
+    Cache(&'a V),
+    /// Nothing: the operation ends here.
+    Nothing,
+}
+
+impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
+    /// Runs an operation whose body may find it did nothing (`Ok((_, false))`): its serial
+    /// number is then handed back, for the operation that completes the same request. Such
+    /// an operation wrote nothing, so a commit point taken meanwhile (one less) is exact.
+    fn op_or_withdraw<R, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(R, bool), E>,
+    ) -> Result<R, E> {
+        let before = self.state.serial;
+        let serial = self.next_op();
+        match f(self) {
+            Ok((out, true)) => {
+                self.end_op(serial);
+                Ok(out)
+            }
+            Ok((out, false)) => {
+                self.state.serial = before;
+                Ok(out)
+            }
+            Err(e) => {
+                self.end_op(serial);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// # Layered operations
+///
+/// For a store layered over this one (F2's hot store over its cold store). Each request of
+/// the layered store uses exactly one serial number of this session, whatever the number of
+/// calls it takes: a call that finds no record ([`Layered::Absent`],
+/// [`LayeredRmw::Absent`]) or whose mark moved ([`Session::finish_at_mark`] returning
+/// `false`) uses none, and the request ends with [`Session::finish_at_mark`], which uses one.
+/// So commit points and [`FasterKv::continue_session`](crate::FasterKv::continue_session)
+/// count the layered store's requests.
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
     /// Reads `key`, telling a deleted key ([`Layered::Deleted`]) from one this store has no
-    /// record of ([`Layered::Absent`], with the mark that [`Session::insert_at_mark`] checks).
+    /// record of ([`Layered::Absent`], with the mark that [`Session::finish_at_mark`] checks).
     ///
     /// # Errors
     /// As [`Session::read`].
     pub fn read_layered(&mut self, key: &K) -> Result<Layered<V::Owned>, OpError> {
         let mut pinned = self.pin_unthrottled();
-        pinned.op(|this| {
+        pinned.op_or_withdraw(|this| {
             this.state.stats.bump(Counter::Reads);
             let found = with_key(key, |key| this.run(&mut ReadOp, key))?;
             Ok(match found {
-                Found::Deleted => Layered::Deleted,
-                Found::Absent(mark) => Layered::Absent(ChainMark(mark)),
+                Found::Deleted => (Layered::Deleted, true),
+                Found::Absent(mark) => (Layered::Absent(ChainMark(mark)), false),
                 found => match this.read_result(found)? {
-                    Some(value) => Layered::Value(value),
-                    None => Layered::Deleted,
+                    Some(value) => (Layered::Value(value), true),
+                    None => (Layered::Deleted, true),
                 },
             })
         })
@@ -142,7 +191,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
         mut rmw: impl Rmw<V>,
     ) -> Result<LayeredRmw<V::Owned>, OpError> {
         let mut pinned = self.pin();
-        pinned.op(|this| {
+        pinned.op_or_withdraw(|this| {
             let mut update = update::typed::<V>(&mut rmw);
             let mut op = RmwOp::new(&mut update);
             op.create = false;
@@ -151,66 +200,44 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Session<K, V> {
                 this.run(&mut op, key)
             })?;
             if let Some(mark) = op.absent {
-                return Ok(LayeredRmw::Absent(ChainMark(mark)));
+                return Ok((LayeredRmw::Absent(ChainMark(mark)), false));
             }
-            Ok(LayeredRmw::Done(this.rmw_result(done)?))
+            Ok((LayeredRmw::Done(this.rmw_result(done)?), true))
         })
     }
 
-    /// Stores `value` (`None`: a tombstone) under `key` only if the key's index entry still
-    /// holds `mark`, that is if no record of the key was written here since the mark was
-    /// taken; returns whether it did.
+    /// Ends a request for a key that had no record here: stores a value only if the key's
+    /// index entry still holds `mark` — no record of the key was written here since the mark
+    /// was taken — and returns whether it did ([`MarkedWrite::Store`]; on `false` nothing is
+    /// done and no serial number is used, so the request can look again); or copies a value
+    /// into the read cache under the same condition, or does nothing (both always `true`).
     ///
     /// # Errors
     /// As [`Session::upsert`].
-    pub fn insert_at_mark(
+    pub fn finish_at_mark(
         &mut self,
         key: &K,
-        value: Option<&V>,
+        write: MarkedWrite<'_, V>,
         mark: ChainMark,
     ) -> Result<bool, OpError> {
         let mut pinned = self.pin();
-        pinned.op(|this| {
-            with_key(key, |key| match value {
-                Some(value) => value.with_bytes(|bytes| {
-                    this.run(
-                        &mut InsertAtMark {
-                            mark: mark.0,
-                            value: Some(bytes),
-                        },
-                        key,
-                    )
-                })?,
-                None => this.run(
-                    &mut InsertAtMark {
+        pinned.op_or_withdraw(|this| {
+            with_key(key, |key| match write {
+                MarkedWrite::Store(value) => value.with_bytes(|bytes| {
+                    let mut op = InsertAtMark {
                         mark: mark.0,
-                        value: None,
-                    },
-                    key,
-                ),
-            })
-        })
-    }
-
-    /// Copies `value`, read from a lower layer, into this store's read cache as `key`'s value
-    /// if the key's entry still holds `mark`; returns whether it did (never without a read
-    /// cache). The copy is dropped by the first write of the key here, like every copy.
-    ///
-    /// # Errors
-    /// Only if the key or value cannot be encoded.
-    pub fn cache_at_mark(&mut self, key: &K, value: &V, mark: ChainMark) -> Result<bool, OpError> {
-        let mut pinned = self.pin_unthrottled();
-        pinned.op(|this| {
-            with_key(key, |key| {
-                value.with_bytes(|bytes| {
-                    this.run(
-                        &mut CacheAtMark {
-                            mark: mark.0,
-                            value: bytes,
-                        },
-                        key,
-                    )
-                })?
+                        value: Some(bytes),
+                    };
+                    this.run(&mut op, key).map(|stored| (stored, stored))
+                })?,
+                MarkedWrite::Cache(value) => value.with_bytes(|bytes| {
+                    let mut op = CacheAtMark {
+                        mark: mark.0,
+                        value: bytes,
+                    };
+                    this.run(&mut op, key).map(|_| (true, true))
+                })?,
+                MarkedWrite::Nothing => Ok((true, true)),
             })
         })
     }
