@@ -37,34 +37,34 @@
 //!
 //! # The rules
 //!
-//! - **F1 — where a key's cold records are found.** Bits 16.. of the key's hash (the codec's
+//! - **HC1 — where a key's cold records are found.** Bits 16.. of the key's hash (the codec's
 //!   `hash64`) pick one of 2^`chunk_bits` chunks, its top 5 bits a slot of the chunk. A slot
 //!   holds the cold-log address of the newest record whose key falls there; each record holds
 //!   the address of the previous one (0: none).
-//! - **F2 — committed before indexed.** Cold records are appended and the cold log committed
+//! - **HC2 — committed before indexed.** Cold records are appended and the cold log committed
 //!   (durable) before any slot points at them; only one thread writes the cold store at a time
 //!   (migration and cold compaction take turns).
-//! - **F3 — walking a slot's chain.** From the slot's address down: each entry read back is
+//! - **HC3 — walking a slot's chain.** From the slot's address down: each entry read back is
 //!   checked (its entry checksum by the log, its fields by `cold/record.rs`), previous
 //!   addresses must go down, and an address below the cold log's begin address ends the chain.
-//! - **F4 — cold compaction.** A record of `[begin, until)` that is still its key's newest is
+//! - **HC4 — cold compaction.** A record of `[begin, until)` that is still its key's newest is
 //!   appended again (a value) or dropped (a tombstone, with every older record of its key,
 //!   all below it); the copies are committed and the cold index checkpointed before the begin
 //!   address moves. A crash at any point leaves a slot pointing at a record that exists.
-//! - **F5 — what comes from disk is checked.** The manifest, cold records and chunks are
+//! - **HC5 — what comes from disk is checked.** The manifest, cold records and chunks are
 //!   parsed with every length and field checked before use; damage is an error, never a
 //!   wrong answer.
-//! - **F6 — migration keeps the prefix.** Only records below the start address of a durable
+//! - **HC6 — migration keeps the prefix.** Only records below the start address of a durable
 //!   hot checkpoint migrate (a checkpoint is taken first if needed), so every cold record
 //!   belongs to the history a recovery restores: nothing written after a session's commit
 //!   point can surface from the cold store. The cold store is made durable (committed and its
 //!   index checkpointed) before the hot log's begin address moves, so a key is never in
 //!   neither store. Until then it may be in both; the hot store's record is newer or equal.
-//! - **F7 — RMW of a cold key.** The hot store answers "no record" with a mark (its index
+//! - **HC7 — RMW of a cold key.** The hot store answers "no record" with a mark (its index
 //!   entry); the update runs on the cold value and its result is installed in the hot store
 //!   only if that entry still holds the mark, else the RMW runs again. Compare-and-swap and
 //!   counters are RMWs.
-//! - **F8 — deletes.** A delete is a hot tombstone (appended even when the hot store has no
+//! - **HC8 — deletes.** A delete is a hot tombstone (appended even when the hot store has no
 //!   record of the key); it migrates as a cold tombstone, which hides older cold records
 //!   until cold compaction drops them together.
 //!
@@ -82,6 +82,13 @@ mod session;
 mod store;
 
 pub use cold::record::RecordError;
+
+/// The formats an F2 directory adds to those of its parts (`docs/formats.md`), for tools and
+/// for fuzzing: the manifest and the cold record.
+pub mod format {
+    pub use crate::cold::record::{ColdRecord, FORMAT as COLD_RECORD_FORMAT, encode, parse};
+    pub use crate::manifest::Manifest;
+}
 pub use error::{F2Error, Part};
 pub use session::F2Session;
 pub use store::{DEFAULT_CHUNK_BITS, F2Builder, F2Kv, F2Stats};

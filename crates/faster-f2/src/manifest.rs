@@ -26,8 +26,9 @@ pub(crate) const FILE: &str = "F2";
 
 /// What the manifest records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Manifest {
-    pub(crate) chunk_bits: u32,
+pub struct Manifest {
+    /// The cold index has 2^`chunk_bits` chunks.
+    pub chunk_bits: u32,
 }
 
 fn checksum(bytes: &[u8]) -> u64 {
@@ -37,7 +38,8 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 impl Manifest {
-    pub(crate) fn encode(&self) -> [u8; LEN] {
+    /// The manifest's bytes.
+    pub fn encode(&self) -> [u8; LEN] {
         let mut out = [0u8; LEN];
         out[..8].copy_from_slice(MAGIC);
         out[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -47,8 +49,11 @@ impl Manifest {
         out
     }
 
-    /// Parses the manifest's bytes: every field checked (rule F5).
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, String> {
+    /// Parses the manifest's bytes: every field checked (rule HC5).
+    ///
+    /// # Errors
+    /// What is wrong with the bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() != LEN {
             return Err(format!("{} bytes, not {LEN}", bytes.len()));
         }

@@ -1,5 +1,5 @@
 //! The background work of an F2 store: hot→cold migration when the hot log passes its
-//! budget (rule F6), cold→cold compaction when the cold log passes its own (rule F4), and
+//! budget (rule HC6), cold→cold compaction when the cold log passes its own (rule HC4), and
 //! the hot checkpoints migration needs.
 
 use std::sync::Arc;
@@ -67,7 +67,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
     }
 
     /// Takes a hot checkpoint and waits for it, retrying while another one runs; notes its
-    /// start address (rule F6).
+    /// start address (rule HC6).
     pub(crate) fn checkpoint_hot(&self) -> Result<CheckpointInfo, F2Error> {
         let failed = |source| F2Error::Checkpoint {
             part: Part::Hot,
@@ -91,7 +91,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
     }
 
     /// Moves the live hot records below `until` — capped by the hot log's read-only address
-    /// and by the start of a durable hot checkpoint — into the cold store (rule F6).
+    /// and by the start of a durable hot checkpoint — into the cold store (rule HC6).
     pub(crate) fn migrate(&self, until: Address) -> Result<u64, F2Error> {
         let _one = self
             .maintenance
@@ -134,7 +134,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
         Ok(sink.moved)
     }
 
-    /// Compacts the cold log below `until` (rule F4).
+    /// Compacts the cold log below `until` (rule HC4).
     pub(crate) fn compact_cold(&self, until: u64) -> Result<u64, F2Error> {
         let _one = self
             .maintenance

@@ -1,7 +1,7 @@
 //! [`F2Session`]: a thread's operations on an F2 store. Writes go to the hot store; reads try
 //! the hot store (its read cache included), then the cold store; an RMW of a key the hot
 //! store has no record of computes from the cold value and installs the result in the hot
-//! store only if no hot record of the key appeared meanwhile (rule F7).
+//! store only if no hot record of the key appeared meanwhile (rule HC7).
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::error::F2Error;
 use crate::store::Inner;
 
 /// A session of an F2 store: `Send`, used from one thread at a time. Its serial numbers and
-/// commit points are those of its hot-store session (CPR, rule F6).
+/// commit points are those of its hot-store session (CPR, rule HC6).
 pub struct F2Session<K: Codec + ?Sized, V: Codec + ?Sized> {
     hot: Session<K, V>,
     cold: Session<u64, Chunk>,

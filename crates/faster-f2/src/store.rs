@@ -136,7 +136,7 @@ pub(crate) struct Inner<K: Codec + ?Sized, V: Codec + ?Sized> {
     pub(crate) hot: FasterKv<K, V>,
     pub(crate) cold: ColdStore,
     pub(crate) settings: F2Builder,
-    /// The start address of the newest hot checkpoint this handle completed (rule F6).
+    /// The start address of the newest hot checkpoint this handle completed (rule HC6).
     pub(crate) durable_start: Mutex<Option<Address>>,
     /// One migration or cold compaction at a time.
     pub(crate) maintenance: Mutex<()>,
@@ -300,7 +300,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
 
     /// Takes a checkpoint and waits until it is durable: the hot store's, with every
     /// session's commit point (CPR). The cold store holds nothing that is not durable
-    /// already (rule F6), so the checkpoint covers both. The calling thread must not hold a
+    /// already (rule HC6), so the checkpoint covers both. The calling thread must not hold a
     /// pinned session.
     ///
     /// # Errors

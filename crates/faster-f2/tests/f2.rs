@@ -164,7 +164,7 @@ fn two_threads_against_a_model_while_keys_migrate() {
 
 /// Writes after the last checkpoint are gone after a reopen; a key deleted before the
 /// checkpoint stays deleted though older values of it are cold; a migration moves only what
-/// a durable checkpoint holds (rule F6), so nothing written after the checkpoint surfaces
+/// a durable checkpoint holds (rule HC6), so nothing written after the checkpoint surfaces
 /// from the cold store.
 #[test]
 fn reopening_recovers_the_checkpoint_and_nothing_after_it() {

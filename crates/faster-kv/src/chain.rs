@@ -116,7 +116,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         if self.read_cache.is_some() && address.raw() + size as u64 > crate::read_cache::CACHE_BIT {
             // Rule RC1: with a read cache, log addresses stay below 2^47. The space stays a
             // record that scans and recovery skip.
-            // SAFETY: as below.
+            // SAFETY: rules R1, H4 — as below.
             unsafe {
                 record::write_new(
                     ptr,

@@ -1,4 +1,4 @@
-//! Cold→cold compaction: keeps the cold log near the size of its live records (rule F4).
+//! Cold→cold compaction: keeps the cold log near the size of its live records (rule HC4).
 //!
 //! The entries of `[begin, until)` are read in order; one that is still its key's newest cold
 //! record is appended again (a value) or dropped (a tombstone: every older record of its key

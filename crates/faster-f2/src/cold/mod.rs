@@ -1,6 +1,6 @@
 //! The cold store: a log of cold records (a FasterLog: checksummed entries, group commit,
 //! truncation) and the cold index that finds them — a two-level hash index whose chunks are
-//! the records of a small faster-kv store (rules F1–F4 in the crate documentation).
+//! the records of a small faster-kv store (rules HC1–HC4 in the crate documentation).
 //!
 //! A key's hash picks a chunk (`chunk_bits` of it) and a slot in it (5 more bits); the slot
 //! holds the cold-log address of the newest record whose key falls there, and each record
@@ -49,7 +49,7 @@ pub(crate) struct ColdSettings {
     pub(crate) log_memory_pages: u64,
 }
 
-/// The chunk and slot of a key's hash (rule F1). The chunk takes bits 16.. of the hash, the
+/// The chunk and slot of a key's hash (rule HC1). The chunk takes bits 16.. of the hash, the
 /// slot its top 5 bits, so neither follows the hot index's bucket bits.
 pub(crate) fn chunk_of(hash: u64, chunk_bits: u32) -> (u64, usize) {
     let chunk = (hash >> 16) & ((1u64 << chunk_bits) - 1);
@@ -126,7 +126,7 @@ impl ColdStore {
         Ok(self.index.session()?)
     }
 
-    /// The newest cold record of `key` (rule F3: a chain is walked from the slot's address
+    /// The newest cold record of `key` (rule HC3: a chain is walked from the slot's address
     /// down, each record checked before use, and ends below the log's begin address).
     pub(crate) fn read(
         &self,
@@ -159,7 +159,7 @@ impl ColdStore {
             }
             let payload = match self.log.read_entry(Address::from_masked(address)) {
                 Ok(payload) => payload,
-                // Truncated by a cold compaction while we walked (rule F4).
+                // Truncated by a cold compaction while we walked (rule HC4).
                 Err(_) if address < self.log.begin_address().raw() => return Ok(None),
                 Err(e) => return Err(corrupt_or_log(address, e)),
             };
@@ -182,7 +182,7 @@ impl ColdStore {
     }
 
     /// Appends `records` (one writer at a time), makes them durable, then points their slots
-    /// at them (rule F2: a slot never points at an entry that is not committed).
+    /// at them (rule HC2: a slot never points at an entry that is not committed).
     pub(crate) fn write(&self, records: &[LiveRecord<'_>]) -> Result<(), F2Error> {
         if records.is_empty() {
             return Ok(());
@@ -225,7 +225,7 @@ impl ColdStore {
     }
 
     /// Makes the cold index durable (a checkpoint of the chunk store); every entry it points
-    /// at is committed already (rule F2).
+    /// at is committed already (rule HC2).
     pub(crate) fn persist(&self) -> Result<(), F2Error> {
         let checkpoint = |e| F2Error::Checkpoint {
             part: Part::ColdIndex,

@@ -15,18 +15,21 @@
 //! ```
 
 /// The format version of cold records.
-pub(crate) const FORMAT: u8 = 1;
+pub const FORMAT: u8 = 1;
 const TOMBSTONE: u8 = 1;
 const HEADER: usize = 24;
 
 /// A parsed cold record, borrowing the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ColdRecord<'a> {
-    pub(crate) previous: u64,
-    pub(crate) hash: u64,
-    pub(crate) key: &'a [u8],
-    /// `None`: a tombstone.
-    pub(crate) value: Option<&'a [u8]>,
+pub struct ColdRecord<'a> {
+    /// The previous record of its chunk slot (0: none).
+    pub previous: u64,
+    /// The key's hash.
+    pub hash: u64,
+    /// The key's encoded bytes.
+    pub key: &'a [u8],
+    /// The value's encoded bytes; `None`: a tombstone.
+    pub value: Option<&'a [u8]>,
 }
 
 /// Why a payload is not a cold record.
@@ -47,13 +50,7 @@ pub enum RecordError {
 }
 
 /// Encodes a record into `out` (cleared first).
-pub(crate) fn encode(
-    previous: u64,
-    hash: u64,
-    key: &[u8],
-    value: Option<&[u8]>,
-    out: &mut Vec<u8>,
-) {
+pub fn encode(previous: u64, hash: u64, key: &[u8], value: Option<&[u8]>, out: &mut Vec<u8>) {
     out.clear();
     out.push(FORMAT);
     out.push(if value.is_none() { TOMBSTONE } else { 0 });
@@ -69,8 +66,11 @@ pub(crate) fn encode(
     }
 }
 
-/// Parses a payload read back from the cold log (rule F5: checked before use).
-pub(crate) fn parse(bytes: &[u8]) -> Result<ColdRecord<'_>, RecordError> {
+/// Parses a payload read back from the cold log (rule HC5: checked before use).
+///
+/// # Errors
+/// [`RecordError`] for anything that is not a record of format 1.
+pub fn parse(bytes: &[u8]) -> Result<ColdRecord<'_>, RecordError> {
     let short = RecordError::Short { len: bytes.len() };
     let header = bytes.get(..HEADER).ok_or(short)?;
     if header[0] != FORMAT {

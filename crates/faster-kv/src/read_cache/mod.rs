@@ -37,10 +37,11 @@
 //!   each cache address as the copy's previous address, so a recovered index never holds one.
 //!   Sessions of the version before a checkpoint in progress (its PREPARE phase) pass over
 //!   copies, so version checks see the log's own records.
+//! - **RC8 — pages.** A page is one zeroed, 4096-aligned allocation of the page size, made
+//!   when the cache is created and freed once when it drops; it never moves. An address maps
+//!   to its page and to an offset below the page size.
 
 mod store;
-
-pub(crate) use store::copy_value;
 
 use std::alloc::{Layout as AllocLayout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
@@ -108,13 +109,13 @@ struct Page {
 // SAFETY: rule RC4 — a page is plain memory; who may write or read which bytes when is
 // governed by the allocation mutex and the epoch, not by the thread that owns the value.
 unsafe impl Send for Page {}
-// SAFETY: as above.
+// SAFETY: rule RC4 — as above.
 unsafe impl Sync for Page {}
 
 impl Page {
     fn new(bytes: usize) -> Option<Self> {
         let layout = AllocLayout::from_size_align(bytes, 4096).ok()?;
-        // SAFETY: `layout` has a non-zero size (at least 64 KiB, checked by the caller).
+        // SAFETY: rule RC8 — `layout` has a non-zero size (at least 64 KiB).
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
         Some(Self { ptr, layout })
     }
@@ -122,7 +123,7 @@ impl Page {
 
 impl Drop for Page {
     fn drop(&mut self) {
-        // SAFETY: allocated in `Page::new` with this layout, freed once.
+        // SAFETY: rule RC8 — allocated in `Page::new` with this layout, freed once.
         unsafe { dealloc(self.ptr.as_ptr(), self.layout) };
     }
 }
@@ -206,7 +207,7 @@ impl ReadCache {
     #[inline]
     pub(crate) fn ptr(&self, address: Address) -> *mut u8 {
         let (slot, within) = self.locate(address);
-        // SAFETY: `within` is below the page size, the size of every page.
+        // SAFETY: rule RC8 — `within` is below the page size, the size of every page.
         unsafe { self.pages[slot].ptr.as_ptr().add(within) }
     }
 
@@ -260,4 +261,15 @@ impl ReadCache {
 /// The cache address of `offset` (rule RC1).
 fn cache_address(offset: u64) -> Address {
     Address::from_masked(CACHE_BIT | (offset & OFFSET_MASK))
+}
+
+/// The value of a copy, into `out` (replacing what it held).
+pub(crate) fn copy_value(copy: InMemory, out: &mut Vec<u8>) {
+    match copy.read_word() {
+        Some((bytes, len)) => {
+            out.clear();
+            out.extend_from_slice(&bytes[..len.min(8)]);
+        }
+        None => copy.read_value(out),
+    }
 }

@@ -8,7 +8,7 @@ use faster_epoch::Guard;
 use faster_hlog::Address;
 use faster_index::KeyHash;
 
-use super::{CACHE_BIT, ReadCache, cache_address, is_cached};
+use super::{CACHE_BIT, ReadCache, cache_address, copy_value, is_cached};
 use crate::codec::Codec;
 use crate::record::{self, Header, INVALID, InMemory};
 use crate::store::Store;
@@ -211,7 +211,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             let copy = unsafe { InMemory::new(cache.ptr(address), Self::LAYOUT) };
             let size = Self::LAYOUT.record_size(copy.key().len(), copy.value_len()) as u64;
             if !copy.header().is_invalid() {
-                // SAFETY: as above; the hash word follows the record (`try_cache_copy`).
+                // SAFETY: rule RC4 — as above; the hash word follows the record
+                // (`try_cache_copy`).
                 let hash =
                     unsafe { std::ptr::read(cache.ptr(address).add(size as usize).cast::<u64>()) };
                 match self.index.find(KeyHash(hash), guard) {
@@ -241,16 +242,5 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     pub(crate) fn snapshot_address(&self, address: Address, guard: &Guard<'_>) -> Address {
         debug_assert!(self.read_cache.is_some() || address.raw() & CACHE_BIT == 0);
         self.skip_copy(address, guard)
-    }
-}
-
-/// The value of a copy, into `out` (replacing what it held).
-pub(crate) fn copy_value(copy: InMemory, out: &mut Vec<u8>) {
-    match copy.read_word() {
-        Some((bytes, len)) => {
-            out.clear();
-            out.extend_from_slice(&bytes[..len.min(8)]);
-        }
-        None => copy.read_value(out),
     }
 }
