@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(manifest) = faster_f2::format::Manifest::decode(data) {
+    if let Ok(manifest) = faster_f2::format::F2Manifest::decode(data) {
         assert_eq!(&manifest.encode()[..], data);
     }
 });

@@ -87,7 +87,7 @@ pub use cold::record::RecordError;
 /// for fuzzing: the manifest and the cold record.
 pub mod format {
     pub use crate::cold::record::{ColdRecord, FORMAT as COLD_RECORD_FORMAT, encode, parse};
-    pub use crate::manifest::Manifest;
+    pub use crate::manifest::F2Manifest;
 }
 pub use error::{F2Error, Part};
 pub use session::F2Session;

@@ -26,7 +26,7 @@ pub(crate) const FILE: &str = "F2";
 
 /// What the manifest records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Manifest {
+pub struct F2Manifest {
     /// The cold index has 2^`chunk_bits` chunks.
     pub chunk_bits: u32,
 }
@@ -37,7 +37,7 @@ fn checksum(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-impl Manifest {
+impl F2Manifest {
     /// The manifest's bytes.
     pub fn encode(&self) -> [u8; LEN] {
         let mut out = [0u8; LEN];
@@ -114,14 +114,14 @@ mod tests {
 
     #[test]
     fn the_manifest_round_trips_and_every_damaged_byte_is_refused() {
-        let m = Manifest { chunk_bits: 16 };
+        let m = F2Manifest { chunk_bits: 16 };
         let bytes = m.encode();
-        assert_eq!(Manifest::decode(&bytes), Ok(m));
+        assert_eq!(F2Manifest::decode(&bytes), Ok(m));
         for i in 0..LEN {
             let mut bad = bytes;
             bad[i] ^= 0x10;
-            assert!(Manifest::decode(&bad).is_err(), "byte {i}");
+            assert!(F2Manifest::decode(&bad).is_err(), "byte {i}");
         }
-        assert!(Manifest::decode(&bytes[..LEN - 1]).is_err());
+        assert!(F2Manifest::decode(&bytes[..LEN - 1]).is_err());
     }
 }

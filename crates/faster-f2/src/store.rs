@@ -11,7 +11,7 @@ use faster_kv::{Address, CheckpointInfo, Codec, FasterKv, Opened, Serial, Sessio
 
 use crate::cold::{ColdSettings, ColdStore};
 use crate::error::{F2Error, Part};
-use crate::manifest::Manifest;
+use crate::manifest::F2Manifest;
 use crate::session::F2Session;
 
 /// How an F2 store is built; see [`F2Kv::builder`].
@@ -210,7 +210,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
             path: dir.clone(),
             source,
         })?;
-        let manifest = match Manifest::read(&dir)? {
+        let manifest = match F2Manifest::read(&dir)? {
             Some(m) => {
                 if let Some(bits) = settings.chunk_bits.filter(|&b| b != m.chunk_bits) {
                     return Err(F2Error::SettingMismatch {
@@ -397,7 +397,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for F2Kv<K, V> {
 }
 
 /// Writes the manifest of a new store in `dir`, which must hold none of an F2 store's parts.
-fn create_manifest(dir: &Path, chunk_bits: u32) -> Result<Manifest, F2Error> {
+fn create_manifest(dir: &Path, chunk_bits: u32) -> Result<F2Manifest, F2Error> {
     if !(4..=32).contains(&chunk_bits) {
         return Err(F2Error::InvalidSetting {
             setting: "cold_index_chunk_bits",
@@ -419,7 +419,7 @@ fn create_manifest(dir: &Path, chunk_bits: u32) -> Result<Manifest, F2Error> {
                 .into(),
         });
     }
-    let manifest = Manifest { chunk_bits };
+    let manifest = F2Manifest { chunk_bits };
     manifest.write(dir)?;
     Ok(manifest)
 }

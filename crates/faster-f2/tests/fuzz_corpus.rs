@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use faster_f2::format::{Manifest, encode, parse};
+use faster_f2::format::{F2Manifest, encode, parse};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,7 +32,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn the_f2_manifest_corpus_is_accepted_or_rejected_as_named() {
     for (name, bytes) in corpus("f2_manifest") {
-        let decoded = Manifest::decode(&bytes);
+        let decoded = F2Manifest::decode(&bytes);
         assert_eq!(
             decoded.is_ok(),
             name.starts_with("valid_"),
