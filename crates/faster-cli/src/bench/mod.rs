@@ -18,6 +18,7 @@
 
 mod budgets;
 mod child;
+mod f2;
 pub(crate) mod compaction;
 mod faster;
 mod keys;
@@ -81,6 +82,11 @@ pub(crate) struct BenchArgs {
     /// system `faster-kv rc`. Peers are unaffected.
     #[arg(long, value_name = "BYTES")]
     read_cache: Option<u64>,
+    /// Also measure F2 (`faster-f2`: a hot faster-kv store with a read cache over a cold
+    /// store) in this process after faster-kv, its hot log given the same memory budget and
+    /// migrating past twice it; 8-byte values on files.
+    #[arg(long)]
+    f2: bool,
     /// Memory budgets to run the whole plan at, comma-separated, each as a multiple of the
     /// loaded data's size (the records of every key once): at 1 and above the log stays in
     /// memory (at least 64 MiB of it), below 1 the store runs larger than memory, and each
@@ -305,6 +311,9 @@ fn run_plan(args: &BenchArgs) -> Result<Option<report::Report>, String> {
         systems.extend([plain, with]);
     } else {
         systems.push(bench_faster(args, &own)?);
+    }
+    if args.f2 {
+        systems.push(f2::bench_f2(args, &own)?);
     }
     let limits = child::Limits::new(args.peer_timeout, &plan);
     for peer in &peers {
