@@ -446,6 +446,9 @@ impl FasterLog {
     }
 }
 
+/// Bytes of the first device read of [`FasterLog::read_entry`]: most entries fit.
+const FIRST_READ: usize = 4096;
+
 impl Inner {
     /// Checks that `address` (committed, at or above the begin address) is an entry
     /// boundary: an entry or a commit record starts there, or the rest of its page is
@@ -488,10 +491,32 @@ impl Inner {
         if !address.is_multiple_of(8) {
             return Err(no_entry("not 8-byte aligned"));
         }
-        let mut iterator = LogIterator::new(Arc::clone(self), address, address + 1, None);
-        match iterator.next()? {
-            Some(entry) if entry.address.raw() == address => Ok(entry.payload.to_vec()),
-            _ => Err(no_entry("no entry starts there")),
+        // Committed, so on the device: read the entry alone, not its page — a first read
+        // sized for a small entry, and a second one when its header asks for more.
+        let hlog = &self.hlog;
+        let at = Address::from_masked(address);
+        let page_end = hlog.page_start(hlog.page_of(at) + 1).raw();
+        let room = (page_end - address) as usize;
+        let mut len = room.min(FIRST_READ);
+        loop {
+            let buffer = hlog.read_blocking(at, len as u64)?;
+            // Truncated while we read: the bytes may be gone.
+            if address < self.begin_requested() {
+                return Err(no_entry("below the begin address"));
+            }
+            return match crate::entry::parse_entry(address, buffer.bytes()) {
+                Ok(Some(entry)) if entry.kind == crate::entry::EntryKind::Data => {
+                    Ok(entry.payload.to_vec())
+                }
+                Ok(_) => Err(no_entry("no entry starts there")),
+                Err(crate::entry::EntryError::Truncated { needed, .. })
+                    if needed > len && needed <= room =>
+                {
+                    len = needed;
+                    continue;
+                }
+                Err(e) => Err(e.into()),
+            };
         }
     }
 }

@@ -563,3 +563,44 @@ fn a_file_system_without_o_direct_falls_back_to_buffered_io() {
     drop(log);
     assert_eq!(open().read_entry(address).unwrap(), b"on tmpfs");
 }
+
+/// A random read fetches the entry alone: a small one in one read, one larger than the first
+/// read in two, and a damaged one is an error, never other bytes.
+#[test]
+fn random_reads_of_entries_of_every_size_check_their_bytes() {
+    let (dev, meta) = mem_devices();
+    let log = small(&dev, &meta).page_size_bits(16).open().unwrap();
+    let sizes = [0usize, 1, 100, 4080, 4081, 10_000, 65_000];
+    let written: Vec<(Address, Vec<u8>)> = sizes
+        .iter()
+        .map(|&n| {
+            let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            (log.enqueue(&bytes).unwrap(), bytes)
+        })
+        .collect();
+    log.commit().unwrap();
+    for (address, bytes) in &written {
+        assert_eq!(
+            &log.read_entry(*address).unwrap(),
+            bytes,
+            "entry at {address}"
+        );
+    }
+    // Inside an entry is not an entry.
+    let inside = Address::new(written[2].0.raw() + 16).unwrap();
+    assert!(log.read_entry(inside).is_err());
+    // Damage the payload of the 10,000-byte entry on the device.
+    let (address, _) = &written[5];
+    let at = (address.raw() + 5_000) / 4096 * 4096;
+    let mut sector = faster_device::AlignedBuf::options()
+        .alignment(4096)
+        .zeroed(4096)
+        .unwrap();
+    faster_log::DeviceExt::read_blocking(&*dev, at, &mut sector).unwrap();
+    sector[100] ^= 0xff;
+    faster_log::DeviceExt::write_blocking(&*dev, at, &sector).unwrap();
+    assert!(matches!(
+        log.read_entry(*address),
+        Err(IterError::Corrupt(_))
+    ));
+}

@@ -87,7 +87,10 @@ pub(super) fn bench_f2(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, St
         ));
     }
     if args.memory {
-        return Ok(SystemReport::skipped("faster-f2", "faster-f2 needs files: drop --memory"));
+        return Ok(SystemReport::skipped(
+            "faster-f2",
+            "faster-f2 needs files: drop --memory",
+        ));
     }
     let temp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let dir = args

@@ -18,8 +18,8 @@
 
 mod budgets;
 mod child;
-mod f2;
 pub(crate) mod compaction;
+mod f2;
 mod faster;
 mod keys;
 mod peers;
