@@ -8,6 +8,7 @@
 //! exception is `faster inspect --live`, which opens the store to count its live records
 //! ([`live`]).
 
+mod f2;
 mod live;
 mod text;
 
@@ -36,10 +37,20 @@ pub(crate) struct InspectArgs {
     live: bool,
 }
 
-/// `faster inspect`: prints the manifest, whether the store is open, the log segments, every
+/// `faster inspect`: for an F2 directory, its manifest and each part (below); otherwise prints the manifest, whether the store is open, the log segments, every
 /// checkpoint, the one recovery would take, and the bytes of log and on disk; with `--live`,
 /// the live records too. An error (exit status 1) for a path that is not a store's directory.
 pub(crate) fn run_inspect(args: &InspectArgs) -> Result<(), String> {
+    if let Some(manifest) = f2::manifest(&args.dir.dir)? {
+        return f2::each_part(&args.dir.dir, manifest, |part| {
+            run_inspect(&InspectArgs {
+                dir: DirArgs {
+                    dir: part.dir.clone(),
+                },
+                live: false,
+            })
+        });
+    }
     let inventory = list(&args.dir)?;
     print!("{}", text::describe(&inventory));
     print!("{}", text::space(&inventory, &disk_bytes(&inventory)));
@@ -53,6 +64,9 @@ pub(crate) fn run_inspect(args: &InspectArgs) -> Result<(), String> {
 /// `faster verify`: prints what `inspect` prints, then checks everything; an error (exit
 /// status 1) naming each problem's file and byte range, or recovery's error, if there is one.
 pub(crate) fn run_verify(args: &DirArgs) -> Result<(), String> {
+    if let Some(manifest) = f2::manifest(&args.dir)? {
+        return f2::each_part(&args.dir, manifest, run_verify);
+    }
     let inventory = list(args)?;
     let findings = verify(&args.dir).map_err(|e| e.to_string())?;
     print!("{}", text::describe(&inventory));
