@@ -36,6 +36,13 @@ fn keys_move_hot_to_cold_and_back_with_every_operation() {
         stats.migrated_records > 0 && stats.cold_log_bytes > 0,
         "{stats:?}"
     );
+    // A cold key read twice: the second read is served by the hot store's read cache.
+    let hits = |store: &F2Kv<u64, u64>| store.stats().hot.read_cache.unwrap().hits;
+    let before = hits(&store);
+    for _ in 0..2 {
+        assert_eq!(s.read(&0).unwrap(), Some(value(0, 0)));
+    }
+    assert_eq!(hits(&store), before + 1);
     for round in 1..=3u64 {
         for k in 0..KEYS {
             assert_eq!(

@@ -120,10 +120,22 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         if size + HASH_BYTES > cache.page_bytes() {
             return false;
         }
-        let Ok(Some(slot)) = self.index.find(hash, guard) else {
+        // A key with no entry (a value found in a lower layer, `expected` invalid) gets one,
+        // holding no record until the copy is swapped in.
+        let slot = if expected.is_invalid() {
+            self.index.find_or_create(hash, guard).ok()
+        } else {
+            self.index.find(hash, guard).ok().flatten()
+        };
+        let Some(slot) = slot else {
             return false;
         };
-        if slot.address() != expected || expected < Address::FIRST_VALID {
+        let expected = if expected.is_invalid() {
+            faster_index::UNSET_ADDRESS
+        } else {
+            expected
+        };
+        if slot.address() != expected {
             return false;
         }
         // Rule RC5: `expected` is in the entry under `guard`.
@@ -219,7 +231,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     Ok(Some(slot)) => {
                         let previous = copy.header().previous();
                         let unlinked = slot.address() == address
-                            && if previous.is_invalid() {
+                            && if previous < Address::FIRST_VALID {
                                 slot.delete_if(address)
                             } else {
                                 slot.compare_exchange(address, previous).is_ok()
