@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use faster_hlog::Address;
 
-use super::gate::Refused;
 use super::live::{LiveOp, Verdict};
 use super::records::{Batch, Reader};
 use super::run::{BATCH, CompactError, CompactReport};
@@ -80,13 +79,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         until: Address,
         sink: &mut dyn CompactionSink,
     ) -> Result<CompactReport, CompactError> {
-        self.gate.start_compaction().map_err(|r| match r {
-            Refused::Compacting => CompactError::Busy,
-            Refused::ScanOpen => CompactError::ScanOpen,
-        })?;
-        let result = self.export_range(until, sink);
-        self.gate.end_compaction();
-        result
+        self.one_compaction(|| self.export_range(until, sink))
     }
 
     fn export_range(

@@ -171,11 +171,19 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         until: Address,
         options: CompactOptions,
     ) -> Result<CompactReport, CompactError> {
+        self.one_compaction(|| self.compact_open(until, options))
+    }
+
+    /// Runs `compaction` as the store's one compaction at a time (`compact/gate.rs`).
+    pub(crate) fn one_compaction(
+        &self,
+        compaction: impl FnOnce() -> Result<CompactReport, CompactError>,
+    ) -> Result<CompactReport, CompactError> {
         self.gate.start_compaction().map_err(|r| match r {
             Refused::Compacting => CompactError::Busy,
             Refused::ScanOpen => CompactError::ScanOpen,
         })?;
-        let result = self.compact_open(until, options);
+        let result = compaction();
         self.gate.end_compaction();
         result
     }
