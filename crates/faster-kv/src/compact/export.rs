@@ -10,7 +10,7 @@
 //! store reads this one first.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use faster_hlog::Address;
 
@@ -89,15 +89,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<CompactReport, CompactError> {
         let started = Instant::now();
         let (from, until) = self.compaction_range(until)?;
-        let mut report = CompactReport {
-            from,
-            until: from,
-            records: 0,
-            copied: 0,
-            copied_bytes: 0,
-            reclaimed_until: None,
-            elapsed: Duration::ZERO,
-        };
+        let mut report = CompactReport::nothing_from(from);
         if until > from {
             self.hand_over(from, until, sink, &mut report)?;
             sink.persist().map_err(CompactError::Sink)?;

@@ -96,6 +96,21 @@ pub struct CompactReport {
     pub elapsed: Duration,
 }
 
+impl CompactReport {
+    /// The report of a compaction from `from` that has done nothing yet.
+    pub(crate) fn nothing_from(from: Address) -> Self {
+        Self {
+            from,
+            until: from,
+            records: 0,
+            copied: 0,
+            copied_bytes: 0,
+            reclaimed_until: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// Why a compaction failed; the begin address has not moved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -195,15 +210,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<CompactReport, CompactError> {
         let started = Instant::now();
         let (from, until) = self.compaction_range(until)?;
-        let mut report = CompactReport {
-            from,
-            until: from,
-            records: 0,
-            copied: 0,
-            copied_bytes: 0,
-            reclaimed_until: None,
-            elapsed: Duration::ZERO,
-        };
+        let mut report = CompactReport::nothing_from(from);
         if until <= from {
             report.elapsed = started.elapsed();
             return Ok(report);
