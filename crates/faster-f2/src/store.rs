@@ -2,7 +2,7 @@
 //! statistics and close.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -149,8 +149,8 @@ pub(crate) struct Inner<K: Codec + ?Sized, V: Codec + ?Sized> {
 /// two-level index. See the crate documentation.
 pub struct F2Kv<K: Codec + ?Sized, V: Codec + ?Sized> {
     pub(crate) inner: Arc<Inner<K, V>>,
+    /// The background thread, until it is stopped.
     background: Option<JoinHandle<()>>,
-    closed: AtomicBool,
 }
 
 /// What an F2 store's statistics say.
@@ -272,7 +272,6 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
         Ok(Self {
             inner,
             background: Some(background),
-            closed: AtomicBool::new(false),
         })
     }
 
@@ -364,35 +363,22 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
     }
 
     fn stop_background(&mut self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        let Some(thread) = self.background.take() else {
             return;
-        }
+        };
         *self
             .inner
             .stop
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
         self.inner.wake.notify_all();
-        if let Some(thread) = self.background.take() {
-            let _ = thread.join();
-        }
+        let _ = thread.join();
     }
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for F2Kv<K, V> {
     fn drop(&mut self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        *self
-            .inner
-            .stop
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
-        self.inner.wake.notify_all();
-        if let Some(thread) = self.background.take() {
-            let _ = thread.join();
-        }
+        self.stop_background();
     }
 }
 

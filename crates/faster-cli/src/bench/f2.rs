@@ -5,11 +5,11 @@ use std::hint::black_box;
 
 use faster_f2::{F2Kv, F2Session};
 
-use super::faster::log_budget;
+use super::BenchArgs;
+use super::faster::{log_budget, measure_alone};
 use super::plan::Plan;
 use super::report::{MemoryReport, SystemReport};
 use super::systems::{Found, Op, System, Worker};
-use super::{BenchArgs, runner};
 
 /// F2 with 8-byte values (the only shape it is benchmarked with).
 struct F2System {
@@ -109,16 +109,7 @@ pub(super) fn bench_f2(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, St
         .open()
         .map_err(|e| e.to_string())?;
     let system = F2System { store };
-    let mut report = SystemReport::new(&system.name());
-    let mut progress = runner::Progress::new(&system.name(), plan, false);
-    let started = std::time::Instant::now();
-    let measured = runner::measure(&system, plan, &mut |event| {
-        progress.on(plan, &event);
-        report.apply(event);
-    });
-    progress.finish();
-    measured?;
-    report.seconds = started.elapsed().as_secs_f64();
+    let mut report = measure_alone(&system, plan)?;
     let stats = system.store.stats();
     let hot = system.store.hot().memory();
     report.memory = Some(MemoryReport {

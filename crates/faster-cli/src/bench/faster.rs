@@ -5,26 +5,34 @@ use faster_kv::{CheckpointOptions, FasterKv};
 
 use super::plan::Plan;
 use super::report::SystemReport;
-use super::systems::{FasterStore, FasterSystem};
+use super::systems::{FasterStore, FasterSystem, System};
 use super::{BenchArgs, CHECKPOINTING, runner};
 
 /// Benchmarks faster-kv in this process.
 pub(super) fn bench_faster(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
     let (system, dir) = open_faster(args, None)?;
-    let mut report = SystemReport::new(&system.name);
-    let mut progress = runner::Progress::new(&system.name, plan, false);
+    let mut report = measure_alone(&system, plan)?;
+    report.memory = Some(system.memory());
+    drop(system);
+    drop(dir);
+    report.settle();
+    Ok(report)
+}
+
+/// Measures `system` alone in this process, with a progress bar: its report, timed, not yet
+/// settled.
+pub(super) fn measure_alone(system: &dyn System, plan: &Plan) -> Result<SystemReport, String> {
+    let name = system.name();
+    let mut report = SystemReport::new(&name);
+    let mut progress = runner::Progress::new(&name, plan, false);
     let started = std::time::Instant::now();
-    let measured = runner::measure(&system, plan, &mut |event| {
+    let measured = runner::measure(system, plan, &mut |event| {
         progress.on(plan, &event);
         report.apply(event);
     });
     progress.finish();
     measured?;
     report.seconds = started.elapsed().as_secs_f64();
-    report.memory = Some(system.memory());
-    drop(system);
-    drop(dir);
-    report.settle();
     Ok(report)
 }
 
