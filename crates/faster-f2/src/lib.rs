@@ -38,9 +38,12 @@
 //! # The rules
 //!
 //! - **HC1 — where a key's cold records are found.** Bits 16.. of the key's hash (the codec's
-//!   `hash64`) pick one of 2^`chunk_bits` chunks, its top 5 bits a slot of the chunk. A slot
-//!   holds the cold-log address of the newest record whose key falls there; each record holds
-//!   the address of the previous one (0: none).
+//!   `hash64`) pick one of 2^`chunk_bits` chunks, its top 5 bits a home slot of the chunk,
+//!   its low 16 bits a tag. A slot holds a tag and the cold-log address of the newest record
+//!   of its chain; each record holds the address of the previous one (0: none). A key's chain
+//!   is the first slot from its home on that carries its tag; the first empty slot before
+//!   that is where its chain will start; in a chunk with no slot left, its home slot's chain.
+//!   Slots are taken in probe order and never emptied, so reads find what writes linked.
 //! - **HC2 — committed before indexed.** Cold records are appended and the cold log committed
 //!   (durable) before any slot points at them; only one thread writes the cold store at a time
 //!   (migration and cold compaction take turns).

@@ -5,7 +5,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic: "FRSF2MF\n"
-//!      8    4 format version: u32 LE, 1
+//!      8    4 format version: u32 LE, 2
 //!     12    4 cold index chunk bits: u32 LE, 4..=32
 //!     16    8 checksum: xxh3-64 (seed 0) of bytes 0..16, u64 LE
 //! ```
@@ -19,7 +19,9 @@ use twox_hash::XxHash3_64;
 use crate::error::F2Error;
 
 const MAGIC: &[u8; 8] = b"FRSF2MF\n";
-const VERSION: u32 = 1;
+/// Version 2: cold index slots carry a tag (version 1's held bare addresses; such a
+/// directory is refused, never misread).
+const VERSION: u32 = 2;
 const LEN: usize = 24;
 /// The manifest's file name.
 pub(crate) const FILE: &str = "F2";
@@ -69,6 +71,12 @@ impl F2Manifest {
             return Err("checksum mismatch (damaged)".into());
         }
         let version = word(8);
+        if version == 1 {
+            return Err(format!(
+                "format version 1, whose cold index slots hold no tags; this build reads \
+                 version {VERSION} and cannot open it"
+            ));
+        }
         if version != VERSION {
             return Err(format!(
                 "format version {version}; this build reads version {VERSION}"
@@ -123,5 +131,15 @@ mod tests {
             assert!(F2Manifest::decode(&bad).is_err(), "byte {i}");
         }
         assert!(F2Manifest::decode(&bytes[..LEN - 1]).is_err());
+    }
+
+    #[test]
+    fn a_version_1_manifest_is_refused_by_name() {
+        let mut bytes = F2Manifest { chunk_bits: 16 }.encode();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let sum = checksum(&bytes[..16]);
+        bytes[16..24].copy_from_slice(&sum.to_le_bytes());
+        let err = F2Manifest::decode(&bytes).err().unwrap_or_default();
+        assert!(err.contains("format version 1"), "{err}");
     }
 }

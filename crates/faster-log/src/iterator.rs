@@ -442,7 +442,21 @@ impl FasterLog {
     /// committed yet, or not an entry boundary); [`IterError::Corrupt`] or
     /// [`IterError::Log`] as for iterators.
     pub fn read_entry(&self, address: Address) -> Result<Vec<u8>, IterError> {
-        self.inner.read_entry(address.raw())
+        self.inner.read_entry(address.raw(), FIRST_READ)
+    }
+
+    /// [`FasterLog::read_entry`] with a first device read of `first_read` bytes (at least
+    /// the entry header's), for a caller that knows its entries' sizes: a smaller first read
+    /// copies fewer bytes; an entry larger than it costs a second read.
+    ///
+    /// # Errors
+    /// As [`FasterLog::read_entry`].
+    pub fn read_entry_with_hint(
+        &self,
+        address: Address,
+        first_read: usize,
+    ) -> Result<Vec<u8>, IterError> {
+        self.inner.read_entry(address.raw(), first_read.max(64))
     }
 }
 
@@ -477,7 +491,11 @@ impl Inner {
         }
     }
 
-    pub(crate) fn read_entry(self: &Arc<Self>, address: u64) -> Result<Vec<u8>, IterError> {
+    pub(crate) fn read_entry(
+        self: &Arc<Self>,
+        address: u64,
+        first_read: usize,
+    ) -> Result<Vec<u8>, IterError> {
         let no_entry = |reason| IterError::NoEntry {
             address: Address::from_masked(address),
             reason,
@@ -497,7 +515,7 @@ impl Inner {
         let at = Address::from_masked(address);
         let page_end = hlog.page_start(hlog.page_of(at) + 1).raw();
         let room = (page_end - address) as usize;
-        let mut len = room.min(FIRST_READ);
+        let mut len = room.min(first_read);
         loop {
             let buffer = hlog.read_blocking(at, len as u64)?;
             // Truncated while we read: the bytes may be gone.

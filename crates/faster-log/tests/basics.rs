@@ -585,6 +585,14 @@ fn random_reads_of_entries_of_every_size_check_their_bytes() {
             bytes,
             "entry at {address}"
         );
+        // First reads smaller and larger than the entry, unaligned ones included.
+        for hint in [0, 64, 100, 200, 4096, 70_000] {
+            assert_eq!(
+                &log.read_entry_with_hint(*address, hint).unwrap(),
+                bytes,
+                "entry at {address}, first read {hint}"
+            );
+        }
     }
     // Inside an entry is not an entry.
     let inside = Address::new(written[2].0.raw() + 16).unwrap();

@@ -78,7 +78,7 @@ impl Worker for F2Worker {
 /// Opens F2 in a subdirectory of `--dir` or a temporary directory: its hot store keeps the
 /// memory budget faster-kv's log gets, migrates past twice that, reads through a read cache of
 /// `--read-cache` bytes (a quarter of the budget by default), and sizes its cold index at
-/// about a key per slot.
+/// at least two slots per key (so a chunk's keys seldom outnumber its slots).
 pub(super) fn bench_f2(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, String> {
     if args.value_size != 8 {
         return Ok(SystemReport::skipped(
@@ -98,7 +98,11 @@ pub(super) fn bench_f2(args: &BenchArgs, plan: &Plan) -> Result<SystemReport, St
         .as_ref()
         .map_or_else(|| temp.path().to_path_buf(), |d| d.join("faster-f2"));
     let memory = log_budget(args).memory_bytes;
-    let chunk_bits = (args.keys / 32).max(16).ilog2().clamp(4, 24);
+    let chunk_bits = (args.keys / 16)
+        .max(16)
+        .next_power_of_two()
+        .ilog2()
+        .clamp(4, 24);
     let store: F2Kv<u64, u64> = F2Kv::builder(&dir)
         .hot_memory(memory)
         .hot_log_budget(memory * 2)
