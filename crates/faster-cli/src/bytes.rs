@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use faster_kv::manifest::{Manifest, StoredCodec};
-use faster_kv::{Codec, FasterKv};
+use faster_kv::{Codec, FasterKv, FasterKvConfig};
 
 /// Work to do on a store opened with byte codecs `K` and `V`.
 pub(crate) trait ByteJob {
@@ -71,7 +71,17 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest, String> {
 pub(crate) fn open_bytes<K: Codec + ?Sized, V: Codec + ?Sized>(
     dir: &Path,
 ) -> Result<FasterKv<K, V>, String> {
-    FasterKv::builder()
+    open_bytes_with(dir, &FasterKvConfig::default())
+}
+
+/// [`open_bytes`] with the settings of a settings file (its `dir` is `dir`, whatever the file
+/// says).
+pub(crate) fn open_bytes_with<K: Codec + ?Sized, V: Codec + ?Sized>(
+    dir: &Path,
+    config: &FasterKvConfig,
+) -> Result<FasterKv<K, V>, String> {
+    config
+        .apply(FasterKv::builder())
         .dir(dir)
         .byte_codecs(true)
         .recover::<K, V>(None)

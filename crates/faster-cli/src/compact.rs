@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use faster_kv::checkpoint::inspect;
-use faster_kv::{Address, Codec, CompactReport};
+use faster_kv::{Address, Codec, CompactReport, FasterKvConfig};
 
-use crate::bytes::{ByteJob, dispatch, open_bytes, read_manifest};
+use crate::bytes::{ByteJob, dispatch, open_bytes_with, read_manifest};
 use crate::usage::{DiskBytes, disk_bytes};
 
 /// Options of `faster compact`.
@@ -21,6 +21,11 @@ pub(crate) struct CompactArgs {
     /// 1.0 compacts everything up to the read-only address, 0.5 the older half of that.
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     until_fraction: f64,
+    /// Settings to open the store with: a TOML file of `FasterKvConfig` keys (memory_budget,
+    /// read_cache, ...; see docs/operating.md), with `FASTER_*` environment variables over
+    /// it. Its `dir` is ignored: DIR is the store's directory.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// What the job did.
@@ -40,10 +45,12 @@ pub(crate) fn run(args: &CompactArgs) -> Result<(), String> {
              between its begin and read-only addresses to compact"
         ));
     }
+    let config = crate::load::config_file(args.config.as_deref())?;
     let manifest = read_manifest(&args.dir)?;
     let before = usage(&args.dir)?;
     let job = Compact {
         dir: &args.dir,
+        config: &config,
         fraction,
         checkpoints: manifest.remembered.checkpoint_retention.max(1),
     };
@@ -87,6 +94,7 @@ fn usage(dir: &Path) -> Result<DiskBytes, String> {
 /// compact.
 struct Compact<'a> {
     dir: &'a Path,
+    config: &'a FasterKvConfig,
     fraction: f64,
     checkpoints: u64,
 }
@@ -95,7 +103,7 @@ impl ByteJob for Compact<'_> {
     type Output = Result<Outcome, String>;
 
     fn run<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Self::Output {
-        let store = open_bytes::<K, V>(self.dir)?;
+        let store = open_bytes_with::<K, V>(self.dir, self.config)?;
         let regions = store.regions();
         let (begin, read_only) = (regions.begin.raw(), regions.read_only.raw());
         let span = read_only.saturating_sub(begin);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use faster_kv::dump::{DumpReader, LoadSummary, load_from};
-use faster_kv::{CheckpointToken, Codec, FasterKv};
+use faster_kv::{CheckpointToken, Codec, FasterKv, FasterKvConfig};
 
 use crate::bar::bytes_bar;
 use crate::bytes::{ByteJob, dispatch};
@@ -21,11 +21,30 @@ pub(crate) struct LoadArgs {
     /// The directory of the new store: missing or empty (a directory that holds a store is
     /// refused).
     dir: PathBuf,
+    /// Settings of the new store: a TOML file of `FasterKvConfig` keys (memory_budget,
+    /// page_size_bits, read_cache, ...; see docs/operating.md), with `FASTER_*` environment
+    /// variables over it. Its `dir` is ignored: DIR is the store's directory.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The settings file named by `--config` (none: the defaults), checked as the builder
+/// checks them.
+pub(crate) fn config_file(path: Option<&Path>) -> Result<FasterKvConfig, String> {
+    let Some(path) = path else {
+        return Ok(FasterKvConfig::default());
+    };
+    let config = FasterKvConfig::load(path).map_err(|e| e.to_string())?;
+    config
+        .check()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(config)
 }
 
 /// `faster load`: creates the store, loads the dump, takes a checkpoint. On failure after the
 /// store was created, the directory is left as it was found (removed, or emptied).
 pub(crate) fn run(args: &LoadArgs) -> Result<(), String> {
+    let config = config_file(args.config.as_deref())?;
     let file = File::open(&args.dump).map_err(|e| format!("{}: {e}", args.dump.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let reader = DumpReader::new(BufReader::with_capacity(1 << 20, file))
@@ -34,6 +53,7 @@ pub(crate) fn run(args: &LoadArgs) -> Result<(), String> {
     let existed = args.dir.exists();
     let job = Load {
         dir: &args.dir,
+        config: &config,
         reader,
         len,
     };
@@ -68,6 +88,7 @@ struct Failed {
 /// Loads `reader` into a new store in `dir`.
 struct Load<'a, R: Read> {
     dir: &'a Path,
+    config: &'a FasterKvConfig,
     reader: DumpReader<R>,
     len: u64,
 }
@@ -77,7 +98,9 @@ impl<R: Read> ByteJob for Load<'_, R> {
 
     fn run<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Self::Output {
         let header = self.reader.header().clone();
-        let store: FasterKv<K, V> = FasterKv::builder()
+        let store: FasterKv<K, V> = self
+            .config
+            .apply(FasterKv::builder())
             .dir(self.dir)
             .record_codecs(header.key, header.value)
             .create_new()

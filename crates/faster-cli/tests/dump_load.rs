@@ -251,3 +251,55 @@ fn inspect_prints_log_and_disk_bytes_and_with_live_the_live_bytes() {
         "{text}"
     );
 }
+
+#[test]
+fn load_takes_its_settings_from_a_file_and_refuses_a_bad_one_with_the_builders_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, file) = (tmp.path().join("from"), tmp.path().join("words.dump"));
+    write_words(&from);
+    assert!(faster(&[&"dump", &from, &"-o", &file]).ok);
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "page_size_bits = 3\n").unwrap();
+    let to = tmp.path().join("bad-store");
+    let run = faster(&[&"load", &file, &to, &"--config", &bad]);
+    assert!(!run.ok);
+    let expected = FasterKv::builder().page_size_bits(3).check().unwrap_err();
+    assert!(run.stderr.contains(&expected.to_string()), "{}", run.stderr);
+    assert!(!to.exists(), "nothing created");
+    let misspelt = tmp.path().join("misspelt.toml");
+    std::fs::write(&misspelt, "page_sise_bits = 14\n").unwrap();
+    let run = faster(&[&"load", &file, &to, &"--config", &misspelt]);
+    assert!(
+        !run.ok && run.stderr.contains("page_sise_bits"),
+        "{}",
+        run.stderr
+    );
+
+    let good = tmp.path().join("good.toml");
+    std::fs::write(&good, "page_size_bits = 14\nmemory_budget = \"256 KiB\"\n").unwrap();
+    let to = tmp.path().join("to");
+    let run = faster(&[&"load", &file, &to, &"--config", &good]);
+    assert!(run.ok, "{}", run.stderr);
+    // The store was created with the file's page size: another one is refused.
+    let other = FasterKv::builder()
+        .dir(&to)
+        .page_size_bits(12)
+        .open::<u64, str>();
+    assert!(
+        other
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().contains("page_size_bits")),
+        "{:?}",
+        other.err()
+    );
+    let store: FasterKv<u64, str> = FasterKv::builder()
+        .dir(&to)
+        .page_size_bits(14)
+        .open()
+        .unwrap();
+    let mut s = store.session().unwrap();
+    for k in 0..KEYS {
+        assert_eq!(s.read(&k).unwrap(), word(k), "key {k}");
+    }
+}

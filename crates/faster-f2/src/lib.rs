@@ -78,6 +78,8 @@
 //! is fixed when the store is created).
 
 mod cold;
+#[cfg(feature = "config")]
+mod config;
 mod error;
 mod manifest;
 mod migrate;
@@ -92,6 +94,8 @@ pub mod format {
     pub use crate::cold::record::{ColdRecord, FORMAT as COLD_RECORD_FORMAT, encode, parse};
     pub use crate::manifest::F2Manifest;
 }
+#[cfg(feature = "config")]
+pub use config::F2Config;
 pub use error::{F2Error, Part};
 pub use session::F2Session;
 pub use store::{DEFAULT_CHUNK_BITS, F2Builder, F2Kv, F2Stats};

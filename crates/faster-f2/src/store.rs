@@ -30,8 +30,8 @@ pub struct F2Builder {
     hot: Option<fn(faster_kv::FasterKvBuilder) -> faster_kv::FasterKvBuilder>,
 }
 
-/// The default cold index size: 2^16 chunks of 32 slots (2 Mi slots, for up to a few
-/// million cold keys; give about `keys / 32` chunks for more).
+/// The default cold index size: 2^16 chunks of 32 slots (2 Mi slots, for up to about a
+/// million cold keys; give about `keys / 16` chunks for more).
 pub const DEFAULT_CHUNK_BITS: u32 = 16;
 
 impl F2Builder {
@@ -61,7 +61,8 @@ impl F2Builder {
         self
     }
 
-    /// The cold index holds 2^`bits` chunks of 32 slots: give about `log2(cold keys / 32)`.
+    /// The cold index holds 2^`bits` chunks of 32 slots: give about `log2(cold keys / 16)`,
+    /// so that a chunk's keys seldom outnumber its slots.
     /// Fixed when the store is created (recorded in its manifest). Default:
     /// [`DEFAULT_CHUNK_BITS`].
     pub fn cold_index_chunk_bits(mut self, bits: u32) -> Self {
@@ -109,6 +110,38 @@ impl F2Builder {
     /// store).
     pub fn open<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Result<F2Kv<K, V>, F2Error> {
         F2Kv::open_with(self)
+    }
+
+    /// Checks the settings as opening a new store with them would, without opening one:
+    /// the same checks and errors as [`F2Builder::open`] (the hot store's included).
+    ///
+    /// # Errors
+    /// [`F2Error::InvalidSetting`], or the hot store's [`F2Error::Open`].
+    pub fn check(&self) -> Result<(), F2Error> {
+        check_chunk_bits(self.chunk_bits.unwrap_or(DEFAULT_CHUNK_BITS))?;
+        self.hot_builder().check().map_err(|source| F2Error::Open {
+            part: Part::Hot,
+            source,
+        })
+    }
+
+    /// The hot store's builder: its directory, memory, page size and read cache, then the
+    /// further settings of [`F2Builder::hot_store`].
+    fn hot_builder(&self) -> faster_kv::FasterKvBuilder {
+        let mut hot = FasterKv::builder()
+            .dir(self.dir.join("hot"))
+            .memory_budget(self.hot_memory)
+            .page_size_bits(self.page_size_bits);
+        let read_cache = self
+            .read_cache
+            .unwrap_or(Some((self.hot_memory / 2).max(256 << 10)));
+        if let Some(bytes) = read_cache {
+            hot = hot.read_cache(bytes);
+        }
+        if let Some(configure) = self.hot {
+            hot = configure(hot);
+        }
+        hot
     }
 
     pub(crate) fn log_budget(&self) -> u64 {
@@ -223,23 +256,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
             }
             None => create_manifest(&dir, settings.chunk_bits.unwrap_or(DEFAULT_CHUNK_BITS))?,
         };
-        let mut hot = FasterKv::builder()
-            .dir(dir.join("hot"))
-            .memory_budget(settings.hot_memory)
-            .page_size_bits(settings.page_size_bits);
-        let read_cache = settings
-            .read_cache
-            .unwrap_or(Some((settings.hot_memory / 2).max(256 << 10)));
-        if let Some(bytes) = read_cache {
-            hot = hot.read_cache(bytes);
-        }
-        if let Some(configure) = settings.hot {
-            hot = configure(hot);
-        }
-        let hot = hot.open::<K, V>().map_err(|source| F2Error::Open {
-            part: Part::Hot,
-            source,
-        })?;
+        let hot = settings
+            .hot_builder()
+            .open::<K, V>()
+            .map_err(|source| F2Error::Open {
+                part: Part::Hot,
+                source,
+            })?;
         let cold = ColdStore::open(
             &dir,
             ColdSettings {
@@ -384,12 +407,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for F2Kv<K, V> {
 
 /// Writes the manifest of a new store in `dir`, which must hold none of an F2 store's parts.
 fn create_manifest(dir: &Path, chunk_bits: u32) -> Result<F2Manifest, F2Error> {
-    if !(4..=32).contains(&chunk_bits) {
-        return Err(F2Error::InvalidSetting {
-            setting: "cold_index_chunk_bits",
-            reason: format!("{chunk_bits} is outside 4..=32"),
-        });
-    }
+    check_chunk_bits(chunk_bits)?;
     let entries = std::fs::read_dir(dir)
         .map_err(|source| F2Error::Io {
             path: dir.to_path_buf(),
@@ -425,5 +443,16 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
             .wait_timeout(stop, self.settings.check_every)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *stop
+    }
+}
+
+fn check_chunk_bits(chunk_bits: u32) -> Result<(), F2Error> {
+    if (4..=32).contains(&chunk_bits) {
+        Ok(())
+    } else {
+        Err(F2Error::InvalidSetting {
+            setting: "cold_index_chunk_bits",
+            reason: format!("{chunk_bits} is outside 4..=32"),
+        })
     }
 }

@@ -277,3 +277,59 @@ fn a_damaged_cold_record_is_an_error() {
     }
     assert!(errors > 0, "no read met the damage");
 }
+
+#[test]
+fn a_settings_file_configures_the_store_and_a_bad_value_fails_as_the_builder_does() {
+    let config = faster_f2::F2Config::from_toml(
+        "hot_memory = \"16 MiB\"\nread_cache = \"1 MiB\"\npage_size_bits = 16\n\
+         cold_index_chunk_bits = 8\ncheck_every = \"20ms\"\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let by_hand = F2Kv::builder(dir.path())
+        .hot_memory(16 << 20)
+        .read_cache(Some(1 << 20))
+        .page_size_bits(16)
+        .cold_index_chunk_bits(8)
+        .check_every(std::time::Duration::from_millis(20));
+    assert_eq!(
+        format!("{:?}", config.builder(dir.path())),
+        format!("{by_hand:?}")
+    );
+    {
+        let store: F2Kv<u64, u64> = config.builder(dir.path()).open().unwrap();
+        let mut s = store.session().unwrap();
+        s.upsert(&7, &70).unwrap();
+        store.checkpoint().unwrap();
+    }
+    let store: F2Kv<u64, u64> = config.builder(dir.path()).open().unwrap();
+    assert_eq!(store.session().unwrap().read(&7).unwrap(), Some(70));
+    drop(store);
+    for (file, by_hand) in [
+        (
+            "cold_index_chunk_bits = 40",
+            F2Kv::builder(dir.path()).cold_index_chunk_bits(40),
+        ),
+        (
+            "page_size_bits = 8",
+            F2Kv::builder(dir.path()).page_size_bits(8),
+        ),
+        (
+            "read_cache = \"1 KiB\"",
+            F2Kv::builder(dir.path()).read_cache(Some(1024)),
+        ),
+    ] {
+        let config = faster_f2::F2Config::from_toml(file).unwrap();
+        let expected = by_hand.check().err().map(|e| e.to_string());
+        assert!(expected.is_some(), "{file}: the builder accepts it");
+        assert_eq!(
+            config
+                .builder(dir.path())
+                .check()
+                .err()
+                .map(|e| e.to_string()),
+            expected,
+            "{file}"
+        );
+    }
+}

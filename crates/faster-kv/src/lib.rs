@@ -98,6 +98,8 @@ mod compact;
 mod config;
 pub mod dump;
 mod error;
+#[cfg(feature = "config")]
+mod file_config;
 mod grow;
 mod kv;
 mod lifecycle;
@@ -134,6 +136,8 @@ pub use config::{
 pub use error::{CodecRole, OpError, OpErrorKind, OpenError, RecoverError, SessionError, Status};
 pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, SessionId};
 pub use faster_hlog::Address;
+#[cfg(feature = "config")]
+pub use file_config::{CompactionConfig, CompactionKindConfig, FasterKvConfig};
 pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};

@@ -204,6 +204,8 @@ mod async_wait;
 mod builder;
 mod commit;
 pub mod commit_record;
+#[cfg(feature = "config")]
+mod config;
 mod enqueue;
 pub mod entry;
 mod error;
@@ -224,6 +226,8 @@ mod sync;
 mod truncate;
 
 pub use builder::FasterLogBuilder;
+#[cfg(feature = "config")]
+pub use config::{CommitPolicyConfig, FasterLogConfig};
 pub use error::{
     CommitError, EnqueueError, Error, IterError, LogOpenError, NamedIteratorError, TruncateError,
 };

@@ -112,7 +112,11 @@ fn push_head(chunk: &mut Chunk, place: Place, address: u64) {
     let i = find_slot(chunk, place).unwrap_or_else(|empty| empty);
     let old = word(chunk, i);
     // A slot keeps the tag it was taken with: an overflowing key joins the home chain.
-    let tag = if old == 0 { place.tag } else { old >> ADDRESS_BITS };
+    let tag = if old == 0 {
+        place.tag
+    } else {
+        old >> ADDRESS_BITS
+    };
     let new = (tag << ADDRESS_BITS) | (address & ADDRESS_MASK);
     chunk[8 * i..8 * i + 8].copy_from_slice(&new.to_le_bytes());
 }
