@@ -270,6 +270,53 @@ mod tests {
         );
     }
 
+    /// A report at `budget` bytes of faster-kv and one peer, each with a load and two cells.
+    fn report(budget: &str, ours: [f64; 2], theirs: [f64; 2]) -> Report {
+        use crate::bench::report::{RunResult, SystemReport};
+        let args = crate::bench::test_args(&["--memory-budget", budget, "--workloads", "rmw"]);
+        let plan = crate::bench::plan::Plan::from_args(&args).unwrap_or_else(|e| panic!("{e}"));
+        let settings = crate::bench::header::Settings::new(&args, &plan, vec!["scc".into()]);
+        let system = |name: &str, mops: [f64; 2]| {
+            let mut s = SystemReport::new(name);
+            let run = |workload: &str, dist: &str, m: f64| {
+                RunResult::new(
+                    name.into(),
+                    workload,
+                    dist,
+                    1,
+                    (m * 1e6) as u64,
+                    1.0,
+                    vec![],
+                )
+            };
+            s.results.push(run("load", "shuffled", 9.0));
+            s.results.push(run("100% rmw", "uniform", mops[0]));
+            s.results.push(run("100% rmw", "zipf 0.99", mops[1]));
+            s
+        };
+        Report::new(
+            settings,
+            vec![system("faster-kv", ours), system("scc::HashMap", theirs)],
+        )
+    }
+
+    #[test]
+    fn the_figure_holds_every_cell_of_every_report_and_no_load() {
+        let one = figure(&[report("67108864", [3.0, 4.0], [5.0, 6.0])]);
+        assert_eq!(one.groups, ["100% rmw|uniform 1t", "100% rmw|zipf 0.99 1t"]);
+        assert_eq!(one.systems, ["faster-kv", "scc::HashMap"]);
+        assert_eq!(one.mops, [[Some(3.0), Some(5.0)], [Some(4.0), Some(6.0)]]);
+        // Two budgets: each group is named with its budget.
+        let two = figure(&[
+            report("67108864", [3.0, 4.0], [5.0, 6.0]),
+            report("8388608", [1.0, 2.0], [0.5, 0.25]),
+        ]);
+        assert_eq!(two.groups.len(), 4);
+        assert_eq!(two.groups[0], "64 MiB: 100% rmw|uniform 1t");
+        assert_eq!(two.groups[3], "8 MiB: 100% rmw|zipf 0.99 1t");
+        assert_eq!(two.mops[3], [Some(2.0), Some(0.25)]);
+    }
+
     #[test]
     fn an_svg_name_is_refused_for_the_report() {
         let err = write_beside(Path::new("/nonexistent/r.svg"), &[]).unwrap_err();
