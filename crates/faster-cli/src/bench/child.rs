@@ -4,8 +4,8 @@
 //! The parent runs its own executable as `faster bench --child-peer NAME` with the same
 //! options. The child runs [`runner::measure`] on the peer and prints each [`Event`] on
 //! stdout as one JSON line after [`PREFIX`] (a peer's own output may share the stream); its
-//! stderr is kept for the report. The parent kills the child, and reports it as hung with the
-//! stage it was in and the results it had reported, when:
+//! stderr is kept for the report. The parent kills the child, and reports it as hung or too
+//! slow with the stage it was in and the results it had reported, when:
 //!
 //! 1. it has run for longer than [`Limits::overall`] (`--peer-timeout`);
 //! 2. a timed run has not ended [`Limits::run`] (4 × `--duration` + 10 s) after it started;
@@ -14,8 +14,9 @@
 //!    progress for [`Limits::stall`] (15 s). A verification stops by itself after
 //!    [`Plan::verify_limit`] and reports the keys it checked.
 //!
-//! When the load or a verification was still making progress, the report says so: the peer
-//! was too slow for its limit rather than stuck. A child that exits before reporting its end,
+//! A child killed while its load or a verification was still making progress, or during a
+//! timed run (its load done), is reported as too slow rather than hung ([`Status::TooSlow`]);
+//! one that made no progress at all as hung. A child that exits before reporting its end,
 //! or with a failure status, is reported as crashed with the tail of its stderr. A child never
 //! outlives its parent: the parent kills it when it is done with it (also on unwinding), and
 //! the child exits as soon as its stdin (a pipe from the parent) reaches its end, which is
@@ -174,11 +175,33 @@ impl Watch {
         )
     }
 
-    /// Whether the child was still making progress in a load or verification.
+    /// Whether the child was still making progress in a load or verification: it has counted
+    /// some keys, the last of them less than [`Limits::stall`] ago.
     fn progressing(&self, limits: &Limits) -> bool {
         matches!(self.stage, Some(Stage::Load | Stage::Verify { .. }))
-            && self.done.is_some()
+            && self.done.is_some_and(|done| done > 0)
             && self.last_progress.elapsed() < limits.stall
+    }
+
+    /// How a child killed at a limit is reported, and why: too slow when it was still making
+    /// progress (counting keys in its load or a check, the last count less than
+    /// [`Limits::stall`] ago) or was in a timed run (which comes after the load finished, and
+    /// reports nothing until it ends); hung when it made no progress at all.
+    fn verdict(&self, limits: &Limits) -> (Status, Option<String>) {
+        if self.progressing(limits) {
+            let done = self.done.unwrap_or(0);
+            return (
+                Status::TooSlow,
+                Some(format!("it was still making progress ({done} keys done)")),
+            );
+        }
+        if matches!(self.stage, Some(Stage::Run { .. })) {
+            return (
+                Status::TooSlow,
+                Some("its load had finished; a timed run reports nothing until it ends".into()),
+            );
+        }
+        (Status::Hung, None)
     }
 }
 
@@ -320,16 +343,14 @@ fn supervise(
                     "killed after {:.1} s {during}: {why}",
                     started.elapsed().as_secs_f64()
                 );
-                if watch.progressing(limits) {
-                    detail.push_str(&format!(
-                        "; it was still making progress ({} keys done): too slow rather than stuck",
-                        watch.done.unwrap_or(0)
-                    ));
+                let (status, why_slow) = watch.verdict(limits);
+                if let Some(why_slow) = why_slow {
+                    detail.push_str(&format!("; {why_slow}: too slow rather than stuck"));
                 }
                 if !tail.is_empty() {
                     detail.push_str(&format!("; stderr: {tail}"));
                 }
-                return Err((Status::Hung, detail));
+                return Err((status, detail));
             }
         }
     }
@@ -464,6 +485,54 @@ mod tests {
         assert_eq!(
             stderr_tail(&"x".repeat(5000)).chars().count(),
             STDERR_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn a_child_still_making_progress_is_too_slow_and_one_making_none_hung() {
+        let limits = Limits {
+            overall: Duration::from_secs(100),
+            load: None,
+            run: Duration::from_secs(10),
+            stall: Duration::from_secs(15),
+        };
+        let status = |watch: &Watch, limits: &Limits| watch.verdict(limits).0;
+        let mut watch = Watch::new();
+        assert_eq!(status(&watch, &limits), Status::Hung, "never started");
+        watch.on(&Event::Stage { stage: Stage::Load });
+        assert_eq!(status(&watch, &limits), Status::Hung, "no count");
+        watch.on(&Event::Progress { done: 0 });
+        assert_eq!(status(&watch, &limits), Status::Hung, "no key counted");
+        watch.on(&Event::Progress { done: 500 });
+        assert_eq!(status(&watch, &limits), Status::TooSlow, "counting keys");
+        assert!(
+            watch
+                .verdict(&limits)
+                .1
+                .is_some_and(|w| w.contains("500 keys"))
+        );
+        let stalled = Limits {
+            stall: Duration::ZERO,
+            ..limits
+        };
+        assert_eq!(status(&watch, &stalled), Status::Hung, "the count stopped");
+        watch.on(&Event::Stage {
+            stage: Stage::Run { index: 0 },
+        });
+        assert_eq!(
+            status(&watch, &stalled),
+            Status::TooSlow,
+            "in a run after the load"
+        );
+        watch.on(&Event::Stage {
+            stage: Stage::Verify {
+                phase: runner::Phase::AfterRuns,
+            },
+        });
+        assert_eq!(
+            status(&watch, &limits),
+            Status::Hung,
+            "a check counting nothing"
         );
     }
 }

@@ -21,9 +21,11 @@ mod child;
 pub(crate) mod compaction;
 mod f2;
 mod faster;
+mod header;
 mod keys;
 mod peers;
 mod plan;
+mod plot;
 mod report;
 mod runner;
 mod systems;
@@ -41,8 +43,9 @@ use faster_kv::{CheckpointOptions, LogCheckpointKind};
 pub(crate) use faster::index_buckets;
 pub(crate) use faster::log_budget;
 use faster::{bench_faster, bench_faster_pair};
+use header::Settings;
 use plan::Plan;
-use report::{Settings, SystemReport};
+use report::SystemReport;
 
 /// Requests generated per thread before a run (replayed in a loop): 4M, 64 MiB per thread.
 pub(crate) const REQUESTS_PER_THREAD: usize = 1 << 22;
@@ -159,8 +162,9 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     no_peers: bool,
     /// Seconds a peer's child process may run in all before it is killed and reported as
-    /// hung. Default: the load allowance (30 s + 5 s per million keys), twice the
-    /// verification's (25 s + 2 s per million keys) and 4 × --duration + 10 s per run.
+    /// too slow (when it was still making progress) or hung. Default: the load allowance
+    /// (30 s + 5 s per million keys), twice the verification's (25 s + 2 s per million keys)
+    /// and 4 × --duration + 10 s per run.
     /// Whatever it is, a child is also killed when a timed run has not ended within
     /// 4 × --duration + 10 s, or its load or a verification has made no progress for 15 s;
     /// without this option, also when its load takes longer than its allowance. (Reading
@@ -171,6 +175,10 @@ pub(crate) struct BenchArgs {
     /// them when several memory budgets run (--memory-fraction).
     #[arg(long)]
     json: bool,
+    /// Also write the JSON report (as --json prints it) to FILE, and beside it, named as FILE
+    /// with the extension `svg`, a bar chart of every system's throughput in every cell.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     /// Seed of the load order and the key choices.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -239,26 +247,22 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let plans = budgets::plans(args)?;
     let mut reports = Vec::new();
     for sub in &plans {
-        // The table is headed by the same line; with JSON on stdout, stderr says which
-        // budget the progress bars belong to.
-        if args.json && args.child_peer.is_none() {
-            eprintln!("faster bench: {}", budgets::describe(sub));
-        }
         if let Some(report) = run_plan(sub)? {
             reports.push(report);
         }
     }
+    if let Some(path) = &args.out {
+        plot::write_beside(path, &reports)?;
+    }
     if args.json {
-        match reports.as_slice() {
-            [one] => report::print_json(one),
-            many => report::print_json_array(many),
-        }?;
+        report::print_json(&reports)?;
     }
     Ok(())
 }
 
-/// Runs the benchmark at one memory budget; with `--json`, returns its report instead of
-/// printing it (`None` in a peer's child process, which prints its events itself).
+/// Runs the benchmark at one memory budget, its settings printed first (on stderr with
+/// `--json`); with `--json` or `--out`, returns its report (`None` in a peer's child
+/// process, which prints its events itself), and without `--json` prints it as a table.
 fn run_plan(args: &BenchArgs) -> Result<Option<report::Report>, String> {
     if args.value_size < 8 {
         return Err("--value-size must be at least 8".into());
@@ -285,6 +289,13 @@ fn run_plan(args: &BenchArgs) -> Result<Option<report::Report>, String> {
     }
     if let Some(peer) = &args.child_peer {
         return child::serve(args, &plan, peer).map(|()| None);
+    }
+    let settings = Settings::new(args, &plan, peers.clone());
+    let header = header::render(args, &settings);
+    if args.json {
+        eprint!("{header}");
+    } else {
+        println!("{header}");
     }
 
     // faster-kv runs in this process: its read-back is never cut short (the limit is for
@@ -326,33 +337,10 @@ fn run_plan(args: &BenchArgs) -> Result<Option<report::Report>, String> {
             )
         });
     }
-    if args.json {
-        let budget = log_budget(args);
-        let settings = Settings {
-            keys: args.keys,
-            value_size: args.value_size,
-            threads: args.threads.clone(),
-            duration: args.duration,
-            seed: args.seed,
-            storage: if args.memory {
-                "memory"
-            } else if args.direct_io {
-                "files, O_DIRECT"
-            } else {
-                "files"
-            },
-            prefetch_depth: args.prefetch_depth,
-            checkpoint_every: args.checkpoint_every,
-            memory_budget: budget.memory_bytes,
-            data_bytes: budget.data_bytes,
-            peers,
-        };
-        Ok(Some(report::Report::new(settings, systems)))
-    } else {
-        println!("{}", budgets::describe(args));
-        table::print(&systems);
-        Ok(None)
+    if !args.json {
+        table::print(&systems, &settings);
     }
+    Ok((args.json || args.out.is_some()).then(|| report::Report::new(settings, systems)))
 }
 
 /// `faster bench` options parsed from `list` (tests).
@@ -424,6 +412,7 @@ mod tests {
             json: true,
             peers: None,
             peer_timeout: None,
+            out: None,
             ..args
         };
         assert_eq!(format!("{child:?}"), format!("{same:?}"));

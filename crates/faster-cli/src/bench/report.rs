@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::header::{Mode, Settings};
 use super::runner::{Event, Phase};
 use super::systems::Found;
 
@@ -21,6 +22,10 @@ pub(crate) struct RunResult {
     pub(crate) p50_ns: Option<u32>,
     /// 99th percentile latency of the sampled operations, in nanoseconds.
     pub(crate) p99_ns: Option<u32>,
+    /// Whether the operations ran pipelined or one at a time (what the latencies mean
+    /// depends on it).
+    #[serde(default)]
+    pub(crate) mode: Mode,
     /// Requests each thread completed (timed runs only): what verification replays.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) thread_ops: Vec<u64>,
@@ -57,6 +62,7 @@ impl RunResult {
             mops: ops as f64 / seconds.max(1e-9) / 1e6,
             p50_ns: percentile(0.50),
             p99_ns: percentile(0.99),
+            mode: Mode::Single,
             thread_ops: Vec::new(),
             checkpoint_seconds: Vec::new(),
         }
@@ -142,6 +148,9 @@ pub(crate) enum Status {
     WrongData,
     /// Its child process made no progress within the time limit and was killed.
     Hung,
+    /// Its child process was killed at a time limit while still making progress: counting
+    /// keys in its load or a check, or in a timed run after its load had finished.
+    TooSlow,
     /// Its child process exited with an error or panicked.
     Crashed,
     /// Not run (peers need 8-byte values).
@@ -154,6 +163,7 @@ impl Status {
             Self::Ok => "ok",
             Self::WrongData => "WRONG DATA",
             Self::Hung => "HUNG",
+            Self::TooSlow => "TOO SLOW",
             Self::Crashed => "CRASHED",
             Self::Skipped => "skipped",
         }
@@ -359,28 +369,6 @@ pub(crate) fn ratios(systems: &[SystemReport]) -> Vec<Ratio> {
     out
 }
 
-/// The benchmark's settings, echoed in the JSON.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Settings {
-    pub(crate) keys: u64,
-    pub(crate) value_size: usize,
-    pub(crate) threads: Vec<usize>,
-    pub(crate) duration: f64,
-    pub(crate) seed: u64,
-    /// "files" or "memory": where faster-kv's log (and oxifaster's) lives.
-    pub(crate) storage: &'static str,
-    /// faster-kv's `--prefetch-depth` (0: no prefetch hints).
-    pub(crate) prefetch_depth: usize,
-    /// `--checkpoint-every` (seconds), when a checkpointing store was measured too.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) checkpoint_every: Option<f64>,
-    /// Bytes of log pages faster-kv keeps in memory (and each peer's cache).
-    pub(crate) memory_budget: u64,
-    /// Bytes of the loaded records (every key once), which the budget is compared with.
-    pub(crate) data_bytes: u64,
-    pub(crate) peers: Vec<String>,
-}
-
 /// One plan's results, as `--json` prints them.
 #[derive(Serialize)]
 pub(crate) struct Report {
@@ -398,18 +386,28 @@ impl Report {
             ratios,
         }
     }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn systems(&self) -> &[SystemReport] {
+        &self.systems
+    }
 }
 
-/// Prints one plan's report as JSON.
-pub(crate) fn print_json(report: &Report) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
-    println!("{text}");
-    Ok(())
+/// The JSON of the reports as `--json` prints it: the one report, or an array of several
+/// (one per memory budget).
+pub(crate) fn json_text(reports: &[Report]) -> Result<String, String> {
+    match reports {
+        [one] => serde_json::to_string_pretty(one),
+        many => serde_json::to_string_pretty(many),
+    }
+    .map_err(|e| e.to_string())
 }
 
-/// Prints the reports of several plans (one per memory budget) as a JSON array.
-pub(crate) fn print_json_array(reports: &[Report]) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(reports).map_err(|e| e.to_string())?;
-    println!("{text}");
+/// Prints the reports as JSON on stdout.
+pub(crate) fn print_json(reports: &[Report]) -> Result<(), String> {
+    println!("{}", json_text(reports)?);
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! [`SystemReport`](super::report::SystemReport) directly for faster-kv, and a child process
 //! prints them for its parent to read (see [`super::child`]).
 
+use std::io::IsTerminal;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use super::verify;
 /// Operations per call into a worker.
 const BATCH: usize = 256;
 /// One operation in this many is timed for the latency percentiles.
-const SAMPLE_EVERY: usize = 128;
+pub(crate) const SAMPLE_EVERY: usize = 128;
 
 /// Which verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,7 +267,7 @@ fn load(
         join_reporting(handles, &done, sink)
     })?;
     let seconds = start.elapsed().as_secs_f64();
-    Ok(RunResult::new(
+    let mut result = RunResult::new(
         system.name(),
         "load",
         "shuffled",
@@ -274,7 +275,9 @@ fn load(
         order.len() as u64,
         seconds,
         Vec::new(),
-    ))
+    );
+    result.mode = system.mode(true);
+    Ok(result)
 }
 
 /// One timed run: each thread generates its requests, then all replay theirs in batches
@@ -345,6 +348,7 @@ fn timed_run(system: &dyn System, plan: &Plan, run: &RunSpec) -> Result<RunResul
         samples,
     );
     result.thread_ops = thread_ops;
+    result.mode = system.mode(false);
     result.checkpoint_seconds = checkpoint_seconds;
     Ok(result)
 }
@@ -380,29 +384,37 @@ fn checkpoints(
     }
 }
 
-/// A progress bar on stderr for one system, driven by its events.
+/// Progress on stderr for one system, driven by its events: a bar when stderr is a
+/// terminal, otherwise one plain line per stage started and finished (a timed run's with its
+/// throughput).
 pub(crate) struct Progress {
     bar: ProgressBar,
     /// The current stage's description.
     stage: String,
+    name: String,
+    /// The timed run under way (an index into the plan's runs).
+    run: Option<usize>,
+    /// Plain lines instead of a bar.
+    lines: bool,
 }
 
 impl Progress {
-    /// A bar for `name` drawn among the bars of `group` (two systems measured together).
+    /// Progress of `name` drawn among the bars of `group` (two systems measured together).
     pub(crate) fn in_group(group: &indicatif::MultiProgress, name: &str, plan: &Plan) -> Self {
         let mut progress = Self::new(name, plan, false);
         progress.bar = group.add(progress.bar);
         progress
     }
 
-    /// A bar for `name`; hidden when `hidden` (a child process: its parent shows progress).
+    /// Progress of `name`; none when `hidden` (a child process: its parent shows progress).
     pub(crate) fn new(name: &str, plan: &Plan, hidden: bool) -> Self {
         let steps = plan.runs.len() as u64 + 3;
         let bar = ProgressBar::new(steps).with_style(
             ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        if hidden {
+        let terminal = std::io::stderr().is_terminal();
+        if hidden || !terminal {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
         bar.set_prefix(name.to_string());
@@ -410,10 +422,18 @@ impl Progress {
         Self {
             bar,
             stage: String::new(),
+            name: name.to_string(),
+            run: None,
+            lines: !hidden && !terminal,
         }
     }
 
     pub(crate) fn on(&mut self, plan: &Plan, event: &Event) {
+        if self.lines
+            && let Some(line) = self.line(plan, event)
+        {
+            eprintln!("{line}");
+        }
         match event {
             Event::Stage { stage } => {
                 self.stage = stage.describe(plan);
@@ -427,7 +447,98 @@ impl Progress {
         }
     }
 
+    /// The plain line that reports `event`, if any: "[3/12] faster-kv 95/5 r/u zipf 0.99 1 thr:
+    /// 4.05 Mops/s (pipelined)" when a timed run ends.
+    fn line(&mut self, plan: &Plan, event: &Event) -> Option<String> {
+        let name = &self.name;
+        let cell = |index: usize| {
+            let what = Stage::Run { index }.describe(plan);
+            format!("[{}/{}] {name} {what}", index + 1, plan.runs.len())
+        };
+        match event {
+            Event::Stage {
+                stage: Stage::Run { index },
+            } => {
+                self.run = Some(*index);
+                Some(format!("{}: started", cell(*index)))
+            }
+            Event::Stage { stage } => {
+                self.run = None;
+                Some(format!("{name}: {}", stage.describe(plan)))
+            }
+            Event::Result { result } => Some(match self.run.take() {
+                Some(index) => format!(
+                    "{}: {:.2} Mops/s ({})",
+                    cell(index),
+                    result.mops,
+                    result.mode.label()
+                ),
+                None => format!(
+                    "{name}: {} {} keys in {:.1} s, {:.2} Mops/s",
+                    result.workload, result.ops, result.seconds, result.mops
+                ),
+            }),
+            Event::Verified {
+                phase,
+                verification,
+            } => Some(format!(
+                "{name}: {}: {}",
+                match phase {
+                    Phase::AfterLoad => "read back after the load",
+                    Phase::AfterRuns => "read back after the runs",
+                },
+                verification.summary()
+            )),
+            Event::Progress { .. } | Event::Done { .. } => None,
+        }
+    }
+
     pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_progress_says_which_cell_of_how_many_and_its_throughput() {
+        let args = crate::bench::test_args(&["--keys", "1000", "--workloads", "95-5"]);
+        let plan = Plan::from_args(&args).unwrap_or_else(|e| panic!("{e}"));
+        let mut progress = Progress::new("faster-kv", &plan, true);
+        let mut lines = Vec::new();
+        let mut feed = |event: Event| lines.push(progress.line(&plan, &event));
+        feed(Event::Stage { stage: Stage::Load });
+        feed(Event::Progress { done: 10 });
+        feed(Event::Result {
+            result: RunResult::new("faster-kv".into(), "load", "shuffled", 2, 1000, 0.5, vec![]),
+        });
+        feed(Event::Stage {
+            stage: Stage::Run { index: 2 },
+        });
+        let mut result = RunResult::new(
+            "faster-kv".into(),
+            "95/5 r/u",
+            "zipf 0.99",
+            1,
+            4_050_000,
+            1.0,
+            vec![],
+        );
+        result.mode = super::super::header::Mode::Pipelined;
+        feed(Event::Result { result });
+        assert_eq!(
+            lines,
+            [
+                Some("faster-kv: loading 1000 keys".to_string()),
+                None,
+                Some("faster-kv: load 1000 keys in 0.5 s, 0.00 Mops/s".to_string()),
+                Some("[3/4] faster-kv 95/5 r/u zipf 0.99 1 thr: started".to_string()),
+                Some(
+                    "[3/4] faster-kv 95/5 r/u zipf 0.99 1 thr: 4.05 Mops/s (pipelined)".to_string()
+                ),
+            ]
+        );
     }
 }

@@ -11,6 +11,8 @@ use std::time::Instant;
 use faster_kv::{CheckpointOptions, FasterKv, Session};
 use serde::{Deserialize, Serialize};
 
+use super::header::Mode;
+
 /// One operation of a workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -59,6 +61,12 @@ pub(crate) trait System: Sync {
     /// checkpoint during runs.
     fn checkpoint(&self) -> Option<Result<(), String>> {
         None
+    }
+    /// How its workers issue the operations of the load (`load`) or of a timed run: one at a
+    /// time unless the system says otherwise.
+    fn mode(&self, load: bool) -> Mode {
+        let _ = load;
+        Mode::Single
     }
 }
 
@@ -203,6 +211,17 @@ pub(crate) enum FasterStore {
 impl System for FasterSystem {
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn mode(&self, load: bool) -> Mode {
+        // Byte-string values load one at a time and never wait for the device in a run.
+        let ahead = match (&self.store, load) {
+            (FasterStore::Word(_), true) => self.prefetch_depth > 0,
+            (FasterStore::Word(_), false) => self.prefetch_depth > 0 || self.io_depth > 0,
+            (FasterStore::Bytes(..), true) => false,
+            (FasterStore::Bytes(..), false) => self.prefetch_depth > 0,
+        };
+        if ahead { Mode::Pipelined } else { Mode::Single }
     }
 
     fn checkpoint(&self) -> Option<Result<(), String>> {

@@ -4,16 +4,19 @@
 use std::fmt::Write as _;
 
 use super::CHECKPOINTING;
+use super::header::{Mode, Settings, latency_note};
 use super::report::{Ratio, Status, SystemReport, ratios};
 
 /// Prints the whole report on stdout.
-pub(crate) fn print(systems: &[SystemReport]) {
-    print!("{}", render(systems));
+pub(crate) fn print(systems: &[SystemReport], settings: &Settings) {
+    print!("{}", render(systems, &latency_note(settings)));
 }
 
-fn render(systems: &[SystemReport]) -> String {
+/// The report; `latency` says what the latency samples measure (under the runs when some
+/// cell ran pipelined).
+fn render(systems: &[SystemReport], latency: &str) -> String {
     let mut out = String::new();
-    runs(&mut out, systems);
+    runs(&mut out, systems, latency);
     checks(&mut out, systems);
     memory(&mut out, systems);
     checkpoint_table(&mut out, systems);
@@ -21,23 +24,25 @@ fn render(systems: &[SystemReport]) -> String {
     out
 }
 
-/// One row per run; the last column says whether the system's values read back right.
-fn runs(out: &mut String, systems: &[SystemReport]) {
+/// One row per run; `mode` says whether its operations ran pipelined or one at a time, the
+/// last column whether the system's values read back right.
+fn runs(out: &mut String, systems: &[SystemReport], latency: &str) {
     let _ = writeln!(
         out,
-        "{:<14} {:<11} {:<10} {:>3} {:>9} {:>8} {:>8}  data",
-        "system", "workload", "keys", "thr", "Mops/s", "p50 ns", "p99 ns"
+        "{:<14} {:<11} {:<10} {:>3} {:<9} {:>9} {:>8} {:>8}  data",
+        "system", "workload", "dist", "thr", "mode", "Mops/s", "p50 ns", "p99 ns"
     );
     let show = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
     for system in systems {
         for r in &system.results {
             let _ = writeln!(
                 out,
-                "{:<14} {:<11} {:<10} {:>3} {:>9.2} {:>8} {:>8}  {}",
+                "{:<14} {:<11} {:<10} {:>3} {:<9} {:>9.2} {:>8} {:>8}  {}",
                 r.system,
                 r.workload,
                 r.distribution,
                 r.threads,
+                r.mode.label(),
                 r.mops,
                 show(r.p50_ns),
                 show(r.p99_ns),
@@ -47,6 +52,13 @@ fn runs(out: &mut String, systems: &[SystemReport]) {
         if system.status != Status::Ok && system.status != Status::WrongData {
             let _ = writeln!(out, "{:<14} ({})", system.name, system.status.label());
         }
+    }
+    let pipelined = systems
+        .iter()
+        .flat_map(|s| &s.results)
+        .any(|r| r.mode == Mode::Pipelined);
+    if pipelined {
+        let _ = writeln!(out, "Latency: {latency}.");
     }
 }
 
@@ -80,7 +92,7 @@ fn checks(out: &mut String, systems: &[SystemReport]) {
         ] {
             match v {
                 Some(v) => notes.push(format!("{when}: {}", v.summary())),
-                None if matches!(s.status, Status::Hung | Status::Crashed) => {
+                None if matches!(s.status, Status::Hung | Status::TooSlow | Status::Crashed) => {
                     notes.push(format!("{when}: not reached"));
                 }
                 None => {}
@@ -119,9 +131,12 @@ fn checkpoint_table(out: &mut String, systems: &[SystemReport]) {
     let _ = writeln!(
         out,
         "{:<11} {:<10} {:>3} {:>6} {:>10} {:>8}  Mops/s with ÷ without",
-        "workload", "keys", "thr", "ckpts", "median s", "max s"
+        "workload", "dist", "thr", "ckpts", "median s", "max s"
     );
+    // Cells in which no checkpoint happened measure nothing of checkpoints: listed, but left
+    // out of the summary.
     let mut cells = Vec::new();
+    let mut without = 0;
     for r in ckpt.results.iter().filter(|r| r.workload != "load") {
         let mut d = r.checkpoint_seconds.clone();
         d.sort_by(f64::total_cmp);
@@ -131,7 +146,9 @@ fn checkpoint_table(out: &mut String, systems: &[SystemReport]) {
             .iter()
             .find(|p| p.same_cell(r))
             .map(|p| r.mops / p.mops.max(1e-12));
-        if let Some(ratio) = ratio {
+        if d.is_empty() {
+            without += 1;
+        } else if let Some(ratio) = ratio {
             cells.push((
                 ratio,
                 format!("{} {} {} thr", r.workload, r.distribution, r.threads),
@@ -149,12 +166,24 @@ fn checkpoint_table(out: &mut String, systems: &[SystemReport]) {
             ratio.map_or_else(|| "-".to_string(), |x| format!("{x:.2}")),
         );
     }
+    let left_out = if without > 0 {
+        format!(" ({without} cells without a checkpoint left out)")
+    } else {
+        String::new()
+    };
     if let Some((lowest, cell)) = cells.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
         let within = cells.iter().filter(|(r, _)| *r >= 0.8).count();
         let _ = writeln!(
             out,
-            "with checkpoints ÷ without: within 20% in {within} of {} cells; lowest {lowest:.2} ({cell})",
+            "with checkpoints ÷ without: within 20% in {within} of {} cells with a checkpoint; \
+             lowest {lowest:.2} ({cell}){left_out}",
             cells.len()
+        );
+    } else if without > 0 {
+        let _ = writeln!(
+            out,
+            "with checkpoints ÷ without: no cell took a checkpoint (runs shorter than \
+             --checkpoint-every?)"
         );
     }
 }
@@ -175,7 +204,7 @@ fn ratio_table(out: &mut String, systems: &[SystemReport], ratios: &[Ratio]) {
         out,
         "\nfaster-kv Mops/s ÷ peer Mops/s (above 1: faster-kv is faster; * the peer returned wrong data):"
     );
-    let _ = write!(out, "{:<11} {:<10} {:>3}", "workload", "keys", "thr");
+    let _ = write!(out, "{:<11} {:<10} {:>3}", "workload", "dist", "thr");
     for p in &peers {
         let _ = write!(out, " {:>16}", format!("/ {}", p.name));
     }
@@ -242,16 +271,14 @@ fn ratio_table(out: &mut String, systems: &[SystemReport], ratios: &[Ratio]) {
         if p.wrong_data() {
             line.push_str("; this peer returned wrong data");
         }
-        if matches!(p.status, Status::Hung | Status::Crashed) {
-            let _ = write!(
-                line,
-                "; this peer {} before finishing",
-                if p.status == Status::Hung {
-                    "hung"
-                } else {
-                    "crashed"
-                }
-            );
+        let ended = match p.status {
+            Status::Hung => Some("hung"),
+            Status::TooSlow => Some("was too slow for its time limit"),
+            Status::Crashed => Some("crashed"),
+            Status::Ok | Status::WrongData | Status::Skipped => None,
+        };
+        if let Some(ended) = ended {
+            let _ = write!(line, "; this peer {ended} before finishing");
         }
         let _ = writeln!(out, "{line}");
     }
@@ -301,7 +328,7 @@ mod tests {
             read_cache_hits: Some((90, 10)),
             peak_rss_bytes: crate::bench::report::peak_rss(),
         });
-        let text = render(&[ours, system("peer", &[1.0], 0)]);
+        let text = render(&[ours, system("peer", &[1.0], 0)], "NOTE");
         assert!(
             text.contains("Memory of faster-kv: log pages 2.0 MiB of a 3.0 MiB budget"),
             "{text}"
@@ -322,7 +349,7 @@ mod tests {
             system("fast-peer", &[4.0, 1.5], 0),
             system("wrong-peer", &[1.0, 1.0], 2),
         ];
-        let text = render(&systems);
+        let text = render(&systems, "NOTE");
         assert!(text.contains("faster-kv vs fast-peer: faster in 1 of 2 cells, slower in 1: 100% read uniform 1 thr"), "{text}");
         assert!(
             text.contains(
@@ -338,5 +365,43 @@ mod tests {
             .find(|l| l.starts_with("wrong-peer "))
             .unwrap_or_default();
         assert!(row.ends_with("WRONG"), "{row}");
+    }
+
+    #[test]
+    fn rows_say_their_mode_and_a_pipelined_table_explains_its_latencies() {
+        let mut ours = system("faster-kv", &[2.0], 0);
+        ours.results[0].mode = Mode::Pipelined;
+        let text = render(&[ours, system("peer", &[1.0], 0)], "NOTE");
+        let header = text.lines().next().unwrap_or_default();
+        assert!(header.contains(" dist "), "{header}");
+        assert!(!header.contains("keys"), "{header}");
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(row("faster-kv ").contains(" pipelined "), "{text}");
+        assert!(row("peer ").contains(" single "), "{text}");
+        assert!(text.contains("\nLatency: NOTE.\n"), "{text}");
+        let single = render(&[system("faster-kv", &[2.0], 0)], "NOTE");
+        assert!(!single.contains("Latency:"), "{single}");
+    }
+
+    #[test]
+    fn cells_without_a_checkpoint_are_left_out_of_the_checkpoint_summary() {
+        let plain = system("faster-kv", &[1.0, 1.0], 0);
+        let mut with = system(CHECKPOINTING, &[0.5, 0.1], 0);
+        with.results[0].checkpoint_seconds = vec![0.2];
+        // The second cell took no checkpoint: its 0.10 says nothing of checkpoints.
+        let text = render(&[plain, with], "NOTE");
+        assert!(
+            text.contains(
+                "within 20% in 0 of 1 cells with a checkpoint; lowest 0.50 (100% read uniform 1 \
+                 thr) (1 cells without a checkpoint left out)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("lowest 0.10"), "{text}");
     }
 }

@@ -2,7 +2,8 @@
 //! oxifaster and feoxdb, stores with the same job; sled, fjall and redb, persistent stores on
 //! files, with a cache of faster-kv's memory budget; `scc::HashMap`, the ceiling of a plain
 //! concurrent hash map; and `dashmap`. Two hidden peers exist to exercise the child process
-//! handling: `sleep-forever` never starts, `crash` panics.
+//! handling: `sleep-forever` never starts, `crash` panics; a third, `crawl`, loads and reads
+//! back at once but takes a minute over every batch of a timed run.
 
 #[cfg(feature = "peers")]
 mod calls;
@@ -31,7 +32,7 @@ use calls::CallsSystem;
 use std::time::Duration;
 
 use super::BenchArgs;
-use super::systems::System;
+use super::systems::{Found, Op, System, Worker};
 
 /// The peers `--peers` accepts, in the order they run by default.
 #[cfg(feature = "peers")]
@@ -49,7 +50,7 @@ pub(crate) const ALL: &[&str] = &[
 pub(crate) const ALL: &[&str] = &[];
 
 /// Peers that test the child process handling, accepted but not listed.
-const TEST_PEERS: &[&str] = &["sleep-forever", "crash"];
+const TEST_PEERS: &[&str] = &["sleep-forever", "crash", "crawl"];
 
 /// The name of `peer` in reports.
 pub(crate) fn display_name(peer: &str) -> &str {
@@ -130,7 +131,43 @@ pub(crate) fn open(peer: &str, args: &BenchArgs) -> Result<Opened, String> {
             std::thread::sleep(Duration::from_secs(3600));
         },
         "crash" => panic!("the `crash` peer panics on purpose"),
+        "crawl" => Ok(Opened {
+            system: Box::new(Crawl),
+            _dir: None,
+        }),
         other => Err(format!("unknown peer `{other}`")),
+    }
+}
+
+/// The `crawl` peer: its load stores nothing, every key reads back as its own number, and
+/// every batch of a timed run takes a minute.
+struct Crawl;
+
+impl System for Crawl {
+    fn name(&self) -> String {
+        "crawl".into()
+    }
+
+    fn worker(&self) -> Result<Box<dyn Worker + '_>, String> {
+        Ok(Box::new(Crawl))
+    }
+}
+
+impl Worker for Crawl {
+    fn run(&mut self, _: &[Op], _: usize, _: &mut Vec<u32>) -> Result<(), String> {
+        std::thread::sleep(Duration::from_secs(60));
+        Ok(())
+    }
+
+    fn load(&mut self, _: &[u64]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn read_back(&mut self, first: u64, out: &mut [Found]) -> Result<(), String> {
+        for (key, slot) in (first..).zip(out.iter_mut()) {
+            *slot = Found::Value(key);
+        }
+        Ok(())
     }
 }
 
