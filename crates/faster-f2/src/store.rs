@@ -204,7 +204,20 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
         F2Kv::builder(dir).open()
     }
 
+    /// Opens the store under a `faster_f2::open` span, reporting an error returned to the
+    /// caller as an event.
     fn open_with(settings: F2Builder) -> Result<Self, F2Error> {
+        let span = tracing::info_span!("faster_f2::open", dir = %settings.dir.display());
+        let _entered = span.enter();
+        let result = Self::open_parts(settings);
+        match &result {
+            Ok(_) => tracing::info!("opened"),
+            Err(error) => tracing::warn!(%error, "open failed"),
+        }
+        result
+    }
+
+    fn open_parts(settings: F2Builder) -> Result<Self, F2Error> {
         let dir = settings.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| F2Error::Io {
             path: dir.clone(),

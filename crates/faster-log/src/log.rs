@@ -66,8 +66,8 @@ impl Drop for Inner {
         let read_only = self.hlog.read_only_address();
         match self.hlog.wait_flushed(read_only, CLOSE_FLUSH_WAIT) {
             Ok(true) => {}
-            Ok(false) => log::warn!("FasterLog: page writes still running at close"),
-            Err(e) => log::debug!("FasterLog: page writes at close: {e}"),
+            Ok(false) => tracing::warn!("FasterLog: page writes still running at close"),
+            Err(e) => tracing::debug!("FasterLog: page writes at close: {e}"),
         }
         self.hlog.device().close();
         self.metadata.close();

@@ -67,6 +67,27 @@ impl FasterLogBuilder {
     /// [`LogOpenError::PageSizeMismatch`] or [`LogOpenError::MissingSegments`] when the devices
     /// hold a log that cannot be recovered as configured; device and thread errors.
     pub fn open(self) -> Result<FasterLog, LogOpenError> {
+        let span = match &self.devices {
+            Devices::Dir(dir) => tracing::info_span!("faster_log::open", dir = %dir.display()),
+            Devices::Given { .. } => tracing::info_span!("faster_log::open", dir = "(devices)"),
+        };
+        let _entered = span.enter();
+        let result = self.open_inner();
+        match &result {
+            Ok(log) => {
+                let r = &log.inner.recovery;
+                tracing::info!(
+                    created = r.created,
+                    committed_until = r.committed_until.raw(),
+                    "opened"
+                );
+            }
+            Err(error) => tracing::warn!(%error, "open failed"),
+        }
+        result
+    }
+
+    fn open_inner(self) -> Result<FasterLog, LogOpenError> {
         // Every setting is checked before a directory is touched.
         self.settings(self.shape.page_size_bits.unwrap_or(DEFAULT_PAGE_SIZE_BITS))?;
         let place = match &self.devices {
@@ -82,7 +103,7 @@ impl FasterLogBuilder {
                 source: DeviceError::Io { source, .. },
                 ..
             }) if direct && source.kind() == std::io::ErrorKind::InvalidInput => {
-                log::warn!("FasterLog: O_DIRECT refused ({source}); using buffered I/O");
+                tracing::warn!("FasterLog: O_DIRECT refused ({source}); using buffered I/O");
                 self.prepare(&place, false)
             }
             other => other,
@@ -156,7 +177,7 @@ impl FasterLogBuilder {
         // Segments below the begin address may remain if the last truncation's removal did
         // not complete.
         if let Err(e) = log_device.truncate_until(record.begin) {
-            log::warn!("FasterLog: removing segments below {}: {e}", record.begin);
+            tracing::warn!("FasterLog: removing segments below {}: {e}", record.begin);
         }
         Ok(Prepared {
             settings,
@@ -247,6 +268,7 @@ fn recover(
     log_device: &dyn Device,
     meta: &CommitRecord,
 ) -> Result<(CommitRecord, RecoveryInfo), LogOpenError> {
+    let _span = tracing::info_span!("faster_log::recover", sequence = meta.sequence).entered();
     if u32::from(meta.page_size_bits) != settings.page_size_bits {
         return Err(LogOpenError::PageSizeMismatch {
             stored: meta.page_size_bits,
@@ -281,6 +303,12 @@ fn recover(
         scan_stopped_at: Address::from_masked(scan.stopped_at),
         scan_stop: scan.stop,
     };
+    tracing::debug!(
+        committed_until = scan.until,
+        fast_commits = scan.fast_commits,
+        stop = ?info.scan_stop,
+        "scanned forward from the last commit"
+    );
     Ok((record, info))
 }
 

@@ -113,7 +113,7 @@ impl Inner {
                 ..durable
             }),
             Err(e) => {
-                log::warn!(
+                tracing::warn!(
                     "FasterLog: removing segments below {} failed, will retry: {e}",
                     durable.begin
                 );
