@@ -146,7 +146,7 @@ pub use read_cache::ReadCacheStats;
 pub use scan::LiveScan;
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};
-pub use stats::{CheckpointStats, CompactionStats, MemoryUse, Stats};
+pub use stats::{CheckpointStats, CompactionStats, MemoryUse, RetryStats, Stats};
 
 /// The durability contract of faster-kv (and of the crates below it), as `docs/durability.md`
 /// states it.
