@@ -77,6 +77,8 @@
 mod cold;
 mod error;
 mod manifest;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod migrate;
 mod session;
 mod store;
@@ -90,5 +92,7 @@ pub mod format {
     pub use crate::manifest::F2Manifest;
 }
 pub use error::{F2Error, Part};
+#[cfg(feature = "prometheus")]
+pub use faster_metrics::Exposition;
 pub use session::F2Session;
 pub use store::{DEFAULT_CHUNK_BITS, F2Builder, F2Kv, F2Stats};

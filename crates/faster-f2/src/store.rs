@@ -175,6 +175,9 @@ pub struct F2Stats {
     pub cold_index_bytes: u64,
     /// Bytes of log pages the cold index's chunk store keeps (fixed by its budget).
     pub cold_index_log_bytes: u64,
+    /// The cold log's own statistics: bytes appended and committed, commits and their
+    /// latencies.
+    pub cold_log: faster_log::LogStats,
 }
 
 impl F2Kv<u64, u64> {
@@ -366,6 +369,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
             cold_log_bytes: self.inner.cold.log_bytes(),
             cold_index_bytes: index.index_bytes,
             cold_index_log_bytes: index.log_bytes,
+            cold_log: self.inner.cold.log.stats(),
         }
     }
 

@@ -103,6 +103,8 @@ mod kv;
 mod lifecycle;
 mod maintenance;
 pub mod manifest;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod open;
 mod opened;
 mod ops;
@@ -134,6 +136,8 @@ pub use config::{
 pub use error::{CodecRole, OpError, OpErrorKind, OpenError, RecoverError, SessionError, Status};
 pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, SessionId};
 pub use faster_hlog::Address;
+#[cfg(feature = "prometheus")]
+pub use faster_metrics::Exposition;
 pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};

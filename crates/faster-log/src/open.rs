@@ -26,6 +26,7 @@ use crate::metadata::MetadataStore;
 use crate::named::NamedIterators;
 use crate::policy::{Background, spawn_committer};
 use crate::recovery::{RecoveryInfo, ScanStop, scan_forward};
+use crate::stats::LogCounters;
 
 /// Where the log lives, once its directory (if any) is locked.
 enum Place {
@@ -227,6 +228,7 @@ fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, Lo
         background: Arc::new(Background::default()),
         commit_trigger: AtomicU64::new(commit_trigger),
         recovery,
+        counters: LogCounters::new(record.until, record.until),
         dir_lock,
     });
     let committer = spawn_committer(&inner).map_err(|e| LogOpenError::Thread(Arc::new(e)))?;
