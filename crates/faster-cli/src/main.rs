@@ -6,7 +6,8 @@
 //! directory (manifest, lock, log segments, checkpoints) and the checkpoint recovery would
 //! take; `faster verify DIR` also checks every header, checksum and needed log byte.
 //! `faster dump DIR`, `faster load DUMP DIR` and `faster compact DIR` work on a store whose
-//! types this program cannot name, through byte codecs.
+//! types this program cannot name, through byte codecs. `faster stats DIR` prints the
+//! statistics of a store or a log, as a table or (`--prometheus`) as Prometheus text.
 
 mod bar;
 mod bench;
@@ -16,6 +17,7 @@ mod dump;
 mod inspect;
 mod load;
 mod logbench;
+mod stats;
 mod usage;
 
 use std::process::ExitCode;
@@ -58,6 +60,11 @@ enum Command {
     /// checkpoints so that its space is given back, and report the disk bytes before and
     /// after.
     Compact(compact::CompactArgs),
+    /// Open a faster-kv store, an F2 store or a FasterLog (recovering it) and print its
+    /// statistics: operation counters since the open, retries by cause, compactions,
+    /// checkpoints, the log's addresses, the index's fill and the memory held; with
+    /// `--prometheus`, the same in the Prometheus text exposition format.
+    Stats(stats::StatsArgs),
 }
 
 /// `faster bench`: the key-value store's benchmark, or another one named after `bench`.
@@ -96,6 +103,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => dump::run(&args),
         Command::Load(args) => load::run(&args),
         Command::Compact(args) => compact::run(&args),
+        Command::Stats(args) => stats::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -330,7 +330,7 @@ impl Drop for AlignedBuf {
                 // SAFETY: rule D10 — `base..base + len` is the mapping made in `map_zeroed`,
                 // owned by this buffer alone and unmapped only here, once.
                 if let Err(e) = unsafe { rustix::mm::munmap(base as *mut std::ffi::c_void, len) } {
-                    log::error!("munmap of a {len}-byte buffer failed: {e}");
+                    tracing::error!("munmap of a {len}-byte buffer failed: {e}");
                 }
             }
         }

@@ -11,7 +11,9 @@ pub fn fresh_identity() -> u128 {
     match getrandom::fill(&mut bytes) {
         Ok(()) => u128::from_le_bytes(bytes),
         Err(e) => {
-            log::warn!("no random bytes from the operating system ({e}); identity from the clock");
+            tracing::warn!(
+                "no random bytes from the operating system ({e}); identity from the clock"
+            );
             fallback_identity()
         }
     }

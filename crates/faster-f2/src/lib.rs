@@ -82,6 +82,8 @@ mod cold;
 mod config;
 mod error;
 mod manifest;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod migrate;
 mod session;
 mod store;
@@ -97,5 +99,7 @@ pub mod format {
 #[cfg(feature = "config")]
 pub use config::F2Config;
 pub use error::{F2Error, Part};
+#[cfg(feature = "prometheus")]
+pub use faster_metrics::Exposition;
 pub use session::F2Session;
 pub use store::{DEFAULT_CHUNK_BITS, F2Builder, F2Kv, F2Stats};

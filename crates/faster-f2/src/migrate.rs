@@ -48,9 +48,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
             if size as f64 > budget as f64 * 0.8 {
                 let span = ((size as f64 * HOT_FRACTION) as u64).max(1);
                 let until = Address::from_masked(hot.begin.raw() + span);
-                if let Err(e) = self.migrate(until) {
+                if let Err(error) = self.migrate(until) {
                     self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("faster-f2: migration to the cold store: {e}");
+                    tracing::warn!(%error, "faster-f2: migration to the cold store failed");
                 }
             }
             let cold_budget = self.settings.cold_budget();
@@ -58,9 +58,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
             if cold as f64 > cold_budget as f64 * 0.9 {
                 let until =
                     self.cold.log.begin_address().raw() + (cold as f64 * COLD_FRACTION) as u64;
-                if let Err(e) = self.compact_cold(until) {
+                if let Err(error) = self.compact_cold(until) {
                     self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("faster-f2: cold log compaction: {e}");
+                    tracing::warn!(%error, "faster-f2: cold log compaction failed");
                 }
             }
         }
@@ -93,6 +93,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
     /// Moves the live hot records below `until` — capped by the hot log's read-only address
     /// and by the start of a durable hot checkpoint — into the cold store (rule HC6).
     pub(crate) fn migrate(&self, until: Address) -> Result<u64, F2Error> {
+        let span = tracing::info_span!("faster_f2::migrate", until = until.raw());
+        let _entered = span.enter();
         let _one = self
             .maintenance
             .lock()
@@ -131,11 +133,18 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
         self.counters
             .migrated_records
             .fetch_add(sink.moved, Ordering::Relaxed);
+        tracing::info!(
+            records = sink.moved,
+            until = until.raw(),
+            "hot records migrated to the cold store"
+        );
         Ok(sink.moved)
     }
 
     /// Compacts the cold log below `until` (rule HC4).
     pub(crate) fn compact_cold(&self, until: u64) -> Result<u64, F2Error> {
+        let span = tracing::info_span!("faster_f2::compact_cold", until);
+        let _entered = span.enter();
         let _one = self
             .maintenance
             .lock()
@@ -145,6 +154,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
             .cold_compactions
             .fetch_add(1, Ordering::Relaxed);
         self.counters.cold_kept.fetch_add(kept, Ordering::Relaxed);
+        tracing::info!(kept, "cold log compacted");
         Ok(kept)
     }
 }

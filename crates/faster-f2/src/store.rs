@@ -208,6 +208,9 @@ pub struct F2Stats {
     pub cold_index_bytes: u64,
     /// Bytes of log pages the cold index's chunk store keeps (fixed by its budget).
     pub cold_index_log_bytes: u64,
+    /// The cold log's own statistics: bytes appended and committed, commits and their
+    /// latencies.
+    pub cold_log: faster_log::LogStats,
 }
 
 impl F2Kv<u64, u64> {
@@ -237,7 +240,20 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
         F2Kv::builder(dir).open()
     }
 
+    /// Opens the store under a `faster_f2::open` span, reporting an error returned to the
+    /// caller as an event.
     fn open_with(settings: F2Builder) -> Result<Self, F2Error> {
+        let span = tracing::info_span!("faster_f2::open", dir = %settings.dir.display());
+        let _entered = span.enter();
+        let result = Self::open_parts(settings);
+        match &result {
+            Ok(_) => tracing::info!("opened"),
+            Err(error) => tracing::warn!(%error, "open failed"),
+        }
+        result
+    }
+
+    fn open_parts(settings: F2Builder) -> Result<Self, F2Error> {
         let dir = settings.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| F2Error::Io {
             path: dir.clone(),
@@ -376,6 +392,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Kv<K, V> {
             cold_log_bytes: self.inner.cold.log_bytes(),
             cold_index_bytes: index.index_bytes,
             cold_index_log_bytes: index.log_bytes,
+            cold_log: self.inner.cold.log.stats(),
         }
     }
 

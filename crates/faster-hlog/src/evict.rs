@@ -48,6 +48,7 @@ impl LogState {
         }
         if last > first {
             *closed_until = g.page_start(last);
+            tracing::trace!(pages = last - first, head = target, "pages evicted");
         }
         // Release (within the AcqRel of `fetch_max`): the zeroes happen before any page turn
         // that reads this safe head.
@@ -65,6 +66,10 @@ impl HybridLog {
     /// the device can be dropped), or the device's error while removing segments.
     pub fn shift_begin(&self, address: Address) -> Result<(), LogError> {
         if self.advance_begin(address)? {
+            tracing::debug!(
+                begin = address.raw(),
+                "begin address moved; truncating the device"
+            );
             self.shared.device.truncate_until(address.raw())?;
         }
         Ok(())

@@ -87,6 +87,7 @@ impl LogState {
     /// in that sector may still be written by other threads (they are above the read-only
     /// address) and the device must not read memory that is being written.
     fn issue_write(self: &Arc<Self>, range: FlushRange) {
+        tracing::trace!(from = range.from, to = range.to, "page flush issued");
         let g = &self.geometry;
         let whole_to = g.sector_floor(range.to);
         let mut parts: Vec<(u64, u64)> = Vec::with_capacity(2);
@@ -157,12 +158,26 @@ impl LogState {
             let ready = match result {
                 Ok(()) => state.order.complete(range),
                 Err(e) => {
+                    if state.error.is_none() {
+                        tracing::error!(
+                            from = range.from,
+                            to = range.to,
+                            error = %e,
+                            "page flush failed; the log is poisoned"
+                        );
+                    }
                     state.error.get_or_insert(e);
                     state.order.fail(range)
                 }
             };
             let flushed = state.order.flushed_until();
             advance(&self.flushed_until, flushed);
+            tracing::trace!(
+                from = range.from,
+                to = range.to,
+                flushed,
+                "page flush completed"
+            );
             let waiters = std::mem::take(&mut state.waiters);
             let (satisfied, waiting): (Vec<_>, Vec<_>) = waiters
                 .into_iter()

@@ -248,7 +248,7 @@ impl GrowState {
         match catch_unwind(AssertUnwindSafe(|| resolver(address))) {
             Ok(answer) => answer,
             Err(_) => {
-                log::warn!("the growth resolver panicked at address {address}");
+                tracing::warn!("the growth resolver panicked at address {address}");
                 RecordLookup::OnDevice
             }
         }

@@ -9,6 +9,7 @@ use crate::checkpoint::rules::OpCtx;
 use crate::codec::Codec;
 use crate::error::{OpError, OpErrorKind};
 use crate::record::{self, Header, INVALID, InMemory, Parse};
+use crate::stats::RetryCause;
 use crate::store::Store;
 
 /// The value size a device read of a record with values of no fixed size is sized for.
@@ -38,7 +39,7 @@ pub(crate) enum Append {
     /// Installed at this address.
     Installed(Address),
     /// The log asked for a refresh, or the entry changed under us: start the operation again.
-    Retry,
+    Retry(RetryCause),
 }
 
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
@@ -110,7 +111,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     ) -> Result<Append, OpError> {
         let size = self.record_size(key.len(), value.len())?;
         let Some(address) = self.log.try_allocate(size as u64, guard)? else {
-            return Ok(Append::Retry);
+            return Ok(Append::Retry(RetryCause::PageTurn));
         };
         let ptr = self.log.frame_ptr(address);
         if self.read_cache.is_some() && address.raw() + size as u64 > crate::read_cache::CACHE_BIT {
@@ -141,7 +142,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                 // scans and recovery skip it. Nobody else ever saw it.
                 let lost = unsafe { InMemory::new(ptr, Self::LAYOUT) };
                 lost.set_bits(INVALID);
-                Ok(Append::Retry)
+                Ok(Append::Retry(RetryCause::LostRace))
             }
         }
     }

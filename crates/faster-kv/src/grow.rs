@@ -51,18 +51,29 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     /// See [`FasterKv::grow_index`].
     pub(crate) fn grow_index(self: &Arc<Self>) -> Result<u64, GrowError> {
         let store = self;
+        let span = tracing::info_span!("faster_kv::grow_index");
+        let _entered = span.enter();
         {
             let run = lock(&store.cpr.run);
             if run.is_some() {
+                tracing::debug!("index growth refused: a checkpoint is running");
                 return Err(GrowError::Busy);
             }
-            store
-                .cpr
-                .machine
-                .try_start(Action::Grow)
-                .map_err(|_| GrowError::Busy)?;
+            if store.cpr.machine.try_start(Action::Grow).is_err() {
+                tracing::debug!("index growth refused: the state machine is busy");
+                return Err(GrowError::Busy);
+            }
         }
+        let started = std::time::Instant::now();
         let result = grow(store);
+        match &result {
+            Ok(buckets) => tracing::info!(
+                buckets,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "index grown"
+            ),
+            Err(error) => tracing::warn!(%error, "index growth failed"),
+        }
         // Back to rest whatever happened: GROW_PREPARE → GROW_IN_PROGRESS → REST. Only the
         // growth's own phases are advanced here: once the state left them, a checkpoint may
         // already have started from the rest this loop reached, and its phases are its

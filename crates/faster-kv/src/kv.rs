@@ -76,7 +76,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> FasterKv<K, V> {
         // What a compaction before the last close or crash left for its next checkpoint to
         // delete (rule R14).
         if let Err(e) = store.reclaim() {
-            log::warn!("faster-kv: deleting the log below its begin address: {e}");
+            tracing::warn!("faster-kv: deleting the log below its begin address: {e}");
         }
         let owner = Arc::new(Owner::start(&store, opened));
         Self { store, owner }

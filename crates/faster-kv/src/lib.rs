@@ -105,6 +105,8 @@ mod kv;
 mod lifecycle;
 mod maintenance;
 pub mod manifest;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod open;
 mod opened;
 mod ops;
@@ -138,6 +140,8 @@ pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, 
 pub use faster_hlog::Address;
 #[cfg(feature = "config")]
 pub use file_config::{CompactionConfig, CompactionKindConfig, FasterKvConfig};
+#[cfg(feature = "prometheus")]
+pub use faster_metrics::Exposition;
 pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};
@@ -150,7 +154,7 @@ pub use read_cache::ReadCacheStats;
 pub use scan::LiveScan;
 pub use session::Session;
 pub use session::pinned::{Pinned, REFRESH_INTERVAL};
-pub use stats::{CheckpointStats, CompactionStats, MemoryUse, Stats};
+pub use stats::{CheckpointStats, CompactionStats, MemoryUse, RetryStats, Stats};
 
 /// The durability contract of faster-kv (and of the crates below it), as `docs/durability.md`
 /// states it.

@@ -141,7 +141,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Owner<K, V> {
 impl<K: Codec + ?Sized, V: Codec + ?Sized> Drop for Owner<K, V> {
     fn drop(&mut self) {
         if let Err(e) = self.close() {
-            log::warn!("faster-kv: the closing checkpoint failed: {e}");
+            tracing::warn!("faster-kv: the closing checkpoint failed: {e}");
         }
     }
 }
@@ -206,7 +206,7 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
                 match (CheckpointHandle { run }).wait() {
                     Ok(_) => failed = None,
                     Err(e) => {
-                        log::warn!("faster-kv: a background checkpoint failed: {e}");
+                        tracing::warn!("faster-kv: a background checkpoint failed: {e}");
                         failed = Some(Instant::now());
                     }
                 }
@@ -222,7 +222,7 @@ fn run_policy<K: Codec + ?Sized, V: Codec + ?Sized>(
                 }
             }
             Err(e) => {
-                log::warn!("faster-kv: a background checkpoint could not start: {e}");
+                tracing::warn!("faster-kv: a background checkpoint could not start: {e}");
                 since = Instant::now();
                 failed = Some(Instant::now());
             }

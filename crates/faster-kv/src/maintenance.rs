@@ -65,9 +65,9 @@ fn grow_if_full<K: Codec + ?Sized, V: Codec + ?Sized>(store: &Arc<Store<K, V>>) 
     drop(handle);
     if wants {
         match store.grow_index() {
-            Ok(buckets) => log::debug!("faster-kv: the index grew to {buckets} buckets"),
+            Ok(buckets) => tracing::debug!("faster-kv: the index grew to {buckets} buckets"),
             Err(crate::GrowError::Busy) => {}
-            Err(e) => log::warn!("faster-kv: the index could not grow: {e}"),
+            Err(e) => tracing::warn!("faster-kv: the index could not grow: {e}"),
         }
     }
 }
@@ -90,7 +90,7 @@ fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
     };
     match store.compact(until, options) {
         Ok(report) => {
-            log::debug!(
+            tracing::debug!(
                 "faster-kv: compacted to {} ({} of {} records copied)",
                 report.until,
                 report.copied,
@@ -103,7 +103,7 @@ fn compact_if_due<K: Codec + ?Sized, V: Codec + ?Sized>(
             false
         }
         Err(e) => {
-            log::warn!("faster-kv: an automatic compaction failed: {e}");
+            tracing::warn!("faster-kv: an automatic compaction failed: {e}");
             store.gate.not_freeing();
             store.check_budget();
             false

@@ -117,7 +117,28 @@ impl FasterKvBuilder {
     }
 }
 
+/// Opens the store under a `faster_kv::open` span, and reports the outcome as an event: what
+/// opening did, or the error returned to the caller.
 fn open_store<K: Codec + ?Sized, V: Codec + ?Sized>(
+    b: FasterKvBuilder,
+    mode: Mode,
+) -> Result<FasterKv<K, V>, OpenError> {
+    let home = b.home();
+    let span = tracing::info_span!("faster_kv::open", dir = ?home, mode = ?mode);
+    let _entered = span.enter();
+    let result = open_inner(b, mode);
+    match &result {
+        Ok(kv) => match kv.opened() {
+            Opened::Created => tracing::info!("created a new store"),
+            Opened::Empty => tracing::info!("no checkpoint had completed; the store starts empty"),
+            Opened::Recovered(r) => tracing::info!(token = %r.token, "recovered"),
+        },
+        Err(error) => tracing::warn!(%error, "open failed"),
+    }
+    result
+}
+
+fn open_inner<K: Codec + ?Sized, V: Codec + ?Sized>(
     b: FasterKvBuilder,
     mode: Mode,
 ) -> Result<FasterKv<K, V>, OpenError> {

@@ -22,11 +22,44 @@ pub(crate) enum Counter {
     Appends,
     Pending,
     DeviceReads,
-    Retries,
     Throttled,
+    RetryIndexGrowth,
+    RetryPageTurn,
+    RetryLostRace,
+    RetryFuzzyRegion,
+    RetryRecordLocked,
 }
 
-const COUNTERS: usize = 11;
+const COUNTERS: usize = 15;
+
+/// Why an attempt of an operation starts again (each counted apart, see [`RetryStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryCause {
+    /// The index is growing and the key's bucket is not ready (the index answered busy).
+    IndexGrowth,
+    /// The log's tail needs a page turn, or a frame still being flushed: refresh and retry.
+    PageTurn,
+    /// Another thread changed the key's index entry first (a lost compare-and-swap, or an
+    /// entry that moved while the chain was on the device).
+    LostRace,
+    /// The record lies between the safe read-only and the read-only address, where a thread
+    /// that has not refreshed may still update it in place (hybrid log rule H4).
+    FuzzyRegion,
+    /// A checkpoint's version change holds the record's lock.
+    RecordLocked,
+}
+
+impl RetryCause {
+    fn counter(self) -> Counter {
+        match self {
+            Self::IndexGrowth => Counter::RetryIndexGrowth,
+            Self::PageTurn => Counter::RetryPageTurn,
+            Self::LostRace => Counter::RetryLostRace,
+            Self::FuzzyRegion => Counter::RetryFuzzyRegion,
+            Self::RecordLocked => Counter::RetryRecordLocked,
+        }
+    }
+}
 
 /// One session's counters.
 #[derive(Debug, Default)]
@@ -40,6 +73,12 @@ impl SessionStats {
     pub(crate) fn bump(&self, counter: Counter) {
         let cell = &self.counts[counter as usize];
         cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Counts a retry of `cause`.
+    #[inline]
+    pub(crate) fn retried(&self, cause: RetryCause) {
+        self.bump(cause.counter());
     }
 
     fn add_to(&self, totals: &mut [u64; COUNTERS]) {
@@ -80,6 +119,13 @@ impl StatsRegistry {
             stats.add_to(&mut totals);
             sessions += 1;
         }
+        let retry_causes = RetryStats {
+            index_growth: totals[Counter::RetryIndexGrowth as usize],
+            page_turn: totals[Counter::RetryPageTurn as usize],
+            lost_race: totals[Counter::RetryLostRace as usize],
+            fuzzy_region: totals[Counter::RetryFuzzyRegion as usize],
+            record_locked: totals[Counter::RetryRecordLocked as usize],
+        };
         Stats {
             reads: totals[Counter::Reads as usize],
             reads_found: totals[Counter::ReadsFound as usize],
@@ -90,7 +136,8 @@ impl StatsRegistry {
             appends: totals[Counter::Appends as usize],
             pending: totals[Counter::Pending as usize],
             device_reads: totals[Counter::DeviceReads as usize],
-            retries: totals[Counter::Retries as usize],
+            retries: retry_causes.total(),
+            retry_causes,
             throttled: totals[Counter::Throttled as usize],
             compaction: CompactionStats::default(),
             checkpoints: CheckpointStats::default(),
@@ -124,8 +171,11 @@ pub struct Stats {
     pub pending: u64,
     /// Reads issued to the device.
     pub device_reads: u64,
-    /// Operations restarted (lost races, page turns, index growth).
+    /// Attempts of operations started again, for every cause: the sum of
+    /// [`Stats::retry_causes`].
     pub retries: u64,
+    /// [`Stats::retries`] by cause.
+    pub retry_causes: RetryStats,
     /// Times a session waited for a compaction because the log was over its size budget.
     pub throttled: u64,
     /// What compactions did.
@@ -189,4 +239,29 @@ pub struct CompactionStats {
     pub bytes_dropped: u64,
     /// Automatic compactions that could not start (a scan was open, or one was running).
     pub skipped: u64,
+}
+
+/// Attempts of operations started again, by cause ([`Stats::retry_causes`]). Each retry
+/// refreshes the session's epoch protection before the next attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryStats {
+    /// The index was growing and the key's bucket was not ready.
+    pub index_growth: u64,
+    /// Appending at the tail needed a page turn, or a page frame still being flushed.
+    pub page_turn: u64,
+    /// Another thread changed the key's index entry first (a lost compare-and-swap).
+    pub lost_race: u64,
+    /// The record was in the fuzzy region below the read-only address, where a late thread
+    /// may still update it in place.
+    pub fuzzy_region: u64,
+    /// A checkpoint's version change held the record's lock.
+    pub record_locked: u64,
+}
+
+impl RetryStats {
+    /// Every retry, whatever its cause.
+    pub fn total(&self) -> u64 {
+        self.index_growth + self.page_turn + self.lost_race + self.fuzzy_region + self.record_locked
+    }
 }

@@ -67,7 +67,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let settings = parts.settings;
         let kept = parts.log.config().memory_bytes();
         if kept < settings.memory_bytes {
-            log::info!(
+            tracing::info!(
                 "faster-kv: a memory budget of {} bytes keeps {kept} bytes of log pages (a \
                  power-of-two number of {}-byte pages)",
                 settings.memory_bytes,
@@ -90,7 +90,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let read_cache = settings.read_cache.and_then(|bytes| {
             let cache = crate::read_cache::ReadCache::new(bytes);
             if cache.is_none() {
-                log::warn!(
+                tracing::warn!(
                     "faster-kv: no memory for a read cache of {bytes} bytes; running without it"
                 );
             }
@@ -120,7 +120,7 @@ impl<K: ?Sized, V: ?Sized> Drop for Store<K, V> {
         // opened, which refuses anything an epoch action might still start.
         let read_only = self.log.read_only_address();
         if let Err(e) = self.log.wait_flushed(read_only, Duration::from_secs(60)) {
-            log::debug!("faster-kv: flushes at close: {e}");
+            tracing::debug!("faster-kv: flushes at close: {e}");
         }
         if self.owns_device {
             self.log.device().close();

@@ -270,7 +270,7 @@ impl Inner {
                     None
                 }
                 Err(error) => {
-                    log::error!("FasterLog commit failed, the log is poisoned: {error}");
+                    tracing::error!("FasterLog commit failed, the log is poisoned: {error}");
                     state.error = Some(Arc::new(error.clone()));
                     commits.poisoned.store(true, Ordering::Release);
                     Some(error)

@@ -216,12 +216,15 @@ mod lock;
 mod log;
 pub mod manifest;
 mod metadata;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod named;
 mod open;
 mod page_reader;
 mod policy;
 mod recovery;
 mod round;
+mod stats;
 mod sync;
 mod truncate;
 
@@ -235,9 +238,13 @@ pub use iterator::{LogEntry, LogIterator};
 pub use log::FasterLog;
 pub use policy::CommitPolicy;
 pub use recovery::{RecoveryInfo, ScanStop};
+pub use stats::LogStats;
 
 pub use faster_device::{
     CrashMode, Device, DeviceError, DeviceExt, FaultDevice, FileDevice, MemDevice,
 };
 pub use faster_epoch::EpochError;
 pub use faster_hlog::{Address, LogError};
+#[cfg(feature = "prometheus")]
+pub use faster_metrics::Exposition;
+pub use faster_metrics::HistogramSnapshot;

@@ -16,6 +16,7 @@ use crate::metadata::MetadataStore;
 use crate::named::NamedIterators;
 use crate::policy::{Background, CommitPolicy};
 use crate::recovery::RecoveryInfo;
+use crate::stats::{LogCounters, LogStats};
 
 /// Validated settings the log runs with.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     /// The every-N-bytes policy: the tail address that triggers the next background commit.
     pub(crate) commit_trigger: AtomicU64,
     pub(crate) recovery: RecoveryInfo,
+    /// Commits and their latencies.
+    pub(crate) counters: LogCounters,
     /// The lock of a log's directory. Declared last, so it is released only after the
     /// devices (and their I/O threads) are gone; see the `Drop` impl below.
     pub(crate) dir_lock: Option<HeldLock>,
@@ -66,8 +69,8 @@ impl Drop for Inner {
         let read_only = self.hlog.read_only_address();
         match self.hlog.wait_flushed(read_only, CLOSE_FLUSH_WAIT) {
             Ok(true) => {}
-            Ok(false) => log::warn!("FasterLog: page writes still running at close"),
-            Err(e) => log::debug!("FasterLog: page writes at close: {e}"),
+            Ok(false) => tracing::warn!("FasterLog: page writes still running at close"),
+            Err(e) => tracing::debug!("FasterLog: page writes at close: {e}"),
         }
         self.hlog.device().close();
         self.metadata.close();
@@ -182,6 +185,17 @@ impl FasterLog {
     /// What recovery found when this log was opened.
     pub fn recovery_info(&self) -> &RecoveryInfo {
         &self.inner.recovery
+    }
+
+    /// The log's statistics since it was opened: bytes appended and committed, commits and
+    /// their latencies, and its addresses. Counted by the committer once per commit round;
+    /// enqueueing counts nothing.
+    pub fn stats(&self) -> LogStats {
+        self.inner.counters.snapshot(
+            self.inner.begin_requested(),
+            self.inner.hlog.tail_address().raw(),
+            self.inner.commits.committed_until(),
+        )
     }
 
     /// The failure that poisoned the log, if a commit failed.

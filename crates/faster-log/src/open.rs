@@ -26,6 +26,7 @@ use crate::metadata::MetadataStore;
 use crate::named::NamedIterators;
 use crate::policy::{Background, spawn_committer};
 use crate::recovery::{RecoveryInfo, ScanStop, scan_forward};
+use crate::stats::LogCounters;
 
 /// Where the log lives, once its directory (if any) is locked.
 enum Place {
@@ -67,6 +68,27 @@ impl FasterLogBuilder {
     /// [`LogOpenError::PageSizeMismatch`] or [`LogOpenError::MissingSegments`] when the devices
     /// hold a log that cannot be recovered as configured; device and thread errors.
     pub fn open(self) -> Result<FasterLog, LogOpenError> {
+        let span = match &self.devices {
+            Devices::Dir(dir) => tracing::info_span!("faster_log::open", dir = %dir.display()),
+            Devices::Given { .. } => tracing::info_span!("faster_log::open", dir = "(devices)"),
+        };
+        let _entered = span.enter();
+        let result = self.open_inner();
+        match &result {
+            Ok(log) => {
+                let r = &log.inner.recovery;
+                tracing::info!(
+                    created = r.created,
+                    committed_until = r.committed_until.raw(),
+                    "opened"
+                );
+            }
+            Err(error) => tracing::warn!(%error, "open failed"),
+        }
+        result
+    }
+
+    fn open_inner(self) -> Result<FasterLog, LogOpenError> {
         // Every setting is checked before a directory is touched.
         self.settings(self.shape.page_size_bits.unwrap_or(DEFAULT_PAGE_SIZE_BITS))?;
         let place = match &self.devices {
@@ -82,7 +104,7 @@ impl FasterLogBuilder {
                 source: DeviceError::Io { source, .. },
                 ..
             }) if direct && source.kind() == std::io::ErrorKind::InvalidInput => {
-                log::warn!("FasterLog: O_DIRECT refused ({source}); using buffered I/O");
+                tracing::warn!("FasterLog: O_DIRECT refused ({source}); using buffered I/O");
                 self.prepare(&place, false)
             }
             other => other,
@@ -156,7 +178,7 @@ impl FasterLogBuilder {
         // Segments below the begin address may remain if the last truncation's removal did
         // not complete.
         if let Err(e) = log_device.truncate_until(record.begin) {
-            log::warn!("FasterLog: removing segments below {}: {e}", record.begin);
+            tracing::warn!("FasterLog: removing segments below {}: {e}", record.begin);
         }
         Ok(Prepared {
             settings,
@@ -206,6 +228,7 @@ fn start(prepared: Prepared, dir_lock: Option<HeldLock>) -> Result<FasterLog, Lo
         background: Arc::new(Background::default()),
         commit_trigger: AtomicU64::new(commit_trigger),
         recovery,
+        counters: LogCounters::new(record.until, record.until),
         dir_lock,
     });
     let committer = spawn_committer(&inner).map_err(|e| LogOpenError::Thread(Arc::new(e)))?;
@@ -247,6 +270,7 @@ fn recover(
     log_device: &dyn Device,
     meta: &CommitRecord,
 ) -> Result<(CommitRecord, RecoveryInfo), LogOpenError> {
+    let _span = tracing::info_span!("faster_log::recover", sequence = meta.sequence).entered();
     if u32::from(meta.page_size_bits) != settings.page_size_bits {
         return Err(LogOpenError::PageSizeMismatch {
             stored: meta.page_size_bits,
@@ -281,6 +305,12 @@ fn recover(
         scan_stopped_at: Address::from_masked(scan.stopped_at),
         scan_stop: scan.stop,
     };
+    tracing::debug!(
+        committed_until = scan.until,
+        fast_commits = scan.fast_commits,
+        stop = ?info.scan_stop,
+        "scanned forward from the last commit"
+    );
     Ok((record, info))
 }
 

@@ -4,7 +4,7 @@
 //! metadata slot (a second flush, on the commit device).
 
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use faster_hlog::{Address, LogError};
 
@@ -44,6 +44,7 @@ impl Inner {
         iterators: Vec<(String, u64)>,
         iterators_version: u64,
     ) -> Result<LastCommit, CommitError> {
+        let started = Instant::now();
         let from = start.committed_until;
         let page_bits = self.settings.page_size_bits;
         // Rule L5: a fast commit record may only claim a range its recovery scan can verify
@@ -97,6 +98,8 @@ impl Inner {
         if !fast {
             durable = self.retry_segment_removal(durable)?;
         }
+        self.counters.committed(started.elapsed(), fast);
+        tracing::trace!(until = committed_until, fast, "commit round durable");
         Ok(durable)
     }
 
@@ -113,7 +116,7 @@ impl Inner {
                 ..durable
             }),
             Err(e) => {
-                log::warn!(
+                tracing::warn!(
                     "FasterLog: removing segments below {} failed, will retry: {e}",
                     durable.begin
                 );

@@ -244,7 +244,7 @@ impl FileDeviceBuilder {
 
     /// Opens the best engine available: an `UringDevice` when the
     /// `io-uring` feature is on and the kernel sets up the ring, else a [`FileDevice`]. A
-    /// refused ring setup is logged once per process (`log::warn!`). Returns the engine
+    /// refused ring setup is logged once per process (`tracing::warn!`). Returns the engine
     /// chosen.
     ///
     /// # Errors
@@ -268,6 +268,6 @@ impl FileDeviceBuilder {
 fn warn_uring_refused(error: &std::io::Error) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        log::warn!("io_uring setup refused ({error}); file devices use the thread-pool engine");
+        tracing::warn!("io_uring setup refused ({error}); file devices use the thread-pool engine");
     });
 }

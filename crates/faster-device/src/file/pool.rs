@@ -90,7 +90,7 @@ impl IoPool {
         if state.jobs.len() > state.idle && state.threads < self.shared.max_threads {
             // A failed spawn is not an error: the running threads take the job later.
             if let Err(e) = JobQueue::spawn(&self.shared, &mut state) {
-                log::debug!("could not start another I/O thread: {e}");
+                tracing::debug!("could not start another I/O thread: {e}");
             }
         }
         drop(state);

@@ -84,7 +84,7 @@ pub(crate) fn initialise(
         let size = SEGMENT_HEADER_BYTES + header.segment_size;
         match rustix::fs::fallocate(fd, FallocateFlags::empty(), 0, size) {
             Ok(()) => {}
-            Err(rustix::io::Errno::OPNOTSUPP) => log::debug!(
+            Err(rustix::io::Errno::OPNOTSUPP) => tracing::debug!(
                 "fallocate is not supported here; segment {} grows on demand",
                 header.index
             ),
@@ -159,7 +159,7 @@ pub(crate) fn open_existing(config: &SegmentConfig) -> Result<Scanned, DeviceErr
         .or(found.map(|(identity, _)| identity))
         .unwrap_or_else(fresh_identity);
     for (index, path, fd) in cut_short {
-        log::info!(
+        tracing::info!(
             "{}: creation was cut short; writing its header again",
             path.display()
         );

@@ -358,7 +358,7 @@ impl SegmentFiles {
                 rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL,
             ) => {
                 if !self.punch_unsupported.swap(true, Ordering::Relaxed) {
-                    log::debug!(
+                    tracing::debug!(
                         "{}: punching holes is not supported; truncation frees whole segments only",
                         self.config.dir.display()
                     );

@@ -188,7 +188,7 @@ impl Ring {
                 Ok(_) => return,
                 Err(e) if is_transient(&e) => thread::yield_now(),
                 Err(e) => {
-                    log::error!("io_uring submit failed: {e}");
+                    tracing::error!("io_uring submit failed: {e}");
                     return;
                 }
             }
@@ -208,7 +208,7 @@ impl Ring {
             Ok(_) => {}
             Err(e) if is_transient(&e) || e.raw_os_error() == Some(libc::ETIME) => {}
             Err(e) => {
-                log::error!("io_uring wait failed: {e}");
+                tracing::error!("io_uring wait failed: {e}");
                 thread::sleep(Duration::from_millis(1));
             }
         }

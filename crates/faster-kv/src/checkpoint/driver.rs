@@ -84,6 +84,13 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     fn cpr_enter(self: &Arc<Self>, run: &Arc<Run>, state: SystemState) {
         let failed = run.failure().is_some();
         let tail = self.log.tail_address();
+        tracing::debug!(
+            parent: &run.span,
+            phase = ?state.phase,
+            version = state.version,
+            failed,
+            "checkpoint phase"
+        );
         match state.phase {
             Phase::IndexCheckpoint => {
                 if failed {
@@ -149,6 +156,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     let _ = dir.remove(run.token);
                 }
                 self.cpr.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(parent: &run.span, %error, "checkpoint failed");
                 run.finish(Err(error));
             }
             None => {
@@ -168,6 +176,12 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
                     duration: run.started.elapsed(),
                 };
                 self.cpr.completed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    parent: &run.span,
+                    final_address = ?info.final_address,
+                    duration_ms = info.duration.as_millis() as u64,
+                    "checkpoint completed"
+                );
                 run.finish(Ok(info));
             }
         }
@@ -184,6 +198,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let (run, token) = {
             let mut current = lock(&self.cpr.run);
             if current.is_some() {
+                tracing::debug!("checkpoint refused: another one is running");
                 return Err(CheckpointError::Busy);
             }
             // A log checkpoint takes an index snapshot too when it cannot reuse the last one.
@@ -209,6 +224,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let spawned = std::thread::Builder::new()
             .name(format!("faster-checkpoint-{token}"))
             .spawn(move || {
+                let _entered = worker_run.span.clone().entered();
                 if store.cpr_begin(&worker_run) {
                     store.cpr_worker(&worker_run);
                 }
@@ -221,6 +237,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             }
             Err(e) => {
                 *lock(&self.cpr.run) = None;
+                tracing::warn!(parent: &run.span, error = %e, "checkpoint thread could not start");
                 return Err(CheckpointError::Io(Arc::new(e)));
             }
         }
@@ -279,6 +296,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
             let _ = dir.remove(run.token);
         }
         self.cpr.failed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(parent: &run.span, "checkpoint could not start: the index is growing");
         run.finish(Err(Arc::new(CheckpointError::Busy)));
         false
     }
@@ -303,6 +321,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
     }
 
     fn cpr_job(self: &Arc<Self>, run: &Arc<Run>, job: Job) -> Result<(), CheckpointError> {
+        let _span = tracing::debug_span!("faster_kv::checkpoint_job", job = ?job).entered();
         match job {
             Job::Index => {
                 let meta = self.write_index_snapshot(&run.dir, run.addresses().index_start)?;

@@ -329,7 +329,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         // The checkpoints recovery could choose changed: delete what none of them needs
         // (rule R14). A failure leaves bytes behind, never loses any; the next try deletes them.
         if let Err(e) = self.reclaim_unchecked() {
-            log::warn!("faster-kv: deleting the log below its begin address: {e}");
+            tracing::warn!("faster-kv: deleting the log below its begin address: {e}");
         }
         Ok(())
     }

@@ -46,6 +46,13 @@ pub(crate) fn recover_chosen<K: Codec + ?Sized, V: Codec + ?Sized>(
         index,
         skipped,
     } = chosen;
+    let span = tracing::info_span!(
+        "faster_kv::recover",
+        token = %meta.token,
+        version = meta.version,
+        skipped = skipped.len()
+    );
+    let _entered = span.enter();
     let Some(log_meta) = meta.log.clone() else {
         return Err(OpenError::Damaged {
             path: dir.token_dir(meta.token),
@@ -90,6 +97,11 @@ pub(crate) fn recover_chosen<K: Codec + ?Sized, V: Codec + ?Sized>(
     }));
     let replayed_bytes = replay(&store, &meta)?;
     store.cpr.sessions.restore(&meta.sessions);
+    tracing::debug!(
+        replayed_bytes,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "log replayed into the index"
+    );
     let recovered = Recovered {
         token,
         version,

@@ -64,6 +64,9 @@ pub(crate) struct Run {
     pub(crate) version: u32,
     pub(crate) dir: PathBuf,
     pub(crate) started: Instant,
+    /// The `faster_kv::checkpoint` span: the worker thread runs in it, and the phases are
+    /// events in it whichever thread enters them.
+    pub(crate) span: tracing::Span,
     pub(crate) addresses: Mutex<RunAddresses>,
     /// The packed state whose phase work is finished (rule C4).
     done_for: AtomicU64,
@@ -92,6 +95,12 @@ impl Run {
             version,
             dir,
             started: Instant::now(),
+            span: tracing::info_span!(
+                "faster_kv::checkpoint",
+                token = %token,
+                version,
+                action = ?action
+            ),
             addresses: Mutex::new(RunAddresses::default()),
             done_for: AtomicU64::new(u64::MAX),
             jobs: Mutex::new(VecDeque::new()),

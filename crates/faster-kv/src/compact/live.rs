@@ -13,6 +13,7 @@ use crate::chain::{Append, Lookup};
 use crate::codec::Codec;
 use crate::error::OpError;
 use crate::ops::attempt::{Attempt, FromDevice, Operation, Step};
+use crate::stats::RetryCause;
 
 /// What became of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +59,7 @@ impl LiveOp<'_> {
                 .append(at.guard, slot, entry, 0, at.key.bytes, value)?
             {
                 Append::Installed(_) => Step::Done(Verdict::Live),
-                Append::Retry => Step::Retry,
+                Append::Retry(cause) => Step::Retry(cause),
             },
         )
     }
@@ -76,7 +77,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for LiveOp<'_> {
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Verdict::Dead)),
-            Err(_busy) => return Ok(Step::Retry),
+            Err(_busy) => return Ok(Step::Retry(RetryCause::IndexGrowth)),
         };
         let entry = slot.address();
         // A read-cache copy is not a newer record: walk the log past it (rule RC3).
@@ -109,11 +110,11 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for LiveOp<'_> {
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Verdict::Dead)),
-            Err(_busy) => return Ok(Step::Retry),
+            Err(_busy) => return Ok(Step::Retry(RetryCause::IndexGrowth)),
         };
         if slot.address() != device.entry {
             // A newer record may have been installed since: walk again.
-            return Ok(Step::Retry);
+            return Ok(Step::Retry(RetryCause::LostRace));
         }
         self.live(at, &slot, device.entry)
     }

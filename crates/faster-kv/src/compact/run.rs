@@ -194,12 +194,28 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         &self,
         compaction: impl FnOnce() -> Result<CompactReport, CompactError>,
     ) -> Result<CompactReport, CompactError> {
-        self.gate.start_compaction().map_err(|r| match r {
-            Refused::Compacting => CompactError::Busy,
-            Refused::ScanOpen => CompactError::ScanOpen,
+        let span = tracing::info_span!("faster_kv::compact");
+        let _entered = span.enter();
+        self.gate.start_compaction().map_err(|r| {
+            tracing::debug!(refused = ?r, "compaction refused");
+            match r {
+                Refused::Compacting => CompactError::Busy,
+                Refused::ScanOpen => CompactError::ScanOpen,
+            }
         })?;
         let result = compaction();
         self.gate.end_compaction();
+        match &result {
+            Ok(report) => tracing::info!(
+                from = report.from.raw(),
+                until = report.until.raw(),
+                records = report.records,
+                copied = report.copied,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "compaction finished"
+            ),
+            Err(error) => tracing::warn!(%error, "compaction failed"),
+        }
         result
     }
 

@@ -10,7 +10,7 @@ use crate::checkpoint::rules::OpCtx;
 use crate::codec::Codec;
 use crate::error::OpError;
 use crate::record::Header;
-use crate::stats::SessionStats;
+use crate::stats::{RetryCause, SessionStats};
 use crate::store::Store;
 
 /// A key as operations see it: its encoded bytes and its hash.
@@ -36,8 +36,8 @@ pub(crate) enum Step<T> {
     /// Finished.
     Done(T),
     /// Refresh the guard and start again (a page turn, a lost race, an index growth, or a
-    /// record in the fuzzy region between safe read-only and read-only).
-    Retry,
+    /// record in the fuzzy region between safe read-only and read-only), counted by cause.
+    Retry(RetryCause),
     /// The key's newest record may be on the device at `read`; the index entry pointed at
     /// `entry` when the chain was walked.
     Pending {

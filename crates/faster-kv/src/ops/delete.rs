@@ -8,7 +8,7 @@ use crate::error::{OpError, Status};
 use crate::record::TOMBSTONE;
 use crate::session::Session;
 use crate::session::pinned::Pinned;
-use crate::stats::Counter;
+use crate::stats::{Counter, RetryCause};
 
 /// A delete, as the driver runs it. `Found` when a tombstone was written (the key may or may
 /// not have had a record on the device), `NotFound` when the key is known to be absent.
@@ -35,7 +35,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
         let slot = match found {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Status::NotFound)),
-            Err(_busy) => return Ok(Step::Retry),
+            Err(_busy) => return Ok(Step::Retry(RetryCause::IndexGrowth)),
         };
         let entry = slot.address();
         match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
@@ -80,7 +80,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for DeleteOp {
                     at.stats.bump(Counter::Appends);
                     Step::Done(Status::Found)
                 }
-                Append::Retry => Step::Retry,
+                Append::Retry(cause) => Step::Retry(cause),
             },
         )
     }

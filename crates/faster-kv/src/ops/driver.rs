@@ -80,7 +80,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         loop {
             match self.attempt(op, key, device.take())? {
                 Step::Done(out) => return Ok(Driven::Done(out)),
-                Step::Retry => self.retry(),
+                Step::Retry(cause) => self.retry(cause),
                 Step::CprShift => self.cpr_shift(),
                 Step::Pending { read, entry } => match wait {
                     Wait::Defer => match self.lookup_cached(key, read, entry)? {

@@ -21,7 +21,7 @@ use crate::error::OpError;
 use crate::record::TOMBSTONE;
 use crate::session::Session;
 use crate::session::pinned::Pinned;
-use crate::stats::Counter;
+use crate::stats::{Counter, RetryCause};
 
 /// The index entry a key's chain started from when an operation found no record of the key
 /// (see the module documentation of [`Session::read_layered`]).
@@ -50,7 +50,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for InsertAtMark<'_> 
 
     fn attempt(&mut self, at: &mut Attempt<'_, '_, K, V>) -> Result<Step<bool>, OpError> {
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
-            return Ok(Step::Retry);
+            return Ok(Step::Retry(RetryCause::IndexGrowth));
         };
         let entry = slot.address();
         // A mark taken when the key had no entry matches an entry created since that holds
@@ -74,7 +74,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for InsertAtMark<'_> 
                     at.stats.bump(Counter::Appends);
                     Step::Done(true)
                 }
-                Append::Retry => Step::Retry,
+                Append::Retry(cause) => Step::Retry(cause),
             },
         )
     }

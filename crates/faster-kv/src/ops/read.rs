@@ -9,7 +9,7 @@ use crate::codec::{Codec, CodecError};
 use crate::error::OpError;
 use crate::session::Session;
 use crate::session::pinned::Pinned;
-use crate::stats::Counter;
+use crate::stats::{Counter, RetryCause};
 
 /// What a read found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
         let slot = match at.store.index.find(at.key.hash, at.guard) {
             Ok(Some(slot)) => slot,
             Ok(None) => return Ok(Step::Done(Found::Absent(Address::INVALID))),
-            Err(_busy) => return Ok(Step::Retry),
+            Err(_busy) => return Ok(Step::Retry(RetryCause::IndexGrowth)),
         };
         let entry = slot.address();
         Ok(

@@ -16,7 +16,7 @@ use crate::error::OpError;
 use crate::record::{InMemory, word_of};
 use crate::session::Session;
 use crate::session::pinned::Pinned;
-use crate::stats::Counter;
+use crate::stats::{Counter, RetryCause};
 use crate::store::Store;
 
 /// How an RMW ended; the value it stored (if any) is in the session's value buffer.
@@ -77,7 +77,7 @@ where
         // Rule R14: the begin address before the entry.
         let begin = at.store.log.begin_address();
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
-            return Ok(Step::Retry);
+            return Ok(Step::Retry(RetryCause::IndexGrowth));
         };
         let entry = slot.address();
         let old = match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
@@ -108,10 +108,10 @@ where
         device: FromDevice<'_>,
     ) -> Result<Step<RmwDone>, OpError> {
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
-            return Ok(Step::Retry);
+            return Ok(Step::Retry(RetryCause::IndexGrowth));
         };
         if slot.address() != device.entry {
-            return Ok(Step::Retry);
+            return Ok(Step::Retry(RetryCause::LostRace));
         }
         if device.found.is_none() && !self.create {
             return Ok(self.absent(device.entry));
@@ -160,7 +160,7 @@ impl<U: Update + ?Sized> RmwOp<'_, U> {
         } else if address >= at.store.log.safe_read_only_address() {
             // The fuzzy region: a thread that has not refreshed may still update this record
             // in place; copying now could lose its update (hybrid log rule H4).
-            return Ok(InMemoryRmw::Finished(Step::Retry));
+            return Ok(InMemoryRmw::Finished(Step::Retry(RetryCause::FuzzyRegion)));
         }
         // Immutable, sealed or deleted: copy from it.
         Ok(InMemoryRmw::CopyFrom(if header.is_tombstone() {
@@ -184,7 +184,7 @@ impl<U: Update + ?Sized> RmwOp<'_, U> {
             return Ok(if record.header().is_sealed() {
                 Step::CprShift
             } else {
-                Step::Retry
+                Step::Retry(RetryCause::RecordLocked)
             });
         }
         let result = update_word(&record, self.update, at.value);
@@ -274,7 +274,7 @@ impl<U: Update + ?Sized> RmwOp<'_, U> {
                         wrote: true,
                     })
                 }
-                Append::Retry => Step::Retry,
+                Append::Retry(cause) => Step::Retry(cause),
             },
         )
     }

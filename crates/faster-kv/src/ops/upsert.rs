@@ -12,7 +12,7 @@ use crate::error::OpError;
 use crate::record::{InMemory, word_of};
 use crate::session::Session;
 use crate::session::pinned::Pinned;
-use crate::stats::Counter;
+use crate::stats::{Counter, RetryCause};
 use crate::store::Store;
 
 /// An upsert of the encoded value, as the driver runs it.
@@ -28,7 +28,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
         // Rule R14: the begin address before the entry.
         let begin = at.store.log.begin_address();
         let Ok(slot) = at.store.index.find_or_create(at.key.hash, at.guard) else {
-            return Ok(Step::Retry);
+            return Ok(Step::Retry(RetryCause::IndexGrowth));
         };
         let entry = slot.address();
         match at.store.trace(at.ctx, at.key.bytes, entry, begin, at.guard) {
@@ -57,7 +57,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for UpsertOp<'_> {
                 at.stats.bump(Counter::Appends);
                 Step::Done(())
             }
-            Append::Retry => Step::Retry,
+            Append::Retry(cause) => Step::Retry(cause),
         })
     }
 }

@@ -8,7 +8,7 @@ use faster_epoch::{Guard, Handle};
 
 use super::state::SessionState;
 use crate::codec::Codec;
-use crate::stats::Counter;
+use crate::stats::{Counter, RetryCause};
 use crate::store::Store;
 
 /// Operations between two refreshes of a pinned session's protection.
@@ -110,8 +110,8 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
     }
 
     /// A lost race or a page turn: count it and refresh before the next attempt.
-    pub(crate) fn retry(&mut self) {
-        self.state.stats.bump(Counter::Retries);
+    pub(crate) fn retry(&mut self, cause: RetryCause) {
+        self.state.stats.retried(cause);
         if self.store.settings.compaction.is_some() && !self.state.internal {
             self.store.check_budget();
         }
