@@ -123,8 +123,11 @@ fn open_store<K: Codec + ?Sized, V: Codec + ?Sized>(
     b: FasterKvBuilder,
     mode: Mode,
 ) -> Result<FasterKv<K, V>, OpenError> {
-    let home = b.home();
-    let span = tracing::info_span!("faster_kv::open", dir = ?home, mode = ?mode);
+    let dir = b.home().map_or_else(
+        || "(in memory)".to_string(),
+        |home| home.display().to_string(),
+    );
+    let span = tracing::info_span!("faster_kv::open", dir = %dir, mode = ?mode);
     let _entered = span.enter();
     let result = open_inner(b, mode);
     match &result {

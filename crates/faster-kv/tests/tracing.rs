@@ -192,7 +192,7 @@ fn builder(dir: &std::path::Path) -> FasterKvBuilder {
 fn a_checkpoint_reports_its_phases_in_order_and_reopening_reports_recovery() {
     let recorder = recorder();
     let dir = tempfile::tempdir().unwrap();
-    let dir_text = format!("{:?}", Some(dir.path()));
+    let dir_text = dir.path().display().to_string();
     let info = {
         let store: FasterKv<u64, u64> = builder(dir.path()).open().unwrap();
         let mut session = store.session().unwrap();
