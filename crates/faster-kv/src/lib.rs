@@ -138,10 +138,10 @@ pub use config::{
 pub use error::{CodecRole, OpError, OpErrorKind, OpenError, RecoverError, SessionError, Status};
 pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, SessionId};
 pub use faster_hlog::Address;
-#[cfg(feature = "config")]
-pub use file_config::{CompactionConfig, CompactionKindConfig, FasterKvConfig};
 #[cfg(feature = "prometheus")]
 pub use faster_metrics::Exposition;
+#[cfg(feature = "config")]
+pub use file_config::{CompactionConfig, CompactionKindConfig, FasterKvConfig};
 pub use grow::GrowError;
 pub use kv::FasterKv;
 pub use opened::{Opened, Recovered};

@@ -39,9 +39,7 @@ use std::time::Duration;
 use clap::Args;
 use faster_kv::{CheckpointOptions, LogCheckpointKind};
 
-#[cfg(feature = "peers")]
-pub(crate) use faster::index_buckets;
-pub(crate) use faster::log_budget;
+pub(crate) use faster::{index_buckets, log_budget};
 use faster::{bench_faster, bench_faster_pair};
 use header::Settings;
 use plan::Plan;
