@@ -171,6 +171,16 @@ fn set(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(
     }
 }
 
+/// The leading decimal number of `text` and the unit after it (spaces trimmed); `None` when
+/// `text` does not start with a number that fits in 64 bits.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
 /// A size in bytes: an integer, or a string with a binary unit (`B`, `KiB`, `MiB`, `GiB`,
 /// `TiB`; spaces allowed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -183,14 +193,10 @@ impl Bytes {
     /// What is wrong with the text.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number.parse().map_err(|_| {
+        let (number, unit) = number_and_unit(text).ok_or_else(|| {
             format!("`{text}` is not a size (a number of bytes, or e.g. \"64 MiB\")")
         })?;
-        let shift = match unit.trim() {
+        let shift = match unit {
             "" | "B" => 0,
             "KiB" => 10,
             "MiB" => 20,
@@ -249,14 +255,9 @@ impl Span {
     /// What is wrong with the text.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration (e.g. \"250ms\", \"30s\")"))?;
-        let millis = match unit.trim() {
+        let (number, unit) = number_and_unit(text)
+            .ok_or_else(|| format!("`{text}` is not a duration (e.g. \"250ms\", \"30s\")"))?;
+        let millis = match unit {
             "ms" => Some(number),
             "s" => number.checked_mul(1_000),
             "m" => number.checked_mul(60_000),

@@ -39,8 +39,8 @@ use std::time::Duration;
 use clap::Args;
 use faster_kv::{CheckpointOptions, LogCheckpointKind};
 
-pub(crate) use faster::{index_buckets, log_budget};
 use faster::{bench_faster, bench_faster_pair};
+pub(crate) use faster::{index_buckets, log_budget};
 use header::Settings;
 use plan::Plan;
 use report::SystemReport;
