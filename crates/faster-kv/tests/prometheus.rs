@@ -93,15 +93,17 @@ fn the_page_parses_and_its_counters_are_the_stats() {
 #[test]
 fn retries_by_cause_add_up_to_the_total() {
     let store = small_store();
-    // Two threads add to the same few keys in a small log: records leave the mutable region
-    // often, and copy-updates race for the same index entries.
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
+    // Four threads add to the same few keys while each writes new keys into a small log and
+    // index: the counters leave the mutable region often, copy-updates race for the same
+    // index entries, pages turn and the index grows under them.
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
             let store = store.clone();
             std::thread::spawn(move || {
                 let mut s = store.session().unwrap();
-                for i in 0..20_000u64 {
+                for i in 0..10_000u64 {
                     s.add(&(i % 8), 1).unwrap();
+                    s.upsert(&(1_000 + t * 10_000 + i), &i).unwrap();
                 }
             })
         })
@@ -109,11 +111,11 @@ fn retries_by_cause_add_up_to_the_total() {
     for t in threads {
         t.join().unwrap();
     }
-    let stats = store.stats();
     let mut s = store.session().unwrap();
     let sum: u64 = (0..8).map(|k| s.read(&k).unwrap().unwrap_or(0)).sum();
     assert_eq!(sum, 40_000);
-    assert_eq!(stats.retries, stats.retry_causes.total());
+    let stats = store.stats();
+    assert!(stats.retries > 0, "{:?}", stats.retry_causes);
     let samples = parse(&stats.to_prometheus()).unwrap();
     let by_cause: f64 = samples
         .iter()
