@@ -11,12 +11,33 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use faster_device::SEGMENT_HEADER_BYTES;
 use faster_kv::{CheckpointOptions, CompactionPolicy, FasterKv, LogCheckpointKind};
 
 const KEYS: u64 = 2_500;
 const VALUE: usize = 100;
 const ROUNDS: u64 = 200;
 const SEGMENT: u64 = 32 << 10;
+
+/// How many log segment files (`<prefix>.<8 or more digits>`) `dir` holds, and the space
+/// they take.
+fn log_segments(dir: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (mut files, mut total) = (0, 0);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let segment = name.rsplit_once('.').is_some_and(|(_, digits)| {
+            digits.len() >= 8 && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+        // A segment deleted while the directory is read is simply not counted.
+        if let (true, Ok(meta)) = (segment, entry.metadata()) {
+            files += 1;
+            total += meta.blocks() * 512;
+        }
+    }
+    (files, total)
+}
 
 fn value(key: u64, round: u64) -> Vec<u8> {
     let mut v = vec![(key ^ round) as u8; VALUE];
@@ -59,7 +80,11 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
         .collect();
     let mut largest = 0;
     let mut longest = 0;
+    let mut growth = 0;
     let mut checkpoints_largest = 0;
+    // The begin address before the previous checkpoint: at or below that checkpoint's own.
+    let mut retained_begin = store.regions().begin.raw();
+    let mut last_tail = store.regions().tail.raw();
     for round in 0..ROUNDS {
         barrier.wait();
         let kind = if round % 2 == 0 {
@@ -67,6 +92,7 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
         } else {
             LogCheckpointKind::Snapshot
         };
+        let begin_before = store.regions().begin.raw();
         store
             .checkpoint_with(CheckpointOptions {
                 log: kind,
@@ -75,12 +101,23 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
             .unwrap()
             .wait()
             .unwrap();
-        let disk = common::disk_bytes(dir.path());
+        let (files, disk) = log_segments(dir.path());
         let checkpoints = common::disk_bytes(&dir.path().join("checkpoints"));
-        largest = largest.max(disk - checkpoints);
         let r = store.regions();
+        // Two checkpoints are retained: the log's files start no lower than the segment of
+        // the older one's begin address and end with the segment of the tail.
+        let allowed = r.tail.raw().div_ceil(SEGMENT) - retained_begin / SEGMENT;
+        assert!(
+            files <= allowed,
+            "round {round}: {files} segment files, {allowed} from the retained checkpoint's \
+             begin address to the tail"
+        );
+        largest = largest.max(disk);
         longest = longest.max(r.tail.raw() - r.begin.raw());
+        growth = growth.max(r.tail.raw() - last_tail);
         checkpoints_largest = checkpoints_largest.max(checkpoints);
+        retained_begin = begin_before;
+        last_tail = r.tail.raw();
         barrier.wait();
     }
     for w in writers {
@@ -88,7 +125,8 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
     }
     let stats = store.stats();
     eprintln!(
-        "live {live}, budget {budget}, longest log {longest}, largest log on disk {largest}, \
+        "live {live}, budget {budget}, longest log {longest}, round growth {growth}, \
+         largest log on disk {largest}, \
          largest checkpoints {checkpoints_largest}, {:?}, throttled {}",
         stats.compaction, stats.throttled
     );
@@ -98,10 +136,17 @@ fn two_hundred_rounds_of_updates_stay_within_the_log_budget_on_disk() {
         longest <= budget * 5 / 4,
         "log of {longest} bytes, budget {budget}"
     );
-    // On disk: that, plus one round of writes (with two checkpoints retained, the older one
-    // needs the log from its begin address until the next checkpoint completes), plus two
-    // segments (the partly freed first one and the one being written).
-    let bound = budget * 5 / 4 + live + 2 * SEGMENT;
+    // On disk: that, plus one round's growth of the log (with two checkpoints retained, the
+    // older one needs the log from its begin address until the next checkpoint completes) —
+    // the round's writes and what compaction copied forward during it — in whole segments,
+    // plus two (the partly freed first one and the one being written); each segment file is
+    // a segment of data behind its header block.
+    assert!(
+        growth <= live * 3 / 2,
+        "a round grew the log by {growth} bytes"
+    );
+    let segments = (budget * 5 / 4 + growth).div_ceil(SEGMENT) + 2;
+    let bound = segments * (SEGMENT + SEGMENT_HEADER_BYTES);
     assert!(
         largest <= bound,
         "{largest} bytes of log on disk, bound {bound}"
