@@ -147,3 +147,47 @@ fn hot_counters_count_every_increment_while_the_log_rolls() {
     let stats = store.stats();
     assert!(stats.in_place_updates > 0 && stats.appends > 0, "{stats:?}");
 }
+
+/// Four times as many threads as a small machine has cores, each adding to the same few
+/// counters while it writes new keys, so the counters keep crossing into the fuzzy region.
+/// An RMW there waits for every other thread to refresh; a thread that is not running cannot,
+/// so a waiting operation must give up its core rather than spin: the retries stay a small
+/// multiple of the operations (spinning, they ran to a hundred and more per operation).
+#[test]
+fn more_threads_than_cores_wait_without_spinning() {
+    const THREADS: u64 = 8;
+    const ROUNDS: u64 = 10_000;
+    let store: FasterKv<u64, u64> = FasterKv::builder()
+        .in_memory()
+        .page_size_bits(12)
+        .memory_budget(4 << 12)
+        .index_buckets(1 << 8)
+        .open()
+        .unwrap();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut s = store.session().unwrap();
+                for i in 0..ROUNDS {
+                    s.add(&(i % 8), 1).unwrap();
+                    s.upsert(&(1_000 + t * ROUNDS + i), &i).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut s = store.session().unwrap();
+    let sum: u64 = (0..8).map(|k| s.read(&k).unwrap().unwrap_or(0)).sum();
+    assert_eq!(sum, THREADS * ROUNDS);
+    let stats = store.stats();
+    let operations = 2 * THREADS * ROUNDS;
+    assert!(
+        stats.retries <= 20 * operations,
+        "{} retries for {operations} operations: {:?}",
+        stats.retries,
+        stats.retry_causes
+    );
+}

@@ -77,10 +77,14 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
     ) -> Result<Driven<O::Output>, OpError> {
         let mut device = device;
         let mut found: Option<DiskRecord>;
+        let mut retries = 0u32;
         loop {
             match self.attempt(op, key, device.take())? {
                 Step::Done(out) => return Ok(Driven::Done(out)),
-                Step::Retry(cause) => self.retry(cause),
+                Step::Retry(cause) => {
+                    self.retry(cause, retries);
+                    retries = retries.saturating_add(1);
+                }
                 Step::CprShift => self.cpr_shift(),
                 Step::Pending { read, entry } => match wait {
                     Wait::Defer => match self.lookup_cached(key, read, entry)? {

@@ -14,6 +14,10 @@ use crate::store::Store;
 /// Operations between two refreshes of a pinned session's protection.
 pub const REFRESH_INTERVAL: u32 = 64;
 
+/// Retries in a row after which an operation yields its core at each further retry
+/// ([`Pinned::retry`]).
+pub(crate) const RETRIES_BEFORE_YIELD: u32 = 4;
+
 /// The longest a session waits at one refresh for a compaction to bring the log back under
 /// its size budget.
 pub(crate) const THROTTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -109,13 +113,24 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         result
     }
 
-    /// A lost race or a page turn: count it and refresh before the next attempt.
-    pub(crate) fn retry(&mut self, cause: RetryCause) {
+    /// A lost race or a page turn: count it and refresh before the next attempt. `streak` is
+    /// how many times in a row this operation has retried: past [`RETRIES_BEFORE_YIELD`], what
+    /// it waits for (another thread's refresh, a flush, a growth step) is likely a thread
+    /// that is not running — more threads than cores — so it drops protection and yields the
+    /// core instead of spinning.
+    #[cold]
+    pub(crate) fn retry(&mut self, cause: RetryCause, streak: u32) {
         self.state.stats.retried(cause);
         if self.store.settings.compaction.is_some() && !self.state.internal {
             self.store.check_budget();
         }
-        self.refresh();
+        if streak < RETRIES_BEFORE_YIELD {
+            self.refresh();
+        } else {
+            // Protection comes back at the next attempt, caught up with the checkpoint state.
+            self.unprotect();
+            std::thread::yield_now();
+        }
     }
 
     /// The log is over its size budget and a compaction is catching up: wait for it,
