@@ -1,6 +1,9 @@
 //! Every command, through the `redis` crate and through raw frames (for exact replies and
 //! error texts, as redis-server 7.0 gives them).
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 
@@ -15,26 +18,57 @@ fn int(n: i64) -> Frame {
 fn redis_crate_client_reads_back_what_it_wrote() {
     let running = start();
     let mut con = redis_connection(running.addr);
-    let set: String = redis::cmd("SET").arg("greeting").arg("hello").query(&mut con).unwrap();
+    let set: String = redis::cmd("SET")
+        .arg("greeting")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(set, "OK");
     let got: Option<String> = redis::cmd("GET").arg("greeting").query(&mut con).unwrap();
     assert_eq!(got.as_deref(), Some("hello"));
     let missing: Option<String> = redis::cmd("GET").arg("nobody").query(&mut con).unwrap();
     assert_eq!(missing, None);
-    let n: i64 = redis::cmd("INCRBY").arg("counter").arg(41).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(41)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 41);
     let n: i64 = redis::cmd("INCR").arg("counter").query(&mut con).unwrap();
     assert_eq!(n, 42);
-    let () = redis::cmd("MSET").arg("a").arg("1").arg("b").arg("2").query(&mut con).unwrap();
-    let values: Vec<Option<String>> =
-        redis::cmd("MGET").arg("a").arg("b").arg("c").query(&mut con).unwrap();
+    let () = redis::cmd("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg("a")
+        .arg("b")
+        .arg("c")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(values, vec![Some("1".into()), Some("2".into()), None]);
     let binary = vec![0u8, 13, 10, 255, 0];
-    let () = redis::cmd("SET").arg(b"bin\r\nkey").arg(&binary).query(&mut con).unwrap();
-    let back: Vec<u8> = redis::cmd("GET").arg(b"bin\r\nkey").query(&mut con).unwrap();
+    let () = redis::cmd("SET")
+        .arg(b"bin\r\nkey")
+        .arg(&binary)
+        .query(&mut con)
+        .unwrap();
+    let back: Vec<u8> = redis::cmd("GET")
+        .arg(b"bin\r\nkey")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(back, binary);
-    let error = redis::cmd("INCR").arg("greeting").query::<i64>(&mut con).unwrap_err();
-    assert_eq!(error.detail(), Some("value is not an integer or out of range"));
+    let error = redis::cmd("INCR")
+        .arg("greeting")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        error.detail(),
+        Some("value is not an integer or out of range")
+    );
     drop(con);
     running.server.shutdown().unwrap();
 }
@@ -49,7 +83,10 @@ fn string_commands_answer_as_redis_does() {
     assert_eq!(c.call(&["SET", "fresh", "x", "XX"]), Frame::Null);
     assert_eq!(c.call(&["SET", "fresh", "x", "NX", "GET"]), Frame::Null);
     assert_eq!(c.call(&["GET", "fresh"]), bulk("x"));
-    assert_eq!(c.call(&["SET", "k", "v", "NX", "XX"]), err("ERR syntax error"));
+    assert_eq!(
+        c.call(&["SET", "k", "v", "NX", "XX"]),
+        err("ERR syntax error")
+    );
     assert_eq!(c.call(&["SET", "k", "v", "BOGUS"]), err("ERR syntax error"));
     assert_eq!(c.call(&["SET", "k", "v", "KEEPTTL"]), Frame::ok());
     assert_eq!(c.call(&["SETNX", "k", "z"]), int(0));
@@ -92,7 +129,10 @@ fn counters_check_integers_and_overflow() {
     assert_eq!(c.call(&["SET", "s", " 1"]), Frame::ok());
     assert_eq!(c.call(&["INCR", "s"]), not_int);
     assert_eq!(c.call(&["SET", "big", "9223372036854775807"]), Frame::ok());
-    assert_eq!(c.call(&["INCR", "big"]), err("ERR increment or decrement would overflow"));
+    assert_eq!(
+        c.call(&["INCR", "big"]),
+        err("ERR increment or decrement would overflow")
+    );
     assert_eq!(c.call(&["GET", "big"]), bulk("9223372036854775807"));
     assert_eq!(
         c.call(&["DECRBY", "c", "-9223372036854775808"]),
@@ -155,7 +195,10 @@ fn scan_returns_every_key_once_over_its_pages() {
     expected.sort();
     assert_eq!(seen, expected);
     assert_eq!(c.call(&["SCAN", "x"]), err("ERR invalid cursor"));
-    assert_eq!(c.call(&["SCAN", "0", "COUNT", "0"]), err("ERR syntax error"));
+    assert_eq!(
+        c.call(&["SCAN", "0", "COUNT", "0"]),
+        err("ERR syntax error")
+    );
     assert_eq!(
         c.call(&["SCAN", "0", "TYPE", "list", "COUNT", "100"]),
         Frame::Array(vec![bulk("0"), Frame::Array(vec![])])
@@ -171,8 +214,14 @@ fn connection_commands_answer_as_redis_does() {
     assert_eq!(c.call(&["ping", "hi"]), bulk("hi"));
     assert_eq!(c.call(&["ECHO", "x y"]), bulk("x y"));
     assert_eq!(c.call(&["SELECT", "0"]), Frame::ok());
-    assert_eq!(c.call(&["SELECT", "1"]), err("ERR DB index is out of range"));
-    assert_eq!(c.call(&["SELECT", "x"]), err("ERR value is not an integer or out of range"));
+    assert_eq!(
+        c.call(&["SELECT", "1"]),
+        err("ERR DB index is out of range")
+    );
+    assert_eq!(
+        c.call(&["SELECT", "x"]),
+        err("ERR value is not an integer or out of range")
+    );
     assert_eq!(c.call(&["CLIENT", "GETNAME"]), Frame::Null);
     assert_eq!(c.call(&["CLIENT", "SETNAME", "me"]), Frame::ok());
     assert_eq!(c.call(&["CLIENT", "GETNAME"]), bulk("me"));
@@ -208,7 +257,13 @@ fn connection_commands_answer_as_redis_does() {
         panic!("INFO answers a bulk string");
     };
     let info = String::from_utf8(info).unwrap();
-    for section in ["# Server", "# Clients", "# Stats", "# Memory", "# Persistence"] {
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Stats",
+        "# Memory",
+        "# Persistence",
+    ] {
         assert!(info.contains(section), "{section} missing from {info}");
     }
     assert!(info.contains("connected_clients:1\r\n"), "{info}");
@@ -232,7 +287,10 @@ fn hello_switches_to_resp3_and_answers_a_map() {
     std::io::Read::read_exact(&mut c.stream, &mut raw).unwrap();
     assert_eq!(&raw, b"_\r\n", "RESP3 writes null as _");
     assert!(matches!(c.call(&["HELLO", "2"]), Frame::Array(a) if a.len() == 14));
-    assert_eq!(c.call(&["HELLO", "4"]), err("NOPROTO unsupported protocol version"));
+    assert_eq!(
+        c.call(&["HELLO", "4"]),
+        err("NOPROTO unsupported protocol version")
+    );
     running.server.shutdown().unwrap();
 }
 

@@ -92,6 +92,15 @@ fn line<'a>(cursor: &mut Cursor<'a>, limits: &Limits, what: &'static str) -> Ste
     cursor.line(limits.max_inline_len, ProtocolError::Invalid(what))
 }
 
+/// A line of text, which may hold neither `\r` nor `\n`.
+fn text_line(cursor: &mut Cursor<'_>, limits: &Limits, what: &'static str) -> Step<Vec<u8>> {
+    match line(cursor, limits, what)? {
+        None => Ok(None),
+        Some(l) if l.iter().any(|&b| b == b'\r' || b == b'\n') => Err(ProtocolError::Invalid(what)),
+        Some(l) => Ok(Some(l.to_vec())),
+    }
+}
+
 fn frame(cursor: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Step<Frame> {
     if depth > limits.max_depth {
         return Err(ProtocolError::TooDeep);
@@ -100,8 +109,8 @@ fn frame(cursor: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Step<Frame> 
         return Ok(None);
     };
     let frame = match kind {
-        b'+' => line(cursor, limits, "simple string")?.map(|l| Frame::Simple(l.to_vec())),
-        b'-' => line(cursor, limits, "error")?.map(|l| Frame::Error(l.to_vec())),
+        b'+' => text_line(cursor, limits, "simple string")?.map(Frame::Simple),
+        b'-' => text_line(cursor, limits, "error")?.map(Frame::Error),
         b':' => match line(cursor, limits, "integer")? {
             None => None,
             Some(l) => Some(Frame::Integer(
