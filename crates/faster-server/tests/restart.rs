@@ -1,6 +1,9 @@
 //! A restart: what was written before `SAVE` (or before a clean shutdown, whose final
 //! checkpoint holds everything) is read back after the directory is opened again.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 
@@ -18,11 +21,16 @@ fn saved_and_shut_down_data_survives_a_reopen() {
     assert_eq!(c.call(&["INCRBY", "counter", "7"]), Frame::Integer(7));
     let before = c.call(&["LASTSAVE"]);
     assert_eq!(c.call(&["SAVE"]), Frame::ok());
-    assert!(matches!((before, c.call(&["LASTSAVE"])), (Frame::Integer(a), Frame::Integer(b)) if b >= a));
+    assert!(
+        matches!((before, c.call(&["LASTSAVE"])), (Frame::Integer(a), Frame::Integer(b)) if b >= a)
+    );
     assert_eq!(c.call(&["SET", "after_save", "2"]), Frame::ok());
     assert_eq!(c.call(&["DEL", "saved"]), Frame::Integer(1));
     assert_eq!(c.call(&["SET", "saved", "3"]), Frame::ok());
-    assert_eq!(c.call(&["BGSAVE"]), Frame::simple("Background saving started"));
+    assert_eq!(
+        c.call(&["BGSAVE"]),
+        Frame::simple("Background saving started")
+    );
     drop(c);
     let report = server.shutdown().unwrap();
 

@@ -1,7 +1,10 @@
 //! Pipelines, bad input, stalled and surplus clients: the server answers every complete
 //! request in order, closes a connection that breaks the protocol with Redis's error, and
 //! keeps serving everyone else.
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 
@@ -56,7 +59,10 @@ fn protocol_errors_close_only_their_connection() {
     assert_eq!(healthy.call(&["SET", "k", "v"]), Frame::ok());
     let cases: [(&[u8], &str); 4] = [
         (b"*1\r\n$-3\r\n", "ERR Protocol error: invalid bulk length"),
-        (b"*1\r\n$99999999999\r\n", "ERR Protocol error: invalid bulk length"),
+        (
+            b"*1\r\n$99999999999\r\n",
+            "ERR Protocol error: invalid bulk length",
+        ),
         (b"*2\r\n:1\r\n", "ERR Protocol error: expected '$', got ':'"),
         (b"*zz\r\n", "ERR Protocol error: invalid multibulk length"),
     ];
