@@ -11,17 +11,29 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// A `faster serve` child, killed if a failing test leaves it running.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `faster serve DIR` on a port the system chooses; the child and its address.
-fn serve(dir: &Path) -> (Child, String, BufReader<std::process::ChildStderr>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faster"))
-        .arg("serve")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--max-clients", "8"])
-        .args(["--memory-budget", "16777216"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+fn serve(dir: &Path) -> (Served, String, BufReader<std::process::ChildStderr>) {
+    let mut child = Served(
+        Command::new(env!("CARGO_BIN_EXE_faster"))
+            .arg("serve")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0", "--max-clients", "8"])
+            .args(["--memory-budget", "16777216"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let mut line = String::new();
     loop {
         line.clear();
@@ -49,15 +61,15 @@ fn talk(addr: &str, commands: &str, expected: &str) {
 }
 
 /// Sends SIGTERM and waits for a clean exit; what the server printed last.
-fn stop(mut child: Child, mut stderr: BufReader<std::process::ChildStderr>) -> String {
+fn stop(mut child: Served, mut stderr: BufReader<std::process::ChildStderr>) -> String {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
-    assert!(child.wait().unwrap().success(), "{rest}");
+    assert!(child.0.wait().unwrap().success(), "{rest}");
     rest
 }
 

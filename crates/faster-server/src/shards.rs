@@ -110,18 +110,22 @@ impl Shards {
                 pending.push((indices, self.send(shard, ops)));
             }
         }
-        let mut replies = vec![Frame::error("ERR server is shutting down"); count];
+        let mut replies: Vec<Option<Frame>> = (0..count).map(|_| None).collect();
         for (indices, answer) in pending {
             let Some(answer) = answer else { continue };
             if let Ok(frames) = answer.await {
                 for (index, frame) in indices.into_iter().zip(frames) {
                     if let Some(slot) = replies.get_mut(index) {
-                        *slot = frame;
+                        *slot = Some(frame);
                     }
                 }
             }
         }
+        // A worker that is gone answers nothing.
         replies
+            .into_iter()
+            .map(|reply| reply.unwrap_or_else(|| Frame::error("ERR server is shutting down")))
+            .collect()
     }
 }
 

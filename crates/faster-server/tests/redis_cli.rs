@@ -1,7 +1,10 @@
 //! The same script through `redis-cli`, against redis-server and against faster-server: the
 //! outputs must be equal byte for byte. Skipped, with the reason printed, when `redis-cli`
 //! or `redis-server` is not installed (CI installs them: `.ci/run`).
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 mod common;
 
@@ -71,7 +74,16 @@ fn redis_cli_prints_the_same_for_redis_server_and_faster_server() {
     let port = free_port();
     let server = Command::new(redis)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--daemonize", "no", "--databases", "1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--databases",
+            "1",
+        ])
         .arg("--dir")
         .arg(dir.path())
         .stdout(Stdio::null())
@@ -89,7 +101,11 @@ fn redis_cli_prints_the_same_for_redis_server_and_faster_server() {
     let running = common::start();
     let got = run_script(&cli, running.addr.port());
     running.server.shutdown().unwrap();
-    assert!(expected.len() > 200, "{}", String::from_utf8_lossy(&expected));
+    assert!(
+        expected.len() > 200,
+        "{}",
+        String::from_utf8_lossy(&expected)
+    );
     let (expected, got) = (
         String::from_utf8_lossy(&expected).into_owned(),
         String::from_utf8_lossy(&got).into_owned(),
