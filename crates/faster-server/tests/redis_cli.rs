@@ -110,8 +110,13 @@ fn redis_cli_prints_the_same_for_redis_server_and_faster_server() {
         String::from_utf8_lossy(&expected).into_owned(),
         String::from_utf8_lossy(&got).into_owned(),
     );
-    for (line, (want, have)) in expected.lines().zip(got.lines()).enumerate() {
-        assert_eq!(want, have, "line {} of the output differs", line + 1);
-    }
+    let differences: Vec<String> = expected
+        .lines()
+        .zip(got.lines())
+        .enumerate()
+        .filter(|(_, (want, have))| want != have)
+        .map(|(line, (want, have))| format!("line {}: redis {want:?}, faster {have:?}", line + 1))
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
     assert_eq!(expected, got);
 }

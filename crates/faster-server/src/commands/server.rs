@@ -13,6 +13,7 @@ pub(crate) const REDIS_VERSION: &str = "7.0.0";
 /// The plan of command `name` with arguments `args` (its name first).
 pub(super) fn plan(name: &str, args: Vec<Vec<u8>>, client: &mut Client, shared: &Shared) -> Plan {
     let reply = match name {
+        "ping" if args.len() > 2 => wrong_arity("ping"),
         "ping" => match args.get(1) {
             None => Frame::simple("PONG"),
             Some(text) => Frame::Bulk(text.clone()),
