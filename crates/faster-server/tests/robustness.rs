@@ -157,3 +157,42 @@ fn shutdown_answers_what_was_read_and_closes_idle_clients() {
     assert!(report.connections >= 1);
     assert!(idle.closed());
 }
+
+#[test]
+fn concurrent_clients_on_one_key_lose_no_update() {
+    let running = start();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let addr = running.addr;
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(addr);
+                let mut taken = 0;
+                for i in 0..200 {
+                    assert!(matches!(c.call(&["INCR", "hits"]), Frame::Integer(n) if n >= 1));
+                    assert!(matches!(
+                        c.call(&["APPEND", "trail", "x"]),
+                        Frame::Integer(_)
+                    ));
+                    // Each value is set once and taken by exactly one GETDEL.
+                    let key = format!("token{i}");
+                    if t == 0 {
+                        assert_eq!(c.call(&["SET", &key, "t"]), Frame::ok());
+                    }
+                    if c.call(&["GETDEL", &key]) == bulk("t") {
+                        taken += 1;
+                    }
+                }
+                taken
+            })
+        })
+        .collect();
+    let taken: i64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut c = Raw::connect(running.addr);
+    assert_eq!(c.call(&["GET", "hits"]), bulk("800"));
+    assert_eq!(c.call(&["STRLEN", "trail"]), Frame::Integer(800));
+    let left = (0..200)
+        .filter(|i| c.call(&["EXISTS", &format!("token{i}")]) == Frame::Integer(1))
+        .count();
+    assert_eq!(taken + i64::try_from(left).unwrap(), 200);
+    running.server.shutdown().unwrap();
+}
