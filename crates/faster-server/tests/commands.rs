@@ -291,6 +291,25 @@ fn hello_switches_to_resp3_and_answers_a_map() {
         c.call(&["HELLO", "4"]),
         err("NOPROTO unsupported protocol version")
     );
+    let Frame::Map(fields) = c.call(&["HELLO", "3", "AUTH", "default", "any", "SETNAME", "n1"])
+    else {
+        panic!("HELLO 3 answers a map");
+    };
+    assert!(fields.contains(&(bulk("proto"), int(3))));
+    assert_eq!(c.call(&["CLIENT", "GETNAME"]), bulk("n1"));
+    assert_eq!(
+        c.call(&["HELLO", "3", "BOGUS"]),
+        err("ERR Syntax error in HELLO option 'BOGUS'")
+    );
+    assert!(matches!(
+        c.call(&["INFO", "persistence"]),
+        Frame::Verbatim { format, text } if &format == b"txt" && text.starts_with(b"# Persistence\r\n")
+    ));
+    assert!(matches!(c.call(&["COMMAND", "DOCS", "get"]), Frame::Map(m) if m.len() == 1));
+    assert!(matches!(
+        c.call(&["CONFIG", "GET", "port", "max*"]),
+        Frame::Map(m) if m.len() == 2
+    ));
     running.server.shutdown().unwrap();
 }
 
