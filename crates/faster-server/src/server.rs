@@ -21,11 +21,13 @@ use crate::{ServerConfig, ServerError};
 
 /// A running server. Stop it with [`Server::shutdown`], with a [`Stopper`], or (when
 /// [`ServerConfig::stop_on_signals`] is set) with SIGINT or SIGTERM, then [`Server::wait`].
+/// Dropping it shuts it down as [`Server::shutdown`] does, without the report.
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
     stop: Arc<watch::Sender<bool>>,
-    thread: JoinHandle<Result<ShutdownReport, ServerError>>,
+    /// `None` once waited for.
+    thread: Option<JoinHandle<Result<ShutdownReport, ServerError>>>,
 }
 
 /// Asks a server to shut down; cheap to clone and to send to another thread.
@@ -109,7 +111,7 @@ impl Server {
         Ok(Self {
             local_addr,
             stop,
-            thread,
+            thread: Some(thread),
         })
     }
 
@@ -127,9 +129,9 @@ impl Server {
     ///
     /// # Errors
     /// As [`Server::wait`].
-    pub fn shutdown(self) -> Result<ShutdownReport, ServerError> {
+    pub fn shutdown(mut self) -> Result<ShutdownReport, ServerError> {
         self.stop.send_replace(true);
-        self.wait()
+        self.join()
     }
 
     /// Waits until the server has stopped (by a [`Stopper`] or a signal): it has stopped
@@ -138,8 +140,26 @@ impl Server {
     ///
     /// # Errors
     /// The final checkpoint failed, or the server's thread failed.
-    pub fn wait(self) -> Result<ShutdownReport, ServerError> {
-        self.thread.join().map_err(|_| ServerError::Panicked)?
+    pub fn wait(mut self) -> Result<ShutdownReport, ServerError> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<ShutdownReport, ServerError> {
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| ServerError::Panicked)?,
+            None => Err(ServerError::Panicked),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop.send_replace(true);
+            if let Err(e) = self.join() {
+                tracing::warn!("faster-server: shutting down: {e}");
+            }
+        }
     }
 }
 

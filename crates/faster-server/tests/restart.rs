@@ -48,3 +48,23 @@ fn saved_and_shut_down_data_survives_a_reopen() {
     drop(c);
     server.shutdown().unwrap();
 }
+
+#[test]
+fn dropping_a_server_shuts_it_down_with_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(open_store(dir.path()), config()).unwrap();
+    let addr = server.local_addr();
+    let mut c = Raw::connect(addr);
+    assert_eq!(c.call(&["SET", "k", "v"]), Frame::ok());
+    drop(server);
+    assert!(c.closed());
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
+    let store = open_store(dir.path());
+    assert!(matches!(store.opened(), Opened::Recovered(_)));
+    let server = Server::start(store, config()).unwrap();
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(c.call(&["GET", "k"]), bulk("v"));
+}
