@@ -54,8 +54,9 @@ fn unknown_subcommand(args: &[Vec<u8>]) -> Frame {
     Frame::error(format!("ERR unknown subcommand '{sub}'. Try {name} HELP."))
 }
 
-/// The lower-case subcommand and whether `args` has a number of arguments it takes.
-fn subcommand(args: &[Vec<u8>], table: &[(&str, i64)]) -> Result<&'static str, Frame> {
+/// The subcommand of `args` from `table` (names and arities), or the error reply when it is
+/// unknown or has the wrong number of arguments.
+fn subcommand(args: &[Vec<u8>], table: &[(&'static str, i64)]) -> Result<&'static str, Frame> {
     let sub = args
         .get(1)
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
@@ -67,16 +68,8 @@ fn subcommand(args: &[Vec<u8>], table: &[(&str, i64)]) -> Result<&'static str, F
         Some((name, arity)) if !arity_ok(*arity, args.len()) => {
             Err(wrong_arity(&format!("{container}|{name}")))
         }
-        Some((name, _)) => Ok(static_name(name)),
+        Some((name, _)) => Ok(name),
     }
-}
-
-/// The static name of a subcommand from the tables below.
-fn static_name(name: &str) -> &'static str {
-    const NAMES: &[&str] = &[
-        "setname", "getname", "id", "get", "count", "docs", "list", "info",
-    ];
-    NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
 }
 
 fn hello(args: &[Vec<u8>], client: &mut Client) -> Frame {
