@@ -1,4 +1,4 @@
-//! The string commands: `GET`, `SET` (with `NX`, `XX`, `GET`, `KEEPTTL`), `SETNX`, `GETSET`,
+//! The string commands: `GET`, `SET` (with `NX`, `XX`, `GET`), `SETNX`, `GETSET`,
 //! `GETDEL`, `MGET`, `MSET`, `INCR`, `DECR`, `INCRBY`, `DECRBY`, `APPEND`, `STRLEN`. Their
 //! arity is already checked.
 
@@ -75,9 +75,8 @@ fn mset(args: Vec<Vec<u8>>) -> Plan {
     Plan::Keyed(ops, Finish::Ok)
 }
 
-/// `SET key value [NX | XX] [GET] [KEEPTTL]`. Keys never expire here, so `KEEPTTL` keeps
-/// nothing and is accepted; `EX`, `PX`, `EXAT` and `PXAT` would need an expiry stored with
-/// the record and are refused.
+/// `SET key value [NX | XX] [GET]`. Keys have no expiry (the store's records carry none), so
+/// the expiry options `EX`, `PX`, `EXAT`, `PXAT` and `KEEPTTL` are refused.
 fn set(args: Vec<Vec<u8>>) -> Plan {
     let mut args = args.into_iter();
     let key = args.next().unwrap_or_default();
@@ -89,10 +88,9 @@ fn set(args: Vec<Vec<u8>>) -> Plan {
             b"nx" if cond != Cond::Present => cond = Cond::Absent,
             b"xx" if cond != Cond::Absent => cond = Cond::Present,
             b"get" => get = true,
-            b"keepttl" => {}
-            b"ex" | b"px" | b"exat" | b"pxat" => {
+            b"ex" | b"px" | b"exat" | b"pxat" | b"keepttl" => {
                 return Plan::Reply(Frame::error(
-                    "ERR expiry options (EX, PX, EXAT, PXAT) are not supported",
+                    "ERR expiry options (EX, PX, EXAT, PXAT, KEEPTTL) are not supported",
                 ));
             }
             _ => return Plan::Reply(syntax_error()),
