@@ -8,6 +8,7 @@
 //! `faster dump DIR`, `faster load DUMP DIR` and `faster compact DIR` work on a store whose
 //! types this program cannot name, through byte codecs. `faster stats DIR` prints the
 //! statistics of a store or a log, as a table or (`--prometheus`) as Prometheus text.
+//! `faster serve DIR` serves a store over the Redis protocol until SIGINT or SIGTERM.
 
 mod bar;
 mod bench;
@@ -17,6 +18,7 @@ mod dump;
 mod inspect;
 mod load;
 mod logbench;
+mod serve;
 mod stats;
 mod usage;
 
@@ -65,6 +67,11 @@ enum Command {
     /// checkpoints, the log's addresses, the index's fill and the memory held; with
     /// `--prometheus`, the same in the Prometheus text exposition format.
     Stats(stats::StatsArgs),
+    /// Serve a store over the Redis protocol (RESP2 and RESP3): any Redis client or
+    /// `redis-cli` can use it. Creates the store in DIR when empty, recovers it otherwise;
+    /// SIGINT or SIGTERM stops accepting, finishes the connections and takes a final
+    /// checkpoint. Keys never expire (no EXPIRE, TTL or SET EX).
+    Serve(serve::ServeArgs),
 }
 
 /// `faster bench`: the key-value store's benchmark, or another one named after `bench`.
@@ -104,6 +111,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(&args),
         Command::Compact(args) => compact::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,236 @@
+//! Operations on one key, as a store worker runs them through its session, and the reply each
+//! gives. A key's operations all run on the one worker that owns it (`shards.rs`), one after
+//! the other, so an operation that reads and then writes (`GETDEL`, `DEL`'s count) is atomic
+//! for its key; the single-record updates (`INCR`, `APPEND`, `SET NX`) are read-modify-writes
+//! of the store and would be atomic on any worker.
+
+use faster_kv::{OpError, Pinned, Rmw};
+
+use crate::resp::{Frame, parse_i64};
+
+/// The store the server serves: byte-string keys and values.
+pub type ByteStore = faster_kv::FasterKv<[u8], [u8]>;
+
+/// When a `SET` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cond {
+    /// Always.
+    Always,
+    /// Only when the key is absent (`NX`).
+    Absent,
+    /// Only when the key is present (`XX`).
+    Present,
+}
+
+/// One operation on one key.
+#[derive(Debug)]
+pub(crate) enum KeyOp {
+    /// `GET`: the value or null.
+    Get(Vec<u8>),
+    /// `SET` and its variants: `+OK` (null when `cond` declined), or with `get` the old value.
+    Set {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        cond: Cond,
+        get: bool,
+    },
+    /// `SETNX`: 1 when written, 0 when the key was present.
+    SetNx(Vec<u8>, Vec<u8>),
+    /// `GETDEL`: the value (then deleted) or null.
+    GetDel(Vec<u8>),
+    /// `DEL`, `UNLINK`: 1 when the key existed.
+    Del(Vec<u8>),
+    /// A delete without an answer (`FLUSHDB`).
+    Remove(Vec<u8>),
+    /// `EXISTS`: 1 or 0.
+    Exists(Vec<u8>),
+    /// `INCRBY` and friends: the new value.
+    IncrBy(Vec<u8>, i64),
+    /// `APPEND`: the new length.
+    Append(Vec<u8>, Vec<u8>),
+    /// `STRLEN`: the length, 0 when absent.
+    Strlen(Vec<u8>),
+}
+
+impl KeyOp {
+    /// The key the operation is on.
+    pub(crate) fn key(&self) -> &[u8] {
+        match self {
+            KeyOp::Get(key)
+            | KeyOp::Set { key, .. }
+            | KeyOp::SetNx(key, _)
+            | KeyOp::GetDel(key)
+            | KeyOp::Del(key)
+            | KeyOp::Remove(key)
+            | KeyOp::Exists(key)
+            | KeyOp::IncrBy(key, _)
+            | KeyOp::Append(key, _)
+            | KeyOp::Strlen(key) => key,
+        }
+    }
+}
+
+/// The largest value `APPEND` builds (Redis's `proto-max-bulk-len`).
+const MAX_VALUE_LEN: usize = 512 << 20;
+
+/// Runs `op`; a store error becomes an error reply.
+pub(crate) fn run(pinned: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Frame {
+    match run_op(pinned, op) {
+        Ok(frame) => frame,
+        Err(e) => Frame::error(format!("ERR store: {e}")),
+    }
+}
+
+fn present(found: bool) -> Frame {
+    Frame::Integer(i64::from(found))
+}
+
+fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
+    Ok(match op {
+        KeyOp::Get(key) => p.read(&key)?.map_or(Frame::Null, Frame::Bulk),
+        KeyOp::Set {
+            key,
+            value,
+            cond: Cond::Always,
+            get: false,
+        } => {
+            p.upsert(&key, &value)?;
+            Frame::ok()
+        }
+        KeyOp::Set {
+            key,
+            value,
+            cond,
+            get,
+        } => {
+            let mut set = SetRmw {
+                value: &value,
+                cond,
+                old: None,
+            };
+            let wrote = p.rmw(&key, &mut set)?.is_some();
+            match (get, wrote) {
+                (true, _) => set.old.map_or(Frame::Null, Frame::Bulk),
+                (false, true) => Frame::ok(),
+                (false, false) => Frame::Null,
+            }
+        }
+        KeyOp::SetNx(key, value) => present(p.insert_if_absent(&key, &value)?),
+        KeyOp::GetDel(key) => match p.read(&key)? {
+            Some(value) => {
+                p.delete(&key)?;
+                Frame::Bulk(value)
+            }
+            None => Frame::Null,
+        },
+        KeyOp::Del(key) => {
+            let found = p.read(&key)?.is_some();
+            if found {
+                p.delete(&key)?;
+            }
+            present(found)
+        }
+        KeyOp::Remove(key) => {
+            p.delete(&key)?;
+            Frame::ok()
+        }
+        KeyOp::Exists(key) => present(p.read(&key)?.is_some()),
+        KeyOp::IncrBy(key, delta) => {
+            let mut incr = IncrRmw {
+                delta,
+                outcome: Err("ERR value is not an integer or out of range"),
+            };
+            p.rmw(&key, &mut incr)?;
+            match incr.outcome {
+                Ok(n) => Frame::Integer(n),
+                Err(text) => Frame::error(text),
+            }
+        }
+        KeyOp::Append(key, tail) => {
+            let mut append = AppendRmw {
+                tail: &tail,
+                len: Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+            };
+            p.rmw(&key, &mut append)?;
+            match append.len {
+                Ok(len) => Frame::Integer(i64::try_from(len).unwrap_or(i64::MAX)),
+                Err(text) => Frame::error(text),
+            }
+        }
+        KeyOp::Strlen(key) => {
+            let len = p.read(&key)?.map_or(0, |v| v.len());
+            Frame::Integer(i64::try_from(len).unwrap_or(i64::MAX))
+        }
+    })
+}
+
+/// `SET` with a condition or `GET`: remembers the value it saw. An RMW's `apply` may run
+/// again on a newer value; each run overwrites what the previous one saw.
+struct SetRmw<'a> {
+    value: &'a [u8],
+    cond: Cond,
+    old: Option<Vec<u8>>,
+}
+
+impl Rmw<[u8]> for &mut SetRmw<'_> {
+    fn apply(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
+        self.old = current.map(<[u8]>::to_vec);
+        match (self.cond, current.is_some()) {
+            (Cond::Absent, true) | (Cond::Present, false) => None,
+            _ => Some(self.value.to_vec()),
+        }
+    }
+}
+
+/// Adds to a decimal integer value (absent is 0); declines with the error text otherwise.
+struct IncrRmw {
+    delta: i64,
+    outcome: Result<i64, &'static str>,
+}
+
+impl Rmw<[u8]> for &mut IncrRmw {
+    fn apply(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
+        let old = match current {
+            None => 0,
+            Some(bytes) => match parse_i64(bytes) {
+                Some(n) => n,
+                None => {
+                    self.outcome = Err("ERR value is not an integer or out of range");
+                    return None;
+                }
+            },
+        };
+        match old.checked_add(self.delta) {
+            Some(new) => {
+                self.outcome = Ok(new);
+                Some(new.to_string().into_bytes())
+            }
+            None => {
+                self.outcome = Err("ERR increment or decrement would overflow");
+                None
+            }
+        }
+    }
+}
+
+/// Appends to the value (absent is empty); declines past [`MAX_VALUE_LEN`].
+struct AppendRmw<'a> {
+    tail: &'a [u8],
+    len: Result<usize, &'static str>,
+}
+
+impl Rmw<[u8]> for &mut AppendRmw<'_> {
+    fn apply(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
+        let current = current.unwrap_or_default();
+        let len = current.len().saturating_add(self.tail.len());
+        if len > MAX_VALUE_LEN {
+            self.len = Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+            return None;
+        }
+        self.len = Ok(len);
+        let mut value = Vec::with_capacity(len);
+        value.extend_from_slice(current);
+        value.extend_from_slice(self.tail);
+        Some(value)
+    }
+}

@@ -1,0 +1,217 @@
+//! The listener and a server's life: start (bind, start the store workers and the runtime),
+//! accept connections up to the limit, and shut down — stop accepting, let every connection
+//! answer what it has read, stop the workers, take a final checkpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use faster_kv::CheckpointInfo;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::keyops::ByteStore;
+use crate::shards::Shards;
+use crate::state::Shared;
+use crate::{ServerConfig, ServerError};
+
+/// A running server. Stop it with [`Server::shutdown`], with a [`Stopper`], or (when
+/// [`ServerConfig::stop_on_signals`] is set) with SIGINT or SIGTERM, then [`Server::wait`].
+/// Dropping it shuts it down as [`Server::shutdown`] does, without the report.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: Arc<watch::Sender<bool>>,
+    /// `None` once waited for.
+    thread: Option<JoinHandle<Result<ShutdownReport, ServerError>>>,
+}
+
+/// Asks a server to shut down; cheap to clone and to send to another thread.
+#[derive(Debug, Clone)]
+pub struct Stopper(Arc<watch::Sender<bool>>);
+
+impl Stopper {
+    /// Starts the shutdown (idempotent).
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// What a shutdown did.
+#[derive(Debug, Clone)]
+pub struct ShutdownReport {
+    /// The final checkpoint.
+    pub checkpoint: CheckpointInfo,
+    /// Connections accepted over the server's life (refused ones included).
+    pub connections: u64,
+    /// Commands run over the server's life.
+    pub commands: u64,
+}
+
+impl Server {
+    /// Binds `config.listen`, starts the store workers and the runtime, and serves `store`
+    /// on a thread of its own until shut down. The store is the server's from here: the
+    /// shutdown takes a final checkpoint and closes it.
+    ///
+    /// # Errors
+    /// The address cannot be bound, the runtime cannot start, or the store refuses the
+    /// workers' sessions.
+    pub fn start(store: ByteStore, config: ServerConfig) -> Result<Self, ServerError> {
+        let listener =
+            std::net::TcpListener::bind(&config.listen).map_err(|source| ServerError::Bind {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        listener.set_nonblocking(true).map_err(ServerError::Io)?;
+        let local_addr = listener.local_addr().map_err(ServerError::Io)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.runtime_threads.max(1))
+            .thread_name("faster-server-io")
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(ServerError::Io)?;
+        let store = Arc::new(store);
+        let (shards, workers) = Shards::start(&store, config.workers)?;
+        let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
+        let shared = Arc::new(Shared::new(Arc::clone(&store), shards, config, local_addr));
+        let stop_for_signals = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("faster-server".into())
+            .spawn(move || {
+                let served = runtime.block_on(async {
+                    let listener = TcpListener::from_std(listener)?;
+                    accept(listener, &shared, stopped, &stop_for_signals).await;
+                    Ok::<_, std::io::Error>(())
+                });
+                let connections = shared.connections_received.load(Ordering::Relaxed);
+                let commands = shared.commands_processed.load(Ordering::Relaxed);
+                drop(shared);
+                runtime.shutdown_timeout(Duration::from_secs(60));
+                workers.join();
+                served.map_err(ServerError::Io)?;
+                let checkpoint = store
+                    .checkpoint()
+                    .map_err(|e| ServerError::Checkpoint(e.to_string()))?
+                    .wait()
+                    .map_err(|e| ServerError::Checkpoint(e.to_string()))?;
+                drop(store);
+                Ok(ShutdownReport {
+                    checkpoint,
+                    connections,
+                    commands,
+                })
+            })
+            .map_err(ServerError::Io)?;
+        Ok(Self {
+            local_addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on (with the port the system chose for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.stop))
+    }
+
+    /// Stops the server and waits for its shutdown; see [`Server::wait`].
+    ///
+    /// # Errors
+    /// As [`Server::wait`].
+    pub fn shutdown(mut self) -> Result<ShutdownReport, ServerError> {
+        self.stop.send_replace(true);
+        self.join()
+    }
+
+    /// Waits until the server has stopped (by a [`Stopper`] or a signal): it has stopped
+    /// accepting, answered what its connections had sent, stopped its workers and taken its
+    /// final checkpoint; the store is closed.
+    ///
+    /// # Errors
+    /// The final checkpoint failed, or the server's thread failed.
+    pub fn wait(mut self) -> Result<ShutdownReport, ServerError> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<ShutdownReport, ServerError> {
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| ServerError::Panicked)?,
+            None => Err(ServerError::Panicked),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop.send_replace(true);
+            if let Err(e) = self.join() {
+                tracing::warn!("faster-server: shutting down: {e}");
+            }
+        }
+    }
+}
+
+/// Accepts connections until `stopped` turns true (or a signal comes), then waits for every
+/// connection to end.
+async fn accept(
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+    stop: &watch::Sender<bool>,
+) {
+    let mut connections = JoinSet::new();
+    let signal = crate::signals::wait(shared.config.stop_on_signals);
+    tokio::pin!(signal);
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    shared.connections_received.fetch_add(1, Ordering::Relaxed);
+                    if shared.clients.load(Ordering::Acquire) >= shared.config.max_clients {
+                        shared.connections_rejected.fetch_add(1, Ordering::Relaxed);
+                        connections.spawn(async move {
+                            let mut stream = stream;
+                            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+                            let _ = stream.shutdown().await;
+                        });
+                    } else {
+                        shared.clients.fetch_add(1, Ordering::AcqRel);
+                        let shared = Arc::clone(shared);
+                        let stopped = stopped.clone();
+                        connections.spawn(async move {
+                            crate::connection::serve(stream, Arc::clone(&shared), stopped).await;
+                            shared.clients.fetch_sub(1, Ordering::AcqRel);
+                        });
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!("faster-server: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = stopped.changed() => {}
+            () = &mut signal => {
+                stop.send_replace(true);
+            }
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
