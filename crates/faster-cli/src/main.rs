@@ -15,6 +15,7 @@ mod bytes;
 mod compact;
 mod dump;
 mod inspect;
+mod latency;
 mod load;
 mod logbench;
 mod stats;

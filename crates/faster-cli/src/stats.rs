@@ -283,20 +283,17 @@ fn log_rows(t: &mut Table, prefix: &str, s: &LogStats) {
         ),
     );
     let latency = &s.commit_latency;
-    let quantile = |q| {
-        latency
-            .quantile_bound_micros(q)
-            .map_or_else(|| "-".to_string(), |us| format!("<= {us} us"))
+    let latencies = if latency.count == 0 {
+        "no latency yet".to_string()
+    } else {
+        format!(
+            "latency p50 {} us, p99 {} us, p999 {} us, max {} us",
+            latency.p50_micros, latency.p99_micros, latency.p999_micros, latency.max_micros
+        )
     };
     row(
         "commits",
-        format!(
-            "{} ({} in the log); latency p50 {}, p99 {}",
-            s.commits,
-            s.fast_commits,
-            quantile(0.5),
-            quantile(0.99)
-        ),
+        format!("{} ({} in the log); {latencies}", s.commits, s.fast_commits),
     );
 }
 

@@ -1,6 +1,6 @@
 //! The pieces faster-rs's crates share to report their statistics: [`Exposition`], a writer
-//! of the Prometheus text exposition format (version 0.0.4), and [`Histogram`], fixed latency
-//! buckets kept in atomics that a hot path may record into without a lock.
+//! of the Prometheus text exposition format (version 0.0.4), and [`Histogram`], latencies kept
+//! to three significant digits in an HDR histogram, read as quantiles and Prometheus buckets.
 //!
 //! Each store writes its statistics to a [`MetricSink`] (faster-kv's, faster-log's and
 //! faster-f2's `prometheus` and `metrics` features): an [`Exposition`] renders them as text,

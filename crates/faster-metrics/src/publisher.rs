@@ -14,8 +14,9 @@ use crate::sink::MetricSink;
 ///
 /// The names and labels are those of the Prometheus text. A histogram, which the facade can
 /// only fill one value at a time, is published from its snapshot as `{name}_count` (a
-/// counter), `{name}_sum` (a gauge, in seconds) and `{name}` with a `quantile` label (gauges
-/// in seconds, as a Prometheus summary has them).
+/// counter), `{name}_sum` (a gauge, in seconds) and `{name}` with a `quantile` label of
+/// `0.5`, `0.99`, `0.999` and `1` (the maximum): gauges in seconds, as a Prometheus summary
+/// has them.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Publisher;
 
@@ -60,6 +61,15 @@ impl MetricSink for Publisher {
         let sum = format!("{name}_sum");
         metrics::describe_gauge!(sum.clone(), help_text(help));
         metrics::gauge!(sum).set(histogram.sum_micros as f64 / 1e6);
+        metrics::describe_gauge!(name.to_string(), help_text(help));
+        for (quantile, micros) in [
+            ("0.5", histogram.p50_micros),
+            ("0.99", histogram.p99_micros),
+            ("0.999", histogram.p999_micros),
+            ("1", histogram.max_micros),
+        ] {
+            metrics::gauge!(name.to_string(), "quantile" => quantile).set(micros as f64 / 1e6);
+        }
     }
 }
 
@@ -122,19 +132,22 @@ mod tests {
     }
 
     #[test]
-    fn a_histogram_is_published_as_its_count_and_sum() {
+    fn a_histogram_is_published_as_its_count_sum_and_quantiles() {
         let h = Histogram::new();
         h.record(std::time::Duration::from_micros(1_500));
         h.record(std::time::Duration::from_micros(500));
         let snapshot = h.snapshot();
         let samples = published(|| Publisher::new().histogram("demo_seconds", "D.", &snapshot));
-        let value = |name: &str| {
+        let value = |name: &str, labels: &str| {
             samples
                 .iter()
-                .find(|(n, l, _)| n == name && l.is_empty())
+                .find(|(n, l, _)| n == name && l == labels)
                 .map(|s| s.2)
         };
-        assert_eq!(value("demo_seconds_count"), Some(2.0));
-        assert_eq!(value("demo_seconds_sum"), Some(0.002));
+        assert_eq!(value("demo_seconds_count", ""), Some(2.0));
+        assert_eq!(value("demo_seconds_sum", ""), Some(0.002));
+        assert_eq!(value("demo_seconds", "quantile=0.5"), Some(0.0005));
+        // 1500 µs is kept exactly: below 2048 µs every microsecond has its own slot.
+        assert_eq!(value("demo_seconds", "quantile=1"), Some(0.0015));
     }
 }
