@@ -7,7 +7,8 @@
 //! take; `faster verify DIR` also checks every header, checksum and needed log byte.
 //! `faster dump DIR`, `faster load DUMP DIR` and `faster compact DIR` work on a store whose
 //! types this program cannot name, through byte codecs. `faster stats DIR` prints the
-//! statistics of a store or a log, as a table or (`--prometheus`) as Prometheus text.
+//! statistics of a store or a log, as a table or (`--prometheus`) as Prometheus text, or
+//! serves that text at `GET /metrics` (`--listen ADDR`).
 
 mod bar;
 mod bench;
@@ -18,6 +19,7 @@ mod inspect;
 mod latency;
 mod load;
 mod logbench;
+mod serve;
 mod stats;
 mod usage;
 
