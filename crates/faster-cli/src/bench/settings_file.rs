@@ -7,8 +7,6 @@
 //! the options would), `read_cache` and `direct_io`; `dir` and `in_memory` say where the store
 //! lives when `--dir` and `--memory` do not. Every other key goes to faster-kv's builder alone.
 
-use std::path::PathBuf;
-
 use faster_kv::{FasterKvBuilder, FasterKvConfig};
 use serde::Serialize;
 
@@ -48,7 +46,7 @@ pub(crate) fn fold(args: &BenchArgs) -> Result<BenchArgs, String> {
         args.memory = true;
     }
     if args.dir.is_none() && !args.memory {
-        args.dir = config.dir.clone().map(PathBuf::from);
+        args.dir.clone_from(&config.dir);
     }
     args.kv_config = Some(config);
     Ok(args)
