@@ -276,20 +276,20 @@ fn commit_latency(s: &Settings, fast: bool) -> Result<Vec<Duration>, String> {
     (0..s.latency_samples).map(|_| step()).collect()
 }
 
-fn percentile(samples: &[Duration], p: f64) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let index = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
-    sorted
-        .get(index)
-        .map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
-}
-
 fn latency(name: &'static str, samples: &[Duration]) -> Latency {
+    let latencies: crate::latency::Latencies = samples
+        .iter()
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .collect();
+    let micros = |q| {
+        latencies
+            .quantile_nanos(q)
+            .map_or(f64::NAN, |ns| ns as f64 / 1e3)
+    };
     Latency {
         name,
-        p50_us: percentile(samples, 0.5),
-        p99_us: percentile(samples, 0.99),
+        p50_us: micros(0.5),
+        p99_us: micros(0.99),
     }
 }
 

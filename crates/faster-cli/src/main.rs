@@ -7,8 +7,9 @@
 //! take; `faster verify DIR` also checks every header, checksum and needed log byte.
 //! `faster dump DIR`, `faster load DUMP DIR` and `faster compact DIR` work on a store whose
 //! types this program cannot name, through byte codecs. `faster stats DIR` prints the
-//! statistics of a store or a log, as a table or (`--prometheus`) as Prometheus text.
-//! `faster serve DIR` serves a store over the Redis protocol until SIGINT or SIGTERM.
+//! statistics of a store or a log, as a table or (`--prometheus`) as Prometheus text, or
+//! serves that text at `GET /metrics` (`--listen ADDR`). `faster serve DIR` serves a store
+//! over the Redis protocol until SIGINT or SIGTERM.
 
 mod bar;
 mod bench;
@@ -16,10 +17,12 @@ mod bytes;
 mod compact;
 mod dump;
 mod inspect;
+mod latency;
 mod load;
 mod logbench;
 mod serve;
 mod stats;
+mod stats_http;
 mod usage;
 
 use std::process::ExitCode;

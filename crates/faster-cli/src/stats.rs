@@ -1,12 +1,14 @@
-//! `faster stats DIR [--prometheus]`: opens a faster-kv store, an F2 store or a FasterLog in
-//! DIR (recovering it; the store's types are read as byte codecs) and prints its statistics
-//! as a table, or as Prometheus text with `--prometheus`.
+//! `faster stats DIR [--prometheus | --listen ADDR]`: opens a faster-kv store, an F2 store or
+//! a FasterLog in DIR (recovering it; the store's types are read as byte codecs) and prints its
+//! statistics as a table, or as Prometheus text with `--prometheus`, or serves that text at
+//! `http://ADDR/metrics` while the store stays open (`--listen`, [`crate::stats_http`]).
 //!
 //! Counters count from the open, so in a fresh process they show what recovery did; the
 //! addresses, the index's fill and the memory describe the store as it is. A process that
 //! embeds the store exports live counters with the same renderers (`Stats::to_prometheus`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use faster_f2::{F2Kv, F2Stats};
@@ -14,6 +16,7 @@ use faster_kv::{Codec, MemoryUse, Opened, Stats};
 use faster_log::{FasterLog, LogStats};
 
 use crate::bytes::{ByteJob, dispatch, open_bytes, read_manifest};
+use crate::stats_http::{Limits, parse_listen, serve};
 
 /// Options of `faster stats`.
 #[derive(Debug, Args)]
@@ -24,7 +27,71 @@ pub(crate) struct StatsArgs {
     /// Print the Prometheus text exposition format instead of a table.
     #[arg(long)]
     prometheus: bool,
+    /// Keep the store open and serve its statistics as Prometheus text at
+    /// http://ADDR/metrics (plain HTTP/1.1), read afresh for each request, until stopped
+    /// (Ctrl-C, --for or --requests). ADDR is a PORT, on 127.0.0.1, or IP:PORT; port 0 takes
+    /// a free port. The address served is printed first.
+    #[arg(long, value_name = "ADDR", conflicts_with = "prometheus")]
+    listen: Option<String>,
+    /// With --listen: stop after this many seconds.
+    #[arg(long = "for", value_name = "SECONDS", requires = "listen")]
+    serve_for: Option<f64>,
+    /// With --listen: stop after answering this many requests.
+    #[arg(long, value_name = "N", requires = "listen")]
+    requests: Option<u64>,
 }
+
+/// How the statistics leave the process.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    Table,
+    Prometheus,
+    Serve(std::net::SocketAddr, Limits),
+}
+
+impl Output {
+    fn of(args: &StatsArgs) -> Result<Self, String> {
+        let Some(listen) = &args.listen else {
+            return Ok(if args.prometheus {
+                Self::Prometheus
+            } else {
+                Self::Table
+            });
+        };
+        let serve_for = match args.serve_for {
+            Some(secs) => Some(
+                Duration::try_from_secs_f64(secs)
+                    .map_err(|_| format!("--for {secs}: expected a number of seconds"))?,
+            ),
+            None => None,
+        };
+        let limits = Limits {
+            serve_for,
+            requests: args.requests,
+        };
+        Ok(Self::Serve(parse_listen(listen)?, limits))
+    }
+
+    /// Prints `table()` or `prometheus()`, or serves `prometheus()` afresh per request.
+    fn emit(
+        self,
+        table: impl FnOnce() -> String,
+        mut prometheus: impl FnMut() -> String,
+    ) -> Result<(), String> {
+        match self {
+            Self::Table => print!("{}", table()),
+            Self::Prometheus => print!("{}", prometheus()),
+            Self::Serve(addr, limits) => {
+                serve(addr, limits, prometheus)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// F2's background thread never looks at the logs while `faster stats` has the store open:
+/// no migration or cold compaction runs behind the numbers it reports.
+const F2_CHECK_EVERY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What a directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,16 +107,12 @@ pub(crate) fn run(args: &StatsArgs) -> Result<(), String> {
     if !dir.is_dir() {
         return Err(format!("{}: no such directory", dir.display()));
     }
-    let text = match kind(dir) {
+    let output = Output::of(args)?;
+    match kind(dir) {
         Kind::Kv => {
             let manifest = read_manifest(dir)?;
-            let job = KvJob { dir };
-            let (stats, opened, memory) = dispatch(&manifest.key, &manifest.value, job)??;
-            if args.prometheus {
-                stats.to_prometheus()
-            } else {
-                kv_table(dir, &stats, &opened, &memory)
-            }
+            let job = KvJob { dir, output };
+            dispatch(&manifest.key, &manifest.value, job)?
         }
         Kind::F2 => {
             let hot = read_manifest(&dir.join("hot"))?;
@@ -57,31 +120,23 @@ pub(crate) fn run(args: &StatsArgs) -> Result<(), String> {
                 dir,
                 page_size_bits: hot.page_size_bits,
                 hot_memory: hot.remembered.memory_bytes,
+                output,
             };
-            let stats = dispatch(&hot.key, &hot.value, job)??;
-            if args.prometheus {
-                stats.to_prometheus()
-            } else {
-                f2_table(dir, &stats)
-            }
+            dispatch(&hot.key, &hot.value, job)?
         }
         Kind::Log => {
             let log = FasterLog::builder_in_dir(dir)
                 .open()
                 .map_err(|e| format!("opening {}: {e}", dir.display()))?;
-            let stats = log.stats();
-            if args.prometheus {
-                stats.to_prometheus()
-            } else {
+            let table = || {
                 let mut table = Table::default();
                 table.row("log", format!("{} (FasterLog)", dir.display()));
-                log_rows(&mut table, "", &stats);
+                log_rows(&mut table, "", &log.stats());
                 table.finish()
-            }
+            };
+            output.emit(table, || log.stats().to_prometheus())
         }
-    };
-    print!("{text}");
-    Ok(())
+    }
 }
 
 /// An F2 store has an `F2` manifest; a FasterLog's `MANIFEST` opens with its magic; anything
@@ -97,40 +152,47 @@ fn kind(dir: &Path) -> Kind {
     }
 }
 
-/// Opens a faster-kv store with byte codecs and reads its statistics.
+/// Opens a faster-kv store with byte codecs and shows its statistics.
 struct KvJob<'a> {
     dir: &'a Path,
+    output: Output,
 }
 
 impl ByteJob for KvJob<'_> {
-    type Output = Result<(Stats, Opened, MemoryUse), String>;
+    type Output = Result<(), String>;
 
     fn run<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Self::Output {
         let store = open_bytes::<K, V>(self.dir)?;
-        Ok((store.stats(), store.opened(), store.memory()))
+        let table = || kv_table(self.dir, &store.stats(), &store.opened(), &store.memory());
+        self.output.emit(table, || store.stats().to_prometheus())
     }
 }
 
-/// Opens an F2 store with byte codecs for its hot store and reads its statistics.
+/// Opens an F2 store with byte codecs for its hot store and shows its statistics.
 struct F2Job<'a> {
     dir: &'a Path,
     page_size_bits: u32,
     hot_memory: u64,
+    output: Output,
 }
 
 impl ByteJob for F2Job<'_> {
-    type Output = Result<F2Stats, String>;
+    type Output = Result<(), String>;
 
     fn run<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> Self::Output {
         let store: F2Kv<K, V> = F2Kv::builder(self.dir)
             .page_size_bits(self.page_size_bits)
             .hot_memory(self.hot_memory)
+            .check_every(F2_CHECK_EVERY)
             .hot_store(|hot| hot.byte_codecs(true))
             .open()
             .map_err(|e| format!("opening {}: {e}", self.dir.display()))?;
-        let stats = store.stats();
+        let shown = self.output.emit(
+            || f2_table(self.dir, &store.stats()),
+            || store.stats().to_prometheus(),
+        );
         store.close();
-        Ok(stats)
+        shown
     }
 }
 
@@ -283,20 +345,17 @@ fn log_rows(t: &mut Table, prefix: &str, s: &LogStats) {
         ),
     );
     let latency = &s.commit_latency;
-    let quantile = |q| {
-        latency
-            .quantile_bound_micros(q)
-            .map_or_else(|| "-".to_string(), |us| format!("<= {us} us"))
+    let latencies = if latency.count == 0 {
+        "no latency yet".to_string()
+    } else {
+        format!(
+            "latency p50 {} us, p99 {} us, p999 {} us, max {} us",
+            latency.p50_micros, latency.p99_micros, latency.p999_micros, latency.max_micros
+        )
     };
     row(
         "commits",
-        format!(
-            "{} ({} in the log); latency p50 {}, p99 {}",
-            s.commits,
-            s.fast_commits,
-            quantile(0.5),
-            quantile(0.99)
-        ),
+        format!("{} ({} in the log); {latencies}", s.commits, s.fast_commits),
     );
 }
 

@@ -82,7 +82,7 @@ mod cold;
 mod config;
 mod error;
 mod manifest;
-#[cfg(feature = "prometheus")]
+#[cfg(any(feature = "prometheus", feature = "metrics"))]
 mod metrics;
 mod migrate;
 mod session;
@@ -101,5 +101,7 @@ pub use config::F2Config;
 pub use error::{F2Error, Part};
 #[cfg(feature = "prometheus")]
 pub use faster_metrics::Exposition;
+#[cfg(any(feature = "prometheus", feature = "metrics"))]
+pub use faster_metrics::MetricSink;
 pub use session::F2Session;
 pub use store::{DEFAULT_CHUNK_BITS, F2Builder, F2Kv, F2Stats};

@@ -105,7 +105,7 @@ mod kv;
 mod lifecycle;
 mod maintenance;
 pub mod manifest;
-#[cfg(feature = "prometheus")]
+#[cfg(any(feature = "prometheus", feature = "metrics"))]
 mod metrics;
 mod open;
 mod opened;
@@ -140,6 +140,8 @@ pub use faster_cpr::{CheckpointToken, LogCheckpointKind, Serial, SessionCommit, 
 pub use faster_hlog::Address;
 #[cfg(feature = "prometheus")]
 pub use faster_metrics::Exposition;
+#[cfg(any(feature = "prometheus", feature = "metrics"))]
+pub use faster_metrics::MetricSink;
 #[cfg(feature = "config")]
 pub use file_config::{CompactionConfig, CompactionKindConfig, FasterKvConfig};
 pub use grow::GrowError;

@@ -1,12 +1,16 @@
-//! [`Stats`] in the Prometheus text exposition format (feature `prometheus`): counters end
-//! in `_total`, what can go down is a gauge, and a breakdown is a label (`op`, `cause`, `at`).
+//! [`Stats`] as metrics: Prometheus text (feature `prometheus`) or the `metrics` facade
+//! (feature `metrics`), written by the same code. Counters end in `_total`, what can go down
+//! is a gauge, and a breakdown is a label (`op`, `cause`, `at`).
 
+#[cfg(feature = "prometheus")]
 use faster_metrics::Exposition;
+use faster_metrics::MetricSink;
 
 use crate::stats::Stats;
 
 impl Stats {
     /// The statistics as a page of Prometheus text, every metric named `faster_kv_…`.
+    #[cfg(feature = "prometheus")]
     pub fn to_prometheus(&self) -> String {
         let mut out = Exposition::new();
         self.write_prometheus(&mut out, "faster_kv");
@@ -15,7 +19,28 @@ impl Stats {
 
     /// Writes the statistics to `out`, every metric named `{prefix}_…` (F2 writes its hot
     /// store's as `faster_f2_hot_…`).
+    #[cfg(feature = "prometheus")]
     pub fn write_prometheus(&self, out: &mut Exposition, prefix: &str) {
+        self.write_metrics(out, prefix);
+    }
+
+    /// Publishes the statistics through the `metrics` facade, to the recorder in force,
+    /// every metric named `faster_kv_…` as in the Prometheus text: counters
+    /// are set to their absolute value, gauges to theirs. Call it when you poll (before each
+    /// scrape, or on a timer); nothing is published between calls.
+    #[cfg(feature = "metrics")]
+    pub fn publish(&self) {
+        self.publish_as("faster_kv");
+    }
+
+    /// [`publish`](Self::publish) with every metric named `{prefix}_…`.
+    #[cfg(feature = "metrics")]
+    pub fn publish_as(&self, prefix: &str) {
+        self.write_metrics(&mut faster_metrics::Publisher::new(), prefix);
+    }
+
+    /// Writes the statistics to any sink, every metric named `{prefix}_…`.
+    pub fn write_metrics(&self, out: &mut impl MetricSink, prefix: &str) {
         self.write_operations(out, prefix);
         let c = &self.compaction;
         let p = |name: &str| format!("{prefix}_{name}");
@@ -66,7 +91,7 @@ impl Stats {
     }
 
     /// The operation counters.
-    fn write_operations(&self, out: &mut Exposition, prefix: &str) {
+    fn write_operations(&self, out: &mut impl MetricSink, prefix: &str) {
         let p = |name: &str| format!("{prefix}_{name}");
         out.counters(
             &p("operations_total"),
@@ -129,7 +154,7 @@ impl Stats {
     }
 
     /// The log's regions, the index's fill and the read cache, when the snapshot has them.
-    fn write_log_and_index(&self, out: &mut Exposition, prefix: &str) {
+    fn write_log_and_index(&self, out: &mut impl MetricSink, prefix: &str) {
         let p = |name: &str| format!("{prefix}_{name}");
         if let Some(r) = &self.regions {
             out.gauge(

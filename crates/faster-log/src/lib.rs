@@ -216,7 +216,7 @@ mod lock;
 mod log;
 pub mod manifest;
 mod metadata;
-#[cfg(feature = "prometheus")]
+#[cfg(any(feature = "prometheus", feature = "metrics"))]
 mod metrics;
 mod named;
 mod open;
@@ -248,3 +248,5 @@ pub use faster_hlog::{Address, LogError};
 #[cfg(feature = "prometheus")]
 pub use faster_metrics::Exposition;
 pub use faster_metrics::HistogramSnapshot;
+#[cfg(any(feature = "prometheus", feature = "metrics"))]
+pub use faster_metrics::MetricSink;

@@ -1,11 +1,15 @@
-//! [`LogStats`] in the Prometheus text exposition format (feature `prometheus`).
+//! [`LogStats`] as metrics: Prometheus text (feature `prometheus`) or the `metrics` facade
+//! (feature `metrics`), written by the same code.
 
+#[cfg(feature = "prometheus")]
 use faster_metrics::Exposition;
+use faster_metrics::MetricSink;
 
 use crate::stats::LogStats;
 
 impl LogStats {
     /// The statistics as a page of Prometheus text, every metric named `faster_log_…`.
+    #[cfg(feature = "prometheus")]
     pub fn to_prometheus(&self) -> String {
         let mut out = Exposition::new();
         self.write_prometheus(&mut out, "faster_log");
@@ -13,7 +17,28 @@ impl LogStats {
     }
 
     /// Writes the statistics to `out`, every metric named `{prefix}_…`.
+    #[cfg(feature = "prometheus")]
     pub fn write_prometheus(&self, out: &mut Exposition, prefix: &str) {
+        self.write_metrics(out, prefix);
+    }
+
+    /// Publishes the statistics through the `metrics` facade, to the recorder in force,
+    /// every metric named `faster_log_…` as in the Prometheus text: counters set to their
+    /// absolute value, gauges to theirs, the commit latency as `_count`, `_sum` and
+    /// quantile gauges. Call it when you poll; nothing is published between calls.
+    #[cfg(feature = "metrics")]
+    pub fn publish(&self) {
+        self.publish_as("faster_log");
+    }
+
+    /// [`publish`](Self::publish) with every metric named `{prefix}_…`.
+    #[cfg(feature = "metrics")]
+    pub fn publish_as(&self, prefix: &str) {
+        self.write_metrics(&mut faster_metrics::Publisher::new(), prefix);
+    }
+
+    /// Writes the statistics to any sink, every metric named `{prefix}_…`.
+    pub fn write_metrics(&self, out: &mut impl MetricSink, prefix: &str) {
         out.counter(
             &format!("{prefix}_appended_bytes_total"),
             "Bytes the log grew by since it was opened (entries with their headers, padding, commit entries).",

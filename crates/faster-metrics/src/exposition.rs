@@ -135,6 +135,7 @@ mod tests {
             counts,
             count: 7,
             sum_micros: 3_000_000,
+            ..HistogramSnapshot::default()
         };
         let mut out = Exposition::new();
         out.histogram("h_seconds", "h", &snapshot);

@@ -1,9 +1,12 @@
 //! The pieces faster-rs's crates share to report their statistics: [`Exposition`], a writer
-//! of the Prometheus text exposition format (version 0.0.4), and [`Histogram`], fixed latency
-//! buckets kept in atomics that a hot path may record into without a lock.
+//! of the Prometheus text exposition format (version 0.0.4), and [`Histogram`], latencies kept
+//! to three significant digits in an HDR histogram, read as quantiles and Prometheus buckets.
 //!
-//! Each store renders its own statistics with them (faster-kv's, faster-log's and faster-f2's
-//! `prometheus` feature); this crate knows nothing of stores and depends on no other crate.
+//! Each store writes its statistics to a [`MetricSink`] (faster-kv's, faster-log's and
+//! faster-f2's `prometheus` and `metrics` features): an [`Exposition`] renders them as text,
+//! and with this crate's `metrics` feature a `Publisher` hands them to the
+//! [`metrics`](https://docs.rs/metrics) facade under the same names. This crate knows nothing
+//! of stores.
 //!
 //! ```
 //! use faster_metrics::{Exposition, Histogram};
@@ -23,7 +26,13 @@
 mod exposition;
 mod histogram;
 mod parse;
+#[cfg(feature = "metrics")]
+mod publisher;
+mod sink;
 
 pub use exposition::{Exposition, Labels};
 pub use histogram::{BUCKET_BOUNDS_MICROS, Histogram, HistogramSnapshot};
 pub use parse::{Sample, parse};
+#[cfg(feature = "metrics")]
+pub use publisher::Publisher;
+pub use sink::MetricSink;

@@ -130,7 +130,7 @@ fn open_faster(
     args: &BenchArgs,
     subdir: Option<&str>,
 ) -> Result<(FasterSystem, Option<tempfile::TempDir>), String> {
-    let mut builder = FasterKv::builder()
+    let mut builder = super::settings_file::apply(args, FasterKv::builder())
         .memory_budget(log_budget(args).memory_bytes)
         .page_size_bits(args.page_size_bits)
         .index_buckets(index_buckets(args));

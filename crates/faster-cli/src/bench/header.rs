@@ -98,6 +98,9 @@ pub(crate) struct Settings {
     pub(crate) peers: Vec<String>,
     /// `--peer-timeout` (seconds), when given.
     pub(crate) peer_timeout: Option<f64>,
+    /// `--config`: the settings file and the keys it set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) settings_file: Option<super::settings_file::SettingsFile>,
 }
 
 impl Settings {
@@ -149,6 +152,7 @@ impl Settings {
             f2: args.f2,
             peers,
             peer_timeout: args.peer_timeout,
+            settings_file: super::settings_file::echo(args),
         }
     }
 }
@@ -220,6 +224,9 @@ pub(crate) fn render(args: &BenchArgs, s: &Settings) -> String {
         },
     );
     line("faster-kv", describe_mode(s));
+    if let Some(file) = &s.settings_file {
+        line("settings file", file.describe());
+    }
     if let Some(every) = s.checkpoint_every {
         line(
             "checkpoints",

@@ -28,6 +28,7 @@ mod plan;
 mod plot;
 mod report;
 mod runner;
+mod settings_file;
 mod systems;
 mod table;
 mod verify;
@@ -177,6 +178,16 @@ pub(crate) struct BenchArgs {
     /// with the extension `svg`, a bar chart of every system's throughput in every cell.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// faster-kv's settings from a TOML file of `FasterKvConfig` keys, with `FASTER_*`
+    /// environment variables over it, as `faster load --config` reads it (docs/operating.md).
+    /// Its memory_budget, page_size_bits, index_buckets, read_cache and direct_io win over
+    /// the options of the same names; its dir and in_memory are used when --dir and --memory
+    /// are not given; its other keys go to faster-kv's builder. The header lists the keys set.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The settings read from --config (set by the benchmark, not an option).
+    #[arg(skip)]
+    kv_config: Option<faster_kv::FasterKvConfig>,
     /// Seed of the load order and the key choices.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -242,6 +253,7 @@ pub(crate) const CHECKPOINTING: &str = "faster-kv ckpt";
 /// Runs the benchmark, once per memory budget ([`budgets`]), and prints its reports: a table
 /// per budget, or with `--json` the report of the one budget or an array of them.
 pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
+    let args = &settings_file::fold(args)?;
     let plans = budgets::plans(args)?;
     let mut reports = Vec::new();
     for sub in &plans {
