@@ -79,10 +79,10 @@
 //! the hash index starts small and grows with the keys
 //! ([`FasterKvBuilder::auto_grow_index`]).
 //!
-//! # Not supported yet
+//! # Built on this crate, and not yet here
 //!
-//! - Async operations (futures woken by the device) and a read cache.
-//! - F2 (hot and cold stores), tracing and metrics, a network server.
+//! F2 (a hot store of this kind beside a cold store) is the `faster-f2` crate, and the
+//! Redis-protocol server the `faster-server` crate. Records carry no expiry yet.
 //!
 //! # Inside
 //!
