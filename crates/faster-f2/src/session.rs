@@ -46,8 +46,17 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Session<K, V> {
         self.hot.serial()
     }
 
-    /// The cold store's value of `key` (`None`: absent or deleted there).
+    /// The cold store's value of `key` (`None`: absent or deleted there). An error is also a
+    /// `warn` event (the hot store reports its own).
     fn cold_value(&mut self, key: &K) -> Result<Option<V::Owned>, F2Error> {
+        let value = self.cold_value_inner(key);
+        if let Err(error) = &value {
+            tracing::warn!(%error, "operation failed");
+        }
+        value
+    }
+
+    fn cold_value_inner(&mut self, key: &K) -> Result<Option<V::Owned>, F2Error> {
         let hash = key.hash64()?;
         let found = key.with_bytes(|bytes| self.inner.cold.read(&mut self.cold, bytes, hash))??;
         Ok(match found {

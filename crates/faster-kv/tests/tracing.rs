@@ -1,5 +1,6 @@
 //! The store's spans and events, seen by a recording `tracing` subscriber: a checkpoint's
-//! phases in order inside its span, a recovery span on reopen, an index growth.
+//! phases in order inside its span, a recovery span on reopen, an index growth, an operation
+//! that fails.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on any unexpected error"
@@ -278,4 +279,32 @@ fn an_index_growth_reports_the_new_size() {
         .filter_map(|e| e.fields.get("buckets").cloned())
         .any(|b| b == buckets.to_string());
     assert!(grown, "an `index grown` event with {buckets} buckets");
+}
+
+#[test]
+fn an_operation_that_fails_reports_its_error() {
+    let recorder = recorder();
+    let store: FasterKv<u64, [u8]> = FasterKv::builder()
+        .in_memory()
+        .page_size_bits(12)
+        .memory_budget(16 << 12)
+        .index_buckets(1 << 6)
+        .open()
+        .unwrap();
+    let mut session = store.session().unwrap();
+    // A record larger than a page of 4 KiB.
+    let error = session
+        .upsert(&7, &[0u8; 10_000][..])
+        .unwrap_err()
+        .to_string();
+    let reported = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .events
+        .iter()
+        .filter(|e| e.message() == "operation failed")
+        .filter_map(|e| e.fields.get("error").cloned())
+        .any(|e| e == error);
+    assert!(reported, "an `operation failed` event with {error:?}");
 }

@@ -17,7 +17,7 @@ use crate::ops::read::ReadOp;
 use crate::ops::rmw::RmwOp;
 use crate::ops::update::{self, Rmw};
 use crate::session::Session;
-use crate::session::pinned::Pinned;
+use crate::session::pinned::{Pinned, operation_failed};
 use crate::stats::Counter;
 
 /// The result of starting an operation with the advanced API.
@@ -70,6 +70,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         self.state.stats.bump(Counter::Reads);
         let result = with_key(key, |key| self.drive_read(serial, key, None));
         self.end_op(serial);
+        if let Err(error) = &result {
+            operation_failed(error);
+        }
         result
     }
 
@@ -87,6 +90,9 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
         self.state.stats.bump(Counter::Rmws);
         let result = with_key(key, |key| self.drive_rmw(serial, key, Box::new(rmw), None));
         self.end_op(serial);
+        if let Err(error) = &result {
+            operation_failed(error);
+        }
         result
     }
 
@@ -251,6 +257,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
                 }
                 Err(e) => {
                     self.state.pending.ops.remove(&serial);
+                    operation_failed(&e);
                     completions.push(PendingCompletion {
                         serial,
                         result: Err(e),
@@ -295,7 +302,10 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'_, K, V> {
             Ok(Outcome::Ready(completed)) => Ok(completed),
             // Went pending again (the chain changed); it completes later.
             Ok(Outcome::Pending(_)) => return,
-            Err(e) => Err(e),
+            Err(e) => {
+                operation_failed(&e);
+                Err(e)
+            }
         };
         self.state.shared.remove_pending(serial);
         completions.push(PendingCompletion { serial, result });

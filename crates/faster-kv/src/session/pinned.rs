@@ -8,6 +8,7 @@ use faster_epoch::{Guard, Handle};
 
 use super::state::SessionState;
 use crate::codec::Codec;
+use crate::error::OpError;
 use crate::stats::{Counter, RetryCause};
 use crate::store::Store;
 
@@ -104,12 +105,19 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
         self.state.shared.finished(serial);
     }
 
-    /// Runs operation body `f` between [`Pinned::next_op`] and [`Pinned::end_op`].
+    /// Runs operation body `f` between [`Pinned::next_op`] and [`Pinned::end_op`]; an error
+    /// it returns is also a `warn` event ([`operation_failed`]).
     #[inline]
-    pub(crate) fn op<R, E>(&mut self, f: impl FnOnce(&mut Self) -> Result<R, E>) -> Result<R, E> {
+    pub(crate) fn op<R>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<R, OpError>,
+    ) -> Result<R, OpError> {
         let serial = self.next_op();
         let result = f(self);
         self.end_op(serial);
+        if let Err(error) = &result {
+            operation_failed(error);
+        }
         result
     }
 
@@ -157,4 +165,12 @@ impl<'s, K: Codec + ?Sized, V: Codec + ?Sized> Pinned<'s, K, V> {
             self.store.log.submit_reads();
         }
     }
+}
+
+/// The `warn` event of an operation that returns an error to its caller: off the path of
+/// operations that succeed, and a cached flag check when no subscriber listens.
+#[cold]
+#[inline(never)]
+pub(crate) fn operation_failed(error: &OpError) {
+    tracing::warn!(target: "faster_kv", %error, "operation failed");
 }
