@@ -26,11 +26,17 @@ pub(crate) struct ServeArgs {
     /// Store worker threads (each owns a session; keys are spread over them by hash).
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// A settings file (TOML, with `FASTER_*` environment overrides) for the store's builder,
+    /// checked before anything opens; DIR and --memory-budget win over its `dir` and
+    /// `memory_budget`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Runs the server until a signal.
 pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
-    let mut builder = FasterKv::builder().dir(&args.dir);
+    let config = crate::load::config_file(args.config.as_deref())?;
+    let mut builder = config.builder().dir(&args.dir);
     if let Some(bytes) = args.memory_budget {
         builder = builder.memory_budget(bytes);
     }

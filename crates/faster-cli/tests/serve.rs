@@ -23,12 +23,17 @@ impl Drop for Served {
 
 /// Starts `faster serve DIR` on a port the system chooses; the child and its address.
 fn serve(dir: &Path) -> (Served, String, BufReader<std::process::ChildStderr>) {
+    serve_with(dir, &["--memory-budget", "16777216"])
+}
+
+/// [`serve`] with further arguments.
+fn serve_with(dir: &Path, more: &[&str]) -> (Served, String, BufReader<std::process::ChildStderr>) {
     let mut child = Served(
         Command::new(env!("CARGO_BIN_EXE_faster"))
             .arg("serve")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0", "--max-clients", "8"])
-            .args(["--memory-budget", "16777216"])
+            .args(more)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -88,4 +93,36 @@ fn serve_stops_on_sigterm_with_a_checkpoint_that_a_restart_recovers() {
     let (child, addr, stderr) = serve(dir.path());
     talk(&addr, "GET greeting\r\nINCR n\r\n", "$5\r\nhello\r\n:2\r\n");
     stop(child, stderr);
+}
+
+#[test]
+fn serve_takes_the_store_settings_from_a_file_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("store.toml");
+    std::fs::write(&config, "memory_budget = \"16 MiB\"\npage_size_bits = 16\n").unwrap();
+    let store = dir.path().join("store");
+    let config_arg = config.to_str().unwrap();
+    let (child, addr, stderr) = serve_with(&store, &["--config", config_arg]);
+    talk(&addr, "SET k v\r\nGET k\r\n", "+OK\r\n$1\r\nv\r\n");
+    stop(child, stderr);
+    // The store was created with the file's page size: `faster inspect` says so.
+    let inspect = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .arg("inspect")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("65536") || text.contains("2^16"), "{text}");
+
+    std::fs::write(&config, "page_size_bits = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .arg("serve")
+        .arg(dir.path().join("other"))
+        .args(["--listen", "127.0.0.1:0", "--config", config_arg])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("page_size_bits"), "{err}");
+    assert!(!dir.path().join("other").exists(), "nothing is created");
 }
