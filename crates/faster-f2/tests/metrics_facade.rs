@@ -8,72 +8,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use faster_f2::F2Kv;
-use faster_metrics::parse;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-/// A sample's name and its labels, sorted.
-type Key = (String, Vec<(String, String)>);
-
-/// What `publish` hands to a debugging recorder, counters and gauges by key.
-fn published(publish: impl FnOnce()) -> BTreeMap<Key, f64> {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, publish);
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let mut labels: Vec<(String, String)> = key
-                .labels()
-                .map(|l| (l.key().to_string(), l.value().to_string()))
-                .collect();
-            labels.sort();
-            let value = match value {
-                DebugValue::Counter(v) => v as f64,
-                DebugValue::Gauge(v) => v.0,
-                DebugValue::Histogram(_) => panic!("{} is published as a histogram", key.name()),
-            };
-            ((key.name().to_string(), labels), value)
-        })
-        .collect()
-}
-
-/// The samples of a Prometheus page by key, a histogram's buckets left out (the facade has
-/// its count, its sum and quantiles instead).
-fn exposed(text: &str) -> BTreeMap<Key, f64> {
-    let samples = parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    samples
-        .into_iter()
-        .filter(|s| !s.name.ends_with("_bucket"))
-        .map(|s| {
-            let labels = s.labels.into_iter().collect();
-            ((s.name, labels), s.value)
-        })
-        .collect()
-}
-
-/// The published samples that are not a histogram's quantile gauges.
-fn without_quantiles(published: &BTreeMap<Key, f64>) -> BTreeMap<Key, f64> {
-    published
-        .iter()
-        .filter(|((_, labels), _)| labels.iter().all(|(k, _)| k != "quantile"))
-        .map(|(k, v)| (k.clone(), *v))
-        .collect()
-}
-
-fn value(samples: &BTreeMap<Key, f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    samples.get(&(name.to_string(), labels)).copied()
-}
+use faster_metrics::testing::{exposed, published, value, without_quantiles};
 
 #[test]
 fn publish_sets_every_metric_of_the_page_to_the_stats() {

@@ -29,6 +29,8 @@ mod parse;
 #[cfg(feature = "metrics")]
 mod publisher;
 mod sink;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use exposition::{Exposition, Labels};
 pub use histogram::{BUCKET_BOUNDS_MICROS, Histogram, HistogramSnapshot};
