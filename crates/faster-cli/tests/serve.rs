@@ -1,5 +1,6 @@
 //! `faster serve` end to end: the built binary serves a new store on 127.0.0.1, stops on
-//! SIGTERM with a final checkpoint, and serves what it wrote again after a restart.
+//! SIGTERM with a final checkpoint, and serves what it wrote again after a restart; killed
+//! with SIGKILL while clients write, it keeps every write acknowledged before a SAVE answered.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails by panicking; the directories are the test's own"
@@ -9,6 +10,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A `faster serve` child, killed if a failing test leaves it running.
@@ -125,4 +128,88 @@ fn serve_takes_the_store_settings_from_a_file_and_refuses_a_bad_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("page_size_bits"), "{err}");
     assert!(!dir.path().join("other").exists(), "nothing is created");
+}
+
+/// Sends one inline command and reads one line of reply.
+fn request(stream: &mut BufReader<TcpStream>, command: &str) -> String {
+    stream
+        .get_mut()
+        .write_all(format!("{command}\r\n").as_bytes())
+        .unwrap();
+    let mut line = String::new();
+    stream.read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn a_server_killed_while_clients_write_keeps_every_write_acknowledged_before_its_last_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, _stderr) = serve(dir.path());
+    let saves = Arc::new(AtomicU64::new(0));
+    let writer = |first: u64| {
+        let addr = addr.clone();
+        let saves = Arc::clone(&saves);
+        std::thread::spawn(move || {
+            let mut stream = BufReader::new(TcpStream::connect(&addr).unwrap());
+            let mut saved_through = None;
+            // Writes until the server dies; after each SAVE that answered, every write before
+            // it is in a checkpoint.
+            for i in first.. {
+                let stream_ok = stream
+                    .get_mut()
+                    .write_all(format!("SET key:{i} value:{i}\r\n").as_bytes())
+                    .is_ok();
+                let mut line = String::new();
+                if !stream_ok || stream.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                assert_eq!(line, "+OK\r\n");
+                if i % 500 == 499 {
+                    let mut line = String::new();
+                    let sent = stream.get_mut().write_all(b"SAVE\r\n").is_ok();
+                    if !sent || stream.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    assert_eq!(line, "+OK\r\n");
+                    saved_through = Some(i);
+                    saves.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (first, saved_through)
+        })
+    };
+    let writers = [writer(0), writer(1_000_000)];
+    // Let them write and save a few times, then kill the server mid-stream.
+    let waited = std::time::Instant::now();
+    while saves.load(Ordering::Relaxed) < 6 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the writers stalled"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let mut served = child;
+    served.0.kill().unwrap();
+    served.0.wait().unwrap();
+    let results: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(
+        results.iter().all(|(_, saved)| saved.is_some()),
+        "every writer saw a SAVE answered: {results:?}"
+    );
+
+    let (child, addr, stderr) = serve(dir.path());
+    let mut stream = BufReader::new(TcpStream::connect(&addr).unwrap());
+    for (first, saved) in results {
+        let saved = saved.unwrap();
+        for i in (first..=saved).step_by(7).chain([saved]) {
+            let reply = request(&mut stream, &format!("GET key:{i}"));
+            assert!(reply.starts_with('$'), "key:{i}: {reply:?}");
+            let mut value = String::new();
+            stream.read_line(&mut value).unwrap();
+            assert_eq!(value, format!("value:{i}\r\n"), "key:{i}");
+        }
+    }
+    drop(stream);
+    stop(child, stderr);
 }
