@@ -170,6 +170,10 @@ fn a_server_killed_while_clients_write_keeps_every_write_acknowledged_before_its
                     if !sent || stream.read_line(&mut line).unwrap_or(0) == 0 {
                         break;
                     }
+                    // The other client's SAVE may be running: this one then saved nothing.
+                    if line == "-ERR Background save already in progress\r\n" {
+                        continue;
+                    }
                     assert_eq!(line, "+OK\r\n");
                     saved_through = Some(i);
                     saves.fetch_add(1, Ordering::Relaxed);
@@ -194,14 +198,14 @@ fn a_server_killed_while_clients_write_keeps_every_write_acknowledged_before_its
     served.0.wait().unwrap();
     let results: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     assert!(
-        results.iter().all(|(_, saved)| saved.is_some()),
-        "every writer saw a SAVE answered: {results:?}"
+        results.iter().any(|(_, saved)| saved.is_some()),
+        "a writer saw a SAVE answered: {results:?}"
     );
 
     let (child, addr, stderr) = serve(dir.path());
     let mut stream = BufReader::new(TcpStream::connect(&addr).unwrap());
     for (first, saved) in results {
-        let saved = saved.unwrap();
+        let Some(saved) = saved else { continue };
         for i in (first..=saved).step_by(7).chain([saved]) {
             let reply = request(&mut stream, &format!("GET key:{i}"));
             assert!(reply.starts_with('$'), "key:{i}: {reply:?}");
