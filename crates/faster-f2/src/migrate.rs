@@ -149,7 +149,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Inner<K, V> {
             .maintenance
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let kept = self.cold.compact(until)?;
+        let kept = self.cold.compact(until, faster_kv::expired::<V>)?;
         self.counters
             .cold_compactions
             .fetch_add(1, Ordering::Relaxed);

@@ -60,6 +60,8 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> F2Session<K, V> {
         let hash = key.hash64()?;
         let found = key.with_bytes(|bytes| self.inner.cold.read(&mut self.cold, bytes, hash))??;
         Ok(match found {
+            // An expired value is as absent in the cold store as in the hot one.
+            ColdRead::Value(bytes) if faster_kv::expired::<V>(&bytes) => None,
             ColdRead::Value(bytes) => Some(V::decode(&bytes)?),
             ColdRead::Deleted | ColdRead::Absent => None,
         })

@@ -125,7 +125,8 @@ mod sync;
 pub use async_scan::{ASYNC_SCAN_BUFFER, AsyncScan, NextRecord};
 pub use checkpoint::{CheckpointError, CheckpointHandle, CheckpointInfo, CheckpointOptions};
 pub use codec::{
-    Cbor, Codec, CodecDescriptor, CodecError, CodecKind, ParseCodecKindError, Serde, mix64,
+    Cbor, Codec, CodecDescriptor, CodecError, CodecKind, Expiring, ParseCodecKindError, Serde,
+    expired, mix64, now_millis,
 };
 pub use compact::{
     CompactError, CompactOptions, CompactReport, CompactionKind, CompactionPolicy, CompactionSink,

@@ -154,7 +154,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> LiveScan<K, V> {
 
     /// Reads the next batch and keeps its live records.
     fn refill(&mut self) -> Result<(), OpError> {
-        self.more = self.reader.fill_up_to::<K>(
+        self.more = self.reader.fill_up_to::<K, V>(
             &mut self.batch,
             (BATCH, BATCH_BYTES),
             false,

@@ -1,8 +1,8 @@
 //! Cold→cold compaction: keeps the cold log near the size of its live records (rule HC4).
 //!
 //! The entries of `[begin, until)` are read in order; one that is still its key's newest cold
-//! record is appended again (a value) or dropped (a tombstone: every older record of its key
-//! lies below it, so below `until` too, and goes with it). The copies are committed and the
+//! record is appended again (a value) or dropped (a tombstone or an expired value: every older
+//! record of its key lies below it, so below `until` too, and goes with it). The copies are committed and the
 //! index checkpointed before the begin address moves, so neither a reader nor a recovery
 //! ever follows a slot into truncated log.
 
@@ -25,8 +25,9 @@ struct Kept {
 
 impl ColdStore {
     /// Compacts the cold log below `until` (rounded down to a page start, at most the
-    /// committed address); returns the number of records kept.
-    pub(crate) fn compact(&self, until: u64) -> Result<u64, F2Error> {
+    /// committed address); returns the number of records kept. Values for which `expired`
+    /// holds are dropped like tombstones.
+    pub(crate) fn compact(&self, until: u64, expired: fn(&[u8]) -> bool) -> Result<u64, F2Error> {
         let begin = self.log.begin_address().raw();
         let page = self.log.page_size();
         let until = until.min(self.log.committed_until().raw()) / page * page;
@@ -45,7 +46,7 @@ impl ColdStore {
                 address,
                 reason: e.to_string(),
             })?;
-            let Some(value) = parsed.value else {
+            let Some(value) = parsed.value.filter(|v| !expired(v)) else {
                 continue;
             };
             match self.newest(&mut index, parsed.key, parsed.hash)? {

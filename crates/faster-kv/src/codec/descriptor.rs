@@ -22,20 +22,24 @@ pub enum CodecKind {
     Postcard,
     /// A serde type through CBOR ([`Cbor<T>`](super::Cbor)).
     Cbor,
+    /// A value with an expiry ([`Expiring<V>`](super::Expiring)); the inner codec is part of
+    /// the type name.
+    Expiring,
 }
 
 /// Every kind, in declaration order: what [`CodecKind::from_str`] accepts.
-const KINDS: [CodecKind; 5] = [
+const KINDS: [CodecKind; 6] = [
     CodecKind::Pod,
     CodecKind::Bytes,
     CodecKind::Str,
     CodecKind::Postcard,
     CodecKind::Cbor,
+    CodecKind::Expiring,
 ];
 
 impl CodecKind {
-    /// The kind's stable name: `"pod"`, `"bytes"`, `"str"`, `"serde-postcard"` or
-    /// `"serde-cbor"`. Files record this name, so it never changes once released.
+    /// The kind's stable name: `"pod"`, `"bytes"`, `"str"`, `"serde-postcard"`,
+    /// `"serde-cbor"` or `"expiring"`. Files record this name, so it never changes once released.
     pub const fn as_str(&self) -> &'static str {
         match self {
             CodecKind::Pod => "pod",
@@ -43,6 +47,7 @@ impl CodecKind {
             CodecKind::Str => "str",
             CodecKind::Postcard => "serde-postcard",
             CodecKind::Cbor => "serde-cbor",
+            CodecKind::Expiring => "expiring",
         }
     }
 }
@@ -55,7 +60,9 @@ impl fmt::Display for CodecKind {
 
 /// A name that is not the [`CodecKind::as_str`] of any kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown codec kind {name:?} (known: pod, bytes, str, serde-postcard, serde-cbor)")]
+#[error(
+    "unknown codec kind {name:?} (known: pod, bytes, str, serde-postcard, serde-cbor, expiring)"
+)]
 pub struct ParseCodecKindError {
     name: String,
 }
@@ -123,6 +130,7 @@ mod tests {
             CodecKind::Str => 2,
             CodecKind::Postcard => 3,
             CodecKind::Cbor => 4,
+            CodecKind::Expiring => 5,
         }
     }
 
@@ -140,7 +148,14 @@ mod tests {
         let names: Vec<&str> = KINDS.iter().map(CodecKind::as_str).collect();
         assert_eq!(
             names,
-            ["pod", "bytes", "str", "serde-postcard", "serde-cbor"]
+            [
+                "pod",
+                "bytes",
+                "str",
+                "serde-postcard",
+                "serde-cbor",
+                "expiring"
+            ]
         );
     }
 
@@ -152,7 +167,7 @@ mod tests {
         }
         assert_eq!(
             "json".parse::<CodecKind>().unwrap_err().to_string(),
-            "unknown codec kind \"json\" (known: pod, bytes, str, serde-postcard, serde-cbor)"
+            "unknown codec kind \"json\" (known: pod, bytes, str, serde-postcard, serde-cbor, expiring)"
         );
     }
 

@@ -20,6 +20,9 @@
 //!   exchange values survive a type that gains `#[serde(default)]` fields, loses fields or
 //!   has its fields reordered. Choose it for values whose type will evolve.
 //!
+//! [`Expiring<V>`] wraps any value codec with an expiry: records whose expiry has passed
+//! read as absent (`docs/ttl.md`).
+//!
 //! Every codec has a [`CodecDescriptor`] ([`Codec::descriptor`]), its identity when a store
 //! is reopened.
 //!
@@ -30,10 +33,12 @@ use std::borrow::Borrow;
 
 mod bytes;
 mod descriptor;
+mod expiring;
 mod pod;
 mod serde;
 
 pub use self::descriptor::{CodecDescriptor, CodecKind, ParseCodecKindError};
+pub use self::expiring::{Expiring, now_millis};
 pub use self::serde::{Cbor, Serde};
 
 #[cfg(target_endian = "big")]
@@ -132,6 +137,26 @@ pub trait Codec: Send + Sync + 'static {
     /// The codec's identity (see [Identity](Codec#identity)). It takes no receiver, so that
     /// unsized codecs (`str`, `[u8]`) have one too.
     fn descriptor() -> CodecDescriptor;
+
+    /// Whether encoded values may carry an expiry ([`Codec::expires_at`]). `false` for every
+    /// codec but [`Expiring<V>`]; when it is `false` the store never asks, so values without
+    /// an expiry pay nothing for the feature.
+    const EXPIRES: bool = false;
+
+    /// The expiry recorded in encoded value bytes, in milliseconds since the Unix epoch
+    /// (`None`: never). Consulted only when [`Codec::EXPIRES`] is `true`.
+    #[inline]
+    fn expires_at(bytes: &[u8]) -> Option<u64> {
+        let _ = bytes;
+        None
+    }
+}
+
+/// Whether the encoded value `bytes` of a `V` has expired: the store then treats its record
+/// as a tombstone (rule X1 of `docs/ttl.md`). Always `false` for codecs without an expiry.
+#[inline(always)]
+pub fn expired<V: Codec + ?Sized>(bytes: &[u8]) -> bool {
+    V::EXPIRES && V::expires_at(bytes).is_some_and(|at| at <= now_millis())
 }
 
 /// Mixes an 8-byte key into a hash: one multiply by an odd constant, then the high half folded
@@ -143,10 +168,11 @@ pub fn mix64(key: u64) -> u64 {
     h ^ (h >> 32)
 }
 
-/// Whether values of `V` live in one atomic word: fixed-size values of at most 8 bytes.
+/// Whether values of `V` live in one atomic word: fixed-size values of at most 8 bytes that
+/// carry no expiry (the paths that read a word never look for one).
 #[inline]
 pub(crate) const fn is_word<V: Codec + ?Sized>() -> bool {
-    matches!(V::FIXED_SIZE, Some(n) if n <= 8)
+    matches!(V::FIXED_SIZE, Some(n) if n <= 8) && !V::EXPIRES
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         batch.keep_tombstones = true;
         let mut live = Vec::new();
         loop {
-            let more = reader.fill::<K>(&mut batch, BATCH, &mut report.records)?;
+            let more = reader.fill::<K, V>(&mut batch, BATCH, &mut report.records)?;
             live.clear();
             {
                 let mut pinned = worker.pin();

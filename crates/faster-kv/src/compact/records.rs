@@ -14,7 +14,7 @@ use std::ops::Range;
 use faster_hlog::{Address, HybridLog, LogError, LogScan};
 use faster_index::KeyHash;
 
-use crate::codec::Codec;
+use crate::codec::{Codec, expired};
 use crate::error::{OpError, OpErrorKind};
 use crate::record::{self, Layout, Parse};
 
@@ -224,18 +224,18 @@ impl Reader {
     /// Replaces `batch` with the next valid records (up to `max` records looked at), counting
     /// in `looked` every record passed over, and selects its candidates. Returns false at
     /// the end of the range.
-    pub(crate) fn fill<K: Codec + ?Sized>(
+    pub(crate) fn fill<K: Codec + ?Sized, V: Codec + ?Sized>(
         &mut self,
         batch: &mut Batch,
         max: usize,
         looked: &mut u64,
     ) -> Result<bool, OpError> {
-        self.fill_up_to::<K>(batch, (max, usize::MAX), true, looked)
+        self.fill_up_to::<K, V>(batch, (max, usize::MAX), true, looked)
     }
 
     /// [`Reader::fill`], stopping also once the batch holds `max_bytes` of keys and values;
     /// `dedupe` as for [`Batch::select`].
-    pub(crate) fn fill_up_to<K: Codec + ?Sized>(
+    pub(crate) fn fill_up_to<K: Codec + ?Sized, V: Codec + ?Sized>(
         &mut self,
         batch: &mut Batch,
         (max, max_bytes): (usize, usize),
@@ -261,7 +261,8 @@ impl Reader {
             if parsed.header.is_invalid() {
                 continue;
             }
-            let tombstone = parsed.header.is_tombstone();
+            // Rule X1: a value whose expiry has passed is a tombstone from here on.
+            let tombstone = parsed.header.is_tombstone() || expired::<V>(parsed.value);
             let key =
                 K::decode(parsed.key).map_err(|_| corrupt(item.address, "key does not decode"))?;
             let hash = std::borrow::Borrow::<K>::borrow(&key).hash64()?;

@@ -313,7 +313,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let mut counts = Counts::default();
         loop {
             self.check_budget();
-            let more = reader.fill::<K>(&mut batch, BATCH, &mut counts.records)?;
+            let more = reader.fill::<K, V>(&mut batch, BATCH, &mut counts.records)?;
             let mut pinned = worker.pin();
             for record in batch.candidates() {
                 self.copy_if_live(&mut pinned, &batch, record, &mut counts)?;

@@ -188,7 +188,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Store<K, V> {
         let mut counts = Counts::default();
         loop {
             self.check_budget();
-            let more = reader.fill_up_to::<K>(
+            let more = reader.fill_up_to::<K, V>(
                 chunk,
                 (CHUNK_RECORDS, CHUNK_BYTES),
                 false,

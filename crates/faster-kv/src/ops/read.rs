@@ -5,7 +5,7 @@ use faster_hlog::Address;
 
 use super::attempt::{Attempt, FromDevice, Operation, Step, with_key};
 use crate::chain::Lookup;
-use crate::codec::{Codec, CodecError};
+use crate::codec::{Codec, CodecError, expired};
 use crate::error::OpError;
 use crate::session::Session;
 use crate::session::pinned::Pinned;
@@ -14,7 +14,7 @@ use crate::stats::{Counter, RetryCause};
 /// What a read found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Found {
-    /// The key's newest record is a tombstone.
+    /// The key's newest record is a tombstone, or a value whose expiry has passed.
     Deleted,
     /// The key has no record: its chain, which started from this index entry, ended without
     /// one ([`Address::INVALID`]: the key has no index entry).
@@ -27,6 +27,17 @@ pub(crate) enum Found {
 }
 
 impl Found {
+    /// `InBuffer` for the value bytes in `buffer`, `Deleted` when they have expired (rule X1
+    /// of `docs/ttl.md`).
+    #[inline(always)]
+    pub(crate) fn in_buffer<V: Codec + ?Sized>(buffer: &[u8]) -> Self {
+        if expired::<V>(buffer) {
+            Self::Deleted
+        } else {
+            Self::InBuffer
+        }
+    }
+
     /// Whether a value was found.
     pub(crate) fn is_found(self) -> bool {
         matches!(self, Self::InBuffer | Self::Word(..))
@@ -76,7 +87,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
                         Step::Done(Found::Word(bytes, len))
                     } else {
                         record.read_value(at.value);
-                        Step::Done(Found::InBuffer)
+                        Step::Done(Found::in_buffer::<V>(at.value))
                     }
                 }
                 Lookup::Cached(address, copy) => {
@@ -84,7 +95,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
                         Found::Word(bytes, len)
                     } else {
                         copy.read_value(at.value);
-                        Found::InBuffer
+                        Found::in_buffer::<V>(at.value)
                     };
                     at.store
                         .cache_hit(at.guard, at.key.hash, at.key.bytes, address, copy);
@@ -107,7 +118,7 @@ impl<K: Codec + ?Sized, V: Codec + ?Sized> Operation<K, V> for ReadOp {
         at.store.count_cache_miss();
         Ok(match device.found {
             Some(record) if at.ctx.must_shift(record.address, record.header) => Step::CprShift,
-            Some(record) if !record.header.is_tombstone() => {
+            Some(record) if !record.header.is_tombstone() && !expired::<V>(&record.value) => {
                 // Rule RC2: a copy for the next read, if the chain did not change meanwhile.
                 at.store.cache_copy(
                     at.guard,

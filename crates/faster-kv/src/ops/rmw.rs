@@ -11,7 +11,7 @@ use faster_index::EntrySlot;
 use super::attempt::{Attempt, FromDevice, KeyRef, Operation, Step, with_key};
 use super::update::{self, Rmw, Update};
 use crate::chain::{Append, Lookup};
-use crate::codec::Codec;
+use crate::codec::{Codec, expired};
 use crate::error::OpError;
 use crate::record::{InMemory, word_of};
 use crate::session::Session;
@@ -211,30 +211,36 @@ impl<U: Update + ?Sized> RmwOp<'_, U> {
         record: InMemory,
     ) -> Result<Option<Step<RmwDone>>, OpError> {
         let mut outcome: Result<Option<bool>, OpError> = Ok(None);
+        let mut existed = true;
         let update = &mut *self.update;
         let out = &mut *at.value;
-        let in_place = record.update_locked(|current| match update.apply(Some(current), out) {
-            Ok(true) => Some(out.clone()),
-            Ok(false) => {
-                outcome = Ok(Some(false));
-                None
-            }
-            Err(e) => {
-                outcome = Err(e);
-                None
+        let in_place = record.update_locked(|current| {
+            // Rule X1: an expired value is updated as if the key were absent.
+            let current = Some(current).filter(|bytes| !expired::<V>(bytes));
+            existed = current.is_some();
+            match update.apply(current, out) {
+                Ok(true) => Some(out.clone()),
+                Ok(false) => {
+                    outcome = Ok(Some(false));
+                    None
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    None
+                }
             }
         });
         if in_place {
             at.mark_dirty(address);
             at.stats.bump(Counter::InPlaceUpdates);
             return Ok(Some(Step::Done(RmwDone {
-                existed: true,
+                existed,
                 wrote: true,
             })));
         }
         if let Some(false) = outcome? {
             return Ok(Some(Step::Done(RmwDone {
-                existed: true,
+                existed,
                 wrote: false,
             })));
         }
@@ -254,6 +260,8 @@ impl<U: Update + ?Sized> RmwOp<'_, U> {
         entry: Address,
         old: Option<&[u8]>,
     ) -> Result<Step<RmwDone>, OpError> {
+        // Rule X1: an expired value is updated as if the key were absent.
+        let old = old.filter(|bytes| !expired::<V>(bytes));
         let existed = old.is_some();
         if !self.update.apply(old, at.value)? {
             return Ok(Step::Done(RmwDone {
