@@ -164,6 +164,10 @@ pub use stats::{CheckpointStats, CompactionStats, MemoryUse, RetryStats, Stats};
 #[doc = include_str!("../../../docs/durability.md")]
 pub mod durability {}
 
+/// Values with an expiry, as `docs/ttl.md` describes them (its example is a doctest).
+#[doc = include_str!("../../../docs/ttl.md")]
+pub mod ttl {}
+
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]

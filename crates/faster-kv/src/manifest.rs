@@ -271,7 +271,10 @@ pub fn fits_as_bytes(stored: &StoredCodec, requested: &StoredCodec) -> bool {
         (None, None) => known && *requested == StoredCodec::of::<[u8]>(),
         (Some(n), Some(m)) => {
             n == m
-                && stored.kind == CodecKind::Pod.as_str()
+                && (stored.kind == CodecKind::Pod.as_str()
+                    // An expiring value of fixed size, except one of 8 bytes: an 8-byte
+                    // `[u8; 8]` hashes as a word would, and it would not.
+                    || (stored.kind == CodecKind::Expiring.as_str() && n != 8))
                 && requested.kind == CodecKind::Pod.as_str()
                 && requested.align == 1
                 && requested.type_name == format!("[u8; {n}]")
