@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faster_kv::{FasterKv, Opened};
+use faster_kv::Opened;
 use faster_server::{Server, ServerConfig};
 
 /// `faster serve` arguments.
@@ -40,7 +40,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
     if let Some(bytes) = args.memory_budget {
         builder = builder.memory_budget(bytes);
     }
-    let store: FasterKv<[u8], [u8]> = builder
+    let store: faster_server::ByteStore = builder
         .open()
         .map_err(|e| format!("{}: {e}", args.dir.display()))?;
     match store.opened() {

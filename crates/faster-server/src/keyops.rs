@@ -4,12 +4,31 @@
 //! for its key; the single-record updates (`INCR`, `APPEND`, `SET NX`) are read-modify-writes
 //! of the store and would be atomic on any worker.
 
-use faster_kv::{OpError, Pinned, Rmw};
+use faster_kv::{Expiring, OpError, Pinned, Rmw};
 
 use crate::resp::{Frame, parse_i64};
+use crate::ttl::{self, ExpireCond, TimeReply};
 
-/// The store the server serves: byte-string keys and values.
-pub type ByteStore = faster_kv::FasterKv<[u8], [u8]>;
+/// The store the server serves: byte-string keys, byte-string values with an optional
+/// expiry (`docs/ttl.md`).
+pub type ByteStore = faster_kv::FasterKv<[u8], Expiring<[u8]>>;
+
+/// A stored value: the bytes and their expiry.
+pub(crate) type Value = Expiring<[u8]>;
+
+/// A worker's view of the store.
+pub(crate) type Worker<'a> = Pinned<'a, [u8], Value>;
+
+/// What a `SET` does to the key's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetExpiry {
+    /// Removes it (plain `SET`).
+    Clear,
+    /// Sets it: milliseconds since the Unix epoch (`EX`, `PX`, `EXAT`, `PXAT`, `SETEX`).
+    At(u64),
+    /// Keeps the key's expiry (`KEEPTTL`).
+    Keep,
+}
 
 /// When a `SET` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +52,7 @@ pub(crate) enum KeyOp {
         value: Vec<u8>,
         cond: Cond,
         get: bool,
+        expiry: SetExpiry,
     },
     /// `SETNX`: 1 when written, 0 when the key was present.
     SetNx(Vec<u8>, Vec<u8>),
@@ -50,6 +70,17 @@ pub(crate) enum KeyOp {
     Append(Vec<u8>, Vec<u8>),
     /// `STRLEN`: the length, 0 when absent.
     Strlen(Vec<u8>),
+    /// `EXPIRE` and friends: sets the expiry (milliseconds since the epoch) when `cond`
+    /// allows; 1 when it did.
+    Expire {
+        key: Vec<u8>,
+        at: u64,
+        cond: ExpireCond,
+    },
+    /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`.
+    Time(Vec<u8>, TimeReply),
+    /// `PERSIST`: 1 when an expiry was removed.
+    Persist(Vec<u8>),
 }
 
 impl KeyOp {
@@ -65,7 +96,10 @@ impl KeyOp {
             | KeyOp::Exists(key)
             | KeyOp::IncrBy(key, _)
             | KeyOp::Append(key, _)
-            | KeyOp::Strlen(key) => key,
+            | KeyOp::Strlen(key)
+            | KeyOp::Expire { key, .. }
+            | KeyOp::Time(key, _)
+            | KeyOp::Persist(key) => key,
         }
     }
 }
@@ -74,27 +108,37 @@ impl KeyOp {
 const MAX_VALUE_LEN: usize = 512 << 20;
 
 /// Runs `op`; a store error becomes an error reply.
-pub(crate) fn run(pinned: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Frame {
+pub(crate) fn run(pinned: &mut Worker<'_>, op: KeyOp) -> Frame {
     match run_op(pinned, op) {
         Ok(frame) => frame,
         Err(e) => Frame::error(format!("ERR store: {e}")),
     }
 }
 
-fn present(found: bool) -> Frame {
+pub(crate) fn present(found: bool) -> Frame {
     Frame::Integer(i64::from(found))
 }
 
-fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
+/// The bytes of a value read, without its expiry.
+fn bytes(value: Option<Value>) -> Option<Vec<u8>> {
+    value.map(|v| v.value)
+}
+
+fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
     Ok(match op {
-        KeyOp::Get(key) => p.read(&key)?.map_or(Frame::Null, Frame::Bulk),
+        KeyOp::Get(key) => bytes(p.read(&key)?).map_or(Frame::Null, Frame::Bulk),
         KeyOp::Set {
             key,
             value,
             cond: Cond::Always,
             get: false,
+            expiry: expiry @ (SetExpiry::Clear | SetExpiry::At(_)),
         } => {
-            p.upsert(&key, &value)?;
+            let expires_at = match expiry {
+                SetExpiry::At(at) => Some(at),
+                _ => None,
+            };
+            p.upsert(&key, &Expiring { value, expires_at })?;
             Frame::ok()
         }
         KeyOp::Set {
@@ -102,10 +146,12 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
             value,
             cond,
             get,
+            expiry,
         } => {
             let mut set = SetRmw {
                 value: &value,
                 cond,
+                expiry,
                 old: None,
             };
             let wrote = p.rmw(&key, &mut set)?.is_some();
@@ -115,8 +161,8 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
                 (false, false) => Frame::Null,
             }
         }
-        KeyOp::SetNx(key, value) => present(p.insert_if_absent(&key, &value)?),
-        KeyOp::GetDel(key) => match p.read(&key)? {
+        KeyOp::SetNx(key, value) => present(p.insert_if_absent(&key, &Expiring::never(value))?),
+        KeyOp::GetDel(key) => match bytes(p.read(&key)?) {
             Some(value) => {
                 p.delete(&key)?;
                 Frame::Bulk(value)
@@ -158,26 +204,38 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
             }
         }
         KeyOp::Strlen(key) => {
-            let len = p.read(&key)?.map_or(0, |v| v.len());
+            let len = p.read(&key)?.map_or(0, |v| v.value.len());
             Frame::Integer(i64::try_from(len).unwrap_or(i64::MAX))
         }
+        KeyOp::Expire { key, at, cond } => ttl::expire(p, &key, at, cond)?,
+        KeyOp::Time(key, reply) => ttl::time(p, &key, reply)?,
+        KeyOp::Persist(key) => ttl::persist(p, &key)?,
     })
 }
 
-/// `SET` with a condition or `GET`: remembers the value it saw. An RMW's `apply` may run
-/// again on a newer value; each run overwrites what the previous one saw.
+/// `SET` with a condition, `GET` or `KEEPTTL`: remembers the value it saw. An RMW's `apply`
+/// may run again on a newer value; each run overwrites what the previous one saw.
 struct SetRmw<'a> {
     value: &'a [u8],
     cond: Cond,
+    expiry: SetExpiry,
     old: Option<Vec<u8>>,
 }
 
-impl Rmw<[u8]> for &mut SetRmw<'_> {
-    fn apply(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
-        self.old = current.map(<[u8]>::to_vec);
+impl Rmw<Value> for &mut SetRmw<'_> {
+    fn apply(&mut self, current: Option<&Value>) -> Option<Value> {
+        self.old = current.map(|v| v.value.clone());
+        let expires_at = match self.expiry {
+            SetExpiry::Clear => None,
+            SetExpiry::At(at) => Some(at),
+            SetExpiry::Keep => current.and_then(|v| v.expires_at),
+        };
         match (self.cond, current.is_some()) {
             (Cond::Absent, true) | (Cond::Present, false) => None,
-            _ => Some(self.value.to_vec()),
+            _ => Some(Expiring {
+                value: self.value.to_vec(),
+                expires_at,
+            }),
         }
     }
 }
@@ -188,11 +246,11 @@ struct IncrRmw {
     outcome: Result<i64, &'static str>,
 }
 
-impl Rmw<[u8]> for &mut IncrRmw {
-    fn apply(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
+impl Rmw<Value> for &mut IncrRmw {
+    fn apply(&mut self, current: Option<&Value>) -> Option<Value> {
         let old = match current {
             None => 0,
-            Some(bytes) => match parse_i64(bytes) {
+            Some(current) => match parse_i64(&current.value) {
                 Some(n) => n,
                 None => {
                     self.outcome = Err("ERR value is not an integer or out of range");
@@ -203,7 +261,11 @@ impl Rmw<[u8]> for &mut IncrRmw {
         match old.checked_add(self.delta) {
             Some(new) => {
                 self.outcome = Ok(new);
-                Some(new.to_string().into_bytes())
+                // The key keeps its expiry, as in Redis.
+                Some(Expiring {
+                    value: new.to_string().into_bytes(),
+                    expires_at: current.and_then(|v| v.expires_at),
+                })
             }
             None => {
                 self.outcome = Err("ERR increment or decrement would overflow");
@@ -219,9 +281,10 @@ struct AppendRmw<'a> {
     len: Result<usize, &'static str>,
 }
 
-impl Rmw<[u8]> for &mut AppendRmw<'_> {
-    fn apply(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
-        let current = current.unwrap_or_default();
+impl Rmw<Value> for &mut AppendRmw<'_> {
+    fn apply(&mut self, current: Option<&Value>) -> Option<Value> {
+        let expires_at = current.and_then(|v| v.expires_at);
+        let current = current.map(|v| v.value.as_slice()).unwrap_or_default();
         let len = current.len().saturating_add(self.tail.len());
         if len > MAX_VALUE_LEN {
             self.len = Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
@@ -231,6 +294,6 @@ impl Rmw<[u8]> for &mut AppendRmw<'_> {
         let mut value = Vec::with_capacity(len);
         value.extend_from_slice(current);
         value.extend_from_slice(self.tail);
-        Some(value)
+        Some(Expiring { value, expires_at })
     }
 }

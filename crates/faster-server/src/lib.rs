@@ -27,7 +27,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
-//! let store = faster_kv::FasterKv::<[u8], [u8]>::open(dir.path())?;
+//! let store = faster_server::ByteStore::open(dir.path())?;
 //! let config = ServerConfig { listen: "127.0.0.1:0".into(), ..ServerConfig::default() };
 //! let server = Server::start(store, config)?;
 //! println!("listening on {}", server.local_addr());
@@ -52,6 +52,7 @@ mod server;
 mod shards;
 mod signals;
 mod state;
+mod ttl;
 
 pub use keyops::ByteStore;
 pub use server::{Server, ShutdownReport, Stopper};

@@ -313,21 +313,53 @@ fn hello_switches_to_resp3_and_answers_a_map() {
 }
 
 #[test]
-fn expiry_options_are_refused_and_ttl_commands_unknown() {
+fn keys_expire_on_time_and_every_write_treats_an_expired_key_as_absent() {
     let running = start();
     let mut c = Raw::connect(running.addr);
+    assert_eq!(c.call(&["SET", "short", "v", "PX", "300"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "long", "v", "EX", "100"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "plain", "v"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "counter", "5", "PX", "300"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "cond", "old", "PX", "300"]), Frame::ok());
+    let Frame::Integer(left) = c.call(&["PTTL", "short"]) else {
+        panic!("PTTL is an integer");
+    };
+    assert!((1..=300).contains(&left), "PTTL {left}");
+    assert_eq!(c.call(&["TTL", "long"]), int(100));
+    assert_eq!(c.call(&["TTL", "plain"]), int(-1));
+    assert_eq!(c.call(&["EXISTS", "short", "long", "plain"]), int(3));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(c.call(&["GET", "short"]), Frame::Null);
+    assert_eq!(c.call(&["TTL", "short"]), int(-2));
+    assert_eq!(c.call(&["EXISTS", "short", "long", "plain"]), int(2));
+    assert_eq!(c.call(&["DEL", "short"]), int(0));
+    // An expired counter starts again from 0, with no expiry.
+    assert_eq!(c.call(&["INCR", "counter"]), int(1));
+    assert_eq!(c.call(&["TTL", "counter"]), int(-1));
+    // NX writes over an expired key; EXPIRE and PERSIST find nothing to change.
+    assert_eq!(c.call(&["EXPIRE", "cond", "100"]), int(0));
+    assert_eq!(c.call(&["PERSIST", "cond"]), int(0));
+    assert_eq!(c.call(&["SET", "cond", "new", "NX", "GET"]), Frame::Null);
+    assert_eq!(c.call(&["GET", "cond"]), bulk("new"));
+    // The key space counts live keys only.
+    assert_eq!(c.call(&["DBSIZE"]), int(4));
+    let Frame::Array(scan) = c.call(&["SCAN", "0", "COUNT", "100"]) else {
+        panic!("SCAN answers an array");
+    };
+    let Some(Frame::Array(keys)) = scan.get(1) else {
+        panic!("SCAN's second element is the keys");
+    };
+    let mut keys: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| match k {
+            Frame::Bulk(bytes) => bytes.clone(),
+            other => panic!("a key is a bulk string, not {other:?}"),
+        })
+        .collect();
+    keys.sort();
     assert_eq!(
-        c.call(&["SET", "k", "v", "EX", "10"]),
-        err("ERR expiry options (EX, PX, EXAT, PXAT, KEEPTTL) are not supported")
+        keys,
+        [&b"cond"[..], b"counter", b"long", b"plain"].map(<[u8]>::to_vec)
     );
-    assert_eq!(
-        c.call(&["SET", "k", "v", "KEEPTTL"]),
-        err("ERR expiry options (EX, PX, EXAT, PXAT, KEEPTTL) are not supported")
-    );
-    assert_eq!(
-        c.call(&["EXPIRE", "k", "10"]),
-        err("ERR unknown command 'EXPIRE', with args beginning with: 'k' '10' ")
-    );
-    assert_eq!(c.call(&["GET", "k"]), Frame::Null);
     running.server.shutdown().unwrap();
 }

@@ -68,3 +68,33 @@ fn dropping_a_server_shuts_it_down_with_a_checkpoint() {
     let mut c = Raw::connect(server.local_addr());
     assert_eq!(c.call(&["GET", "k"]), bulk("v"));
 }
+
+#[test]
+fn expiries_survive_a_restart_and_keys_that_expired_meanwhile_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(open_store(dir.path()), config()).unwrap();
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(
+        c.call(&["SET", "year", "v", "EXAT", "4102444800"]),
+        Frame::ok()
+    );
+    assert_eq!(c.call(&["SET", "brief", "v", "PX", "300"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "plain", "v"]), Frame::ok());
+    assert_eq!(c.call(&["SAVE"]), Frame::ok());
+    drop(c);
+    server.shutdown().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+
+    let server = Server::start(open_store(dir.path()), config()).unwrap();
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(
+        c.call(&["EXPIRETIME", "year"]),
+        Frame::Integer(4_102_444_800)
+    );
+    assert_eq!(c.call(&["TTL", "plain"]), Frame::Integer(-1));
+    assert_eq!(c.call(&["GET", "brief"]), Frame::Null);
+    assert_eq!(c.call(&["TTL", "brief"]), Frame::Integer(-2));
+    assert_eq!(c.call(&["DBSIZE"]), Frame::Integer(2));
+    drop(c);
+    server.shutdown().unwrap();
+}

@@ -2,6 +2,7 @@
 //! keys for the store workers, or work on the whole store — with Redis's checks and error
 //! texts (unknown command, wrong number of arguments, syntax).
 
+mod expiry;
 mod global;
 mod keyspace;
 mod server;
@@ -87,6 +88,9 @@ pub(crate) const COMMANDS: &[(&str, i64)] = &[
     ("del", -2),
     ("echo", 2),
     ("exists", -2),
+    ("expire", -3),
+    ("expireat", -3),
+    ("expiretime", 2),
     ("flushdb", -1),
     ("get", 2),
     ("getdel", 2),
@@ -98,14 +102,22 @@ pub(crate) const COMMANDS: &[(&str, i64)] = &[
     ("lastsave", 1),
     ("mget", -2),
     ("mset", -3),
+    ("persist", 2),
+    ("pexpire", -3),
+    ("pexpireat", -3),
+    ("pexpiretime", 2),
     ("ping", -1),
+    ("psetex", 4),
+    ("pttl", 2),
     ("quit", -1),
     ("save", 1),
     ("scan", -2),
     ("select", 2),
     ("set", -3),
+    ("setex", 4),
     ("setnx", 3),
     ("strlen", 2),
+    ("ttl", 2),
     ("unlink", -2),
 ];
 
@@ -173,6 +185,8 @@ pub(crate) fn plan(args: Vec<Vec<u8>>, client: &mut Client, shared: &Shared) -> 
         "get" | "set" | "setnx" | "getset" | "getdel" | "mget" | "mset" | "incr" | "decr"
         | "incrby" | "decrby" | "append" | "strlen" => strings::plan(name, args),
         "del" | "unlink" | "exists" | "dbsize" | "scan" | "flushdb" => keyspace::plan(name, args),
+        "expire" | "pexpire" | "expireat" | "pexpireat" | "ttl" | "pttl" | "expiretime"
+        | "pexpiretime" | "persist" | "setex" | "psetex" => expiry::plan(name, args),
         _ => server::plan(name, args, client, shared),
     }
 }

@@ -1,9 +1,11 @@
-//! The string commands: `GET`, `SET` (with `NX`, `XX`, `GET`), `SETNX`, `GETSET`,
+//! The string commands: `GET`, `SET` (with `NX`, `XX`, `GET` and the expiry options of
+//! `expiry.rs`), `SETNX`, `GETSET`,
 //! `GETDEL`, `MGET`, `MSET`, `INCR`, `DECR`, `INCRBY`, `DECRBY`, `APPEND`, `STRLEN`. Their
 //! arity is already checked.
 
+use super::expiry::SetTime;
 use super::{Finish, Plan, not_integer, syntax_error, wrong_arity};
-use crate::keyops::{Cond, KeyOp};
+use crate::keyops::{Cond, KeyOp, SetExpiry};
 use crate::resp::{Frame, parse_i64};
 
 /// The plan of string command `name` with arguments `args` (its name first).
@@ -26,6 +28,7 @@ pub(super) fn plan(name: &str, args: Vec<Vec<u8>>) -> Plan {
                 value: next(),
                 cond: Cond::Always,
                 get: true,
+                expiry: SetExpiry::Clear,
             })
         }
         "append" => {
@@ -70,38 +73,44 @@ fn mset(args: Vec<Vec<u8>>) -> Plan {
             value,
             cond: Cond::Always,
             get: false,
+            expiry: SetExpiry::Clear,
         });
     }
     Plan::Keyed(ops, Finish::Ok)
 }
 
-/// `SET key value [NX | XX] [GET]`. Keys have no expiry (the store's records carry none), so
-/// the expiry options `EX`, `PX`, `EXAT`, `PXAT` and `KEEPTTL` are refused.
+/// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`.
 fn set(args: Vec<Vec<u8>>) -> Plan {
     let mut args = args.into_iter();
     let key = args.next().unwrap_or_default();
     let value = args.next().unwrap_or_default();
     let mut cond = Cond::Always;
     let mut get = false;
-    for option in args {
+    let mut time = SetTime::default();
+    while let Some(option) = args.next() {
+        match time.take(&option, &mut args) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(reply) => return Plan::Reply(reply),
+        }
         match option.to_ascii_lowercase().as_slice() {
             b"nx" if cond != Cond::Present => cond = Cond::Absent,
             b"xx" if cond != Cond::Absent => cond = Cond::Present,
             b"get" => get = true,
-            b"ex" | b"px" | b"exat" | b"pxat" | b"keepttl" => {
-                return Plan::Reply(Frame::error(
-                    "ERR expiry options (EX, PX, EXAT, PXAT, KEEPTTL) are not supported",
-                ));
-            }
             _ => return Plan::Reply(syntax_error()),
         }
     }
+    let expiry = match time.resolve() {
+        Ok(expiry) => expiry,
+        Err(reply) => return Plan::Reply(reply),
+    };
     Plan::Keyed(
         vec![KeyOp::Set {
             key,
             value,
             cond,
             get,
+            expiry,
         }],
         Finish::One,
     )
