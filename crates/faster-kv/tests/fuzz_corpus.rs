@@ -87,3 +87,16 @@ fn index_snapshot_corpus() {
         let _ = faster_index::parse_snapshot_header(&bytes);
     }
 }
+
+#[test]
+fn expiring_value_corpus() {
+    use faster_kv::{Codec, Expiring};
+    for (name, bytes) in corpus("expiring_value") {
+        let parsed = <Expiring<[u8]>>::decode(&bytes);
+        expect(&name, parsed.is_ok());
+        if let Ok(value) = parsed {
+            assert_eq!(value.with_bytes(<[u8]>::to_vec).unwrap(), bytes, "{name}");
+            assert_eq!(value.expires_at, <Expiring<[u8]>>::expires_at(&bytes));
+        }
+    }
+}
