@@ -6,6 +6,7 @@
 
 use faster_kv::{OpError, Pinned, Rmw};
 
+use crate::aof::PostImages;
 use crate::resp::{Frame, parse_i64};
 
 /// The store the server serves: byte-string keys and values.
@@ -73,9 +74,10 @@ impl KeyOp {
 /// The largest value `APPEND` builds (Redis's `proto-max-bulk-len`).
 const MAX_VALUE_LEN: usize = 512 << 20;
 
-/// Runs `op`; a store error becomes an error reply.
-pub(crate) fn run(pinned: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Frame {
-    match run_op(pinned, op) {
+/// Runs `op`; a store error becomes an error reply. Each write adds the state of its key
+/// after it to `post` (the value bytes as the store holds them).
+pub(crate) fn run(pinned: &mut Pinned<'_, [u8], [u8]>, op: KeyOp, post: &mut PostImages) -> Frame {
+    match run_op(pinned, op, post) {
         Ok(frame) => frame,
         Err(e) => Frame::error(format!("ERR store: {e}")),
     }
@@ -85,7 +87,11 @@ fn present(found: bool) -> Frame {
     Frame::Integer(i64::from(found))
 }
 
-fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
+fn run_op(
+    p: &mut Pinned<'_, [u8], [u8]>,
+    op: KeyOp,
+    post: &mut PostImages,
+) -> Result<Frame, OpError> {
     Ok(match op {
         KeyOp::Get(key) => p.read(&key)?.map_or(Frame::Null, Frame::Bulk),
         KeyOp::Set {
@@ -95,6 +101,7 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
             get: false,
         } => {
             p.upsert(&key, &value)?;
+            post.put(&key, &value);
             Frame::ok()
         }
         KeyOp::Set {
@@ -108,17 +115,28 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
                 cond,
                 old: None,
             };
-            let wrote = p.rmw(&key, &mut set)?.is_some();
+            let stored = p.rmw(&key, &mut set)?;
+            if let Some(value) = &stored {
+                post.put(&key, value);
+            }
+            let wrote = stored.is_some();
             match (get, wrote) {
                 (true, _) => set.old.map_or(Frame::Null, Frame::Bulk),
                 (false, true) => Frame::ok(),
                 (false, false) => Frame::Null,
             }
         }
-        KeyOp::SetNx(key, value) => present(p.insert_if_absent(&key, &value)?),
+        KeyOp::SetNx(key, value) => {
+            let inserted = p.insert_if_absent(&key, &value)?;
+            if inserted {
+                post.put(&key, &value);
+            }
+            present(inserted)
+        }
         KeyOp::GetDel(key) => match p.read(&key)? {
             Some(value) => {
                 p.delete(&key)?;
+                post.del(&key);
                 Frame::Bulk(value)
             }
             None => Frame::Null,
@@ -127,11 +145,13 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
             let found = p.read(&key)?.is_some();
             if found {
                 p.delete(&key)?;
+                post.del(&key);
             }
             present(found)
         }
         KeyOp::Remove(key) => {
             p.delete(&key)?;
+            post.del(&key);
             Frame::ok()
         }
         KeyOp::Exists(key) => present(p.read(&key)?.is_some()),
@@ -140,7 +160,9 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
                 delta,
                 outcome: Err("ERR value is not an integer or out of range"),
             };
-            p.rmw(&key, &mut incr)?;
+            if let Some(value) = p.rmw(&key, &mut incr)? {
+                post.put(&key, &value);
+            }
             match incr.outcome {
                 Ok(n) => Frame::Integer(n),
                 Err(text) => Frame::error(text),
@@ -151,7 +173,9 @@ fn run_op(p: &mut Pinned<'_, [u8], [u8]>, op: KeyOp) -> Result<Frame, OpError> {
                 tail: &tail,
                 len: Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
             };
-            p.rmw(&key, &mut append)?;
+            if let Some(value) = p.rmw(&key, &mut append)? {
+                post.put(&key, &value);
+            }
             match append.len {
                 Ok(len) => Frame::Integer(i64::try_from(len).unwrap_or(i64::MAX)),
                 Err(text) => Frame::error(text),
