@@ -57,7 +57,7 @@ mod shards;
 mod signals;
 mod state;
 
-pub use aof::{AofConfig, AofError, Durability, Fsync};
+pub use aof::{AofConfig, AofError, Durability, Fsync, ReplayReport};
 pub use keyops::ByteStore;
 pub use server::{Server, ShutdownReport, Stopper};
 

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::Durability;
-use crate::aof::Aof;
+use crate::aof::{Aof, ReplayReport};
 use crate::keyops::ByteStore;
 use crate::shards::Shards;
 use crate::state::Shared;
@@ -30,6 +30,8 @@ pub struct Server {
     stop: Arc<watch::Sender<bool>>,
     /// Set by [`Server::stop_without_checkpoint`].
     skip_checkpoint: Arc<AtomicBool>,
+    /// What the append-only log's replay did at start.
+    replayed: Option<ReplayReport>,
     /// `None` once waited for.
     thread: Option<JoinHandle<Result<Option<ShutdownReport>, ServerError>>>,
 }
@@ -87,6 +89,7 @@ impl Server {
             .build()
             .map_err(ServerError::Io)?;
         let store = Arc::new(store);
+        let replayed = aof.as_ref().map(|aof| aof.replayed());
         let (shards, workers) = Shards::start(&store, config.workers, aof.clone())?;
         let (stop, stopped) = watch::channel(false);
         let stop = Arc::new(stop);
@@ -142,6 +145,7 @@ impl Server {
             local_addr,
             stop,
             skip_checkpoint,
+            replayed,
             thread: Some(thread),
         })
     }
@@ -149,6 +153,11 @@ impl Server {
     /// The address the server listens on (with the port the system chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What replaying the append-only log did at start (`None` without a log).
+    pub fn replayed(&self) -> Option<ReplayReport> {
+        self.replayed
     }
 
     /// A handle that stops the server.

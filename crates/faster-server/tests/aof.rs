@@ -247,6 +247,7 @@ fn an_entry_of_an_unknown_format_stops_the_start() {
     drop(open_store(dir.path()));
     let log = faster_log::FasterLog::builder_in_dir(aof_dir(dir.path()))
         .page_size_bits(24)
+        .segment_size(128 << 20)
         .memory_pages(4)
         .open()
         .unwrap();

@@ -42,7 +42,7 @@ pub mod entry;
 mod post;
 mod replay;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -135,12 +135,18 @@ pub enum AofError {
     /// Appending or committing failed; the log refuses writes until the server restarts.
     #[error("append-only log: {0}")]
     Write(String),
+    /// The checkpoint that retires a log failed, or its directory could not be removed.
+    #[error("append-only log: retiring: {0}")]
+    Retire(String),
 }
 
 /// Log pages: 16 MiB, so a key and value of up to 16 MiB less a few bytes fit in one entry.
 const PAGE_SIZE_BITS: u32 = 24;
 /// Pages kept in memory.
 const MEMORY_PAGES: u64 = 4;
+/// Segment files of 128 MiB (allocated whole when created): truncation removes whole
+/// segments, so this is also how much a truncated log may keep on disk.
+const SEGMENT_SIZE: u64 = 128 << 20;
 
 /// The open log and its counters.
 #[derive(Debug)]
@@ -161,6 +167,7 @@ impl Aof {
         let log = FasterLog::builder_in_dir(&config.dir)
             .page_size_bits(PAGE_SIZE_BITS)
             .memory_pages(MEMORY_PAGES)
+            .segment_size(SEGMENT_SIZE)
             .commit_policy(policy)
             // Every commit record in a metadata slot: the committed range is then known
             // without scanning, so a damaged entry inside it is an error, not an end.
@@ -177,6 +184,11 @@ impl Aof {
             replayed,
             entries_appended: AtomicU64::new(0),
         })
+    }
+
+    /// What replay did at open.
+    pub(crate) fn replayed(&self) -> ReplayReport {
+        self.replayed
     }
 
     /// The largest entry the log takes.
@@ -273,4 +285,34 @@ pub(crate) fn checkpoint(store: &ByteStore, aof: Option<&Aof>) -> Result<Checkpo
         aof.covered(&info, start).map_err(|e| e.to_string())?;
     }
     Ok(info)
+}
+
+/// Retires the log in `dir`, for a server about to run without one: replays it into `store`,
+/// takes a checkpoint (which then holds every write of the log), and removes the directory.
+/// Does nothing when `dir` does not exist. Without this, the log's entries would be lost —
+/// and, were the log reopened by a later start with a log, replayed over newer writes.
+///
+/// # Errors
+/// As [`Server::start`](crate::Server::start) with a log, and [`AofError::Retire`].
+pub fn retire(store: &ByteStore, dir: &Path) -> Result<Option<ReplayReport>, AofError> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let config = AofConfig {
+        dir: dir.to_path_buf(),
+        fsync: Fsync::Always,
+    };
+    let aof = Aof::open(&config, store)?;
+    checkpoint(store, Some(&aof)).map_err(AofError::Retire)?;
+    let report = aof.replayed;
+    drop(aof);
+    // Renamed first, so that a crash while removing leaves no half log under its name.
+    let old = dir.with_extension("retired");
+    let fail = |e: std::io::Error| AofError::Retire(format!("{}: {e}", dir.display()));
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(fail)?;
+    }
+    std::fs::rename(dir, &old).map_err(fail)?;
+    std::fs::remove_dir_all(&old).map_err(fail)?;
+    Ok(Some(report))
 }
