@@ -287,3 +287,67 @@ fn config_get_and_info_tell_the_durability() {
     drop(c);
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_log_truncated_for_a_checkpoint_the_store_no_longer_has_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Fsync::Always);
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(c.call(&["SET", "saved", "1"]), Frame::ok());
+    assert_eq!(c.call(&["SAVE"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "after", "2"]), Frame::ok());
+    drop(c);
+    server.stop_without_checkpoint().unwrap();
+    // The checkpoint the log was truncated for is gone: `saved` is in neither.
+    let checkpoints = dir.path().join("checkpoints");
+    std::fs::remove_dir_all(&checkpoints).unwrap();
+    std::fs::create_dir(&checkpoints).unwrap();
+
+    let error = Server::start(open_store(dir.path()), durable(dir.path(), Fsync::Always))
+        .err()
+        .expect("a log missing the writes before its begin was accepted");
+    assert!(
+        matches!(
+            error,
+            ServerError::Aof(AofError::CheckpointBehindLog { .. })
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn periodic_checkpoints_truncate_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        checkpoint_every: Some(Duration::from_millis(200)),
+        ..durable(dir.path(), Fsync::Always)
+    };
+    let server = Server::start(open_store(dir.path()), config).unwrap();
+    let mut c = Raw::connect(server.local_addr());
+    let begin: u64 = info_field(&mut c, "aof_begin_address").parse().unwrap();
+    assert_eq!(c.call(&["SET", "k", "v"]), Frame::ok());
+    let waited = std::time::Instant::now();
+    while info_field(&mut c, "aof_begin_address")
+        .parse::<u64>()
+        .unwrap()
+        == begin
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "no checkpoint truncated the log"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let completed: u64 = info_field(&mut c, "store_checkpoints_completed")
+        .parse()
+        .unwrap();
+    assert!(completed >= 1);
+    drop(c);
+    server.stop_without_checkpoint().unwrap();
+    let server = start(dir.path(), Fsync::Always);
+    assert_eq!(
+        Raw::connect(server.local_addr()).call(&["GET", "k"]),
+        bulk("v")
+    );
+    server.shutdown().unwrap();
+}
