@@ -8,7 +8,7 @@
 //! | fmt  | kind | body ...
 //! Put:        key_len: u32 LE | key | value (the rest)
 //! Del:        key_len: u32 LE | key           (nothing after the key)
-//! Checkpoint: version: u32 LE | start: u64 LE (exactly 12 bytes)
+//! Checkpoint: version: u32 LE | start: u64 LE (14 bytes in all)
 //! ```
 
 /// The format byte every entry starts with.
@@ -49,7 +49,7 @@ pub enum AofEntry<'a> {
 /// Why a payload is not an entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum EntryError {
+pub enum AofEntryError {
     /// The payload is empty.
     #[error("empty entry")]
     Empty,
@@ -97,17 +97,17 @@ impl<'a> AofEntry<'a> {
     /// Reads an entry; never panics, whatever the bytes.
     ///
     /// # Errors
-    /// [`EntryError`] when the bytes are not an entry of format [`ENTRY_FORMAT`].
-    pub fn decode(bytes: &'a [u8]) -> Result<Self, EntryError> {
-        let (&format, rest) = bytes.split_first().ok_or(EntryError::Empty)?;
+    /// [`AofEntryError`] when the bytes are not an entry of format [`ENTRY_FORMAT`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, AofEntryError> {
+        let (&format, rest) = bytes.split_first().ok_or(AofEntryError::Empty)?;
         if format != ENTRY_FORMAT {
-            return Err(EntryError::UnknownFormat(format));
+            return Err(AofEntryError::UnknownFormat(format));
         }
-        let (&kind, body) = rest.split_first().ok_or(EntryError::BadLength {
+        let (&kind, body) = rest.split_first().ok_or(AofEntryError::BadLength {
             kind: 0,
             len: bytes.len(),
         })?;
-        let bad = EntryError::BadLength {
+        let bad = AofEntryError::BadLength {
             kind,
             len: bytes.len(),
         };
@@ -133,7 +133,7 @@ impl<'a> AofEntry<'a> {
                     start: u64::from_le_bytes(start),
                 })
             }
-            other => Err(EntryError::UnknownKind(other)),
+            other => Err(AofEntryError::UnknownKind(other)),
         }
     }
 }
@@ -185,23 +185,23 @@ mod tests {
             value: b"v",
         }
         .encode();
-        assert_eq!(AofEntry::decode(&[]), Err(EntryError::Empty));
+        assert_eq!(AofEntry::decode(&[]), Err(AofEntryError::Empty));
         put[0] = 2;
-        assert_eq!(AofEntry::decode(&put), Err(EntryError::UnknownFormat(2)));
+        assert_eq!(AofEntry::decode(&put), Err(AofEntryError::UnknownFormat(2)));
         put[0] = ENTRY_FORMAT;
         put[1] = 9;
-        assert_eq!(AofEntry::decode(&put), Err(EntryError::UnknownKind(9)));
+        assert_eq!(AofEntry::decode(&put), Err(AofEntryError::UnknownKind(9)));
         put[1] = KIND_PUT;
         put[2] = 200; // a key longer than the entry
         assert!(matches!(
             AofEntry::decode(&put),
-            Err(EntryError::BadLength { .. })
+            Err(AofEntryError::BadLength { .. })
         ));
         let mut del = AofEntry::Del { key: b"k" }.encode();
         del.push(0); // bytes after a deleted key
         assert!(matches!(
             AofEntry::decode(&del),
-            Err(EntryError::BadLength { .. })
+            Err(AofEntryError::BadLength { .. })
         ));
         let mark = AofEntry::Checkpoint {
             version: 1,
@@ -210,7 +210,7 @@ mod tests {
         .encode();
         assert!(matches!(
             AofEntry::decode(&mark[..mark.len() - 1]),
-            Err(EntryError::BadLength { .. })
+            Err(AofEntryError::BadLength { .. })
         ));
     }
 }
