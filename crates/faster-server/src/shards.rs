@@ -9,7 +9,7 @@
 //!
 //! With an append-only log, a worker appends the post-images of a job's writes in one
 //! reservation after running its operations, and says up to where the log must be durable;
-//! the connection waits for that (`aof.rs`) before it sends the replies.
+//! the connection waits for that (`aof/`) before it sends the replies.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
