@@ -232,8 +232,7 @@ fn a_damaged_entry_in_the_middle_of_the_log_stops_the_start() {
     damage(&aof_dir(dir.path()), b"needle-0123456789");
 
     let error = Server::start(open_store(dir.path()), durable(dir.path(), Fsync::Always))
-        .err()
-        .expect("the damaged log was accepted");
+        .expect_err("the damaged log was accepted");
     assert!(
         matches!(error, ServerError::Aof(AofError::Damaged { .. })),
         "{error}"
@@ -256,8 +255,7 @@ fn an_entry_of_an_unknown_format_stops_the_start() {
     drop(log);
 
     let error = Server::start(open_store(dir.path()), durable(dir.path(), Fsync::Always))
-        .err()
-        .expect("an entry of format 2 was accepted");
+        .expect_err("an entry of format 2 was accepted");
     assert!(
         error.to_string().contains("unknown entry format 2"),
         "{error}"
@@ -304,8 +302,7 @@ fn a_log_truncated_for_a_checkpoint_the_store_no_longer_has_stops_the_start() {
     std::fs::create_dir(&checkpoints).unwrap();
 
     let error = Server::start(open_store(dir.path()), durable(dir.path(), Fsync::Always))
-        .err()
-        .expect("a log missing the writes before its begin was accepted");
+        .expect_err("a log missing the writes before its begin was accepted");
     assert!(
         matches!(
             error,
