@@ -374,6 +374,17 @@ fn serving_without_the_log_replays_it_into_a_checkpoint_and_removes_it() {
     served.0.wait().unwrap();
     drop(stream);
     assert!(store.join("aof").exists());
+    // The log's directory inside the store's does not disturb the store's tools.
+    let verify = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .arg("verify")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 
     // Without a log: the old one is replayed, checkpointed and removed.
     let (child, addr, stderr) = serve_with(&store, &["--appendfsync", "no"]);

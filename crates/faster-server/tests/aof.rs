@@ -348,3 +348,28 @@ fn periodic_checkpoints_truncate_the_log() {
     );
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_value_too_large_for_a_log_entry_is_refused_before_it_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Fsync::Always);
+    let mut c = Raw::connect(server.local_addr());
+    let big = "x".repeat(16 << 20);
+    let Frame::Error(text) = c.call(&["SET", "big", &big]) else {
+        panic!("a 16 MiB value was accepted");
+    };
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("too large for the append-only log"), "{text}");
+    assert_eq!(c.call(&["EXISTS", "big"]), Frame::Integer(0));
+    // A value that fits is logged as usual.
+    let fits = "y".repeat(64 << 10);
+    assert_eq!(c.call(&["SET", "fits", &fits]), Frame::ok());
+    drop(c);
+    server.stop_without_checkpoint().unwrap();
+    let server = start(dir.path(), Fsync::Always);
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(c.call(&["STRLEN", "fits"]), Frame::Integer(64 << 10));
+    assert_eq!(c.call(&["EXISTS", "big"]), Frame::Integer(0));
+    drop(c);
+    server.shutdown().unwrap();
+}

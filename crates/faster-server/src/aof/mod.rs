@@ -198,16 +198,23 @@ impl Aof {
 
     /// Appends a job's entries; returns the address the log must be committed to for them.
     pub(crate) fn append(&self, entries: &[Vec<u8>]) -> Result<u64, AofError> {
-        let write = |e: faster_log::EnqueueError| AofError::Write(e.to_string());
+        let mut failed = None;
+        let mut appended = entries.len() as u64;
         if self.log.enqueue_batch(entries).is_err() {
-            // Too large for one page together (or the log failed: then so does this).
+            // Too large for one page together (or the log failed: then so does this). An
+            // entry too large on its own is left out; the others still go in.
             for entry in entries {
-                self.log.enqueue(entry).map_err(write)?;
+                if let Err(e) = self.log.enqueue(entry) {
+                    failed = Some(AofError::Write(e.to_string()));
+                    appended -= 1;
+                }
             }
         }
-        self.entries_appended
-            .fetch_add(entries.len() as u64, Ordering::Relaxed);
-        Ok(self.log.tail_address().raw())
+        self.entries_appended.fetch_add(appended, Ordering::Relaxed);
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(self.log.tail_address().raw()),
+        }
     }
 
     /// Waits until the entries below `until` are durable, when the setting asks for it.
