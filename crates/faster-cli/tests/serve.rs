@@ -217,3 +217,194 @@ fn a_server_killed_while_clients_write_keeps_every_write_acknowledged_before_its
     drop(stream);
     stop(child, stderr);
 }
+
+/// Reads one RESP reply line (and the value line of a bulk string); `None` once the
+/// connection is gone.
+fn reply(stream: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut line = String::new();
+    if stream.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    if line.starts_with('$') && line != "$-1\r\n" {
+        let mut value = String::new();
+        stream.read_line(&mut value).ok()?;
+        line.push_str(&value);
+    }
+    Some(line)
+}
+
+/// What one writer had acknowledged when the server died.
+#[derive(Debug)]
+struct Acknowledged {
+    prefix: String,
+    /// `SET {prefix}:key:{i}` answered for every `i` below this.
+    sets: u64,
+    /// `INCR {prefix}:counter` answered this many times.
+    incrs: u64,
+    /// A command was sent and not answered: it may or may not have been applied.
+    in_flight: Option<&'static str>,
+}
+
+#[test]
+fn a_server_killed_with_appendfsync_always_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, _stderr) = serve_with(
+        dir.path(),
+        &["--memory-budget", "16777216", "--appendfsync", "always"],
+    );
+    let writer = |prefix: &'static str| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut stream = BufReader::new(TcpStream::connect(&addr).unwrap());
+            stream
+                .get_ref()
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut done = Acknowledged {
+                prefix: prefix.to_owned(),
+                sets: 0,
+                incrs: 0,
+                in_flight: None,
+            };
+            loop {
+                let i = done.sets;
+                let set = format!("SET {prefix}:key:{i} value:{i}\r\n");
+                done.in_flight = Some("SET");
+                if stream.get_mut().write_all(set.as_bytes()).is_err() {
+                    break;
+                }
+                match reply(&mut stream) {
+                    Some(line) => assert_eq!(line, "+OK\r\n"),
+                    None => break,
+                }
+                done.sets += 1;
+                done.in_flight = Some("INCR");
+                let incr = format!("INCR {prefix}:counter\r\n");
+                if stream.get_mut().write_all(incr.as_bytes()).is_err() {
+                    break;
+                }
+                match reply(&mut stream) {
+                    Some(line) => assert_eq!(line, format!(":{}\r\n", done.incrs + 1)),
+                    None => break,
+                }
+                done.incrs += 1;
+                done.in_flight = None;
+            }
+            done
+        })
+    };
+    let writers = [writer("a"), writer("b")];
+    // A moment that differs from run to run, after some writes were acknowledged.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    std::thread::sleep(Duration::from_millis(300 + u64::from(nanos % 700)));
+    let mut served = child;
+    served.0.kill().unwrap();
+    served.0.wait().unwrap();
+    let results: Vec<Acknowledged> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(
+        results.iter().all(|r| r.incrs > 10),
+        "too few writes were acknowledged: {results:?}"
+    );
+
+    eprintln!("{results:?}");
+    let (child, addr, stderr) = serve_with(dir.path(), &["--appendfsync", "always"]);
+    let mut stream = BufReader::new(TcpStream::connect(&addr).unwrap());
+    stream
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut get = |key: &str| {
+        stream
+            .get_mut()
+            .write_all(format!("GET {key}\r\n").as_bytes())
+            .unwrap();
+        reply(&mut stream).unwrap()
+    };
+    for done in &results {
+        let prefix = &done.prefix;
+        // A counter holds every acknowledged INCR, and one more only if one was unanswered.
+        let incrs = done.incrs;
+        let expected = format!("${}\r\n{incrs}\r\n", incrs.to_string().len());
+        let one_more = format!("${}\r\n{}\r\n", (incrs + 1).to_string().len(), incrs + 1);
+        let counter = get(&format!("{prefix}:counter"));
+        assert!(
+            counter == expected || (done.in_flight == Some("INCR") && counter == one_more),
+            "{prefix}:counter is {counter:?} after {done:?}"
+        );
+        for i in 0..done.sets {
+            let value = format!("value:{i}");
+            assert_eq!(
+                get(&format!("{prefix}:key:{i}")),
+                format!("${}\r\n{value}\r\n", value.len()),
+                "{prefix}:key:{i} after {done:?}"
+            );
+        }
+        // No write beyond the one in flight was applied.
+        assert_eq!(get(&format!("{prefix}:key:{}", done.sets + 1)), "$-1\r\n");
+    }
+    drop(stream);
+    stop(child, stderr);
+}
+
+#[test]
+fn serving_without_the_log_replays_it_into_a_checkpoint_and_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        "memory_budget = \"16 MiB\"\n[server]\nappendfsync = \"everysec\"\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let config_arg = config.to_str().unwrap();
+    let (child, addr, _stderr) = serve_with(&store, &["--config", config_arg]);
+    let mut stream = BufReader::new(TcpStream::connect(&addr).unwrap());
+    assert_eq!(request(&mut stream, "SET kept 1"), "+OK\r\n");
+    assert_eq!(request(&mut stream, "INCRBY counter 41"), ":41\r\n");
+    assert_eq!(request(&mut stream, "CONFIG GET appendfsync"), "*2\r\n");
+    assert_eq!(reply(&mut stream).unwrap(), "$11\r\nappendfsync\r\n");
+    assert_eq!(reply(&mut stream).unwrap(), "$8\r\neverysec\r\n");
+    // Past the once-a-second commit, then as a crash.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut served = child;
+    served.0.kill().unwrap();
+    served.0.wait().unwrap();
+    drop(stream);
+    assert!(store.join("aof").exists());
+    // The log's directory inside the store's does not disturb the store's tools.
+    let verify = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .arg("verify")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // Without a log: the old one is replayed, checkpointed and removed.
+    let (child, addr, stderr) = serve_with(&store, &["--appendfsync", "no"]);
+    talk(&addr, "GET kept\r\nINCR counter\r\n", "$1\r\n1\r\n:42\r\n");
+    stop(child, stderr);
+    assert!(!store.join("aof").exists(), "the log was not removed");
+    let (child, addr, stderr) = serve(&store);
+    talk(&addr, "GET counter\r\n", "$2\r\n42\r\n");
+    stop(child, stderr);
+
+    // A bad value in the table is refused before anything opens.
+    std::fs::write(&config, "[server]\nappendfsync = \"sometimes\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faster"))
+        .arg("serve")
+        .arg(dir.path().join("other"))
+        .args(["--listen", "127.0.0.1:0", "--config", config_arg])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sometimes"), "{err}");
+    assert!(!dir.path().join("other").exists(), "nothing is created");
+}

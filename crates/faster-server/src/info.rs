@@ -110,7 +110,7 @@ fn fields(shared: &Shared, section: &str) -> Vec<(&'static str, String)> {
         _ => {
             let stats = shared.store.stats();
             let saving = shared.saving.load(Ordering::Relaxed);
-            vec![
+            let mut fields = vec![
                 ("loading", "0".to_owned()),
                 ("rdb_bgsave_in_progress", u8::from(saving).to_string()),
                 ("rdb_last_save_time", load(&shared.last_save)),
@@ -122,8 +122,12 @@ fn fields(shared: &Shared, section: &str) -> Vec<(&'static str, String)> {
                     "store_checkpoints_failed",
                     stats.checkpoints.failed.to_string(),
                 ),
-                ("aof_enabled", "0".to_owned()),
-            ]
+                ("aof_enabled", u8::from(shared.aof.is_some()).to_string()),
+            ];
+            if let Some(aof) = &shared.aof {
+                fields.extend(aof.info());
+            }
+            fields
         }
     }
 }

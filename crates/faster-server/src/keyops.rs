@@ -6,6 +6,7 @@
 
 use faster_kv::{Expiring, OpError, Pinned, Rmw};
 
+use crate::aof::PostImages;
 use crate::resp::{Frame, parse_i64};
 use crate::ttl::{self, ExpireCond, TimeReply};
 
@@ -107,9 +108,10 @@ impl KeyOp {
 /// The largest value `APPEND` builds (Redis's `proto-max-bulk-len`).
 const MAX_VALUE_LEN: usize = 512 << 20;
 
-/// Runs `op`; a store error becomes an error reply.
-pub(crate) fn run(pinned: &mut Worker<'_>, op: KeyOp) -> Frame {
-    match run_op(pinned, op) {
+/// Runs `op`; a store error becomes an error reply. Each write adds the state of its key
+/// after it to `post` (the value as the store holds it, expiry included).
+pub(crate) fn run(pinned: &mut Worker<'_>, op: KeyOp, post: &mut PostImages) -> Frame {
+    match run_op(pinned, op, post) {
         Ok(frame) => frame,
         Err(e) => Frame::error(format!("ERR store: {e}")),
     }
@@ -124,7 +126,7 @@ fn bytes(value: Option<Value>) -> Option<Vec<u8>> {
     value.map(|v| v.value)
 }
 
-fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
+fn run_op(p: &mut Worker<'_>, op: KeyOp, post: &mut PostImages) -> Result<Frame, OpError> {
     Ok(match op {
         KeyOp::Get(key) => bytes(p.read(&key)?).map_or(Frame::Null, Frame::Bulk),
         KeyOp::Set {
@@ -138,7 +140,9 @@ fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
                 SetExpiry::At(at) => Some(at),
                 _ => None,
             };
-            p.upsert(&key, &Expiring { value, expires_at })?;
+            let value = Expiring { value, expires_at };
+            p.upsert(&key, &value)?;
+            post.put(&key, &value);
             Frame::ok()
         }
         KeyOp::Set {
@@ -154,17 +158,29 @@ fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
                 expiry,
                 old: None,
             };
-            let wrote = p.rmw(&key, &mut set)?.is_some();
+            let stored = p.rmw(&key, &mut set)?;
+            if let Some(value) = &stored {
+                post.put(&key, value);
+            }
+            let wrote = stored.is_some();
             match (get, wrote) {
                 (true, _) => set.old.map_or(Frame::Null, Frame::Bulk),
                 (false, true) => Frame::ok(),
                 (false, false) => Frame::Null,
             }
         }
-        KeyOp::SetNx(key, value) => present(p.insert_if_absent(&key, &Expiring::never(value))?),
+        KeyOp::SetNx(key, value) => {
+            let value = Expiring::never(value);
+            let inserted = p.insert_if_absent(&key, &value)?;
+            if inserted {
+                post.put(&key, &value);
+            }
+            present(inserted)
+        }
         KeyOp::GetDel(key) => match bytes(p.read(&key)?) {
             Some(value) => {
                 p.delete(&key)?;
+                post.del(&key);
                 Frame::Bulk(value)
             }
             None => Frame::Null,
@@ -173,11 +189,13 @@ fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
             let found = p.read(&key)?.is_some();
             if found {
                 p.delete(&key)?;
+                post.del(&key);
             }
             present(found)
         }
         KeyOp::Remove(key) => {
             p.delete(&key)?;
+            post.del(&key);
             Frame::ok()
         }
         KeyOp::Exists(key) => present(p.read(&key)?.is_some()),
@@ -186,7 +204,9 @@ fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
                 delta,
                 outcome: Err("ERR value is not an integer or out of range"),
             };
-            p.rmw(&key, &mut incr)?;
+            if let Some(value) = p.rmw(&key, &mut incr)? {
+                post.put(&key, &value);
+            }
             match incr.outcome {
                 Ok(n) => Frame::Integer(n),
                 Err(text) => Frame::error(text),
@@ -197,7 +217,9 @@ fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
                 tail: &tail,
                 len: Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
             };
-            p.rmw(&key, &mut append)?;
+            if let Some(value) = p.rmw(&key, &mut append)? {
+                post.put(&key, &value);
+            }
             match append.len {
                 Ok(len) => Frame::Integer(i64::try_from(len).unwrap_or(i64::MAX)),
                 Err(text) => Frame::error(text),
@@ -207,9 +229,9 @@ fn run_op(p: &mut Worker<'_>, op: KeyOp) -> Result<Frame, OpError> {
             let len = p.read(&key)?.map_or(0, |v| v.value.len());
             Frame::Integer(i64::try_from(len).unwrap_or(i64::MAX))
         }
-        KeyOp::Expire { key, at, cond } => ttl::expire(p, &key, at, cond)?,
+        KeyOp::Expire { key, at, cond } => ttl::expire(p, &key, at, cond, post)?,
         KeyOp::Time(key, reply) => ttl::time(p, &key, reply)?,
-        KeyOp::Persist(key) => ttl::persist(p, &key)?,
+        KeyOp::Persist(key) => ttl::persist(p, &key, post)?,
     })
 }
 

@@ -17,6 +17,9 @@
 //!   earlier commands of their pipeline and run on the runtime's blocking threads.
 //! - Shutdown stops accepting, lets each connection answer what it had read, stops the
 //!   workers and takes a final checkpoint; reopening the directory recovers it.
+//! - Durability ([`ServerConfig::durability`]): checkpoints only, or also an append-only log
+//!   of every write's post-image in a faster-log log ([`aof`]), committed before the reply
+//!   (`appendfsync always`, group commits) or every second, and replayed at start.
 //!
 //! `docs/server.md` lists the commands, what differs from Redis, and the design.
 //!
@@ -41,6 +44,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aof;
 mod commands;
 mod connection;
 mod glob;
@@ -54,6 +58,7 @@ mod signals;
 mod state;
 mod ttl;
 
+pub use aof::{AofConfig, AofError, Durability, Fsync, ReplayReport};
 pub use keyops::ByteStore;
 pub use server::{Server, ShutdownReport, Stopper};
 
@@ -75,6 +80,12 @@ pub struct ServerConfig {
     /// Shut down on SIGINT or SIGTERM. Default: off (a library does not take the process's
     /// signals unless asked).
     pub stop_on_signals: bool,
+    /// What makes an acknowledged write durable. Default: [`Durability::Checkpoints`].
+    pub durability: Durability,
+    /// Take a checkpoint this often (from the end of the previous one), which also truncates
+    /// the append-only log. Default: none (the store's own automatic checkpoints, if its
+    /// settings ask for them, still run, but do not truncate the log).
+    pub checkpoint_every: Option<std::time::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +97,8 @@ impl Default for ServerConfig {
             runtime_threads: 2,
             limits: resp::Limits::default(),
             stop_on_signals: false,
+            durability: Durability::Checkpoints,
+            checkpoint_every: None,
         }
     }
 }
@@ -108,6 +121,9 @@ pub enum ServerError {
     /// The store refused the workers' sessions.
     #[error("store sessions: {0}")]
     Session(#[from] faster_kv::SessionError),
+    /// The append-only log could not be opened or replayed.
+    #[error("{0}")]
+    Aof(#[from] AofError),
     /// The final checkpoint failed.
     #[error("final checkpoint: {0}")]
     Checkpoint(String),

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::Durability;
+use crate::aof::{Aof, ReplayReport};
 use crate::keyops::ByteStore;
 use crate::shards::Shards;
 use crate::state::Shared;
@@ -26,8 +28,12 @@ use crate::{ServerConfig, ServerError};
 pub struct Server {
     local_addr: SocketAddr,
     stop: Arc<watch::Sender<bool>>,
+    /// Set by [`Server::stop_without_checkpoint`].
+    skip_checkpoint: Arc<AtomicBool>,
+    /// What the append-only log's replay did at start.
+    replayed: Option<ReplayReport>,
     /// `None` once waited for.
-    thread: Option<JoinHandle<Result<ShutdownReport, ServerError>>>,
+    thread: Option<JoinHandle<Result<Option<ShutdownReport>, ServerError>>>,
 }
 
 /// Asks a server to shut down; cheap to clone and to send to another thread.
@@ -57,10 +63,17 @@ impl Server {
     /// on a thread of its own until shut down. The store is the server's from here: the
     /// shutdown takes a final checkpoint and closes it.
     ///
+    /// With [`Durability::Log`], the append-only log is opened and replayed into the store
+    /// first (before the address is bound).
+    ///
     /// # Errors
-    /// The address cannot be bound, the runtime cannot start, or the store refuses the
-    /// workers' sessions.
+    /// The append-only log cannot be opened or replayed, the address cannot be bound, the
+    /// runtime cannot start, or the store refuses the workers' sessions.
     pub fn start(store: ByteStore, config: ServerConfig) -> Result<Self, ServerError> {
+        let aof = match &config.durability {
+            Durability::Log(aof) => Some(Arc::new(Aof::open(aof, &store)?)),
+            Durability::Checkpoints => None,
+        };
         let listener =
             std::net::TcpListener::bind(&config.listen).map_err(|source| ServerError::Bind {
                 addr: config.listen.clone(),
@@ -76,16 +89,32 @@ impl Server {
             .build()
             .map_err(ServerError::Io)?;
         let store = Arc::new(store);
-        let (shards, workers) = Shards::start(&store, config.workers)?;
+        let replayed = aof.as_ref().map(|aof| aof.replayed());
+        let (shards, workers) = Shards::start(&store, config.workers, aof.clone())?;
         let (stop, stopped) = watch::channel(false);
         let stop = Arc::new(stop);
-        let shared = Arc::new(Shared::new(Arc::clone(&store), shards, config, local_addr));
+        let shared = Arc::new(Shared::new(
+            Arc::clone(&store),
+            shards,
+            config,
+            local_addr,
+            aof.clone(),
+        ));
         let stop_for_signals = Arc::clone(&stop);
+        let skip_checkpoint = Arc::new(AtomicBool::new(false));
+        let skip = Arc::clone(&skip_checkpoint);
         let thread = std::thread::Builder::new()
             .name("faster-server".into())
             .spawn(move || {
                 let served = runtime.block_on(async {
                     let listener = TcpListener::from_std(listener)?;
+                    if let Some(every) = shared.config.checkpoint_every {
+                        tokio::spawn(crate::commands::periodic_checkpoints(
+                            Arc::clone(&shared),
+                            every,
+                            stopped.clone(),
+                        ));
+                    }
                     accept(listener, &shared, stopped, &stop_for_signals).await;
                     Ok::<_, std::io::Error>(())
                 });
@@ -95,22 +124,28 @@ impl Server {
                 runtime.shutdown_timeout(Duration::from_secs(60));
                 workers.join();
                 served.map_err(ServerError::Io)?;
-                let checkpoint = store
-                    .checkpoint()
-                    .map_err(|e| ServerError::Checkpoint(e.to_string()))?
-                    .wait()
-                    .map_err(|e| ServerError::Checkpoint(e.to_string()))?;
+                if skip.load(Ordering::Acquire) {
+                    // As a crash would: the log holds what was committed, no checkpoint.
+                    drop(aof);
+                    drop(store);
+                    return Ok(None);
+                }
+                let checkpoint = crate::aof::checkpoint(&store, aof.as_deref())
+                    .map_err(ServerError::Checkpoint)?;
+                drop(aof);
                 drop(store);
-                Ok(ShutdownReport {
+                Ok(Some(ShutdownReport {
                     checkpoint,
                     connections,
                     commands,
-                })
+                }))
             })
             .map_err(ServerError::Io)?;
         Ok(Self {
             local_addr,
             stop,
+            skip_checkpoint,
+            replayed,
             thread: Some(thread),
         })
     }
@@ -118,6 +153,11 @@ impl Server {
     /// The address the server listens on (with the port the system chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What replaying the append-only log did at start (`None` without a log).
+    pub fn replayed(&self) -> Option<ReplayReport> {
+        self.replayed
     }
 
     /// A handle that stops the server.
@@ -144,7 +184,25 @@ impl Server {
         self.join()
     }
 
+    /// Stops the server as [`Server::shutdown`] does but takes no final checkpoint and does
+    /// not commit the append-only log: the directory is left as a crash would leave it
+    /// after the connections were answered. Reopening recovers the last checkpoint and
+    /// replays the log. For tests of recovery.
+    ///
+    /// # Errors
+    /// The server's thread failed.
+    pub fn stop_without_checkpoint(mut self) -> Result<(), ServerError> {
+        self.skip_checkpoint.store(true, Ordering::Release);
+        self.stop.send_replace(true);
+        self.join_thread().map(|_| ())
+    }
+
     fn join(&mut self) -> Result<ShutdownReport, ServerError> {
+        // `None` only after `stop_without_checkpoint`, which consumed the server.
+        self.join_thread()?.ok_or(ServerError::Panicked)
+    }
+
+    fn join_thread(&mut self) -> Result<Option<ShutdownReport>, ServerError> {
         match self.thread.take() {
             Some(thread) => thread.join().map_err(|_| ServerError::Panicked)?,
             None => Err(ServerError::Panicked),

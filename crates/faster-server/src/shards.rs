@@ -6,25 +6,39 @@
 //! [`Job`] (the operations of a pipeline that belong to one worker) over a channel and awaits
 //! the replies. Each key belongs to exactly one worker, so the operations on a key are
 //! serialised — per-key atomicity without locks — while different keys proceed in parallel.
+//!
+//! With an append-only log, a worker appends the post-images of a job's writes in one
+//! reservation after running its operations, and says up to where the log must be durable;
+//! the connection waits for that (`aof/`) before it sends the replies.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::aof::{Aof, PostImages};
 use crate::keyops::{self, ByteStore, KeyOp};
 use crate::resp::Frame;
 
 /// A batch of operations for one worker and where to send their replies (in the same order).
 pub(crate) struct Job {
     ops: Vec<KeyOp>,
-    reply: oneshot::Sender<Vec<Frame>>,
+    reply: oneshot::Sender<Done>,
+}
+
+/// A job's replies, and what its writes need from the log.
+pub(crate) struct Done {
+    replies: Vec<Frame>,
+    /// The log address the job's entries end at, or why they could not be appended.
+    logged: Option<Result<u64, String>>,
 }
 
 /// The senders to the workers; the workers end when every clone of this is dropped.
 #[derive(Clone)]
 pub(crate) struct Shards {
     senders: Vec<mpsc::UnboundedSender<Job>>,
+    aof: Option<Arc<Aof>>,
 }
 
 /// The worker threads, joined at shutdown.
@@ -33,29 +47,43 @@ pub(crate) struct Workers {
 }
 
 impl Shards {
-    /// Starts `count` workers (at least one), each with a session of `store`.
+    /// Starts `count` workers (at least one), each with a session of `store`, logging
+    /// their writes to `aof` if given.
     pub(crate) fn start(
         store: &ByteStore,
         count: usize,
+        aof: Option<Arc<Aof>>,
     ) -> Result<(Self, Workers), faster_kv::SessionError> {
         let mut senders = Vec::new();
         let mut threads = Vec::new();
         for index in 0..count.max(1) {
             let mut session = store.session()?;
             let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+            let aof = aof.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("faster-server-store-{index}"))
                 .spawn(move || {
+                    let mut post = PostImages::new(aof.as_ref().map(|a| a.max_entry()));
                     while let Some(job) = rx.blocking_recv() {
                         let mut pinned = session.pin();
                         let replies = job
                             .ops
                             .into_iter()
-                            .map(|op| keyops::run(&mut pinned, op))
+                            .map(|op| match post.refusal(&op) {
+                                Some(text) => Frame::error(text),
+                                None => keyops::run(&mut pinned, op, &mut post),
+                            })
                             .collect();
                         drop(pinned);
+                        let entries = post.take();
+                        let logged = match &aof {
+                            Some(aof) if !entries.is_empty() => {
+                                Some(aof.append(&entries).map_err(|e| e.to_string()))
+                            }
+                            _ => None,
+                        };
                         // The connection may have gone; its replies go nowhere.
-                        let _ = job.reply.send(replies);
+                        let _ = job.reply.send(Done { replies, logged });
                     }
                 });
             match thread {
@@ -67,7 +95,7 @@ impl Shards {
             }
             senders.push(tx);
         }
-        Ok((Self { senders }, Workers { threads }))
+        Ok((Self { senders, aof }, Workers { threads }))
     }
 
     /// The number of workers.
@@ -82,11 +110,7 @@ impl Shards {
     }
 
     /// Runs `ops` on worker `shard`; `None` when the worker is gone.
-    pub(crate) fn send(
-        &self,
-        shard: usize,
-        ops: Vec<KeyOp>,
-    ) -> Option<oneshot::Receiver<Vec<Frame>>> {
+    pub(crate) fn send(&self, shard: usize, ops: Vec<KeyOp>) -> Option<oneshot::Receiver<Done>> {
         let (reply, answer) = oneshot::channel();
         self.senders.get(shard)?.send(Job { ops, reply }).ok()?;
         Some(answer)
@@ -111,15 +135,32 @@ impl Shards {
             }
         }
         let mut replies: Vec<Option<Frame>> = (0..count).map(|_| None).collect();
+        let mut until = None;
+        let mut failed = None;
         for (indices, answer) in pending {
             let Some(answer) = answer else { continue };
-            if let Ok(frames) = answer.await {
-                for (index, frame) in indices.into_iter().zip(frames) {
+            if let Ok(done) = answer.await {
+                match done.logged {
+                    Some(Ok(end)) => until = until.max(Some(end)),
+                    Some(Err(e)) => failed = Some(e),
+                    None => {}
+                }
+                for (index, frame) in indices.into_iter().zip(done.replies) {
                     if let Some(slot) = replies.get_mut(index) {
                         *slot = Some(frame);
                     }
                 }
             }
+        }
+        if let (Some(aof), Some(until)) = (&self.aof, until)
+            && let Err(e) = aof.durable(until).await
+        {
+            failed = Some(e.to_string());
+        }
+        if let Some(e) = failed {
+            // The writes happened in memory, but are not known to be durable.
+            let error = Frame::error(format!("ERR {e}"));
+            return (0..count).map(|_| error.clone()).collect();
         }
         // A worker that is gone answers nothing.
         replies

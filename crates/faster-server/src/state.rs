@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ServerConfig;
+use crate::aof::Aof;
 use crate::keyops::ByteStore;
 use crate::scan::Cursors;
 use crate::shards::Shards;
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     /// A `SAVE` or `BGSAVE` is running.
     pub(crate) saving: Arc<AtomicBool>,
     pub(crate) scans: Mutex<Cursors>,
+    /// The append-only log, when the server keeps one.
+    pub(crate) aof: Option<Arc<Aof>>,
 }
 
 /// Seconds since the Unix epoch now.
@@ -45,6 +48,7 @@ impl Shared {
         shards: Shards,
         config: ServerConfig,
         local_addr: SocketAddr,
+        aof: Option<Arc<Aof>>,
     ) -> Self {
         Self {
             store,
@@ -60,6 +64,7 @@ impl Shared {
             last_save: AtomicU64::new(unix_now()),
             saving: Arc::new(AtomicBool::new(false)),
             scans: Mutex::new(Cursors::default()),
+            aof,
         }
     }
 

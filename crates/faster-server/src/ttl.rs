@@ -4,6 +4,7 @@
 
 use faster_kv::{Expiring, OpError, Rmw, now_millis};
 
+use crate::aof::PostImages;
 use crate::keyops::{Value, Worker, present};
 use crate::resp::Frame;
 
@@ -42,24 +43,33 @@ pub(crate) fn expire(
     key: &[u8],
     at: u64,
     cond: ExpireCond,
+    post: &mut PostImages,
 ) -> Result<Frame, OpError> {
     let mut rmw = SetExpiry {
         at: Some(at),
         cond,
         set: false,
     };
-    p.rmw(key, &mut rmw)?;
+    if let Some(stored) = p.rmw(key, &mut rmw)? {
+        post.put(key, &stored);
+    }
     Ok(present(rmw.set))
 }
 
 /// Removes the expiry of `key`; 1 when it had one.
-pub(crate) fn persist(p: &mut Worker<'_>, key: &[u8]) -> Result<Frame, OpError> {
+pub(crate) fn persist(
+    p: &mut Worker<'_>,
+    key: &[u8],
+    post: &mut PostImages,
+) -> Result<Frame, OpError> {
     let mut rmw = SetExpiry {
         at: None,
         cond: ExpireCond::HasExpiry,
         set: false,
     };
-    p.rmw(key, &mut rmw)?;
+    if let Some(stored) = p.rmw(key, &mut rmw)? {
+        post.put(key, &stored);
+    }
     Ok(present(rmw.set))
 }
 

@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use super::Client;
 use crate::keyops::{ByteStore, KeyOp};
@@ -158,11 +161,9 @@ async fn save(shared: &Arc<Shared>) -> Result<Frame, Frame> {
     if shared.saving.swap(true, Ordering::AcqRel) {
         return Err(Frame::error("ERR Background save already in progress"));
     }
-    let saved = blocking(&shared.store, |s| {
-        s.checkpoint()
-            .map_err(|e| e.to_string())?
-            .wait()
-            .map_err(|e| e.to_string())
+    let aof = shared.aof.clone();
+    let saved = blocking(&shared.store, move |s| {
+        crate::aof::checkpoint(s, aof.as_deref())
     })
     .await;
     shared.saving.store(false, Ordering::Release);
@@ -178,11 +179,7 @@ fn bgsave(shared: &Arc<Shared>) -> Result<Frame, Frame> {
     }
     let handle = Arc::clone(shared);
     tokio::task::spawn_blocking(move || {
-        let saved = handle
-            .store
-            .checkpoint()
-            .map_err(|e| e.to_string())
-            .and_then(|h| h.wait().map_err(|e| e.to_string()));
+        let saved = crate::aof::checkpoint(&handle.store, handle.aof.as_deref());
         match saved {
             Ok(_) => handle.last_save.store(unix_now(), Ordering::Release),
             Err(e) => tracing::warn!("faster-server: BGSAVE: {e}"),
@@ -190,4 +187,25 @@ fn bgsave(shared: &Arc<Shared>) -> Result<Frame, Frame> {
         handle.saving.store(false, Ordering::Release);
     });
     Ok(Frame::simple("Background saving started"))
+}
+
+/// Takes a checkpoint every `every` (from the end of the previous one) until `stopped`; one
+/// that finds a `SAVE` or `BGSAVE` running waits for the next turn.
+pub(crate) async fn periodic_checkpoints(
+    shared: Arc<Shared>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+        if let Err(error) = save(&shared).await {
+            tracing::warn!("faster-server: periodic checkpoint: {error:?}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use crate::keyops::KeyOp;
 use crate::resp::{Frame, Protocol};
 use crate::state::Shared;
 
-pub(crate) use global::{Global, run as run_global};
+pub(crate) use global::{Global, periodic_checkpoints, run as run_global};
 pub(crate) use server::REDIS_VERSION;
 
 /// A connection's own state, which some commands read or change.

@@ -158,8 +158,13 @@ fn config(args: &[Vec<u8>], shared: &Shared) -> Frame {
     let bind = shared.local_addr.ip().to_string();
     let max_clients = shared.config.max_clients.to_string();
     let bulk_len = shared.config.limits.max_bulk_len.to_string();
-    let parameters: [(&str, &str); 8] = [
-        ("appendonly", "no"),
+    let (appendonly, appendfsync) = match &shared.config.durability {
+        crate::Durability::Log(aof) => ("yes", aof.fsync.name()),
+        crate::Durability::Checkpoints => ("no", "no"),
+    };
+    let parameters: [(&str, &str); 9] = [
+        ("appendfsync", appendfsync),
+        ("appendonly", appendonly),
         ("bind", &bind),
         ("databases", "1"),
         ("maxclients", &max_clients),
