@@ -373,3 +373,49 @@ fn a_value_too_large_for_a_log_entry_is_refused_before_it_is_applied() {
     drop(c);
     server.shutdown().unwrap();
 }
+
+#[test]
+fn expiries_set_and_changed_after_the_checkpoint_come_back_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Fsync::Always);
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(c.call(&["SET", "saved", "v", "EX", "1000"]), Frame::ok());
+    assert_eq!(c.call(&["SAVE"]), Frame::ok());
+    // Everything below is in the log only.
+    assert_eq!(
+        c.call(&["SET", "year", "v", "EXAT", "4102444800"]),
+        Frame::ok()
+    );
+    assert_eq!(c.call(&["PERSIST", "saved"]), Frame::Integer(1));
+    assert_eq!(c.call(&["SET", "plain", "v"]), Frame::ok());
+    assert_eq!(
+        c.call(&["PEXPIREAT", "plain", "4102444800000"]),
+        Frame::Integer(1)
+    );
+    assert_eq!(c.call(&["SET", "brief", "v", "PX", "200"]), Frame::ok());
+    assert_eq!(c.call(&["INCR", "brief_counter"]), Frame::Integer(1));
+    assert_eq!(
+        c.call(&["PEXPIRE", "brief_counter", "200"]),
+        Frame::Integer(1)
+    );
+    drop(c);
+    server.stop_without_checkpoint().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let server = start(dir.path(), Fsync::Always);
+    let mut c = Raw::connect(server.local_addr());
+    assert_eq!(c.call(&["TTL", "saved"]), Frame::Integer(-1));
+    assert_eq!(
+        c.call(&["EXPIRETIME", "year"]),
+        Frame::Integer(4_102_444_800)
+    );
+    assert_eq!(
+        c.call(&["EXPIRETIME", "plain"]),
+        Frame::Integer(4_102_444_800)
+    );
+    assert_eq!(c.call(&["GET", "brief"]), Frame::Null);
+    assert_eq!(c.call(&["GET", "brief_counter"]), Frame::Null);
+    assert_eq!(c.call(&["DBSIZE"]), Frame::Integer(3));
+    drop(c);
+    server.shutdown().unwrap();
+}
