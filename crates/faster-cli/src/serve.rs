@@ -32,7 +32,9 @@ pub(crate) struct ServeArgs {
     /// reopened store keeps the budget it was created with unless this is given).
     #[arg(long)]
     memory_budget: Option<u64>,
-    /// Store worker threads (each owns a session; keys are spread over them by hash).
+    /// Store worker threads (each owns a session; keys are spread over them by hash). 0:
+    /// none, every operation runs on the connection's own thread through one shared session
+    /// (fastest when the data fits the memory budget; a device read stalls other clients).
     #[arg(long, default_value_t = 2)]
     workers: usize,
     /// Also write every write to an append-only log in DIR/aof: `always` replies only after

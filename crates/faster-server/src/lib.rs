@@ -71,7 +71,10 @@ pub struct ServerConfig {
     /// Connections served at once; one more is answered `-ERR max number of clients
     /// reached` and closed. Default: 10 000.
     pub max_clients: usize,
-    /// Store workers (threads with a session each). Default: 2.
+    /// Store workers (threads with a session each). Default: 2. With 0, operations run
+    /// inline on the connections' runtime threads through one shared session: no hand-over
+    /// between threads per request (the fastest for data in memory), but an operation that
+    /// reads the device stalls the other clients meanwhile (`shards.rs`, `docs/server.md`).
     pub workers: usize,
     /// Threads of the runtime that serves the connections. Default: 2.
     pub runtime_threads: usize,

@@ -7,18 +7,25 @@
 //! the replies. Each key belongs to exactly one worker, so the operations on a key are
 //! serialised — per-key atomicity without locks — while different keys proceed in parallel.
 //!
+//! With `workers = 0` there are no worker threads: one session, behind a mutex, runs every
+//! operation on the thread of the connection that asked (*inline*), as redis-server runs
+//! commands on its one thread. A request then costs no hand-over between threads, and the
+//! mutex serialises the operations of every key as the workers do; an operation whose record
+//! is on the device blocks that runtime thread (and the others wait at the mutex) while it
+//! reads, so inline mode suits data that mostly fits the memory budget.
+//!
 //! With an append-only log, a worker appends the post-images of a job's writes in one
 //! reservation after running its operations, and says up to where the log must be durable;
 //! the connection waits for that (`aof/`) before it sends the replies.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::aof::{Aof, PostImages};
-use crate::keyops::{self, ByteStore, KeyOp};
+use crate::keyops::{self, ByteStore, KeyOp, Value};
 use crate::resp::Frame;
 
 /// A batch of operations for one worker and where to send their replies (in the same order).
@@ -38,7 +45,33 @@ pub(crate) struct Done {
 #[derive(Clone)]
 pub(crate) struct Shards {
     senders: Vec<mpsc::UnboundedSender<Job>>,
+    /// Inline mode: the one session, and the post-images it gathers.
+    inline: Option<Arc<Mutex<(faster_kv::Session<[u8], Value>, PostImages)>>>,
     aof: Option<Arc<Aof>>,
+}
+
+/// Runs a job's operations through `session`, then appends their post-images to `aof`.
+fn run_job(
+    session: &mut faster_kv::Session<[u8], Value>,
+    ops: Vec<KeyOp>,
+    post: &mut PostImages,
+    aof: Option<&Aof>,
+) -> Done {
+    let mut pinned = session.pin();
+    let replies = ops
+        .into_iter()
+        .map(|op| match post.refusal(&op) {
+            Some(text) => Frame::error(text),
+            None => keyops::run(&mut pinned, op, post),
+        })
+        .collect();
+    drop(pinned);
+    let entries = post.take();
+    let logged = match aof {
+        Some(aof) if !entries.is_empty() => Some(aof.append(&entries).map_err(|e| e.to_string())),
+        _ => None,
+    };
+    Done { replies, logged }
 }
 
 /// The worker threads, joined at shutdown.
@@ -47,8 +80,8 @@ pub(crate) struct Workers {
 }
 
 impl Shards {
-    /// Starts `count` workers (at least one), each with a session of `store`, logging
-    /// their writes to `aof` if given.
+    /// Starts `count` workers, each with a session of `store`, logging their writes to
+    /// `aof` if given; with `count` 0, none: operations run inline.
     pub(crate) fn start(
         store: &ByteStore,
         count: usize,
@@ -56,7 +89,19 @@ impl Shards {
     ) -> Result<(Self, Workers), faster_kv::SessionError> {
         let mut senders = Vec::new();
         let mut threads = Vec::new();
-        for index in 0..count.max(1) {
+        if count == 0 {
+            let post = PostImages::new(aof.as_ref().map(|a| a.max_entry()));
+            let inline = Some(Arc::new(Mutex::new((store.session()?, post))));
+            return Ok((
+                Self {
+                    senders,
+                    inline,
+                    aof,
+                },
+                Workers { threads },
+            ));
+        }
+        for index in 0..count {
             let mut session = store.session()?;
             let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
             let aof = aof.clone();
@@ -65,25 +110,9 @@ impl Shards {
                 .spawn(move || {
                     let mut post = PostImages::new(aof.as_ref().map(|a| a.max_entry()));
                     while let Some(job) = rx.blocking_recv() {
-                        let mut pinned = session.pin();
-                        let replies = job
-                            .ops
-                            .into_iter()
-                            .map(|op| match post.refusal(&op) {
-                                Some(text) => Frame::error(text),
-                                None => keyops::run(&mut pinned, op, &mut post),
-                            })
-                            .collect();
-                        drop(pinned);
-                        let entries = post.take();
-                        let logged = match &aof {
-                            Some(aof) if !entries.is_empty() => {
-                                Some(aof.append(&entries).map_err(|e| e.to_string()))
-                            }
-                            _ => None,
-                        };
+                        let done = run_job(&mut session, job.ops, &mut post, aof.as_deref());
                         // The connection may have gone; its replies go nowhere.
-                        let _ = job.reply.send(Done { replies, logged });
+                        let _ = job.reply.send(done);
                     }
                 });
             match thread {
@@ -95,7 +124,14 @@ impl Shards {
             }
             senders.push(tx);
         }
-        Ok((Self { senders, aof }, Workers { threads }))
+        Ok((
+            Self {
+                senders,
+                inline: None,
+                aof,
+            },
+            Workers { threads },
+        ))
     }
 
     /// The number of workers.
@@ -116,8 +152,27 @@ impl Shards {
         Some(answer)
     }
 
-    /// Runs `ops`, each on the worker of its key, and returns their replies in order.
+    /// Runs `ops`, each on the worker of its key (or inline), and returns their replies in
+    /// order once their writes are as durable as the server's log makes them.
     pub(crate) async fn run(&self, ops: Vec<KeyOp>) -> Vec<Frame> {
+        if let Some(inline) = &self.inline {
+            let done = {
+                let mut guard = inline.lock().unwrap_or_else(PoisonError::into_inner);
+                let (session, post) = &mut *guard;
+                run_job(session, ops, post, self.aof.as_deref())
+            };
+            let until = match done.logged {
+                Some(Ok(end)) => Some(end),
+                Some(Err(e)) => return failed_replies(done.replies.len(), &e),
+                None => None,
+            };
+            if let (Some(aof), Some(until)) = (&self.aof, until)
+                && let Err(e) = aof.durable(until).await
+            {
+                return failed_replies(done.replies.len(), &e.to_string());
+            }
+            return done.replies;
+        }
         let count = ops.len();
         let mut per_shard: Vec<(Vec<usize>, Vec<KeyOp>)> =
             (0..self.len()).map(|_| (Vec::new(), Vec::new())).collect();
@@ -158,9 +213,7 @@ impl Shards {
             failed = Some(e.to_string());
         }
         if let Some(e) = failed {
-            // The writes happened in memory, but are not known to be durable.
-            let error = Frame::error(format!("ERR {e}"));
-            return (0..count).map(|_| error.clone()).collect();
+            return failed_replies(count, &e);
         }
         // A worker that is gone answers nothing.
         replies
@@ -168,6 +221,12 @@ impl Shards {
             .map(|reply| reply.unwrap_or_else(|| Frame::error("ERR server is shutting down")))
             .collect()
     }
+}
+
+/// `count` error replies: the writes happened in memory, but are not known to be durable.
+fn failed_replies(count: usize, error: &str) -> Vec<Frame> {
+    let error = Frame::error(format!("ERR {error}"));
+    (0..count).map(|_| error.clone()).collect()
 }
 
 impl Workers {

@@ -419,3 +419,35 @@ fn expiries_set_and_changed_after_the_checkpoint_come_back_from_the_log() {
     drop(c);
     server.shutdown().unwrap();
 }
+
+#[test]
+fn inline_mode_logs_and_replays_every_acknowledged_write_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let inline = || ServerConfig {
+        workers: 0,
+        ..durable(dir.path(), Fsync::Always)
+    };
+    let server = Server::start(open_store(dir.path()), inline()).unwrap();
+    let addr = server.local_addr();
+    let writers: Vec<_> = ["p", "q"]
+        .into_iter()
+        .map(|prefix| {
+            std::thread::spawn(move || {
+                let mut oracle = Oracle::new();
+                write_mix(&mut Raw::connect(addr), prefix, 80, &mut oracle);
+                oracle
+            })
+        })
+        .collect();
+    let mut oracle = Oracle::new();
+    for writer in writers {
+        oracle.extend(writer.join().unwrap());
+    }
+    let mut c = Raw::connect(addr);
+    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    drop(c);
+    server.stop_without_checkpoint().unwrap();
+    let server = Server::start(open_store(dir.path()), inline()).unwrap();
+    check(&mut Raw::connect(server.local_addr()), &oracle);
+    server.shutdown().unwrap();
+}

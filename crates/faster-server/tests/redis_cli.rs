@@ -101,6 +101,14 @@ fn redis_cli_prints_the_same_for_redis_server_and_faster_server() {
     let running = common::start();
     let got = run_script(&cli, running.addr.port());
     running.server.shutdown().unwrap();
+    // Inline mode (no store workers) answers the same.
+    let inline = common::start_with(faster_server::ServerConfig {
+        workers: 0,
+        ..common::config()
+    });
+    let got_inline = run_script(&cli, inline.addr.port());
+    inline.server.shutdown().unwrap();
+    assert!(got_inline == got, "inline mode answered differently");
     assert!(
         expected.len() > 200,
         "{}",
