@@ -37,6 +37,10 @@ pub(crate) struct ServeArgs {
     /// (fastest when the data fits the memory budget; a device read stalls other clients).
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Threads that serve the connections (read, parse, reply; and, with `--workers 0`, run
+    /// the operations too).
+    #[arg(long, default_value_t = 2)]
+    io_threads: usize,
     /// Also write every write to an append-only log in DIR/aof: `always` replies only after
     /// the write is flushed (writes arriving together share one flush), `everysec` flushes
     /// every second and replies at once, `no` relies on checkpoints alone. Default: the
@@ -148,6 +152,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
         listen: args.listen.clone(),
         max_clients: args.max_clients,
         workers: args.workers,
+        runtime_threads: args.io_threads,
         stop_on_signals: true,
         durability,
         checkpoint_every: args
