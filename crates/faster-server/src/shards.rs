@@ -46,9 +46,12 @@ pub(crate) struct Done {
 pub(crate) struct Shards {
     senders: Vec<mpsc::UnboundedSender<Job>>,
     /// Inline mode: the one session, and the post-images it gathers.
-    inline: Option<Arc<Mutex<(faster_kv::Session<[u8], Value>, PostImages)>>>,
+    inline: Option<Arc<Mutex<Inline>>>,
     aof: Option<Arc<Aof>>,
 }
+
+/// Inline mode's session and the post-images it gathers, used under one mutex.
+type Inline = (faster_kv::Session<[u8], Value>, PostImages);
 
 /// Runs a job's operations through `session`, then appends their post-images to `aof`.
 fn run_job(
