@@ -92,18 +92,15 @@ fn check(c: &mut Raw, oracle: &Oracle) {
     );
 }
 
-#[test]
-fn every_acknowledged_write_survives_a_stop_without_checkpoint_and_a_second_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), Fsync::Always);
-    let addr = server.local_addr();
-    // Two connections writing at once, each on keys of its own.
-    let writers: Vec<_> = ["x", "y"]
+/// Two connections writing at once to `addr`, each on keys of its own prefix; what their
+/// acknowledged writes left.
+fn two_writers(addr: std::net::SocketAddr, prefixes: [&'static str; 2], rounds: u32) -> Oracle {
+    let writers: Vec<_> = prefixes
         .into_iter()
         .map(|prefix| {
             std::thread::spawn(move || {
                 let mut oracle = Oracle::new();
-                write_mix(&mut Raw::connect(addr), prefix, 120, &mut oracle);
+                write_mix(&mut Raw::connect(addr), prefix, rounds, &mut oracle);
                 oracle
             })
         })
@@ -112,6 +109,15 @@ fn every_acknowledged_write_survives_a_stop_without_checkpoint_and_a_second_one(
     for writer in writers {
         oracle.extend(writer.join().unwrap());
     }
+    oracle
+}
+
+#[test]
+fn every_acknowledged_write_survives_a_stop_without_checkpoint_and_a_second_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Fsync::Always);
+    let addr = server.local_addr();
+    let mut oracle = two_writers(addr, ["x", "y"], 120);
     let mut c = Raw::connect(addr);
     assert_eq!(info_field(&mut c, "aof_enabled"), "1");
     assert_eq!(info_field(&mut c, "aof_fsync"), "always");
@@ -429,20 +435,7 @@ fn inline_mode_logs_and_replays_every_acknowledged_write_too() {
     };
     let server = Server::start(open_store(dir.path()), inline()).unwrap();
     let addr = server.local_addr();
-    let writers: Vec<_> = ["p", "q"]
-        .into_iter()
-        .map(|prefix| {
-            std::thread::spawn(move || {
-                let mut oracle = Oracle::new();
-                write_mix(&mut Raw::connect(addr), prefix, 80, &mut oracle);
-                oracle
-            })
-        })
-        .collect();
-    let mut oracle = Oracle::new();
-    for writer in writers {
-        oracle.extend(writer.join().unwrap());
-    }
+    let oracle = two_writers(addr, ["p", "q"], 80);
     let mut c = Raw::connect(addr);
     assert_eq!(info_field(&mut c, "aof_enabled"), "1");
     drop(c);
