@@ -120,16 +120,7 @@ fn serve_takes_the_store_settings_from_a_file_and_refuses_a_bad_one() {
     assert!(text.contains("65536") || text.contains("2^16"), "{text}");
 
     std::fs::write(&config, "page_size_bits = 3\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_faster"))
-        .arg("serve")
-        .arg(dir.path().join("other"))
-        .args(["--listen", "127.0.0.1:0", "--config", config_arg])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("page_size_bits"), "{err}");
-    assert!(!dir.path().join("other").exists(), "nothing is created");
+    refused_before_anything_opens(dir.path(), config_arg, "page_size_bits");
 }
 
 /// Sends one inline command and reads one line of reply.
@@ -410,14 +401,19 @@ fn serving_without_the_log_replays_it_into_a_checkpoint_and_removes_it() {
 
     // A bad value in the table is refused before anything opens.
     std::fs::write(&config, "[server]\nappendfsync = \"sometimes\"\n").unwrap();
+    refused_before_anything_opens(dir.path(), config_arg, "sometimes");
+}
+
+/// `faster serve DIR/other --config FILE` fails, naming `what`, and creates nothing.
+fn refused_before_anything_opens(dir: &Path, config_arg: &str, what: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_faster"))
         .arg("serve")
-        .arg(dir.path().join("other"))
+        .arg(dir.join("other"))
         .args(["--listen", "127.0.0.1:0", "--config", config_arg])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("sometimes"), "{err}");
-    assert!(!dir.path().join("other").exists(), "nothing is created");
+    assert!(err.contains(what), "{err}");
+    assert!(!dir.join("other").exists(), "nothing is created");
 }
