@@ -35,7 +35,9 @@
 //! Keys and values are [`Codec`]s: plain-old-data (`u64`, `[u8; N]`, `#[derive(Pod)]`
 //! structs), `[u8]` and `str` of any length, or serde types through [`Serde`] (postcard:
 //! compact, the type must not change) or [`Cbor`] (self-describing: survives added
-//! `#[serde(default)]` fields). The store records its types and settings in its manifest and
+//! `#[serde(default)]` fields). [`Expiring<V>`] gives any value an expiry: expired records
+//! read as absent and compaction reclaims them ([`ttl`]). The store records its types and
+//! settings in its manifest and
 //! refuses to reopen with others ([`OpenError::TypeMismatch`],
 //! [`OpenError::SettingMismatch`]); nothing needs repeating on a reopen.
 //!
