@@ -115,7 +115,14 @@ fn two_threads_against_a_model_while_keys_migrate() {
                 let mut model: HashMap<u64, Option<u64>> = HashMap::new();
                 let base = (t + 1) << 32;
                 let mut x = t + 7;
-                for i in 0..40_000u64 {
+                let mut increments = 0u64;
+                // At least 40,000 operations, and on until the background thread has
+                // migrated once (a loaded machine may take its checkpoint late), at most
+                // 400,000.
+                for i in 0..400_000u64 {
+                    if i >= 40_000 && i % 1_000 == 0 && store.stats().migrations > 0 {
+                        break;
+                    }
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
@@ -141,10 +148,11 @@ fn two_threads_against_a_model_while_keys_migrate() {
                         }
                         _ => {
                             s.add(&(x % COUNTERS), 1).unwrap();
+                            increments += 1;
                         }
                     }
                 }
-                (model, 40_000 / 10 * 2)
+                (model, increments)
             })
         })
         .collect();
