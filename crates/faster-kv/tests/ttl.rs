@@ -67,7 +67,7 @@ fn a_value_expires_while_the_store_runs() {
     let mut s = store.session().unwrap();
     s.upsert(
         "short",
-        &Expiring::after("soon gone".into(), Duration::from_millis(300)),
+        &Expiring::after("soon gone".into(), Duration::from_millis(1500)),
     )
     .unwrap();
     s.upsert(
@@ -79,8 +79,8 @@ fn a_value_expires_while_the_store_runs() {
         .unwrap();
     let short = s.read("short").unwrap().unwrap();
     assert_eq!(short.value, "soon gone");
-    assert!(short.remaining().unwrap() <= Duration::from_millis(300));
-    std::thread::sleep(Duration::from_millis(400));
+    assert!(short.remaining().unwrap() <= Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1600));
     assert_eq!(s.read("short").unwrap(), None);
     assert_eq!(s.read("long").unwrap().unwrap().value, "stays");
     assert_eq!(s.read("forever").unwrap().unwrap().expires_at, None);

@@ -316,19 +316,19 @@ fn hello_switches_to_resp3_and_answers_a_map() {
 fn keys_expire_on_time_and_every_write_treats_an_expired_key_as_absent() {
     let running = start();
     let mut c = Raw::connect(running.addr);
-    assert_eq!(c.call(&["SET", "short", "v", "PX", "300"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "short", "v", "PX", "1500"]), Frame::ok());
     assert_eq!(c.call(&["SET", "long", "v", "EX", "100"]), Frame::ok());
     assert_eq!(c.call(&["SET", "plain", "v"]), Frame::ok());
-    assert_eq!(c.call(&["SET", "counter", "5", "PX", "300"]), Frame::ok());
-    assert_eq!(c.call(&["SET", "cond", "old", "PX", "300"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "counter", "5", "PX", "1500"]), Frame::ok());
+    assert_eq!(c.call(&["SET", "cond", "old", "PX", "1500"]), Frame::ok());
     let Frame::Integer(left) = c.call(&["PTTL", "short"]) else {
         panic!("PTTL is an integer");
     };
-    assert!((1..=300).contains(&left), "PTTL {left}");
+    assert!((1..=1500).contains(&left), "PTTL {left}");
     assert_eq!(c.call(&["TTL", "long"]), int(100));
     assert_eq!(c.call(&["TTL", "plain"]), int(-1));
     assert_eq!(c.call(&["EXISTS", "short", "long", "plain"]), int(3));
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(std::time::Duration::from_millis(1600));
     assert_eq!(c.call(&["GET", "short"]), Frame::Null);
     assert_eq!(c.call(&["TTL", "short"]), int(-2));
     assert_eq!(c.call(&["EXISTS", "short", "long", "plain"]), int(2));
