@@ -191,6 +191,22 @@ fn a_clean_shutdown_leaves_an_empty_log_and_everysec_writes_survive_after_a_seco
     assert_eq!(c.call(&["INCRBY", "n", "5"]), Frame::Integer(5));
     assert_eq!(info_field(&mut c, "aof_fsync"), "everysec");
     std::thread::sleep(Duration::from_millis(1500));
+    // A loaded machine may run the once-a-second commit late: wait (up to 10 s more) until
+    // the log is committed to its tail.
+    let tail = |c: &mut Raw| -> u64 {
+        let begin: u64 = info_field(c, "aof_begin_address").parse().unwrap();
+        let size: u64 = info_field(c, "aof_current_size").parse().unwrap();
+        begin + size
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "aof_committed_until")
+        .parse::<u64>()
+        .unwrap()
+        < tail(&mut c)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(c);
     server.stop_without_checkpoint().unwrap();
 
