@@ -16,6 +16,9 @@ fn bench(args: &[&str]) -> (Output, Duration) {
     let start = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_faster"));
     command.arg("bench").args(args).arg("--json");
+    // A peer that panics would otherwise symbolise a backtrace of a large binary with debug
+    // information, which takes seconds on a loaded machine and could pass `--peer-timeout`.
+    command.env("RUST_BACKTRACE", "0");
     if !args
         .iter()
         .any(|a| *a == "--memory-budget" || *a == "--memory-fraction")
