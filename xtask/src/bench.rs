@@ -17,6 +17,10 @@ const BENCHES: &[(&str, &str, &str)] = &[
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     let extra: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    if which == "server" {
+        // Not part of `all`: it needs redis-server and redis-benchmark.
+        return crate::bench_server::run(&extra);
+    }
     let selected: Vec<_> = BENCHES
         .iter()
         .filter(|(name, _, _)| which == "all" || *name == which)
@@ -24,7 +28,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let log = which == "all" || which == "log";
     if selected.is_empty() && !log {
         let mut names: Vec<_> = BENCHES.iter().map(|(n, _, _)| *n).collect();
-        names.push("log");
+        names.extend(["log", "server"]);
         return Err(format!(
             "unknown benchmark `{which}`; one of: {}",
             names.join(", ")

@@ -4,6 +4,7 @@
 //! it or a job too long for CI. Run `cargo xtask help` for the list.
 
 mod bench;
+mod bench_server;
 mod ci;
 mod cmd;
 mod fuzz;
@@ -23,6 +24,8 @@ usage: cargo xtask <command>
   fuzz [SECS]   every fuzz target for SECS seconds each (default 30; needs nightly + cargo-fuzz)
   crash [--seeds N] [--from S]  the SIGKILL crash tests of the store (crash, crash_stall), N seeds each from S (default 50 from 1)
   bench [WHAT]  benchmarks: epoch | device | hlog | index | checkpoint | checkpoint-load | async | log | all (default all); extra args go to the bench
+  bench server [--rounds N] [--requests N] [--memory-budget BYTES] [--modes workers,inline]
+                redis-benchmark against redis-server and faster serve, taking turns (needs redis-server, redis-tools)
 ";
 
 fn main() -> ExitCode {

@@ -73,7 +73,7 @@ enum Command {
     /// Serve a store over the Redis protocol (RESP2 and RESP3): any Redis client or
     /// `redis-cli` can use it. Creates the store in DIR when empty, recovers it otherwise;
     /// SIGINT or SIGTERM stops accepting, finishes the connections and takes a final
-    /// checkpoint. Keys never expire (no EXPIRE, TTL or SET EX).
+    /// checkpoint. Keys may carry an expiry (SET EX, EXPIRE, TTL and the rest).
     Serve(serve::ServeArgs),
 }
 

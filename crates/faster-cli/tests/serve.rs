@@ -95,16 +95,32 @@ fn serve_stops_on_sigterm_with_a_checkpoint_that_a_restart_recovers() {
     let last = stop(child, stderr);
     assert!(last.contains("final checkpoint"), "{last}");
 
-    let (child, addr, stderr) = serve(dir.path());
+    // Served again in the other mode: one busy-polling thread, no store workers.
+    let (child, addr, stderr) = serve_with(
+        dir.path(),
+        &[
+            "--workers",
+            "0",
+            "--io-threads",
+            "1",
+            "--busy-poll-us",
+            "100",
+        ],
+    );
     talk(&addr, "GET greeting\r\nINCR n\r\n", "$5\r\nhello\r\n:2\r\n");
-    stop(child, stderr);
+    let last = stop(child, stderr);
+    assert!(last.contains("final checkpoint"), "{last}");
 }
 
 #[test]
 fn serve_takes_the_store_settings_from_a_file_and_refuses_a_bad_one() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("store.toml");
-    std::fs::write(&config, "memory_budget = \"16 MiB\"\npage_size_bits = 16\n").unwrap();
+    std::fs::write(
+        &config,
+        "memory_budget = \"16 MiB\"\npage_size_bits = 16\n[server]\nbusy_poll_us = 50\n",
+    )
+    .unwrap();
     let store = dir.path().join("store");
     let config_arg = config.to_str().unwrap();
     let (child, addr, stderr) = serve_with(&store, &["--config", config_arg]);

@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aof;
+mod busy_poll;
 mod commands;
 mod connection;
 mod glob;
@@ -89,6 +90,13 @@ pub struct ServerConfig {
     /// the append-only log. Default: none (the store's own automatic checkpoints, if its
     /// settings ask for them, still run, but do not truncate the log).
     pub checkpoint_every: Option<std::time::Duration>,
+    /// Busy polling: while a request has come within this window, one runtime thread polls
+    /// the sockets instead of sleeping (`busy_poll.rs`). It saves the wake-up that each
+    /// request otherwise pays when clients send one request at a time, at the price of that
+    /// thread's CPU while requests keep coming; an idle server still sleeps. Meant for
+    /// `runtime_threads` 1 and `workers` 0, where that thread is the one that does all the
+    /// work. Default: off.
+    pub busy_poll: Option<std::time::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +110,7 @@ impl Default for ServerConfig {
             stop_on_signals: false,
             durability: Durability::Checkpoints,
             checkpoint_every: None,
+            busy_poll: None,
         }
     }
 }

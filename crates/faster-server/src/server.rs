@@ -81,8 +81,16 @@ impl Server {
             })?;
         listener.set_nonblocking(true).map_err(ServerError::Io)?;
         let local_addr = listener.local_addr().map_err(ServerError::Io)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.runtime_threads.max(1))
+        // One thread: the server's own thread runs every task (a current-thread runtime),
+        // which spares the multi-threaded scheduler's bookkeeping on each poll.
+        let mut builder = if config.runtime_threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(config.runtime_threads);
+            builder
+        };
+        let runtime = builder
             .thread_name("faster-server-io")
             .enable_io()
             .enable_time()
@@ -114,6 +122,14 @@ impl Server {
                             every,
                             stopped.clone(),
                         ));
+                    }
+                    if let Some(window) = shared.config.busy_poll {
+                        let shared = Arc::clone(&shared);
+                        let stopped = stopped.clone();
+                        tokio::spawn(async move {
+                            let commands = &shared.commands_processed;
+                            shared.busy_poll.run(commands, window, stopped).await;
+                        });
                     }
                     accept(listener, &shared, stopped, &stop_for_signals).await;
                     Ok::<_, std::io::Error>(())

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ServerConfig;
 use crate::aof::Aof;
+use crate::busy_poll::BusyPoll;
 use crate::keyops::ByteStore;
 use crate::scan::Cursors;
 use crate::shards::Shards;
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) scans: Mutex<Cursors>,
     /// The append-only log, when the server keeps one.
     pub(crate) aof: Option<Arc<Aof>>,
+    /// The busy poller's state (used when `config.busy_poll` is set).
+    pub(crate) busy_poll: BusyPoll,
 }
 
 /// Seconds since the Unix epoch now.
@@ -65,11 +68,16 @@ impl Shared {
             saving: Arc::new(AtomicBool::new(false)),
             scans: Mutex::new(Cursors::default()),
             aof,
+            busy_poll: BusyPoll::default(),
         }
     }
 
-    /// Counts `n` commands processed.
+    /// Counts `n` commands processed, and wakes the busy poller if it is parked.
     pub(crate) fn count_commands(&self, n: u64) {
-        self.commands_processed.fetch_add(n, Ordering::Relaxed);
+        // Sequentially consistent: the busy poller's handshake relies on it (`busy_poll.rs`).
+        self.commands_processed.fetch_add(n, Ordering::SeqCst);
+        if self.config.busy_poll.is_some() {
+            self.busy_poll.activity();
+        }
     }
 }

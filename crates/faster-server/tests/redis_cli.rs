@@ -109,6 +109,19 @@ fn redis_cli_prints_the_same_for_redis_server_and_faster_server() {
     let got_inline = run_script(&cli, inline.addr.port());
     inline.server.shutdown().unwrap();
     assert!(got_inline == got, "inline mode answered differently");
+    // So does one I/O thread (a current-thread runtime) with busy polling.
+    let polling = common::start_with(faster_server::ServerConfig {
+        workers: 0,
+        runtime_threads: 1,
+        busy_poll: Some(Duration::from_micros(200)),
+        ..common::config()
+    });
+    let got_polling = run_script(&cli, polling.addr.port());
+    polling.server.shutdown().unwrap();
+    assert!(
+        got_polling == got,
+        "one busy-polling thread answered differently"
+    );
     assert!(
         expected.len() > 200,
         "{}",

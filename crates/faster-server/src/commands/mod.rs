@@ -171,11 +171,11 @@ fn unknown_command(args: &[Vec<u8>]) -> Frame {
 
 /// The plan for one request (`args` is not empty).
 pub(crate) fn plan(args: Vec<Vec<u8>>, client: &mut Client, shared: &Shared) -> Plan {
-    let name = args
-        .first()
-        .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
-        .unwrap_or_default();
-    let Some(&(name, arity)) = COMMANDS.iter().find(|(n, _)| *n == name) else {
+    let given = args.first().map(Vec::as_slice).unwrap_or_default();
+    let Some(&(name, arity)) = COMMANDS
+        .iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(given))
+    else {
         return Plan::Reply(unknown_command(&args));
     };
     if !arity_ok(arity, args.len()) {
