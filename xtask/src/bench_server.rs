@@ -18,7 +18,7 @@ use crate::cmd::{self, cargo};
 
 /// The `faster serve` settings measured: a name and its flags.
 const MODES: &[(&str, &[&str])] = &[
-    ("workers", &["--workers", "2"]),
+    ("workers", &["--workers", "2", "--io-threads", "2"]),
     (
         "inline",
         &[
