@@ -32,14 +32,16 @@ pub(crate) struct ServeArgs {
     /// reopened store keeps the budget it was created with unless this is given).
     #[arg(long)]
     memory_budget: Option<u64>,
-    /// Store worker threads (each owns a session; keys are spread over them by hash). 0:
-    /// none, every operation runs on the connection's own thread through one shared session
-    /// (fastest when the data fits the memory budget; a device read stalls other clients).
-    #[arg(long, default_value_t = 2)]
+    /// Store worker threads (each owns a session; keys are spread over them by hash). 0 (the
+    /// default): none, every operation runs on the connection's own thread through one
+    /// shared session, as in redis-server — the fastest while the data mostly fits the
+    /// memory budget; a device read stalls the other clients meanwhile, which store workers
+    /// avoid for data far larger than memory.
+    #[arg(long, default_value_t = 0)]
     workers: usize,
     /// Threads that serve the connections (read, parse, reply; and, with `--workers 0`, run
-    /// the operations too).
-    #[arg(long, default_value_t = 2)]
+    /// the operations too). With 1, the server's own thread runs them all.
+    #[arg(long, default_value_t = 1)]
     io_threads: usize,
     /// Also write every write to an append-only log in DIR/aof: `always` replies only after
     /// the write is flushed (writes arriving together share one flush), `everysec` flushes

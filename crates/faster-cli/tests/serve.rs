@@ -95,14 +95,14 @@ fn serve_stops_on_sigterm_with_a_checkpoint_that_a_restart_recovers() {
     let last = stop(child, stderr);
     assert!(last.contains("final checkpoint"), "{last}");
 
-    // Served again in the other mode: one busy-polling thread, no store workers.
+    // Served again in the other mode: two store workers and two I/O threads, busy polling.
     let (child, addr, stderr) = serve_with(
         dir.path(),
         &[
             "--workers",
-            "0",
+            "2",
             "--io-threads",
-            "1",
+            "2",
             "--busy-poll-us",
             "100",
         ],
