@@ -34,7 +34,7 @@ pub(crate) struct BusyPoll {
     /// The poller is parked (or about to be): the next request must wake it.
     parked: AtomicBool,
     wake: Notify,
-    /// Times the poller parked (for tests and `INFO`).
+    /// Times the poller parked (read by the tests).
     parks: AtomicU64,
 }
 

@@ -77,9 +77,11 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
         // arrived meanwhile run first, so their replies leave together and a client that
         // holds many connections (a pool, a benchmark) wakes once for several of them —
         // what redis-server's event loop does by writing every reply just before it waits.
-        tokio::task::yield_now().await;
-        if writer.write_all(&output).await.is_err() {
-            break;
+        if !output.is_empty() {
+            tokio::task::yield_now().await;
+            if writer.write_all(&output).await.is_err() {
+                break;
+            }
         }
         output.clear();
         if quit || broken.is_some() {
