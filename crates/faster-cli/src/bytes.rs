@@ -2,12 +2,13 @@
 //! byte codec of its shape (`[u8]` for a variable size, `[u8; N]` for a fixed size `N`; see
 //! `FasterKvBuilder::byte_codecs`), and a job generic over the two codecs runs with the pair
 //! the manifest's codecs call for. Only a few shapes are handled, so that only a few copies
-//! of the store's code are compiled.
+//! of the store's code are compiled. Byte values with an expiry (`Expiring<[u8]>`, what
+//! `faster serve` stores) open as themselves, so the live-record scan skips expired records.
 
 use std::path::Path;
 
 use faster_kv::manifest::{Manifest, StoredCodec};
-use faster_kv::{Codec, FasterKv, FasterKvConfig};
+use faster_kv::{Codec, Expiring, FasterKv, FasterKvConfig};
 
 /// Work to do on a store opened with byte codecs `K` and `V`.
 pub(crate) trait ByteJob {
@@ -30,9 +31,13 @@ pub(crate) fn dispatch<J: ByteJob>(
 ) -> Result<J::Output, String> {
     check("key", key)?;
     check("value", value)?;
+    // Byte values with an expiry (what `faster serve` stores) open as themselves, so that
+    // the scan skips expired records as the server's reads do.
+    let expiring = *value == StoredCodec::of::<Expiring<[u8]>>();
     macro_rules! with_value {
         ($k:ty) => {
             match value.fixed_size {
+                None if expiring => job.run::<$k, Expiring<[u8]>>(),
                 None => job.run::<$k, [u8]>(),
                 Some(4) => job.run::<$k, [u8; 4]>(),
                 Some(8) => job.run::<$k, [u8; 8]>(),
@@ -135,5 +140,26 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("faster_kv::dump::dump"), "{err}");
+    }
+
+    /// Reports whether the value codec expires.
+    struct Expires;
+
+    impl ByteJob for Expires {
+        type Output = bool;
+
+        fn run<K: Codec + ?Sized, V: Codec + ?Sized>(self) -> bool {
+            V::EXPIRES
+        }
+    }
+
+    #[test]
+    fn byte_values_with_an_expiry_open_as_themselves_and_others_as_bytes() {
+        let key = StoredCodec::of::<[u8]>();
+        let served = StoredCodec::of::<faster_kv::Expiring<[u8]>>();
+        assert_eq!(dispatch(&key, &served, Expires), Ok(true));
+        let text = StoredCodec::of::<faster_kv::Expiring<str>>();
+        assert_eq!(dispatch(&key, &text, Expires), Ok(false));
+        assert_eq!(dispatch(&key, &key, Expires), Ok(false));
     }
 }

@@ -144,6 +144,52 @@ fn fixed_sizes_of_four_and_sixteen_bytes_round_trip() {
     }
 }
 
+/// A store of byte values with an expiry, as `faster serve` keeps: the dump leaves out the
+/// expired records, and the loaded store reads the rest, expiries included.
+#[test]
+fn expired_values_are_left_out_of_a_dump_and_the_rest_keep_their_expiry() {
+    use faster_kv::Expiring;
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, to, file) = (
+        tmp.path().join("from"),
+        tmp.path().join("to"),
+        tmp.path().join("served.dump"),
+    );
+    let later = faster_kv::now_millis() + 3_600_000;
+    let value = |k: u32| -> Expiring<[u8]> {
+        Expiring {
+            value: format!("v{k}").into_bytes(),
+            // A third never expires, a third expires in an hour, a third expired long ago.
+            expires_at: [None, Some(later), Some(1)][(k % 3) as usize],
+        }
+    };
+    {
+        let store: FasterKv<[u8], Expiring<[u8]>> = small(&from).open().unwrap();
+        let mut s = store.session().unwrap();
+        for k in 0..900u32 {
+            s.upsert(format!("k{k}").as_bytes(), &value(k)).unwrap();
+        }
+        drop(s);
+        store.checkpoint().unwrap().wait().unwrap();
+    }
+    let dumped = faster(&[&"dump", &from, &"-o", &file]);
+    assert!(dumped.ok, "{}", dumped.stderr);
+    assert!(
+        dumped.stderr.contains("dumped 600 records"),
+        "{}",
+        dumped.stderr
+    );
+    let loaded = faster(&[&"load", &file, &to]);
+    assert!(loaded.ok, "{}", loaded.stderr);
+    let store: FasterKv<[u8], Expiring<[u8]>> = FasterKv::open(&to).unwrap();
+    let mut s = store.session().unwrap();
+    for k in 0..900u32 {
+        let want = (k % 3 != 2).then(|| value(k));
+        assert_eq!(s.read(format!("k{k}").as_bytes()).unwrap(), want, "key {k}");
+    }
+    assert_eq!(store.scan().unwrap().count(), 600);
+}
+
 #[test]
 fn a_damaged_dump_is_refused_and_leaves_no_store() {
     let tmp = tempfile::tempdir().unwrap();
